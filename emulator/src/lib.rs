@@ -1,0 +1,1 @@
+//! Local FC3 + OSS + NAS emulator.

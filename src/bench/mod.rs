@@ -1,0 +1,1 @@
+//! `fcctl bench`: load generator, HDR statistics and the HTML report.
