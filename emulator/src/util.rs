@@ -1,0 +1,103 @@
+//! Small helpers: CRC-64/ECMA (as OSS `x-oss-hash-crc64ecma`), times, ids, crash-safe writes.
+
+use std::io::Write as _;
+use std::path::Path;
+
+const CRC64_POLY: u64 = 0xC96C_5795_D787_0F42; // ECMA-182, reflected
+
+fn crc64_table() -> &'static [u64; 256] {
+    static T: std::sync::OnceLock<[u64; 256]> = std::sync::OnceLock::new();
+    T.get_or_init(|| {
+        let mut t = [0u64; 256];
+        for (i, e) in t.iter_mut().enumerate() {
+            let mut c = i as u64;
+            for _ in 0..8 {
+                c = if c & 1 == 1 {
+                    (c >> 1) ^ CRC64_POLY
+                } else {
+                    c >> 1
+                };
+            }
+            *e = c;
+        }
+        t
+    })
+}
+
+/// CRC-64/XZ (= OSS crc64ecma), returned as the decimal string OSS and FC use.
+pub fn crc64_update(crc: u64, data: &[u8]) -> u64 {
+    let t = crc64_table();
+    let mut c = !crc;
+    for b in data {
+        c = t[((c ^ *b as u64) & 0xff) as usize] ^ (c >> 8);
+    }
+    !c
+}
+
+pub fn crc64(data: &[u8]) -> u64 {
+    crc64_update(0, data)
+}
+
+pub fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .replace_nanosecond(0)
+        .unwrap_or_else(|_| time::OffsetDateTime::now_utc())
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// FC-style request id, e.g. `1-6650a1b2-3c4d5e6f7a8b9c0d1e2f3a4b`.
+pub fn request_id() -> String {
+    let u = uuid::Uuid::new_v4().simple().to_string();
+    format!("1-{:08x}-{}", (now_ms() / 1000) as u32, &u[..24])
+}
+
+/// Write `data` to `path` atomically: temp file + fsync + rename + fsync(dir).
+pub fn atomic_write(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let tmp = dir.join(format!(
+        ".{}.tmp-{}",
+        path.file_name().and_then(|s| s.to_str()).unwrap_or("f"),
+        uuid::Uuid::new_v4().simple()
+    ));
+    {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(data)?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, path)?;
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+/// Reserve a free TCP port on 127.0.0.1 (bind to :0, read it, release it).
+pub fn free_port() -> std::io::Result<u16> {
+    let l = std::net::TcpListener::bind("127.0.0.1:0")?;
+    Ok(l.local_addr()?.port())
+}
+
+/// Quote a string for `sh`.
+pub fn sh_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn crc64_check_value() {
+        // CRC-64/XZ check value for "123456789".
+        assert_eq!(super::crc64(b"123456789"), 0x995D_C9BB_DF19_39FA);
+        let a = super::crc64_update(0, b"1234");
+        assert_eq!(super::crc64_update(a, b"56789"), 0x995D_C9BB_DF19_39FA);
+    }
+}
