@@ -1,1 +1,119 @@
 //! Alibaba Cloud wire protocol: ACS3 signing, FC3 client, OSS client, retries.
+//!
+//! | module | what |
+//! |---|---|
+//! | [`sign`] | ACS3-HMAC-SHA256 (FC3 OpenAPI + HTTP triggers with `authType: function`), pure functions |
+//! | [`fc`] | [`fc::FcClient`]: typed FC3 client; one signed, retried code path ([`fc::FcClient::send`]) for every endpoint |
+//! | [`fc_models`] | serde models of the FC3 API (camelCase, `None` skipped, unknown fields ignored) |
+//! | [`error`] | [`Error`] / [`ApiError`] with HTTP status, `Code`, message, `RequestId` and a remediation hint |
+//! | [`retry`] | [`RetryPolicy`]: exponential backoff + full jitter + total deadline, idempotency classes |
+//! | [`oss`] | [`oss::ObjectStore`] trait + [`oss::OssClient`] (OSS V1 signing, resumable multipart) |
+//!
+//! Logging (`tracing`, target `fcctl::aliyun`): one `debug` event per HTTP call (method, path,
+//! status, latency, request id, attempt) and a `trace` event with the headers, where
+//! `Authorization`, security tokens and secrets are redacted.
+
+pub mod error;
+pub mod fc;
+pub mod fc_models;
+pub mod oss;
+pub mod retry;
+pub mod sign;
+
+pub use error::{ApiError, Error, Result};
+pub use fc::{CallRecord, ClientOptions, FcClient, default_endpoint};
+pub use retry::{Idempotency, RetryPolicy};
+
+/// An Alibaba Cloud access key (long-term `LTAI…` or temporary STS `STS.…` + token).
+///
+/// `Debug` never prints the secret or the token.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AccessKey {
+    pub id: String,
+    pub secret: String,
+    pub security_token: Option<String>,
+}
+
+impl AccessKey {
+    /// A long-term key (no STS token).
+    pub fn new(id: impl Into<String>, secret: impl Into<String>) -> Self {
+        Self {
+            id: id.into(),
+            secret: secret.into(),
+            security_token: None,
+        }
+    }
+
+    /// Attach an STS security token.
+    pub fn with_security_token(mut self, token: impl Into<String>) -> Self {
+        let t = token.into();
+        self.security_token = (!t.is_empty()).then_some(t);
+        self
+    }
+}
+
+impl std::fmt::Debug for AccessKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccessKey")
+            .field("id", &self.id)
+            .field("secret", &"<redacted>")
+            .field(
+                "security_token",
+                &self.security_token.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
+}
+
+/// Headers whose values are never logged.
+pub(crate) fn is_sensitive_header(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    n == "authorization"
+        || n.contains("security-token")
+        || n.contains("secret")
+        || n == "x-fc-access-key-secret"
+        || n == "cookie"
+        || n == "set-cookie"
+}
+
+/// Render headers for a `trace` log line with sensitive values redacted.
+pub(crate) fn redact_headers<'a>(headers: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
+    headers
+        .into_iter()
+        .map(|(k, v)| {
+            if is_sensitive_header(k) {
+                format!("{k}: <redacted>")
+            } else {
+                format!("{k}: {v}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_redacts_secret_and_token() {
+        let k = AccessKey::new("LTAIid", "topsecret").with_security_token("tok123");
+        let d = format!("{k:?}");
+        assert!(d.contains("LTAIid"));
+        assert!(!d.contains("topsecret"));
+        assert!(!d.contains("tok123"));
+    }
+
+    #[test]
+    fn redacts_sensitive_headers() {
+        let s = redact_headers([
+            ("Authorization", "ACS3-HMAC-SHA256 Credential=x"),
+            ("x-acs-security-token", "tok"),
+            ("x-oss-security-token", "tok"),
+            ("host", "h"),
+        ]);
+        assert!(!s.contains("Credential"));
+        assert!(!s.contains("tok;") && !s.ends_with("tok"));
+        assert!(s.contains("host: h"));
+    }
+}

@@ -1,0 +1,984 @@
+//! Typed FC3 client. Every operation goes through one code path, [`FcClient::send`]:
+//! build path/query/body → (per attempt: fresh `x-acs-date` + nonce → ACS3 signature →
+//! HTTP with timeout → parse error body) inside [`retry::run`](super::retry::run) → record
+//! the call ([`CallRecord`], `tracing` events). Works the same against
+//! `https://fcv3.<region>.aliyuncs.com`, `https://<account>.<region>.fc.aliyuncs.com` and the
+//! local emulator at `http://127.0.0.1:PORT`.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use reqwest::Method;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::error::{ApiError, Error, Result};
+use super::fc_models::*;
+use super::retry::{self, Idempotency, RetryPolicy};
+use super::sign::{self, API_VERSION};
+use super::{AccessKey, redact_headers};
+
+/// Default control-plane endpoint.
+///
+/// With a non-empty `account_id`: the account-scoped endpoint
+/// `https://<accountId>.<region>.fc.aliyuncs.com` (valid for every FC3 API incl.
+/// InvokeFunction; it is also the CNAME target of custom domains). With an empty
+/// `account_id`: the SDK 4.x regional endpoint `https://fcv3.<region>.aliyuncs.com`, except the
+/// regions the SDK maps to `<region>.fc.aliyuncs.com`. Both accept the same paths and signature.
+pub fn default_endpoint(account_id: &str, region: &str) -> String {
+    if !account_id.is_empty() {
+        return format!("https://{account_id}.{region}.fc.aliyuncs.com");
+    }
+    match region {
+        "me-central-1" | "cn-shanghai-finance-1" | "cn-hangzhou-finance" | "cn-heyuan-acdr-1" => {
+            format!("https://{region}.fc.aliyuncs.com")
+        }
+        _ => format!("https://fcv3.{region}.aliyuncs.com"),
+    }
+}
+
+/// Client knobs.
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    /// Per-request timeout (each attempt) for control-plane calls.
+    pub timeout: Duration,
+    pub connect_timeout: Duration,
+    /// Per-request timeout for InvokeFunction (functions may run long).
+    pub invoke_timeout: Duration,
+    pub retry: RetryPolicy,
+    pub user_agent: String,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(10),
+            invoke_timeout: Duration::from_secs(300),
+            retry: RetryPolicy::default(),
+            user_agent: format!("fcctl/{}", env!("CARGO_PKG_VERSION")),
+        }
+    }
+}
+
+/// One HTTP attempt, as observed by the client (see [`FcClient::calls`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallRecord {
+    pub action: String,
+    pub method: String,
+    pub path: String,
+    /// None when no HTTP answer arrived (connect error, reset, timeout).
+    pub status: Option<u16>,
+    pub latency: Duration,
+    pub request_id: Option<String>,
+    /// 1-based attempt number.
+    pub attempt: u32,
+    /// A control-plane write (any non-GET except InvokeFunction).
+    pub write: bool,
+}
+
+/// A request to any FC3 endpoint (the generic form behind every typed method).
+#[derive(Debug, Clone)]
+pub struct ApiRequest {
+    /// API action name, sent as `x-acs-action` (e.g. `GetFunction`).
+    pub action: String,
+    pub method: Method,
+    /// Path including `/2023-03-30`, segments RFC 3986 encoded (see [`path`]).
+    pub path: String,
+    /// Decoded query pairs (encoded canonically on the wire).
+    pub query: Vec<(String, String)>,
+    /// Extra headers (e.g. `x-fc-log-type`); signed when `x-acs-*` / `x-fc-*`.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    pub content_type: Option<String>,
+    pub idempotency: Idempotency,
+    /// Overrides [`ClientOptions::timeout`] for this call.
+    pub timeout: Option<Duration>,
+}
+
+impl ApiRequest {
+    /// A request without body; idempotency derived from the method (POST → CreateLike).
+    pub fn new(action: &str, method: Method, path: String) -> Self {
+        let idempotency = if method == Method::POST {
+            Idempotency::CreateLike
+        } else {
+            Idempotency::Idempotent
+        };
+        Self {
+            action: action.into(),
+            method,
+            path,
+            query: Vec::new(),
+            headers: Vec::new(),
+            body: Vec::new(),
+            content_type: None,
+            idempotency,
+            timeout: None,
+        }
+    }
+
+    /// Set a compact JSON body (`application/json; charset=utf-8`).
+    pub fn json<T: Serialize>(mut self, body: &T) -> Self {
+        self.body = serde_json::to_vec(body).expect("models serialise");
+        self.content_type = Some("application/json; charset=utf-8".into());
+        self
+    }
+
+    pub fn query(mut self, q: Vec<(String, String)>) -> Self {
+        self.query = q;
+        self
+    }
+
+    /// Add `qualifier=<q>` when given.
+    pub fn qualifier(mut self, q: Option<&str>) -> Self {
+        if let Some(q) = q {
+            self.query.push(("qualifier".into(), q.into()));
+        }
+        self
+    }
+
+    pub fn idempotency(mut self, i: Idempotency) -> Self {
+        self.idempotency = i;
+        self
+    }
+}
+
+/// A successful (2xx) raw answer.
+#[derive(Debug, Clone)]
+pub struct ApiResponse {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+    pub request_id: Option<String>,
+}
+
+/// Build an API path: `/2023-03-30/` + RFC 3986-encoded segments joined by `/`.
+pub fn path(segments: &[&str]) -> String {
+    let mut p = format!("/{API_VERSION}");
+    for s in segments {
+        p.push('/');
+        p.push_str(&sign::percent_encode(s));
+    }
+    p
+}
+
+/// Typed FC3 client; cheap to clone (shared connection pool and call log).
+#[derive(Clone)]
+pub struct FcClient {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    http: reqwest::Client,
+    /// `scheme://host[:port]`, no trailing slash.
+    base: String,
+    /// Value of the `host` header (with `:port` when non-default).
+    host: String,
+    key: AccessKey,
+    opts: ClientOptions,
+    calls: Mutex<Vec<CallRecord>>,
+    total: AtomicU64,
+    writes: AtomicU64,
+}
+
+const MAX_RECORDS: usize = 4096;
+
+impl std::fmt::Debug for FcClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FcClient")
+            .field("endpoint", &self.inner.base)
+            .field("key", &self.inner.key)
+            .finish()
+    }
+}
+
+impl FcClient {
+    /// `endpoint`: `https://<account>.<region>.fc.aliyuncs.com`, `fcv3.<region>.aliyuncs.com`
+    /// (https assumed without a scheme) or `http://127.0.0.1:PORT`.
+    pub fn new(endpoint: &str, key: AccessKey, opts: ClientOptions) -> Result<Self> {
+        let (base, host) = parse_endpoint(endpoint)?;
+        if key.id.is_empty() || key.secret.is_empty() {
+            return Err(Error::Invalid(
+                "empty AccessKey id or secret (set ALIBABA_CLOUD_ACCESS_KEY_ID / ALIBABA_CLOUD_ACCESS_KEY_SECRET)".into(),
+            ));
+        }
+        let http = reqwest::Client::builder()
+            .connect_timeout(opts.connect_timeout)
+            .user_agent(opts.user_agent.clone())
+            .build()
+            .map_err(|e| Error::Invalid(format!("cannot build the HTTP client: {e}")))?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                http,
+                base,
+                host,
+                key,
+                opts,
+                calls: Mutex::new(Vec::new()),
+                total: AtomicU64::new(0),
+                writes: AtomicU64::new(0),
+            }),
+        })
+    }
+
+    /// `scheme://host[:port]` this client talks to.
+    pub fn endpoint(&self) -> &str {
+        &self.inner.base
+    }
+
+    /// The last (up to 4096) HTTP attempts, oldest first.
+    pub fn calls(&self) -> Vec<CallRecord> {
+        self.inner.calls.lock().expect("call log").clone()
+    }
+
+    /// Number of HTTP attempts made so far.
+    pub fn call_count(&self) -> u64 {
+        self.inner.total.load(Ordering::Relaxed)
+    }
+
+    /// Number of control-plane write attempts (non-GET, excluding InvokeFunction) so far:
+    /// a no-op `fcctl deploy` must leave this at 0.
+    pub fn write_count(&self) -> u64 {
+        self.inner.writes.load(Ordering::Relaxed)
+    }
+
+    /// Send any FC3 request: signed per attempt, retried per its idempotency, errors typed.
+    pub async fn send(&self, req: &ApiRequest) -> Result<ApiResponse> {
+        retry::run(
+            &self.inner.opts.retry,
+            req.idempotency,
+            &req.action,
+            |attempt| self.attempt(req, attempt),
+        )
+        .await
+    }
+
+    /// Send and decode a JSON response body.
+    pub async fn send_json<T: DeserializeOwned>(&self, req: &ApiRequest) -> Result<T> {
+        let resp = self.send(req).await?;
+        decode(&req.action, &resp)
+    }
+
+    /// Send, expecting no (meaningful) body.
+    pub async fn send_empty(&self, req: &ApiRequest) -> Result<()> {
+        self.send(req).await.map(|_| ())
+    }
+
+    async fn attempt(&self, req: &ApiRequest, attempt: u32) -> Result<ApiResponse> {
+        let inner = &*self.inner;
+        let date = sign::format_acs_date(time::OffsetDateTime::now_utc());
+        let nonce = sign::new_nonce();
+        let hashed = sign::hash_payload(&req.body);
+        let headers = sign::request_headers(
+            &inner.host,
+            &req.action,
+            &date,
+            &nonce,
+            &hashed,
+            req.content_type.as_deref(),
+            &inner.opts.user_agent,
+            &inner.key,
+            &req.headers,
+        );
+        let to_sign: Vec<(String, String)> = headers
+            .iter()
+            .filter(|(k, _)| sign::is_signed_header(k))
+            .cloned()
+            .collect();
+        let signed = sign::sign(
+            &sign::SignInput {
+                method: req.method.as_str(),
+                path: &req.path,
+                query: &req.query,
+                headers: &to_sign,
+                hashed_payload: &hashed,
+            },
+            &inner.key.id,
+            &inner.key.secret,
+        );
+        let url = if signed.canonical_query.is_empty() {
+            format!("{}{}", inner.base, req.path)
+        } else {
+            format!("{}{}?{}", inner.base, req.path, signed.canonical_query)
+        };
+        let mut hm = HeaderMap::new();
+        for (k, v) in headers.iter().chain(std::iter::once(&(
+            "authorization".to_string(),
+            signed.authorization.clone(),
+        ))) {
+            let name = HeaderName::from_bytes(k.as_bytes())
+                .map_err(|e| Error::Invalid(format!("header name {k}: {e}")))?;
+            let value = HeaderValue::from_str(v)
+                .map_err(|e| Error::Invalid(format!("header {k} value: {e}")))?;
+            hm.append(name, value);
+        }
+        tracing::trace!(
+            target: "fcctl::aliyun",
+            action = %req.action,
+            attempt,
+            request_headers = %redact_headers(hm.iter().map(|(k, v)| (k.as_str(), v.to_str().unwrap_or("<binary>")))),
+            canonical_request = %signed.canonical_request,
+            "fc request"
+        );
+        let timeout = req.timeout.unwrap_or(inner.opts.timeout);
+        let write = req.method != Method::GET && req.action != "InvokeFunction";
+        let started = Instant::now();
+        let result = inner
+            .http
+            .request(req.method.clone(), &url)
+            .headers(hm)
+            .body(req.body.clone())
+            .timeout(timeout)
+            .send()
+            .await;
+        let resp = match result {
+            Ok(r) => r,
+            Err(e) => {
+                self.record(req, None, started.elapsed(), None, attempt, write);
+                return Err(Error::Transport {
+                    action: req.action.clone(),
+                    method: req.method.to_string(),
+                    url,
+                    source: e,
+                });
+            }
+        };
+        let status = resp.status().as_u16();
+        let resp_headers = resp.headers().clone();
+        let body = resp.bytes().await.map_err(|e| Error::Transport {
+            action: req.action.clone(),
+            method: req.method.to_string(),
+            url: url.clone(),
+            source: e,
+        });
+        let request_id = request_id_from(&resp_headers);
+        let latency = started.elapsed();
+        self.record(
+            req,
+            Some(status),
+            latency,
+            request_id.clone(),
+            attempt,
+            write,
+        );
+        tracing::trace!(
+            target: "fcctl::aliyun",
+            action = %req.action,
+            status,
+            response_headers = %redact_headers(resp_headers.iter().map(|(k, v)| (k.as_str(), v.to_str().unwrap_or("<binary>")))),
+            "fc response"
+        );
+        let body = body?.to_vec();
+        if status >= 400 {
+            let mut e = parse_error_body(status, &body);
+            e.action = req.action.clone();
+            e.method = req.method.to_string();
+            e.path = req.path.clone();
+            if e.request_id.is_none() {
+                e.request_id = request_id;
+            }
+            return Err(e.into());
+        }
+        Ok(ApiResponse {
+            status,
+            headers: resp_headers,
+            body,
+            request_id,
+        })
+    }
+
+    fn record(
+        &self,
+        req: &ApiRequest,
+        status: Option<u16>,
+        latency: Duration,
+        request_id: Option<String>,
+        attempt: u32,
+        write: bool,
+    ) {
+        tracing::debug!(
+            target: "fcctl::aliyun",
+            action = %req.action,
+            method = %req.method,
+            path = %req.path,
+            status = status.map(|s| s as i64).unwrap_or(-1),
+            latency_ms = latency.as_millis() as u64,
+            request_id = request_id.as_deref().unwrap_or("-"),
+            attempt,
+            "fc call"
+        );
+        let inner = &*self.inner;
+        inner.total.fetch_add(1, Ordering::Relaxed);
+        if write {
+            inner.writes.fetch_add(1, Ordering::Relaxed);
+        }
+        let mut calls = inner.calls.lock().expect("call log");
+        if calls.len() >= MAX_RECORDS {
+            calls.remove(0);
+        }
+        calls.push(CallRecord {
+            action: req.action.clone(),
+            method: req.method.to_string(),
+            path: req.path.clone(),
+            status,
+            latency,
+            request_id,
+            attempt,
+            write,
+        });
+    }
+
+    // ------------------------------------------------------------ functions
+
+    pub async fn create_function(&self, input: &CreateFunctionInput) -> Result<Function> {
+        let req = ApiRequest::new("CreateFunction", Method::POST, path(&["functions"])).json(input);
+        self.send_json(&req).await
+    }
+
+    pub async fn update_function(
+        &self,
+        name: &str,
+        input: &UpdateFunctionInput,
+    ) -> Result<Function> {
+        let req =
+            ApiRequest::new("UpdateFunction", Method::PUT, path(&["functions", name])).json(input);
+        self.send_json(&req).await
+    }
+
+    pub async fn get_function(&self, name: &str, qualifier: Option<&str>) -> Result<Function> {
+        let req = ApiRequest::new("GetFunction", Method::GET, path(&["functions", name]))
+            .qualifier(qualifier);
+        self.send_json(&req).await
+    }
+
+    pub async fn delete_function(&self, name: &str) -> Result<()> {
+        let req = ApiRequest::new("DeleteFunction", Method::DELETE, path(&["functions", name]));
+        self.send_empty(&req).await
+    }
+
+    pub async fn list_functions(&self, list: &ListRequest) -> Result<ListFunctionsOutput> {
+        let req =
+            ApiRequest::new("ListFunctions", Method::GET, path(&["functions"])).query(list.query());
+        self.send_json(&req).await
+    }
+
+    pub async fn get_function_code(
+        &self,
+        name: &str,
+        qualifier: Option<&str>,
+    ) -> Result<OutputFuncCode> {
+        let req = ApiRequest::new(
+            "GetFunctionCode",
+            Method::GET,
+            path(&["functions", name, "code"]),
+        )
+        .qualifier(qualifier);
+        self.send_json(&req).await
+    }
+
+    // ------------------------------------------------------------ versions
+
+    /// Not blindly retried (see [`retry`](super::retry)): a lost answer could mean a version was created.
+    pub async fn publish_function_version(
+        &self,
+        name: &str,
+        input: &PublishVersionInput,
+    ) -> Result<Version> {
+        let req = ApiRequest::new(
+            "PublishFunctionVersion",
+            Method::POST,
+            path(&["functions", name, "versions"]),
+        )
+        .json(input)
+        .idempotency(Idempotency::NotIdempotent);
+        self.send_json(&req).await
+    }
+
+    pub async fn list_function_versions(
+        &self,
+        name: &str,
+        list: &ListVersionsRequest,
+    ) -> Result<ListVersionsOutput> {
+        let req = ApiRequest::new(
+            "ListFunctionVersions",
+            Method::GET,
+            path(&["functions", name, "versions"]),
+        )
+        .query(list.query());
+        self.send_json(&req).await
+    }
+
+    pub async fn delete_function_version(&self, name: &str, version_id: &str) -> Result<()> {
+        let req = ApiRequest::new(
+            "DeleteFunctionVersion",
+            Method::DELETE,
+            path(&["functions", name, "versions", version_id]),
+        );
+        self.send_empty(&req).await
+    }
+
+    // ------------------------------------------------------------ aliases
+
+    pub async fn create_alias(&self, name: &str, input: &CreateAliasInput) -> Result<Alias> {
+        let req = ApiRequest::new(
+            "CreateAlias",
+            Method::POST,
+            path(&["functions", name, "aliases"]),
+        )
+        .json(input);
+        self.send_json(&req).await
+    }
+
+    pub async fn update_alias(
+        &self,
+        name: &str,
+        alias: &str,
+        input: &UpdateAliasInput,
+    ) -> Result<Alias> {
+        let req = ApiRequest::new(
+            "UpdateAlias",
+            Method::PUT,
+            path(&["functions", name, "aliases", alias]),
+        )
+        .json(input);
+        self.send_json(&req).await
+    }
+
+    pub async fn get_alias(&self, name: &str, alias: &str) -> Result<Alias> {
+        let req = ApiRequest::new(
+            "GetAlias",
+            Method::GET,
+            path(&["functions", name, "aliases", alias]),
+        );
+        self.send_json(&req).await
+    }
+
+    pub async fn delete_alias(&self, name: &str, alias: &str) -> Result<()> {
+        let req = ApiRequest::new(
+            "DeleteAlias",
+            Method::DELETE,
+            path(&["functions", name, "aliases", alias]),
+        );
+        self.send_empty(&req).await
+    }
+
+    pub async fn list_aliases(&self, name: &str, list: &ListRequest) -> Result<ListAliasesOutput> {
+        let req = ApiRequest::new(
+            "ListAliases",
+            Method::GET,
+            path(&["functions", name, "aliases"]),
+        )
+        .query(list.query());
+        self.send_json(&req).await
+    }
+
+    // ------------------------------------------------------------ provisioned concurrency
+
+    pub async fn put_provision_config(
+        &self,
+        name: &str,
+        qualifier: &str,
+        input: &PutProvisionConfigInput,
+    ) -> Result<ProvisionConfig> {
+        let req = ApiRequest::new(
+            "PutProvisionConfig",
+            Method::PUT,
+            path(&["functions", name, "provision-config"]),
+        )
+        .qualifier(Some(qualifier))
+        .json(input);
+        self.send_json(&req).await
+    }
+
+    pub async fn get_provision_config(
+        &self,
+        name: &str,
+        qualifier: &str,
+    ) -> Result<ProvisionConfig> {
+        let req = ApiRequest::new(
+            "GetProvisionConfig",
+            Method::GET,
+            path(&["functions", name, "provision-config"]),
+        )
+        .qualifier(Some(qualifier));
+        self.send_json(&req).await
+    }
+
+    pub async fn delete_provision_config(&self, name: &str, qualifier: &str) -> Result<()> {
+        let req = ApiRequest::new(
+            "DeleteProvisionConfig",
+            Method::DELETE,
+            path(&["functions", name, "provision-config"]),
+        )
+        .qualifier(Some(qualifier));
+        self.send_empty(&req).await
+    }
+
+    pub async fn list_provision_configs(
+        &self,
+        list: &ListProvisionConfigsRequest,
+    ) -> Result<ListProvisionConfigsOutput> {
+        let req = ApiRequest::new(
+            "ListProvisionConfigs",
+            Method::GET,
+            path(&["provision-configs"]),
+        )
+        .query(list.query());
+        self.send_json(&req).await
+    }
+
+    // ------------------------------------------------------------ triggers
+
+    pub async fn create_trigger(&self, name: &str, input: &CreateTriggerInput) -> Result<Trigger> {
+        let req = ApiRequest::new(
+            "CreateTrigger",
+            Method::POST,
+            path(&["functions", name, "triggers"]),
+        )
+        .json(input);
+        self.send_json(&req).await
+    }
+
+    pub async fn update_trigger(
+        &self,
+        name: &str,
+        trigger: &str,
+        input: &UpdateTriggerInput,
+    ) -> Result<Trigger> {
+        let req = ApiRequest::new(
+            "UpdateTrigger",
+            Method::PUT,
+            path(&["functions", name, "triggers", trigger]),
+        )
+        .json(input);
+        self.send_json(&req).await
+    }
+
+    pub async fn get_trigger(&self, name: &str, trigger: &str) -> Result<Trigger> {
+        let req = ApiRequest::new(
+            "GetTrigger",
+            Method::GET,
+            path(&["functions", name, "triggers", trigger]),
+        );
+        self.send_json(&req).await
+    }
+
+    pub async fn delete_trigger(&self, name: &str, trigger: &str) -> Result<()> {
+        let req = ApiRequest::new(
+            "DeleteTrigger",
+            Method::DELETE,
+            path(&["functions", name, "triggers", trigger]),
+        );
+        self.send_empty(&req).await
+    }
+
+    pub async fn list_triggers(
+        &self,
+        name: &str,
+        list: &ListRequest,
+    ) -> Result<ListTriggersOutput> {
+        let req = ApiRequest::new(
+            "ListTriggers",
+            Method::GET,
+            path(&["functions", name, "triggers"]),
+        )
+        .query(list.query());
+        self.send_json(&req).await
+    }
+
+    // ------------------------------------------------------------ custom domains
+
+    pub async fn create_custom_domain(
+        &self,
+        input: &CreateCustomDomainInput,
+    ) -> Result<CustomDomain> {
+        let req = ApiRequest::new(
+            "CreateCustomDomain",
+            Method::POST,
+            path(&["custom-domains"]),
+        )
+        .json(input);
+        self.send_json(&req).await
+    }
+
+    pub async fn update_custom_domain(
+        &self,
+        domain: &str,
+        input: &UpdateCustomDomainInput,
+    ) -> Result<CustomDomain> {
+        let req = ApiRequest::new(
+            "UpdateCustomDomain",
+            Method::PUT,
+            path(&["custom-domains", domain]),
+        )
+        .json(input);
+        self.send_json(&req).await
+    }
+
+    pub async fn get_custom_domain(&self, domain: &str) -> Result<CustomDomain> {
+        let req = ApiRequest::new(
+            "GetCustomDomain",
+            Method::GET,
+            path(&["custom-domains", domain]),
+        );
+        self.send_json(&req).await
+    }
+
+    pub async fn delete_custom_domain(&self, domain: &str) -> Result<()> {
+        let req = ApiRequest::new(
+            "DeleteCustomDomain",
+            Method::DELETE,
+            path(&["custom-domains", domain]),
+        );
+        self.send_empty(&req).await
+    }
+
+    pub async fn list_custom_domains(&self, list: &ListRequest) -> Result<ListCustomDomainsOutput> {
+        let req = ApiRequest::new("ListCustomDomains", Method::GET, path(&["custom-domains"]))
+            .query(list.query());
+        self.send_json(&req).await
+    }
+
+    // ------------------------------------------------------------ invoke / instances
+
+    /// InvokeFunction: raw body in, raw body out. Not retried on 5xx/reset/timeout (the
+    /// function might have run); check [`InvokeFunctionOutput::error_type`].
+    pub async fn invoke_function(
+        &self,
+        name: &str,
+        input: &InvokeFunctionRequest,
+    ) -> Result<InvokeFunctionOutput> {
+        let mut req = ApiRequest::new(
+            "InvokeFunction",
+            Method::POST,
+            path(&["functions", name, "invocations"]),
+        )
+        .qualifier(input.qualifier.as_deref())
+        .idempotency(Idempotency::NotIdempotent);
+        req.body = input.body.clone();
+        req.content_type = Some("application/octet-stream".into());
+        req.timeout = Some(self.inner.opts.invoke_timeout);
+        let kind = match input.invocation_type {
+            InvocationType::Sync => "Sync",
+            InvocationType::Async => "Async",
+        };
+        req.headers
+            .push(("x-fc-invocation-type".into(), kind.into()));
+        req.headers.push((
+            "x-fc-log-type".into(),
+            if input.tail_log { "Tail" } else { "None" }.into(),
+        ));
+        if let Some(id) = &input.async_task_id {
+            req.headers.push(("x-fc-async-task-id".into(), id.clone()));
+        }
+        let resp = self.send(&req).await?;
+        let h = |n: &str| {
+            resp.headers
+                .get(n)
+                .and_then(|v| v.to_str().ok())
+                .map(String::from)
+        };
+        let log_result = h("x-fc-log-result").map(|b64| {
+            base64::engine::general_purpose::STANDARD
+                .decode(b64.trim())
+                .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+                .unwrap_or(b64)
+        });
+        Ok(InvokeFunctionOutput {
+            status: resp.status,
+            request_id: resp.request_id.clone(),
+            log_result,
+            error_type: h("x-fc-error-type"),
+            instance_id: h("x-fc-instance-id"),
+            code_checksum: h("x-fc-code-checksum"),
+            async_task_id: h("x-fc-async-task-id"),
+            body: resp.body,
+        })
+    }
+
+    pub async fn list_instances(
+        &self,
+        name: &str,
+        list: &ListInstancesRequest,
+    ) -> Result<ListInstancesOutput> {
+        let req = ApiRequest::new(
+            "ListInstances",
+            Method::GET,
+            path(&["functions", name, "instances"]),
+        )
+        .query(list.query());
+        self.send_json(&req).await
+    }
+}
+
+fn decode<T: DeserializeOwned>(action: &str, resp: &ApiResponse) -> Result<T> {
+    let body: &[u8] = if resp.body.iter().all(u8::is_ascii_whitespace) {
+        b"{}"
+    } else {
+        &resp.body
+    };
+    serde_json::from_slice(body).map_err(|e| Error::Decode {
+        action: action.into(),
+        status: resp.status,
+        request_id: resp.request_id.clone(),
+        detail: format!("{e}; body starts with {:?}", snippet(&resp.body)),
+    })
+}
+
+fn snippet(body: &[u8]) -> String {
+    let s = String::from_utf8_lossy(body);
+    s.chars().take(200).collect()
+}
+
+/// Request id from the response headers (`x-fc-request-id`, `x-acs-request-id`, `x-oss-request-id`).
+pub(crate) fn request_id_from(h: &HeaderMap) -> Option<String> {
+    ["x-fc-request-id", "x-acs-request-id", "x-oss-request-id"]
+        .iter()
+        .find_map(|n| h.get(*n).and_then(|v| v.to_str().ok()).map(String::from))
+}
+
+/// Parse an error body: JSON `{"Code","Message","RequestId"}` (any case of the first letter,
+/// FC2's `errorCode`/`errorMessage` too) or XML `<Error><Code>…</Code>…`.
+pub(crate) fn parse_error_body(status: u16, body: &[u8]) -> ApiError {
+    let mut e = ApiError {
+        action: String::new(),
+        method: String::new(),
+        path: String::new(),
+        status,
+        code: format!("HTTP{status}"),
+        message: snippet(body),
+        request_id: None,
+    };
+    if let Ok(serde_json::Value::Object(m)) = serde_json::from_slice::<serde_json::Value>(body) {
+        let get = |keys: &[&str]| {
+            keys.iter()
+                .find_map(|k| m.get(*k).and_then(|v| v.as_str()).map(String::from))
+        };
+        if let Some(c) = get(&["Code", "code", "errorCode", "ErrorCode"]) {
+            e.code = c;
+        }
+        e.message =
+            get(&["Message", "message", "errorMessage", "ErrorMessage"]).unwrap_or_default();
+        e.request_id = get(&["RequestId", "requestId", "requestID"]);
+    } else {
+        let text = String::from_utf8_lossy(body);
+        if text.contains("<Error") {
+            if let Some(c) = xml_tag(&text, "Code") {
+                e.code = c;
+            }
+            e.message = xml_tag(&text, "Message").unwrap_or_default();
+            e.request_id = xml_tag(&text, "RequestId");
+        }
+    }
+    e
+}
+
+fn xml_tag(text: &str, tag: &str) -> Option<String> {
+    let open = format!("<{tag}>");
+    let close = format!("</{tag}>");
+    let start = text.find(&open)? + open.len();
+    let end = text[start..].find(&close)? + start;
+    Some(text[start..end].trim().to_string())
+}
+
+/// Split an endpoint into (`scheme://host[:port]`, host header value).
+pub(crate) fn parse_endpoint(endpoint: &str) -> Result<(String, String)> {
+    let e = endpoint.trim().trim_end_matches('/');
+    let with_scheme = if e.contains("://") {
+        e.to_string()
+    } else {
+        format!("https://{e}")
+    };
+    let url = reqwest::Url::parse(&with_scheme)
+        .map_err(|err| Error::Invalid(format!("endpoint {endpoint:?}: {err}")))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(Error::Invalid(format!(
+            "endpoint {endpoint:?}: scheme must be http or https"
+        )));
+    }
+    if url.path() != "/" && !url.path().is_empty() || url.query().is_some() {
+        return Err(Error::Invalid(format!(
+            "endpoint {endpoint:?} must not have a path or query (use e.g. http://127.0.0.1:9000)"
+        )));
+    }
+    let host_name = url
+        .host_str()
+        .ok_or_else(|| Error::Invalid(format!("endpoint {endpoint:?} has no host")))?;
+    let host = match url.port() {
+        Some(p) => format!("{host_name}:{p}"),
+        None => host_name.to_string(),
+    };
+    Ok((format!("{}://{host}", url.scheme()), host))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints() {
+        assert_eq!(
+            default_endpoint("123", "cn-shenzhen"),
+            "https://123.cn-shenzhen.fc.aliyuncs.com"
+        );
+        assert_eq!(
+            default_endpoint("", "cn-hangzhou"),
+            "https://fcv3.cn-hangzhou.aliyuncs.com"
+        );
+        assert_eq!(
+            default_endpoint("", "me-central-1"),
+            "https://me-central-1.fc.aliyuncs.com"
+        );
+        assert_eq!(
+            parse_endpoint("http://127.0.0.1:8080/").unwrap(),
+            (
+                "http://127.0.0.1:8080".to_string(),
+                "127.0.0.1:8080".to_string()
+            )
+        );
+        assert_eq!(
+            parse_endpoint("fcv3.cn-hangzhou.aliyuncs.com").unwrap().1,
+            "fcv3.cn-hangzhou.aliyuncs.com"
+        );
+        assert_eq!(
+            parse_endpoint("https://h.example:443").unwrap().1,
+            "h.example"
+        );
+        assert!(parse_endpoint("http://h/x").is_err());
+        assert!(parse_endpoint("ftp://h").is_err());
+    }
+
+    #[test]
+    fn paths_are_encoded() {
+        assert_eq!(
+            path(&["functions", "img-classify", "aliases", "prod"]),
+            "/2023-03-30/functions/img-classify/aliases/prod"
+        );
+        assert_eq!(
+            path(&["custom-domains", "a b"]),
+            "/2023-03-30/custom-domains/a%20b"
+        );
+    }
+
+    #[test]
+    fn error_bodies() {
+        let e = parse_error_body(
+            404,
+            br#"{"Code":"FunctionNotFound","Message":"function not found","RequestId":"1-64e7"}"#,
+        );
+        assert_eq!(
+            (e.code.as_str(), e.message.as_str(), e.request_id.as_deref()),
+            ("FunctionNotFound", "function not found", Some("1-64e7"))
+        );
+        let e = parse_error_body(403, b"<?xml version=\"1.0\"?><Error><Code>SignatureDoesNotMatch</Code><Message>bad</Message><RequestId>R1</RequestId></Error>");
+        assert_eq!(
+            (e.code.as_str(), e.request_id.as_deref()),
+            ("SignatureDoesNotMatch", Some("R1"))
+        );
+        let e = parse_error_body(502, b"Bad gateway");
+        assert_eq!(e.code, "HTTP502");
+    }
+}

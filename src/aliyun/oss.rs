@@ -1,0 +1,1 @@
+//! OSS client (in progress).
