@@ -2,3 +2,10 @@
 
 pub mod aliyun;
 pub mod bench;
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod credentials;
+pub mod output;
+pub mod state;
+pub mod syaml;

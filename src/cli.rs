@@ -1,0 +1,356 @@
+//! Command-line definitions (clap derive): one struct per subcommand.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Exit codes, documented in README.md.
+pub mod exit {
+    /// Success.
+    pub const OK: i32 = 0;
+    /// Bad input: config, credentials, files, a refused operation.
+    pub const USER: i32 = 1;
+    /// Bad command line (clap's own code).
+    pub const USAGE: i32 = 2;
+    /// The cloud (or the emulator) answered with an error.
+    pub const CLOUD: i32 = 3;
+}
+
+/// Take an image classifier from a checkout to a production endpoint on Function Compute 3.0.
+#[derive(Debug, Parser)]
+#[command(name = "fcctl", version, about, propagate_version = true)]
+pub struct Cli {
+    /// Global options.
+    #[command(flatten)]
+    pub global: Global,
+    /// The subcommand.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every subcommand takes.
+#[derive(Debug, Clone, Args)]
+pub struct Global {
+    /// More logs on stderr (-v: API calls, -vv: headers with secrets redacted).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Only errors on stderr.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Print the result as one JSON object on stdout (logs and progress go to stderr).
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Project file.
+    #[arg(
+        long,
+        global = true,
+        default_value = "fcctl.yaml",
+        env = "FCCTL_CONFIG"
+    )]
+    pub config: PathBuf,
+    /// aliyun CLI profile (from ~/.aliyun/config.json).
+    #[arg(long, global = true, conflicts_with = "access")]
+    pub profile: Option<String>,
+    /// Serverless Devs credential alias (from ~/.s/access.yaml).
+    #[arg(long, global = true)]
+    pub access: Option<String>,
+    /// Target this project's local emulator instead of the cloud.
+    #[arg(long, global = true)]
+    pub local: bool,
+    /// Override the region.
+    #[arg(long, global = true)]
+    pub region: Option<String>,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Write a commented fcctl.yaml for the cat/dog classifier.
+    Init(InitArgs),
+    /// Write s.yaml (Serverless Devs 3, fc3 component) equivalent to what fcctl deploys.
+    Render(RenderArgs),
+    /// Check config, credentials, toolchain and endpoint, with a fix for each problem.
+    Doctor,
+    /// Build the function for the FC runtime, package code.zip and the NAS tree.
+    Build(BuildArgs),
+    /// Upload the NAS tree as an atomic, versioned release.
+    NasSync(NasSyncArgs),
+    /// List or garbage-collect NAS releases.
+    #[command(subcommand)]
+    Nas(NasCommand),
+    /// Create or update the function, HTTP trigger and custom domain (plan first).
+    Deploy(DeployArgs),
+    /// Publish an immutable function version.
+    Publish(PublishArgs),
+    /// Point an alias at a version, optionally with a weighted canary.
+    Alias(AliasArgs),
+    /// Set provisioned instances on an alias.
+    Provision(ProvisionArgs),
+    /// Show function, versions, aliases, provision, trigger and domain in one screen.
+    Status,
+    /// Move the release alias back to the previous (or a given) version.
+    Rollback(RollbackArgs),
+    /// Classify a local image through the deployed function.
+    Invoke(InvokeArgs),
+    /// Load-test the deployed endpoint and write a report.
+    Bench(BenchArgs),
+    /// Build, sync, deploy, publish, alias, provision and smoke-test in one go.
+    Up(UpArgs),
+    /// Run or stop the local FC3 + OSS + NAS emulator.
+    #[command(subcommand)]
+    Local(LocalCommand),
+    /// Print shell completions.
+    Completions(CompletionsArgs),
+}
+
+/// `fcctl init`.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Overwrite an existing fcctl.yaml.
+    #[arg(long)]
+    pub force: bool,
+    /// App name to write.
+    #[arg(long, default_value = "cat-dog")]
+    pub app: String,
+}
+
+/// `fcctl render`.
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    /// Where to write s.yaml (`-` for stdout).
+    #[arg(short, long, default_value = "s.yaml")]
+    pub output: PathBuf,
+    /// Print what would be written without writing it.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// `fcctl build`.
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    /// Use the binary already built at this path instead of compiling.
+    #[arg(long)]
+    pub binary: Option<PathBuf>,
+}
+
+/// `fcctl nas-sync`.
+#[derive(Debug, Args)]
+pub struct NasSyncArgs {
+    /// Print the plan (added, changed, removed, bytes) without uploading.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Parallel uploads.
+    #[arg(long, default_value_t = 4)]
+    pub jobs: usize,
+}
+
+/// `fcctl nas …`.
+#[derive(Debug, Subcommand)]
+pub enum NasCommand {
+    /// List releases and what references them.
+    Ls,
+    /// Remove releases no version or alias references (never the live one).
+    Gc {
+        /// Show what would be removed.
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+/// `fcctl deploy`.
+#[derive(Debug, Args)]
+pub struct DeployArgs {
+    /// Print the plan; exit code 0 = nothing to change, 10 = changes pending.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// `fcctl publish`.
+#[derive(Debug, Args)]
+pub struct PublishArgs {
+    /// Version description.
+    #[arg(long)]
+    pub description: Option<String>,
+    /// Publish even if the function differs from the last build.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// `fcctl alias`.
+#[derive(Debug, Args)]
+pub struct AliasArgs {
+    /// Alias name (default: release.alias from fcctl.yaml).
+    pub name: Option<String>,
+    /// Version the alias points at.
+    #[arg(long)]
+    pub version: String,
+    /// A second version that gets `--weight` of the traffic.
+    #[arg(long, requires = "weight")]
+    pub canary: Option<String>,
+    /// Share of traffic for the canary, 0–1.
+    #[arg(long, requires = "canary")]
+    pub weight: Option<f64>,
+    /// Show the change without applying it.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// `fcctl provision`.
+#[derive(Debug, Args)]
+pub struct ProvisionArgs {
+    /// Target instances (0 releases them).
+    #[arg(long)]
+    pub instances: u32,
+    /// Alias to provision (default: release.alias).
+    #[arg(long)]
+    pub alias: Option<String>,
+    /// Wait until current == target, showing progress.
+    #[arg(long)]
+    pub wait: bool,
+    /// How long to wait, in seconds.
+    #[arg(long, default_value_t = 300)]
+    pub timeout: u64,
+    /// Scheduled change: 'cron=cron(0 0 8 * * *),target=20[,name=morning][,tz=Asia/Shanghai]'.
+    #[arg(long)]
+    pub schedule: Vec<String>,
+    /// Show the change without applying it.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// `fcctl rollback`.
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    /// Version to roll back to (default: the one before the current).
+    #[arg(long)]
+    pub to: Option<String>,
+    /// Show the change without applying it.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// `fcctl invoke`.
+#[derive(Debug, Args)]
+pub struct InvokeArgs {
+    /// Image file to classify.
+    pub image: PathBuf,
+    /// Version or alias (default: release.alias).
+    #[arg(long)]
+    pub qualifier: Option<String>,
+}
+
+/// `fcctl bench`.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Compare two saved reports instead of running.
+    #[command(subcommand)]
+    pub compare: Option<BenchCompare>,
+    /// Target URL (default: the prod trigger URL from state).
+    #[arg(long)]
+    pub url: Option<String>,
+    /// Send this Host header (custom-domain routing).
+    #[arg(long)]
+    pub host: Option<String>,
+    /// page | image | classify.
+    #[arg(long)]
+    pub request: Option<String>,
+    /// Images sent round-robin.
+    #[arg(long)]
+    pub image: Vec<PathBuf>,
+    /// Closed-loop concurrency.
+    #[arg(long, conflicts_with_all = ["rps", "ramp"])]
+    pub concurrency: Option<u32>,
+    /// Open-loop requests per second.
+    #[arg(long, conflicts_with = "ramp")]
+    pub rps: Option<u32>,
+    /// Ramp concurrency FROM..TO, e.g. 5..50.
+    #[arg(long)]
+    pub ramp: Option<String>,
+    /// Ramp step as a share of TO, e.g. 20%.
+    #[arg(long, default_value = "20%")]
+    pub step: String,
+    /// Ramp step duration, e.g. 60s.
+    #[arg(long, default_value = "60s")]
+    pub step_duration: String,
+    /// Run length, e.g. 30s or 5m.
+    #[arg(long)]
+    pub duration: Option<String>,
+    /// Hard cap on requests.
+    #[arg(long)]
+    pub max_requests: Option<u64>,
+    /// Force N cold starts and report their phases.
+    #[arg(long)]
+    pub cold: Option<u32>,
+    /// Allow a non-loopback target (your own endpoint only).
+    #[arg(long)]
+    pub allow_remote: bool,
+}
+
+/// `fcctl bench compare`.
+#[derive(Debug, Subcommand)]
+pub enum BenchCompare {
+    /// Show the differences between two runs (report.json paths or their directories).
+    Compare {
+        /// Baseline run.
+        a: PathBuf,
+        /// New run.
+        b: PathBuf,
+    },
+}
+
+/// `fcctl up`.
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    /// Provisioned instances (default: provision.instances).
+    #[arg(long)]
+    pub instances: Option<u32>,
+    /// With --local: return once ready instead of serving until Ctrl-C.
+    #[arg(long)]
+    pub detach: bool,
+}
+
+/// `fcctl local …`.
+#[derive(Debug, Subcommand)]
+pub enum LocalCommand {
+    /// Run the emulator in the foreground.
+    Start(LocalStartArgs),
+    /// Stop the emulator started for this project.
+    Stop {
+        /// Its data directory.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
+    /// Show whether this project's emulator runs, and its endpoints.
+    Status {
+        /// Its data directory.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
+}
+
+/// `fcctl local start`.
+#[derive(Debug, Args)]
+pub struct LocalStartArgs {
+    /// Port of the FC3 API (0 = any free port).
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
+    /// State directory (default: target/fcctl/local).
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Access key id the emulator accepts.
+    #[arg(long, requires = "access_key_secret")]
+    pub access_key_id: Option<String>,
+    /// Access key secret the emulator accepts.
+    #[arg(long, requires = "access_key_id")]
+    pub access_key_secret: Option<String>,
+    /// Fault injection, e.g. 'error_rate=0.1,latency_ms=20'.
+    #[arg(long)]
+    pub faults: Option<String>,
+}
+
+/// `fcctl completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// Shell.
+    pub shell: clap_complete::Shell,
+}

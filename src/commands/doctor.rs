@@ -1,0 +1,258 @@
+//! `fcctl doctor`: one ✓/✗ line per check, and a fix for every ✗.
+
+use std::process::Command;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::commands::{Ctx, Exit};
+use crate::config::Config;
+
+#[derive(Debug, Serialize)]
+struct Check {
+    name: &'static str,
+    /// `ok`, `fail` or `skip`.
+    status: &'static str,
+    detail: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fix: Option<String>,
+}
+
+impl Check {
+    fn ok(name: &'static str, detail: impl Into<String>) -> Check {
+        Check {
+            name,
+            status: "ok",
+            detail: detail.into(),
+            fix: None,
+        }
+    }
+    fn fail(name: &'static str, detail: impl Into<String>, fix: impl Into<String>) -> Check {
+        Check {
+            name,
+            status: "fail",
+            detail: detail.into(),
+            fix: Some(fix.into()),
+        }
+    }
+    fn skip(name: &'static str, detail: impl Into<String>) -> Check {
+        Check {
+            name,
+            status: "skip",
+            detail: detail.into(),
+            fix: None,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Report {
+    ok: bool,
+    checks: Vec<Check>,
+}
+
+/// Runs every check; exits 1 when any fails.
+pub async fn run(ctx: &Ctx) -> anyhow::Result<()> {
+    let mut checks = Vec::new();
+    let cfg = match ctx.config() {
+        Ok(c) => {
+            checks.push(Check::ok(
+                "config",
+                format!("{} is valid (app `{}`)", ctx.global.config.display(), c.app),
+            ));
+            Some(c)
+        }
+        Err(e) => {
+            checks.push(Check::fail(
+                "config",
+                format!("{e:#}"),
+                "fix the key shown, or run `fcctl init` to start from a valid file",
+            ));
+            None
+        }
+    };
+
+    let creds = match ctx.credentials() {
+        Ok(c) => {
+            checks.push(Check::ok(
+                "credentials",
+                format!(
+                    "{} from {}{} (secret {})",
+                    c.access_key_id,
+                    c.source,
+                    if c.security_token.is_some() {
+                        ", with STS token"
+                    } else {
+                        ""
+                    },
+                    c.access_key_secret.masked()
+                ),
+            ));
+            Some(c)
+        }
+        Err(e) => {
+            let text = e.to_string();
+            let (detail, fix) = text
+                .split_once("\nfix: ")
+                .map(|(d, f)| (d.to_string(), f.to_string()))
+                .unwrap_or((text.clone(), String::new()));
+            checks.push(Check::fail("credentials", detail, fix));
+            None
+        }
+    };
+
+    let account = cfg
+        .as_ref()
+        .and_then(|c| c.account_id.clone())
+        .or_else(|| creds.as_ref().and_then(|c| c.account_id.clone()));
+    checks.push(match account {
+        Some(a) => Check::ok("account id", a),
+        None => Check::fail(
+            "account id",
+            "not in fcctl.yaml nor in the credentials",
+            "set `account_id:` in fcctl.yaml or export ALIBABA_CLOUD_ACCOUNT_ID (the FC endpoint contains it)",
+        ),
+    });
+
+    checks.push(toolchain_check());
+    if let Some(c) = &cfg {
+        checks.push(glibc_check(c));
+        checks.push(endpoint_check(c, account_deref(&checks)).await);
+    }
+
+    let ok = checks.iter().all(|c| c.status != "fail");
+    let report = Report { ok, checks };
+    ctx.out.result(&report, || {
+        let mut s = String::new();
+        for c in &report.checks {
+            let mark = match c.status {
+                "ok" => "✓",
+                "fail" => "✗",
+                _ => "–",
+            };
+            s.push_str(&format!("{mark} {:<12} {}\n", c.name, c.detail));
+            if let Some(f) = &c.fix {
+                s.push_str(&format!("    fix: {f}\n"));
+            }
+        }
+        s
+    });
+    if ok {
+        Ok(())
+    } else {
+        Err(Exit {
+            code: crate::cli::exit::USER,
+            message: String::new(),
+        }
+        .into())
+    }
+}
+
+fn account_deref(checks: &[Check]) -> Option<String> {
+    checks
+        .iter()
+        .find(|c| c.name == "account id" && c.status == "ok")
+        .map(|c| c.detail.clone())
+}
+
+fn version_of(cmd: &str, args: &[&str]) -> Option<String> {
+    let out = Command::new(cmd).args(args).output().ok()?;
+    out.status.success().then(|| {
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_string()
+    })
+}
+
+fn toolchain_check() -> Check {
+    let Some(cargo) = version_of("cargo", &["--version"]) else {
+        return Check::fail(
+            "toolchain",
+            "cargo not found",
+            "install Rust with rustup (https://rustup.rs)",
+        );
+    };
+    match version_of("cargo-zigbuild", &["--version"]) {
+        Some(z) => Check::ok("toolchain", format!("{cargo}; {z}")),
+        None => Check::fail(
+            "toolchain",
+            format!(
+                "{cargo}; cargo-zigbuild not found (needed to target the runtime's older glibc)"
+            ),
+            "run `scripts/setup` (installs zig from PyPI and cargo-zigbuild)",
+        ),
+    }
+}
+
+fn glibc_check(c: &Config) -> Check {
+    let floor = c.glibc_floor();
+    let host = version_of("ldd", &["--version"])
+        .and_then(|l| l.rsplit(' ').next().map(str::to_string))
+        .unwrap_or_else(|| "unknown".into());
+    Check::ok(
+        "glibc floor",
+        format!(
+            "{} needs binaries using at most GLIBC_{floor}; this machine has glibc {host}, so `fcctl build` cross-links for {floor}",
+            c.function.runtime
+        ),
+    )
+}
+
+async fn endpoint_check(c: &Config, account: Option<String>) -> Check {
+    let endpoint = match (&c.fc_endpoint, account) {
+        (Some(e), _) => e.clone(),
+        (None, Some(a)) => format!("https://{a}.{}.fc.aliyuncs.com", c.region),
+        (None, None) => {
+            return Check::skip(
+                "endpoint",
+                "skipped: no account id to build the endpoint from",
+            );
+        }
+    };
+    let hostport = endpoint
+        .split("://")
+        .nth(1)
+        .unwrap_or(&endpoint)
+        .split('/')
+        .next()
+        .unwrap_or("")
+        .to_string();
+    let addr = if hostport.contains(':') {
+        hostport.clone()
+    } else if endpoint.starts_with("https") {
+        format!("{hostport}:443")
+    } else {
+        format!("{hostport}:80")
+    };
+    let attempt = tokio::time::timeout(
+        Duration::from_secs(3),
+        tokio::net::TcpStream::connect(&addr),
+    )
+    .await;
+    match attempt {
+        Ok(Ok(_)) => Check::ok("endpoint", format!("{endpoint} reachable")),
+        Ok(Err(e)) if is_offline(&e) => Check::skip(
+            "endpoint",
+            format!("skipped: {endpoint} cannot be resolved or routed from here (offline?): {e}"),
+        ),
+        Ok(Err(e)) => Check::fail(
+            "endpoint",
+            format!("{endpoint}: {e}"),
+            "check fc_endpoint / the region, or start the emulator with `fcctl local start`",
+        ),
+        Err(_) => Check::skip(
+            "endpoint",
+            format!("skipped: {endpoint} did not answer within 3 s (offline?)"),
+        ),
+    }
+}
+
+fn is_offline(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind::*;
+    // Name resolution failures surface as `Other`/`Uncategorized`; unreachable networks as below.
+    matches!(e.kind(), NetworkUnreachable | HostUnreachable | Other)
+        || e.to_string().contains("failed to lookup")
+}

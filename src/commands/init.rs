@@ -1,0 +1,47 @@
+//! `fcctl init`: write a commented fcctl.yaml from templates/.
+
+use anyhow::Context as _;
+use serde::Serialize;
+
+use crate::cli::InitArgs;
+use crate::commands::{Ctx, write_atomic};
+
+const TEMPLATE: &str = include_str!("../../templates/fcctl.yaml");
+
+#[derive(Serialize)]
+struct Report {
+    path: String,
+    app: String,
+    overwritten: bool,
+}
+
+/// Writes the starter file; refuses to overwrite without `--force`.
+pub fn run(ctx: &Ctx, a: InitArgs) -> anyhow::Result<()> {
+    let path = &ctx.global.config;
+    let exists = path.exists();
+    if exists && !a.force {
+        anyhow::bail!(
+            "{} already exists; not overwriting it. Use `fcctl init --force` to replace it",
+            path.display()
+        );
+    }
+    let text = TEMPLATE.replacen("app: cat-dog ", &format!("app: {} ", a.app), 1);
+    // Refuse to write a file that would not load: the app name is the only input.
+    crate::config::Loader::default()
+        .load_str(&text, &path.display().to_string(), Vec::new())
+        .map_err(anyhow::Error::new)
+        .context("the requested app name is not valid")?;
+    write_atomic(path, text.as_bytes())?;
+    let report = Report {
+        path: path.display().to_string(),
+        app: a.app,
+        overwritten: exists,
+    };
+    ctx.out.result(&report, || {
+        format!(
+            "wrote {} (app `{}`). Next: `fcctl doctor`, then `fcctl up --local`.",
+            report.path, report.app
+        )
+    });
+    Ok(())
+}

@@ -1,0 +1,185 @@
+//! One module per subcommand: thin orchestration and printing, no protocol details.
+
+mod completions;
+mod doctor;
+mod init;
+mod local;
+mod render;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+
+use crate::cli::{Cli, Command, Global, exit};
+use crate::config::{self, Config};
+use crate::credentials::{self, Credentials};
+use crate::output::Output;
+
+/// What every command gets: global flags, output mode and the project directory.
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    /// Global flags.
+    pub global: Global,
+    /// Output mode.
+    pub out: Output,
+}
+
+impl Ctx {
+    /// The project directory: where fcctl.yaml lives.
+    pub fn project_dir(&self) -> PathBuf {
+        match self.global.config.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        }
+    }
+
+    /// `target/fcctl` under the project: build output, state, local emulator records.
+    pub fn work_dir(&self) -> PathBuf {
+        self.project_dir().join("target").join("fcctl")
+    }
+
+    /// Loads fcctl.yaml with env and flag overrides.
+    pub fn config(&self) -> anyhow::Result<Config> {
+        let mut loader = config::Loader::default();
+        if let Some(r) = &self.global.region {
+            loader.flag_overrides.push(("region".into(), r.clone()));
+        }
+        let cfg = loader
+            .load(&self.global.config, std::env::vars())
+            .map_err(anyhow::Error::new)?;
+        Ok(cfg)
+    }
+
+    /// Resolves credentials per `--profile`/`--access`, env and config files.
+    pub fn credentials(&self) -> anyhow::Result<Credentials> {
+        let req = credentials::Request {
+            profile: self.global.profile.clone(),
+            access: self.global.access.clone(),
+        };
+        credentials::resolve(&req, &credentials::Environment::from_process())
+            .map_err(anyhow::Error::new)
+    }
+}
+
+/// A command that refuses with a specific exit code (e.g. "changes pending" for `--dry-run`).
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct Exit {
+    /// Exit code.
+    pub code: i32,
+    /// Message for stderr (may be empty).
+    pub message: String,
+}
+
+/// A subcommand whose issue has not landed: says so and exits 1, with no fake output.
+fn not_yet(name: &str, issue: u32) -> anyhow::Result<()> {
+    anyhow::bail!(
+        "`fcctl {name}` is not implemented yet (tracked in issue {issue}); \
+         see README.md for what works today"
+    )
+}
+
+fn init_tracing(g: &Global) {
+    let level = match (g.quiet, g.verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "fcctl=debug,emulator=debug,info",
+        (false, _) => "fcctl=trace,emulator=trace,debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}
+
+/// Runs the CLI and returns the process exit code.
+pub fn run(cli: Cli) -> i32 {
+    init_tracing(&cli.global);
+    let ctx = Ctx {
+        out: Output {
+            json: cli.global.json,
+            quiet: cli.global.quiet,
+        },
+        global: cli.global,
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return exit::USER;
+        }
+    };
+    let result = runtime.block_on(dispatch(&ctx, cli.command));
+    match result {
+        Ok(()) => exit::OK,
+        Err(e) => {
+            if let Some(x) = e.downcast_ref::<Exit>() {
+                if !x.message.is_empty() {
+                    eprintln!("{}", x.message);
+                }
+                return x.code;
+            }
+            eprintln!("error: {e:#}");
+            exit_code_for(&e)
+        }
+    }
+}
+
+/// 3 when the cloud (or emulator) answered with an error, else 1.
+fn exit_code_for(e: &anyhow::Error) -> i32 {
+    if e.chain().any(is_cloud_error) {
+        exit::CLOUD
+    } else {
+        exit::USER
+    }
+}
+
+fn is_cloud_error(e: &(dyn std::error::Error + 'static)) -> bool {
+    let _ = e;
+    false
+}
+
+async fn dispatch(ctx: &Ctx, command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Init(a) => init::run(ctx, a),
+        Command::Render(a) => render::run(ctx, a),
+        Command::Doctor => doctor::run(ctx).await,
+        Command::Completions(a) => completions::run(a),
+        Command::Local(c) => local::run(ctx, c).await,
+        Command::Build(_) => not_yet("build", 6),
+        Command::NasSync(_) => not_yet("nas-sync", 6),
+        Command::Nas(_) => not_yet("nas", 6),
+        Command::Deploy(_) => not_yet("deploy", 7),
+        Command::Publish(_) => not_yet("publish", 7),
+        Command::Alias(_) => not_yet("alias", 7),
+        Command::Provision(_) => not_yet("provision", 7),
+        Command::Status => not_yet("status", 7),
+        Command::Rollback(_) => not_yet("rollback", 7),
+        Command::Invoke(_) => not_yet("invoke", 7),
+        Command::Bench(_) => not_yet("bench", 8),
+        Command::Up(_) => not_yet("up", 7),
+    }
+}
+
+/// Writes a file atomically (temp + fsync + rename) so a crash never leaves half a file.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let mut tmp = tempfile::NamedTempFile::new_in(&dir)
+        .with_context(|| format!("creating a temp file in {}", dir.display()))?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path)
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}

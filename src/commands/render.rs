@@ -1,0 +1,48 @@
+//! `fcctl render`: write s.yaml for Serverless Devs equivalent to what fcctl deploys.
+
+use serde::Serialize;
+
+use crate::cli::RenderArgs;
+use crate::commands::{Ctx, write_atomic};
+use crate::syaml;
+
+#[derive(Serialize)]
+struct Report {
+    path: String,
+    release_id: Option<String>,
+    written: bool,
+}
+
+/// Renders from fcctl.yaml and the current NAS release (if any).
+pub fn run(ctx: &Ctx, a: RenderArgs) -> anyhow::Result<()> {
+    let cfg = ctx.config()?;
+    let release = crate::state::State::load(&ctx.work_dir())?.release_id;
+    if release.is_none() {
+        ctx.out.note(
+            "note: no NAS release yet, so MODEL_DIR points at a placeholder; run `fcctl nas-sync` and render again",
+        );
+    }
+    let text = syaml::to_yaml(&syaml::render(
+        &cfg,
+        release.as_deref(),
+        "./target/fcctl/code.zip",
+    ));
+    let to_stdout = a.output.as_os_str() == "-";
+    if to_stdout || a.dry_run {
+        print!("{text}");
+        return Ok(());
+    }
+    let path = if a.output.is_relative() {
+        ctx.project_dir().join(&a.output)
+    } else {
+        a.output.clone()
+    };
+    write_atomic(&path, text.as_bytes())?;
+    let report = Report {
+        path: path.display().to_string(),
+        release_id: release,
+        written: true,
+    };
+    ctx.out.result(&report, || format!("wrote {}", report.path));
+    Ok(())
+}
