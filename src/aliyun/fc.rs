@@ -981,4 +981,302 @@ mod tests {
         let e = parse_error_body(502, b"Bad gateway");
         assert_eq!(e.code, "HTTP502");
     }
+
+    // ---------------------------------------------------------------- against a local server
+
+    use crate::aliyun::testutil::{Received, Reply, TestServer};
+
+    fn key() -> AccessKey {
+        AccessKey::new("LTAI5tFcctlTestKeyId01", "FcctlTestSecret0123456789abcdef")
+    }
+
+    fn fast_opts() -> ClientOptions {
+        ClientOptions {
+            timeout: Duration::from_secs(5),
+            retry: RetryPolicy {
+                max_attempts: 6,
+                initial_delay: Duration::from_millis(10),
+                max_delay: Duration::from_millis(50),
+                deadline: Duration::from_secs(10),
+            },
+            ..Default::default()
+        }
+    }
+
+    /// Server-side ACS3 verification, like the emulator does: recompute over the headers
+    /// named in `SignedHeaders`, the raw path and the re-canonicalised query.
+    fn verify(r: &Received, secret: &str) -> bool {
+        let auth = r.header("authorization").unwrap_or_default();
+        let Some(rest) = auth.strip_prefix("ACS3-HMAC-SHA256 ") else {
+            return false;
+        };
+        let mut cred = "";
+        let mut names = "";
+        let mut sig = "";
+        for part in rest.split(',') {
+            if let Some(v) = part.strip_prefix("Credential=") {
+                cred = v;
+            } else if let Some(v) = part.strip_prefix("SignedHeaders=") {
+                names = v;
+            } else if let Some(v) = part.strip_prefix("Signature=") {
+                sig = v;
+            }
+        }
+        let headers: Vec<(String, String)> = names
+            .split(';')
+            .map(|n| (n.to_string(), r.header(n).unwrap_or_default().to_string()))
+            .collect();
+        let hashed = sign::hash_payload(&r.body);
+        if r.header("x-acs-content-sha256") != Some(hashed.as_str()) {
+            return false;
+        }
+        let signed = sign::sign(
+            &sign::SignInput {
+                method: &r.method,
+                path: r.path(),
+                query: &r.query_pairs(),
+                headers: &headers,
+                hashed_payload: &hashed,
+            },
+            cred,
+            secret,
+        );
+        signed.signature == sig
+    }
+
+    const FUNCTION_JSON: &str = r#"{"functionName":"img-classify","runtime":"custom.debian10","state":"Active","unknownFutureField":{"a":1}}"#;
+
+    #[tokio::test]
+    async fn retries_429_503_and_reset_then_succeeds() {
+        let srv = TestServer::start(|_, n| match n {
+            0 => Reply::json(
+                429,
+                r#"{"Code":"ThrottlingException","Message":"slow down","RequestId":"r0"}"#,
+            ),
+            1 => Reply::json(
+                503,
+                r#"{"Code":"ServiceUnavailable","Message":"busy","RequestId":"r1"}"#,
+            ),
+            2 => Reply::Drop,
+            _ => Reply::json(200, FUNCTION_JSON),
+        })
+        .await;
+        let c = FcClient::new(&srv.base, key(), fast_opts()).unwrap();
+        let started = Instant::now();
+        let f = c.get_function("img-classify", Some("prod")).await.unwrap();
+        assert!(started.elapsed() < Duration::from_secs(5));
+        assert_eq!(f.function_name.as_deref(), Some("img-classify"));
+        let reqs = srv.requests();
+        assert_eq!(reqs.len(), 4);
+        for r in &reqs {
+            assert!(verify(r, &key().secret), "bad signature: {r:?}");
+            assert_eq!(
+                r.target,
+                "/2023-03-30/functions/img-classify?qualifier=prod"
+            );
+            assert_eq!(r.header("x-acs-action"), Some("GetFunction"));
+        }
+        let nonces: std::collections::HashSet<_> = reqs
+            .iter()
+            .map(|r| r.header("x-acs-signature-nonce").unwrap().to_string())
+            .collect();
+        assert_eq!(nonces.len(), 4, "fresh nonce per attempt");
+        let statuses: Vec<Option<u16>> = c.calls().iter().map(|r| r.status).collect();
+        assert_eq!(statuses, vec![Some(429), Some(503), None, Some(200)]);
+        assert_eq!(c.write_count(), 0);
+        assert_eq!(c.call_count(), 4);
+    }
+
+    #[tokio::test]
+    async fn fc_error_body_becomes_typed_error_with_hint() {
+        let srv = TestServer::start(|_, _| {
+            Reply::json(400, r#"{"Code":"InvalidArgument","Message":"memorySize must be a multiple of 64","RequestId":"1-64e70cf1-5cbef92e"}"#)
+        })
+        .await;
+        let c = FcClient::new(&srv.base, key(), fast_opts()).unwrap();
+        let err = c
+            .create_function(&CreateFunctionInput {
+                function_name: Some("f".into()),
+                memory_size: Some(100),
+                ..Default::default()
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(srv.requests().len(), 1, "400 is not retried");
+        let api = err.api().expect("typed api error");
+        assert_eq!(api.status, 400);
+        assert_eq!(api.code, "InvalidArgument");
+        assert_eq!(api.request_id.as_deref(), Some("1-64e70cf1-5cbef92e"));
+        assert_eq!(api.action, "CreateFunction");
+        assert!(err.hint().is_some());
+        let shown = err.to_string();
+        assert!(
+            shown.contains("1-64e70cf1-5cbef92e") && shown.contains("hint:"),
+            "{shown}"
+        );
+        assert_eq!(c.write_count(), 1);
+        let body: serde_json::Value = serde_json::from_slice(&srv.requests()[0].body).unwrap();
+        assert_eq!(
+            body,
+            serde_json::json!({"functionName": "f", "memorySize": 100})
+        );
+    }
+
+    #[tokio::test]
+    async fn signature_mismatch_hint_and_request_id_from_header() {
+        let srv = TestServer::start(|_, _| Reply::Respond {
+            status: 403,
+            headers: vec![("x-fc-request-id".into(), "hdr-req-1".into())],
+            body: br#"{"Code":"SignatureNotMatch","Message":"The request signature we calculated does not match"}"#.to_vec(),
+        })
+        .await;
+        let c = FcClient::new(&srv.base, key(), fast_opts()).unwrap();
+        let err = c.get_alias("f", "prod").await.unwrap_err();
+        assert_eq!(err.request_id(), Some("hdr-req-1"));
+        assert!(err.to_string().contains("clock"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn publish_is_not_retried_on_5xx_but_is_on_429() {
+        let srv = TestServer::start(|_, n| match n {
+            0 => Reply::json(429, r#"{"Code":"Throttling","Message":"x"}"#),
+            _ => Reply::json(500, r#"{"Code":"InternalServerError","Message":"x"}"#),
+        })
+        .await;
+        let c = FcClient::new(&srv.base, key(), fast_opts()).unwrap();
+        let err = c
+            .publish_function_version("f", &PublishVersionInput::default())
+            .await
+            .unwrap_err();
+        assert_eq!(srv.requests().len(), 2);
+        assert_eq!(err.code(), Some("InternalServerError"));
+    }
+
+    #[tokio::test]
+    async fn create_retry_then_conflict_is_visible_to_caller() {
+        let srv = TestServer::start(|_, n| match n {
+            0 => Reply::Drop,
+            _ => Reply::json(
+                409,
+                r#"{"Code":"AliasAlreadyExists","Message":"exists","RequestId":"r"}"#,
+            ),
+        })
+        .await;
+        let c = FcClient::new(&srv.base, key(), fast_opts()).unwrap();
+        let err = c
+            .create_alias(
+                "f",
+                &CreateAliasInput {
+                    alias_name: Some("prod".into()),
+                    version_id: Some("1".into()),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap_err();
+        assert!(err.is_already_exists(), "{err}");
+        assert_eq!(srv.requests().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn gives_up_at_the_deadline() {
+        let srv = TestServer::start(|_, _| {
+            Reply::json(503, r#"{"Code":"ServiceUnavailable","Message":"x"}"#)
+        })
+        .await;
+        let mut opts = fast_opts();
+        opts.retry = RetryPolicy {
+            max_attempts: 100,
+            initial_delay: Duration::from_millis(50),
+            max_delay: Duration::from_millis(100),
+            deadline: Duration::from_millis(400),
+        };
+        let c = FcClient::new(&srv.base, key(), opts).unwrap();
+        let t = Instant::now();
+        let err = c.delete_function("f").await.unwrap_err();
+        assert!(
+            t.elapsed() < Duration::from_millis(1500),
+            "{:?}",
+            t.elapsed()
+        );
+        assert!(matches!(err, Error::RetriesExhausted { .. }), "{err}");
+        assert!(srv.requests().len() >= 3);
+    }
+
+    #[tokio::test]
+    async fn sts_token_is_sent_and_signed() {
+        let srv =
+            TestServer::start(|_, _| Reply::json(200, r#"{"aliasName":"prod","versionId":"1"}"#))
+                .await;
+        let k = AccessKey::new("STS.NUfcctlTempKeyId", "StsSecret")
+            .with_security_token("CAIS+tok/en==");
+        let c = FcClient::new(&srv.base, k, fast_opts()).unwrap();
+        c.get_alias("f", "prod").await.unwrap();
+        let r = &srv.requests()[0];
+        assert_eq!(r.header("x-acs-security-token"), Some("CAIS+tok/en=="));
+        assert!(
+            r.header("authorization")
+                .unwrap()
+                .contains("x-acs-security-token")
+        );
+        assert!(verify(r, "StsSecret"));
+        assert!(!verify(r, "wrong-secret"));
+        assert!(!format!("{c:?}").contains("StsSecret"));
+    }
+
+    #[tokio::test]
+    async fn invoke_decodes_tail_log_and_error_type() {
+        let srv = TestServer::start(|_, _| Reply::Respond {
+            status: 200,
+            headers: vec![
+                ("x-fc-request-id".into(), "inv-1".into()),
+                ("x-fc-log-result".into(), "aGVsbG8gbG9n".into()),
+                ("x-fc-error-type".into(), "UnhandledInvocationError".into()),
+            ],
+            body: b"{\"label\":\"dog\"}".to_vec(),
+        })
+        .await;
+        let c = FcClient::new(&srv.base, key(), fast_opts()).unwrap();
+        let out = c
+            .invoke_function(
+                "img-classify",
+                &InvokeFunctionRequest {
+                    qualifier: Some("prod".into()),
+                    body: b"payload".to_vec(),
+                    tail_log: true,
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(out.log_result.as_deref(), Some("hello log"));
+        assert_eq!(out.error_type.as_deref(), Some("UnhandledInvocationError"));
+        assert_eq!(out.request_id.as_deref(), Some("inv-1"));
+        assert_eq!(out.body, b"{\"label\":\"dog\"}");
+        let r = &srv.requests()[0];
+        assert_eq!(r.header("x-fc-log-type"), Some("Tail"));
+        assert_eq!(r.header("content-type"), Some("application/octet-stream"));
+        assert!(verify(r, &key().secret));
+        assert_eq!(c.write_count(), 0);
+    }
+
+    #[tokio::test]
+    async fn list_query_is_encoded_canonically_on_the_wire() {
+        let srv =
+            TestServer::start(|_, _| Reply::json(200, r#"{"functions":[],"nextToken":""}"#)).await;
+        let c = FcClient::new(&srv.base, key(), fast_opts()).unwrap();
+        c.list_functions(&ListRequest {
+            prefix: Some("img classify/α*~".into()),
+            limit: Some(20),
+            next_token: Some("a+b/c=".into()),
+        })
+        .await
+        .unwrap();
+        let r = &srv.requests()[0];
+        assert_eq!(
+            r.target,
+            "/2023-03-30/functions?limit=20&nextToken=a%2Bb%2Fc%3D&prefix=img%20classify%2F%CE%B1%2A~"
+        );
+        assert!(verify(r, &key().secret));
+    }
 }

@@ -19,6 +19,8 @@ pub mod fc_models;
 pub mod oss;
 pub mod retry;
 pub mod sign;
+#[cfg(test)]
+pub(crate) mod testutil;
 
 pub use error::{ApiError, Error, Result};
 pub use fc::{CallRecord, ClientOptions, FcClient, default_endpoint};
