@@ -1,0 +1,192 @@
+//! Cold starts: detection from response headers, samples and phase summaries.
+//!
+//! Headers read (all optional):
+//! - `x-fcctl-cold-start: true` — set by the local emulator when the request started an
+//!   instance; phases in `x-fcctl-instance-start-ms` (process start until listening) and
+//!   `x-fcctl-initialize-ms` (the `/initialize` call, i.e. model load).
+//! - `x-fcctl-model-load: true` — set by the function when this request paid the model
+//!   load; duration in `x-fcctl-model-load-ms`.
+//! - `x-fc-instance-id` / `x-fcctl-instance-id` — which instance answered.
+
+use hyper::http::HeaderMap;
+use serde::{Deserialize, Serialize};
+
+/// One request that paid a cold start (or one `--cold` probe).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ColdStartSample {
+    /// Seconds since the run start when the response completed.
+    pub t_s: f64,
+    pub status: u16,
+    /// Whether the headers marked this response as a cold start.
+    pub cold: bool,
+    pub instance_id: Option<String>,
+    /// Instance start (process spawn until it listens), from `x-fcctl-instance-start-ms`.
+    pub instance_start_ms: Option<f64>,
+    /// `/initialize` duration, from `x-fcctl-initialize-ms`.
+    pub initialize_ms: Option<f64>,
+    /// Model load paid inside the request, from `x-fcctl-model-load-ms`.
+    pub model_load_ms: Option<f64>,
+    /// Client-side time to the response headers (first byte).
+    pub first_byte_ms: f64,
+    /// Client-side time to the end of the body.
+    pub total_ms: f64,
+}
+
+/// p50/p90/max of one phase over the samples that reported it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PhaseStats {
+    pub count: u64,
+    pub p50: f64,
+    pub p90: f64,
+    pub max: f64,
+}
+
+impl PhaseStats {
+    /// Nearest-rank percentiles over exact values.
+    pub fn of(values: impl IntoIterator<Item = f64>) -> PhaseStats {
+        let mut v: Vec<f64> = values.into_iter().filter(|x| x.is_finite()).collect();
+        if v.is_empty() {
+            return PhaseStats::default();
+        }
+        v.sort_by(f64::total_cmp);
+        let rank = |q: f64| v[((q * v.len() as f64).ceil() as usize).clamp(1, v.len()) - 1];
+        PhaseStats {
+            count: v.len() as u64,
+            p50: rank(0.5),
+            p90: rank(0.9),
+            max: v[v.len() - 1],
+        }
+    }
+}
+
+/// Cold-start phases: instance start → `/initialize` done → first byte.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ColdStartSummary {
+    pub count: u64,
+    pub instance_start_ms: PhaseStats,
+    pub initialize_ms: PhaseStats,
+    pub model_load_ms: PhaseStats,
+    pub first_byte_ms: PhaseStats,
+    pub total_ms: PhaseStats,
+}
+
+/// Summarise the samples marked `cold` (all samples if none is marked, as for probes
+/// against a server that sets no headers). `None` when there is nothing to summarise.
+pub fn summarize_cold(samples: &[ColdStartSample]) -> Option<ColdStartSummary> {
+    let marked: Vec<&ColdStartSample> = samples.iter().filter(|s| s.cold).collect();
+    let set: Vec<&ColdStartSample> = if marked.is_empty() {
+        samples.iter().collect()
+    } else {
+        marked
+    };
+    if set.is_empty() {
+        return None;
+    }
+    Some(ColdStartSummary {
+        count: set.len() as u64,
+        instance_start_ms: PhaseStats::of(set.iter().filter_map(|s| s.instance_start_ms)),
+        initialize_ms: PhaseStats::of(set.iter().filter_map(|s| s.initialize_ms)),
+        model_load_ms: PhaseStats::of(set.iter().filter_map(|s| s.model_load_ms)),
+        first_byte_ms: PhaseStats::of(set.iter().map(|s| s.first_byte_ms)),
+        total_ms: PhaseStats::of(set.iter().map(|s| s.total_ms)),
+    })
+}
+
+fn is_true(h: &HeaderMap, name: &str) -> bool {
+    h.get(name).is_some_and(|v| {
+        let v = v.as_bytes();
+        v.eq_ignore_ascii_case(b"true") || v == b"1" || v.eq_ignore_ascii_case(b"yes")
+    })
+}
+
+fn num(h: &HeaderMap, name: &str) -> Option<f64> {
+    h.get(name)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+        .filter(|x: &f64| x.is_finite())
+}
+
+/// Does this response carry a cold-start marker? (hot path: no allocation)
+pub(crate) fn is_cold(h: &HeaderMap) -> bool {
+    is_true(h, "x-fcctl-cold-start") || is_true(h, "x-fcctl-model-load")
+}
+
+/// The instance id header, if any.
+pub(crate) fn instance_id(h: &HeaderMap) -> Option<&str> {
+    h.get("x-fc-instance-id")
+        .or_else(|| h.get("x-fcctl-instance-id"))
+        .and_then(|v| v.to_str().ok())
+}
+
+/// Build a sample from the response headers (timings filled in by the caller).
+pub(crate) fn sample_from_headers(h: &HeaderMap, status: u16) -> ColdStartSample {
+    ColdStartSample {
+        status,
+        cold: is_cold(h),
+        instance_id: instance_id(h).map(str::to_string),
+        instance_start_ms: num(h, "x-fcctl-instance-start-ms"),
+        initialize_ms: num(h, "x-fcctl-initialize-ms"),
+        model_load_ms: num(h, "x-fcctl-model-load-ms"),
+        ..Default::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hyper::http::HeaderValue;
+
+    #[test]
+    fn headers_and_summary() {
+        let mut h = HeaderMap::new();
+        assert!(!is_cold(&h));
+        h.insert("x-fcctl-model-load", HeaderValue::from_static("TRUE"));
+        h.insert("x-fcctl-model-load-ms", HeaderValue::from_static("812.5"));
+        h.insert("x-fcctl-instance-id", HeaderValue::from_static("i-2"));
+        assert!(is_cold(&h));
+        let s = sample_from_headers(&h, 200);
+        assert_eq!(
+            (s.cold, s.model_load_ms, s.instance_id.as_deref()),
+            (true, Some(812.5), Some("i-2"))
+        );
+        h.insert("x-fc-instance-id", HeaderValue::from_static("c-1"));
+        assert_eq!(instance_id(&h), Some("c-1"));
+
+        let samples: Vec<ColdStartSample> = (1..=10)
+            .map(|i| ColdStartSample {
+                cold: true,
+                instance_start_ms: Some(i as f64 * 10.0),
+                initialize_ms: Some(i as f64 * 100.0),
+                first_byte_ms: i as f64 * 1000.0,
+                total_ms: i as f64 * 1001.0,
+                ..Default::default()
+            })
+            .chain(std::iter::once(ColdStartSample {
+                cold: false,
+                first_byte_ms: 1.0,
+                ..Default::default()
+            }))
+            .collect();
+        let sum = summarize_cold(&samples).unwrap();
+        assert_eq!(sum.count, 10);
+        assert_eq!(
+            sum.instance_start_ms,
+            PhaseStats {
+                count: 10,
+                p50: 50.0,
+                p90: 90.0,
+                max: 100.0
+            }
+        );
+        assert_eq!(sum.initialize_ms.p90, 900.0);
+        assert_eq!(sum.first_byte_ms.max, 10_000.0);
+        assert_eq!(sum.model_load_ms.count, 0);
+        assert!(summarize_cold(&[]).is_none());
+    }
+}

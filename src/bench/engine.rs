@@ -1,0 +1,769 @@
+//! The load generator: worker tasks over keep-alive HTTP/1.1 connections.
+//!
+//! Closed loop (concurrency, ramp): worker `k` is active while the target concurrency is
+//! above `k` and sends back-to-back on its own connection. Open loop (rate): request `i`
+//! is due at `start + i / rps`; workers claim slots from a shared counter, sleep until the
+//! slot is due and measure latency from that intended time, so a stalled server shows up
+//! as latency instead of as fewer samples (coordinated omission, as in wrk2).
+
+use std::collections::{HashSet, VecDeque};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http1::{self, SendRequest};
+use hyper::http::{Request, header};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+use tokio::time::Instant;
+
+use super::cold::{self, ColdStartSample, summarize_cold};
+use super::stats::{self, Failure, LatencyStats, MAX_COLD_SAMPLES, Outcome, WorkerStats};
+use super::target::{self, Target};
+use super::timefmt::{now_unix_ms, rfc3339_ms};
+use super::{BenchError, BenchOptions, BenchReport, Mode, Progress, ProgressFn};
+
+type Sender = SendRequest<Full<Bytes>>;
+
+struct Shared {
+    start: Instant,
+    deadline: Instant,
+    max_requests: u64,
+    /// Tickets handed out (closed loop) or slots claimed (open loop).
+    issued: AtomicU64,
+    completed: AtomicU64,
+    errors: AtomicU64,
+    cold: AtomicU64,
+    in_flight: AtomicUsize,
+    /// Target concurrency (closed loop); workers with a higher index wait.
+    target: AtomicUsize,
+    stop: AtomicBool,
+    finished: AtomicBool,
+}
+
+/// Run a benchmark. Bounded by `opts.duration` (no request starts later; in-flight ones
+/// finish or time out) and `opts.max_requests`.
+pub async fn run(
+    opts: BenchOptions,
+    progress: Option<ProgressFn>,
+) -> Result<BenchReport, BenchError> {
+    opts.validate()?;
+    let target = Arc::new(target::resolve(&opts).await?);
+    let workers = opts.workers();
+    let rate = match opts.mode {
+        Mode::Rate { rps } => Some(rps),
+        _ => None,
+    };
+
+    let started_unix_ms = now_unix_ms();
+    let start = Instant::now();
+    let shared = Arc::new(Shared {
+        start,
+        deadline: start + opts.duration,
+        max_requests: opts.max_requests,
+        issued: AtomicU64::new(0),
+        completed: AtomicU64::new(0),
+        errors: AtomicU64::new(0),
+        cold: AtomicU64::new(0),
+        in_flight: AtomicUsize::new(0),
+        target: AtomicUsize::new(opts.mode.concurrency_at(Duration::ZERO)),
+        stop: AtomicBool::new(false),
+        finished: AtomicBool::new(false),
+    });
+    tracing::debug!(url = %target.display_url, workers, mode = ?opts.mode, "bench start");
+
+    let sampler = tokio::spawn(sampler(
+        shared.clone(),
+        opts.mode.clone(),
+        opts.duration,
+        progress,
+    ));
+    let handles: Vec<_> = (0..workers)
+        .map(|id| {
+            let w = Worker {
+                id,
+                shared: shared.clone(),
+                target: target.clone(),
+                timeout: opts.timeout,
+                rate,
+                conn: None,
+                payload_idx: id,
+                stats: WorkerStats::new(),
+            };
+            tokio::spawn(w.run())
+        })
+        .collect();
+
+    let mut total = WorkerStats::new();
+    for h in handles {
+        match h.await {
+            Ok(s) => total.merge(s),
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(_) => {}
+        }
+    }
+    let elapsed = start.elapsed();
+    shared.finished.store(true, Relaxed);
+    let concurrency = sampler.await.unwrap_or_default();
+    let finished_unix_ms = now_unix_ms();
+
+    Ok(build_report(
+        &opts,
+        &target,
+        workers,
+        total,
+        &concurrency,
+        elapsed,
+        started_unix_ms,
+        finished_unix_ms,
+    ))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn build_report(
+    opts: &BenchOptions,
+    target: &Target,
+    workers: usize,
+    total: WorkerStats,
+    concurrency: &[u64],
+    elapsed: Duration,
+    started_unix_ms: u64,
+    finished_unix_ms: u64,
+) -> BenchReport {
+    let timeline = stats::timeline(&total.buckets, concurrency);
+    let duration_s = elapsed.min(opts.duration).as_secs_f64().max(1e-3);
+    let requests = total.requests;
+    let successes = total.status.s2xx + total.status.s3xx;
+    let errors = total.errors.total();
+    let round2 = |x: f64| (x * 100.0).round() / 100.0;
+    let mut cold_samples = total.cold_samples;
+    cold_samples.sort_by(|a, b| a.t_s.total_cmp(&b.t_s));
+    BenchReport {
+        schema: stats::SCHEMA,
+        url: target.display_url.clone(),
+        started_at: rfc3339_ms(started_unix_ms),
+        finished_at: rfc3339_ms(finished_unix_ms),
+        started_unix_ms,
+        duration_s: round2(duration_s),
+        requests,
+        successes,
+        success_rate: if requests > 0 {
+            successes as f64 / requests as f64
+        } else {
+            0.0
+        },
+        errors,
+        errors_by_class: total.errors,
+        status: total.status,
+        rps_avg: round2(requests as f64 / duration_s),
+        rps_peak: timeline.iter().map(|b| b.total()).max().unwrap_or(0) as f64,
+        concurrency_peak: concurrency.iter().copied().max().unwrap_or(0),
+        concurrency_limit: workers as u64,
+        bytes_received: total.bytes,
+        throughput_avg_bps: round2(total.bytes as f64 / duration_s),
+        throughput_peak_bps: timeline.iter().map(|b| b.bytes).max().unwrap_or(0) as f64,
+        cold_starts: total.cold_starts,
+        instances: total.instances.len() as u64,
+        coordinated_omission_corrected: matches!(opts.mode, Mode::Rate { .. }),
+        latency_ms: LatencyStats::from_hist(&total.all),
+        warm_latency_ms: LatencyStats::from_hist(&total.warm),
+        cold_latency_ms: LatencyStats::from_hist(&total.cold),
+        cold_start: if total.cold_starts > 0 {
+            summarize_cold(&cold_samples)
+        } else {
+            None
+        },
+        cold_start_samples: cold_samples,
+        timeline,
+        histogram: stats::histogram_buckets(&total.all),
+        options: opts.clone(),
+        report: None,
+    }
+}
+
+/// Samples concurrency per second, advances the ramp, and reports progress.
+async fn sampler(
+    shared: Arc<Shared>,
+    mode: Mode,
+    duration: Duration,
+    progress: Option<ProgressFn>,
+) -> Vec<u64> {
+    let mut conc: Vec<u64> = Vec::new();
+    let mut tick = tokio::time::interval(Duration::from_millis(50));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut window: VecDeque<(Instant, u64)> = VecDeque::new();
+    let mut last_progress: Option<Instant> = None;
+    let closed_loop = !matches!(mode, Mode::Rate { .. });
+    loop {
+        tick.tick().await;
+        let now = Instant::now();
+        let el = now - shared.start;
+        if closed_loop {
+            shared.target.store(mode.concurrency_at(el), Relaxed);
+        }
+        let sec = el.as_secs() as usize;
+        if conc.len() <= sec {
+            conc.resize(sec + 1, 0);
+        }
+        let inflight = shared.in_flight.load(Relaxed) as u64;
+        conc[sec] = conc[sec].max(inflight);
+
+        if let Some(cb) = &progress
+            && last_progress.is_none_or(|t| now - t >= Duration::from_millis(200))
+        {
+            last_progress = Some(now);
+            let done = shared.completed.load(Relaxed);
+            window.push_back((now, done));
+            while window.len() > 2 && now - window[1].0 >= Duration::from_secs(1) {
+                window.pop_front();
+            }
+            let rps = match window.front() {
+                Some(&(t0, d0)) if now > t0 => (done - d0) as f64 / (now - t0).as_secs_f64(),
+                _ => 0.0,
+            };
+            cb(&Progress {
+                elapsed: el.min(duration),
+                duration,
+                requests: done,
+                errors: shared.errors.load(Relaxed),
+                cold_starts: shared.cold.load(Relaxed),
+                in_flight: inflight as usize,
+                target_concurrency: if closed_loop {
+                    shared.target.load(Relaxed)
+                } else {
+                    0
+                },
+                rps,
+            });
+        }
+        if shared.finished.load(Relaxed) {
+            break;
+        }
+    }
+    // A trailing entry for the instant the workers finished adds nothing.
+    while conc.len() > 1 && conc.last() == Some(&0) {
+        conc.pop();
+    }
+    conc
+}
+
+struct Worker {
+    id: usize,
+    shared: Arc<Shared>,
+    target: Arc<Target>,
+    timeout: Duration,
+    rate: Option<f64>,
+    conn: Option<Sender>,
+    payload_idx: usize,
+    stats: WorkerStats,
+}
+
+/// What one successful exchange returned.
+struct Exchange {
+    status: u16,
+    first_byte: Instant,
+    bytes: u64,
+    cold: Option<ColdStartSample>,
+    new_instance: Option<String>,
+}
+
+impl Worker {
+    async fn run(mut self) -> WorkerStats {
+        let sh = self.shared.clone();
+        loop {
+            if sh.stop.load(Relaxed) {
+                break;
+            }
+            let now = Instant::now();
+            if now >= sh.deadline {
+                break;
+            }
+            let intended = match self.rate {
+                Some(rps) => {
+                    let slot = sh.issued.fetch_add(1, Relaxed);
+                    if slot >= sh.max_requests {
+                        sh.stop.store(true, Relaxed);
+                        break;
+                    }
+                    let due = sh.start + Duration::from_secs_f64(slot as f64 / rps);
+                    if due >= sh.deadline {
+                        break;
+                    }
+                    if due > now {
+                        tokio::time::sleep_until(due).await;
+                    }
+                    due
+                }
+                None => {
+                    if self.id >= sh.target.load(Relaxed) {
+                        tokio::time::sleep((sh.deadline - now).min(Duration::from_millis(20)))
+                            .await;
+                        continue;
+                    }
+                    if sh.issued.fetch_add(1, Relaxed) >= sh.max_requests {
+                        sh.stop.store(true, Relaxed);
+                        break;
+                    }
+                    now
+                }
+            };
+            self.one(intended).await;
+        }
+        self.stats
+    }
+
+    async fn one(&mut self, intended: Instant) {
+        let sh = &*self.shared;
+        let t = &*self.target;
+        let payload = &t.payloads[self.payload_idx % t.payloads.len()];
+        self.payload_idx = self.payload_idx.wrapping_add(1);
+        let req = build_request(t, payload.body.clone(), payload.content_type.clone());
+
+        sh.in_flight.fetch_add(1, Relaxed);
+        let sent = Instant::now();
+        let res = tokio::time::timeout(
+            self.timeout,
+            exchange(&mut self.conn, &t.addrs, req, &self.stats.instances),
+        )
+        .await;
+        sh.in_flight.fetch_sub(1, Relaxed);
+        let done = Instant::now();
+        let at = done - sh.start;
+        let latency = done - intended;
+
+        let outcome = match res {
+            Ok(Ok(x)) => {
+                let is_cold = x.cold.is_some();
+                if let Some(id) = x.new_instance {
+                    self.stats.instances.insert(id);
+                }
+                if let Some(mut s) = x.cold {
+                    sh.cold.fetch_add(1, Relaxed);
+                    if self.stats.cold_samples.len() < MAX_COLD_SAMPLES {
+                        s.t_s = at.as_secs_f64();
+                        s.first_byte_ms = (x.first_byte - sent).as_secs_f64() * 1e3;
+                        s.total_ms = (done - sent).as_secs_f64() * 1e3;
+                        self.stats.cold_samples.push(s);
+                    }
+                }
+                if x.status >= 400 {
+                    sh.errors.fetch_add(1, Relaxed);
+                }
+                self.stats
+                    .record(at, Outcome::Status(x.status), latency, x.bytes, is_cold);
+                sh.completed.fetch_add(1, Relaxed);
+                return;
+            }
+            Ok(Err(f)) => f,
+            Err(_) => Failure::Timeout,
+        };
+        // The connection is in an unknown state: drop it.
+        self.conn = None;
+        sh.errors.fetch_add(1, Relaxed);
+        self.stats
+            .record(at, Outcome::Failed(outcome), latency, 0, false);
+        sh.completed.fetch_add(1, Relaxed);
+        if outcome == Failure::Connect {
+            // Don't spin against a closed port; the run stays bounded either way.
+            let pause = Duration::from_millis(10);
+            if Instant::now() + pause < sh.deadline {
+                tokio::time::sleep(pause).await;
+            }
+        }
+    }
+}
+
+fn build_request(
+    t: &Target,
+    body: Bytes,
+    content_type: Option<hyper::http::HeaderValue>,
+) -> Request<Full<Bytes>> {
+    let mut req = Request::new(Full::new(body));
+    *req.method_mut() = t.method.clone();
+    *req.uri_mut() = t.path.clone();
+    let h = req.headers_mut();
+    h.insert(header::HOST, t.host.clone());
+    h.insert(
+        header::USER_AGENT,
+        hyper::http::HeaderValue::from_static("fcctl-bench"),
+    );
+    if let Some(ct) = content_type {
+        h.insert(header::CONTENT_TYPE, ct);
+    }
+    req
+}
+
+async fn connect(addrs: &[SocketAddr]) -> Result<Sender, Failure> {
+    let stream = TcpStream::connect(addrs)
+        .await
+        .map_err(|_| Failure::Connect)?;
+    let _ = stream.set_nodelay(true);
+    let (sender, conn) = http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|_| Failure::Connect)?;
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    Ok(sender)
+}
+
+/// Send one request on the kept-alive connection (reconnecting when the server closed
+/// it), read the whole body, and look at the cold-start headers.
+async fn exchange(
+    conn: &mut Option<Sender>,
+    addrs: &[SocketAddr],
+    req: Request<Full<Bytes>>,
+    known_instances: &HashSet<String>,
+) -> Result<Exchange, Failure> {
+    let mut req = req;
+    let mut attempt = 0;
+    let resp = loop {
+        attempt += 1;
+        let mut sender = match conn.take() {
+            Some(s) if !s.is_closed() => s,
+            _ => connect(addrs).await?,
+        };
+        if sender.ready().await.is_err() {
+            if attempt == 1 {
+                continue;
+            }
+            return Err(Failure::Other);
+        }
+        match sender.try_send_request(req).await {
+            Ok(r) => {
+                *conn = Some(sender);
+                break r;
+            }
+            Err(mut e) => match e.take_message() {
+                // Not sent (the server closed an idle connection): retry once on a new one.
+                Some(back) if attempt == 1 => req = back,
+                _ => return Err(Failure::Other),
+            },
+        }
+    };
+    let first_byte = Instant::now();
+    let status = resp.status().as_u16();
+    let (parts, mut body) = resp.into_parts();
+    let mut bytes = 0u64;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|_| Failure::Other)?;
+        if let Some(d) = frame.data_ref() {
+            bytes += d.len() as u64;
+        }
+    }
+    let cold =
+        cold::is_cold(&parts.headers).then(|| cold::sample_from_headers(&parts.headers, status));
+    let new_instance = cold::instance_id(&parts.headers)
+        .filter(|id| !known_instances.contains(*id))
+        .map(str::to_string);
+    Ok(Exchange {
+        status,
+        first_byte,
+        bytes,
+        cold,
+        new_instance,
+    })
+}
+
+/// One request over a fresh connection, timed (for `--cold N`: the caller forces a new
+/// instance before each probe, then summarises with [`summarize_cold`]).
+pub async fn probe(opts: &BenchOptions) -> Result<ColdStartSample, BenchError> {
+    let target = target::resolve(opts).await?;
+    let payload = &target.payloads[0];
+    let req = build_request(&target, payload.body.clone(), payload.content_type.clone());
+    let sent = Instant::now();
+    let mut conn = None;
+    let fail = |reason: &str| BenchError::Request {
+        url: target.display_url.clone(),
+        reason: reason.to_string(),
+    };
+    let x = match tokio::time::timeout(
+        opts.timeout,
+        exchange(&mut conn, &target.addrs, req, &HashSet::new()),
+    )
+    .await
+    {
+        Err(_) => return Err(fail(&format!("no response within {:?}", opts.timeout))),
+        Ok(Err(Failure::Connect)) => return Err(fail("connection refused or handshake failed")),
+        Ok(Err(_)) => return Err(fail("connection dropped mid-request")),
+        Ok(Ok(x)) => x,
+    };
+    let done = Instant::now();
+    let mut s = x.cold.unwrap_or_else(|| ColdStartSample {
+        status: x.status,
+        ..Default::default()
+    });
+    if s.instance_id.is_none() {
+        s.instance_id = x.new_instance;
+    }
+    s.first_byte_ms = (x.first_byte - sent).as_secs_f64() * 1e3;
+    s.total_ms = (done - sent).as_secs_f64() * 1e3;
+    Ok(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bench::{RequestKind, write_html_report};
+    use hyper::body::Incoming;
+    use hyper::http::Response;
+    use hyper::service::service_fn;
+    use std::convert::Infallible;
+    use std::sync::atomic::AtomicBool;
+
+    /// Test target: every 10th request answers 500, every 7th (else) 404; the first
+    /// request on each connection is marked as a cold start; `/slow` sleeps 400 ms.
+    #[derive(Default)]
+    struct ServerState {
+        total: AtomicU64,
+        s404: AtomicU64,
+        s500: AtomicU64,
+        cold: AtomicU64,
+        conns: AtomicU64,
+        multipart_ok: AtomicU64,
+    }
+
+    async fn serve(st: Arc<ServerState>) -> SocketAddr {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((s, _)) = l.accept().await {
+                let conn_id = st.conns.fetch_add(1, Relaxed);
+                let st = st.clone();
+                let first = Arc::new(AtomicBool::new(true));
+                tokio::spawn(async move {
+                    let svc = service_fn(move |req: Request<Incoming>| {
+                        let st = st.clone();
+                        let first = first.clone();
+                        async move {
+                            let slow = req.uri().path().contains("slow");
+                            let multipart =
+                                req.headers().get(header::CONTENT_TYPE).is_some_and(|v| {
+                                    v.as_bytes().starts_with(b"multipart/form-data; boundary=")
+                                });
+                            let body = req
+                                .into_body()
+                                .collect()
+                                .await
+                                .map(|b| b.to_bytes())
+                                .unwrap_or_default();
+                            if multipart && body.windows(9).any(|w| w == b"filename=") {
+                                st.multipart_ok.fetch_add(1, Relaxed);
+                            }
+                            if slow {
+                                tokio::time::sleep(Duration::from_millis(400)).await;
+                            }
+                            let n = st.total.fetch_add(1, Relaxed);
+                            let status = if n % 10 == 9 {
+                                st.s500.fetch_add(1, Relaxed);
+                                500
+                            } else if n % 7 == 6 {
+                                st.s404.fetch_add(1, Relaxed);
+                                404
+                            } else {
+                                200
+                            };
+                            let mut resp = Response::builder()
+                                .status(status)
+                                .header("x-fc-instance-id", format!("inst-{conn_id}"));
+                            if first.swap(false, Relaxed) {
+                                st.cold.fetch_add(1, Relaxed);
+                                resp = resp
+                                    .header("x-fcctl-cold-start", "true")
+                                    .header("x-fcctl-instance-start-ms", "12.5")
+                                    .header("x-fcctl-initialize-ms", "300");
+                            }
+                            Ok::<_, Infallible>(
+                                resp.body(Full::new(Bytes::from_static(b"hello"))).unwrap(),
+                            )
+                        }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(s), svc)
+                        .await;
+                });
+            }
+        });
+        addr
+    }
+
+    fn opts(addr: SocketAddr, path: &str, mode: Mode, duration_ms: u64, max: u64) -> BenchOptions {
+        BenchOptions {
+            url: format!("http://{addr}{path}"),
+            mode,
+            duration: Duration::from_millis(duration_ms),
+            max_requests: max,
+            timeout: Duration::from_secs(1),
+            ..Default::default()
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn counts_statuses_and_cold_starts() {
+        let st = Arc::new(ServerState::default());
+        let addr = serve(st.clone()).await;
+        let calls = Arc::new(AtomicU64::new(0));
+        let c2 = calls.clone();
+        let cb: ProgressFn = Arc::new(move |_p: &Progress| {
+            c2.fetch_add(1, Relaxed);
+        });
+        let r = run(
+            opts(addr, "/", Mode::Concurrency { n: 4 }, 1500, 2000),
+            Some(cb),
+        )
+        .await
+        .unwrap();
+        assert_eq!(r.requests, 2000, "bounded by max_requests");
+        assert_eq!(r.requests, st.total.load(Relaxed));
+        assert_eq!(r.status.s5xx, st.s500.load(Relaxed));
+        assert_eq!(r.status.s4xx, st.s404.load(Relaxed));
+        assert_eq!(r.errors, r.status.s4xx + r.status.s5xx);
+        assert_eq!(r.errors_by_class.http_5xx, 200);
+        assert_eq!(r.successes + r.errors, r.requests);
+        assert_eq!(r.cold_starts, st.cold.load(Relaxed));
+        assert_eq!(r.cold_starts, 4, "one per connection");
+        assert_eq!(r.instances, 4);
+        assert_eq!(r.cold_latency_ms.count, 4);
+        assert_eq!(r.warm_latency_ms.count, 1996);
+        assert_eq!(r.latency_ms.count, 2000);
+        let c = r.cold_start.unwrap();
+        assert_eq!(
+            (c.count, c.instance_start_ms.p50, c.initialize_ms.max),
+            (4, 12.5, 300.0)
+        );
+        assert_eq!(r.timeline.iter().map(|b| b.total()).sum::<u64>(), 2000);
+        assert_eq!(r.timeline.iter().map(|b| b.cold_starts).sum::<u64>(), 4);
+        assert_eq!(r.bytes_received, 2000 * 5);
+        assert!(r.concurrency_peak <= 4 && r.concurrency_limit == 4);
+        assert!(r.rps_peak >= r.rps_avg.min(2000.0) / 2.0);
+        assert!(!r.coordinated_omission_corrected);
+        assert_eq!(
+            st.conns.load(Relaxed),
+            4,
+            "keep-alive: one connection per virtual user"
+        );
+        let text = crate::bench::render_summary(&r);
+        assert!(
+            text.contains("2,000") && text.contains("Cold starts   4 of 2,000"),
+            "{text}"
+        );
+        // JSON, HTML
+        let v = serde_json::to_value(&r).unwrap();
+        assert_eq!(v["requests"], 2000);
+        assert_eq!(v["cold_starts"], 4);
+        let dir = std::env::temp_dir().join(format!("fcctl-bench-run-{}", std::process::id()));
+        write_html_report(&r, &dir.join("report.html")).unwrap();
+        std::fs::remove_dir_all(&dir).ok();
+        let _ = calls.load(Relaxed);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn rate_mode_is_open_loop() {
+        let st = Arc::new(ServerState::default());
+        let addr = serve(st.clone()).await;
+        let r = run(opts(addr, "/", Mode::Rate { rps: 400.0 }, 1000, 4000), None)
+            .await
+            .unwrap();
+        assert!(
+            (380..=401).contains(&r.requests),
+            "{} requests at 400/s for 1 s",
+            r.requests
+        );
+        assert!(r.coordinated_omission_corrected);
+        assert_eq!(r.requests, st.total.load(Relaxed));
+        assert!(r.latency_ms.max < 1000.0);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn multipart_images_round_robin() {
+        let st = Arc::new(ServerState::default());
+        let addr = serve(st.clone()).await;
+        let dir = std::env::temp_dir().join(format!("fcctl-bench-img-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (a, b) = (dir.join("a.jpg"), dir.join("b.png"));
+        std::fs::write(&a, b"\xff\xd8\xff fake jpeg").unwrap();
+        std::fs::write(&b, b"\x89PNG fake png").unwrap();
+        let mut o = opts(addr, "/", Mode::Concurrency { n: 2 }, 1000, 50);
+        o.request = RequestKind::PostImage;
+        o.images = vec![a, b];
+        let r = run(o, None).await.unwrap();
+        assert_eq!(r.requests, 50);
+        assert_eq!(st.multipart_ok.load(Relaxed), 50);
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn timeouts_and_connect_errors_are_classified() {
+        let st = Arc::new(ServerState::default());
+        let addr = serve(st.clone()).await;
+        let mut o = opts(addr, "/slow", Mode::Concurrency { n: 2 }, 500, 100);
+        o.timeout = Duration::from_millis(100);
+        let r = run(o, None).await.unwrap();
+        assert!(r.errors_by_class.timeout >= 2, "{:?}", r.errors_by_class);
+        assert_eq!(r.errors_by_class.timeout, r.requests);
+
+        let dead = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap()
+        };
+        let t0 = std::time::Instant::now();
+        let r = run(opts(dead, "/", Mode::Concurrency { n: 2 }, 300, 1000), None)
+            .await
+            .unwrap();
+        assert!(t0.elapsed() < Duration::from_secs(2));
+        assert!(r.errors_by_class.connect > 0);
+        assert_eq!(r.errors_by_class.connect, r.requests);
+        assert_eq!(r.success_rate, 0.0);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn ramp_raises_concurrency() {
+        let st = Arc::new(ServerState::default());
+        let addr = serve(st.clone()).await;
+        let mode = Mode::Ramp {
+            from: 1,
+            to: 3,
+            step_pct: 50.0,
+            step_duration: Duration::from_millis(1000),
+        };
+        // 400 ms per request: 1 user during the first second, then 3.
+        let r = run(opts(addr, "/slow", mode, 1600, 4000), None)
+            .await
+            .unwrap();
+        assert_eq!(r.concurrency_limit, 3);
+        assert_eq!(r.timeline[0].concurrency, 1, "{:?}", r.timeline);
+        assert_eq!(r.concurrency_peak, 3);
+        assert_eq!(r.requests, st.total.load(Relaxed));
+        assert!((5..=12).contains(&r.requests), "{}", r.requests);
+    }
+
+    #[tokio::test]
+    async fn refuses_remote_targets_before_any_traffic() {
+        let o = BenchOptions::new("http://192.0.2.10:80/");
+        assert!(matches!(
+            run(o.clone(), None).await,
+            Err(BenchError::RemoteRefused { .. })
+        ));
+        assert!(matches!(
+            probe(&o).await,
+            Err(BenchError::RemoteRefused { .. })
+        ));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn probe_measures_one_cold_request() {
+        let st = Arc::new(ServerState::default());
+        let addr = serve(st.clone()).await;
+        let o = opts(addr, "/", Mode::Concurrency { n: 1 }, 1000, 1);
+        let s = probe(&o).await.unwrap();
+        assert!(s.cold && s.instance_id.as_deref() == Some("inst-0"));
+        assert_eq!(
+            (s.instance_start_ms, s.initialize_ms),
+            (Some(12.5), Some(300.0))
+        );
+        assert!(s.total_ms >= s.first_byte_ms && s.first_byte_ms > 0.0);
+    }
+}
