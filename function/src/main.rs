@@ -1,1 +1,64 @@
-fn main() {}
+//! `/code/bootstrap`: listens on `0.0.0.0:$FC_CUSTOM_LISTEN_PORT` (default 9000).
+
+use std::net::SocketAddr;
+
+use anyhow::Context;
+use fcctl_function::server::{AppState, Config, router};
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let port: u16 = match std::env::var("FC_CUSTOM_LISTEN_PORT") {
+        Ok(v) if !v.is_empty() => v
+            .parse()
+            .with_context(|| format!("FC_CUSTOM_LISTEN_PORT={v:?} is not a port"))?,
+        _ => 9000,
+    };
+    let config = Config::from_env();
+    // Load the model in the background right away (FCCTL_EAGER_LOAD=0 to wait for
+    // /initialize or the first request): overlaps the load with start-up and the first
+    // request's arrival; callers wait on the same load either way.
+    let eager = std::env::var("FCCTL_EAGER_LOAD")
+        .map(|v| v != "0")
+        .unwrap_or(true);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+                .clamp(1, 4),
+        )
+        .max_blocking_threads(16)
+        .enable_all()
+        .build()
+        .context("cannot start the tokio runtime")?;
+    rt.block_on(async move {
+        let state = AppState::new(config);
+        tracing::info!(instance = %state.config.instance_id, model_dir = %state.config.model_dir.display(), port, "starting");
+        if eager {
+            let s = state.clone();
+            tokio::spawn(async move {
+                let _ = s.model().await;
+            });
+        }
+        let addr = SocketAddr::from(([0, 0, 0, 0], port));
+        let listener =
+            tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
+        tracing::info!(%addr, "listening");
+        axum::serve(listener, router(state))
+            .with_graceful_shutdown(async {
+                let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {},
+                    _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending::<()>().await } } => {},
+                }
+                tracing::info!("shutting down");
+            })
+            .await
+            .context("server error")
+    })
+}

@@ -1,0 +1,8 @@
+//! fcctl-function: the cat/dog inference server fcctl deploys as an FC3 custom-runtime
+//! function. See `function/README.md`.
+
+pub mod manifest;
+pub mod model;
+pub mod page;
+pub mod preprocess;
+pub mod server;

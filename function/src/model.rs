@@ -1,0 +1,422 @@
+//! The classifier: ONNX Runtime (dlopened from the NAS release) + manifest-driven label logic.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
+use std::time::Instant;
+
+use ort::session::Session;
+use ort::session::builder::GraphOptimizationLevel;
+use ort::value::TensorRef;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::manifest::{Activation, Manifest, ManifestError};
+use crate::preprocess::{self, DecodeError, DecodeLimits, PrepTimings};
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error(transparent)]
+    Manifest(#[from] ManifestError),
+    #[error(
+        "libonnxruntime not found: looked at {looked}. Set ORT_DYLIB_PATH to the library, or \
+         place it in <release>/lib/ next to <release>/model/ (run scripts/setup, which calls \
+         scripts/fetch-onnxruntime.sh, to obtain it)"
+    )]
+    NoRuntime { looked: String },
+    #[error("cannot load ONNX Runtime from {path}: {message}")]
+    Runtime { path: PathBuf, message: String },
+    #[error("cannot read model file {path}: {source}")]
+    ReadModel {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("model file {path} has sha256 {actual}, but model.yaml expects {expected}")]
+    Checksum {
+        path: PathBuf,
+        expected: String,
+        actual: String,
+    },
+    #[error("cannot create the ONNX Runtime session for {path}: {message}")]
+    Session { path: PathBuf, message: String },
+    #[error("cannot read class names {path}: {source}")]
+    Classes {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("model.yaml inconsistent with the model: {0}")]
+    Mismatch(String),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClassifyError {
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+    #[error("inference failed: {0}")]
+    Inference(String),
+}
+
+/// Find libonnxruntime: `ORT_DYLIB_PATH`, else `$MODEL_DIR/../lib/`, else `$MODEL_DIR/lib/`.
+pub fn locate_runtime(model_dir: &Path, env_path: Option<&Path>) -> Result<PathBuf, LoadError> {
+    if let Some(p) = env_path {
+        if p.is_file() {
+            return Ok(p.to_path_buf());
+        }
+        return Err(LoadError::NoRuntime {
+            looked: format!("ORT_DYLIB_PATH={} (no such file)", p.display()),
+        });
+    }
+    let mut looked = vec!["ORT_DYLIB_PATH (unset)".to_string()];
+    for dir in [model_dir.join("..").join("lib"), model_dir.join("lib")] {
+        looked.push(format!("{}/libonnxruntime.so*", dir.display()));
+        let Ok(rd) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        let mut found: Vec<PathBuf> = rd
+            .filter_map(|e| e.ok())
+            .map(|e| e.path())
+            .filter(|p| {
+                p.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
+                    n == "libonnxruntime.so" || n.starts_with("libonnxruntime.so.")
+                }) && p.is_file()
+            })
+            .collect();
+        // Prefer the plain name, then the longest (most specific) versioned name.
+        found.sort_by_key(|p| {
+            let n = p.file_name().map(|n| n.len()).unwrap_or(0);
+            (p.file_name().is_some_and(|n| n == "libonnxruntime.so"), n)
+        });
+        if let Some(p) = found.pop() {
+            return Ok(p);
+        }
+    }
+    Err(LoadError::NoRuntime {
+        looked: looked.join(", "),
+    })
+}
+
+static ORT_ENV: OnceLock<Result<ort::environment::Environment, String>> = OnceLock::new();
+
+fn environment(lib: &Path) -> Result<&'static ort::environment::Environment, LoadError> {
+    ORT_ENV
+        .get_or_init(|| {
+            ort::init_from(lib)
+                .map_err(|e| e.to_string())?
+                .with_name("fcctl-function")
+                .build()
+                .map_err(|e| e.to_string())
+        })
+        .as_ref()
+        .map_err(|message| LoadError::Runtime {
+            path: lib.to_path_buf(),
+            message: message.clone(),
+        })
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TopClass {
+    pub class: String,
+    pub p: f32,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Prediction {
+    /// `dog`, `cat` or `other`.
+    pub label: &'static str,
+    pub dog: f32,
+    pub cat: f32,
+    /// Probability mass outside the dog and cat groups (softmax models; 0 otherwise).
+    pub other: f32,
+    pub top5: Vec<TopClass>,
+    pub model: String,
+    /// Server-side time for this classification (decode + resize + inference), ms.
+    pub ms: f64,
+    /// Raw dog/cat mass before renormalisation.
+    pub mass: Mass,
+    pub timings: Timings,
+}
+
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Mass {
+    pub dog: f32,
+    pub cat: f32,
+}
+
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Timings {
+    pub decode_ms: f64,
+    pub resize_ms: f64,
+    pub infer_ms: f64,
+}
+
+pub struct Classifier {
+    pub manifest: Manifest,
+    session: Mutex<Session>,
+    input_name: String,
+    classes: Vec<String>,
+    pub limits: DecodeLimits,
+    pub load_ms: f64,
+}
+
+impl std::fmt::Debug for Classifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Classifier")
+            .field("model", &self.manifest.name)
+            .finish()
+    }
+}
+
+fn opt_level(s: &str) -> Result<GraphOptimizationLevel, LoadError> {
+    Ok(match s {
+        "disable" => GraphOptimizationLevel::Disable,
+        "basic" => GraphOptimizationLevel::Level1,
+        "extended" => GraphOptimizationLevel::Level2,
+        "all" => GraphOptimizationLevel::Level3,
+        other => {
+            return Err(LoadError::Mismatch(format!(
+                "runtime.graph_optimization {other:?}: use disable, basic, extended or all"
+            )));
+        }
+    })
+}
+
+impl Classifier {
+    /// Load `model.yaml` + ONNX from `model_dir`, dlopening ONNX Runtime from `ort_lib`
+    /// (see [`locate_runtime`]).
+    pub fn load(model_dir: &Path, ort_lib: &Path, limits: DecodeLimits) -> Result<Self, LoadError> {
+        let t0 = Instant::now();
+        let manifest = Manifest::load(model_dir)?;
+        let onnx_path = model_dir.join(&manifest.onnx);
+        // dlopen the runtime while the model file is read and hashed.
+        let (env, bytes) = std::thread::scope(|s| {
+            let lib = s.spawn(|| environment(ort_lib));
+            let bytes = std::fs::read(&onnx_path).map_err(|source| LoadError::ReadModel {
+                path: onnx_path.clone(),
+                source,
+            });
+            let env = lib.join().unwrap_or_else(|_| {
+                Err(LoadError::Runtime {
+                    path: ort_lib.to_path_buf(),
+                    message: "panicked".into(),
+                })
+            });
+            (env, bytes)
+        });
+        let env = env?;
+        let bytes = bytes?;
+        let threads = match manifest.runtime.threads {
+            0 => std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+                .min(4),
+            n => n,
+        };
+        let sess_err = |e: &dyn std::fmt::Display| LoadError::Session {
+            path: onnx_path.clone(),
+            message: e.to_string(),
+        };
+        // Hash on a second thread while ONNX Runtime builds the session.
+        let (session, actual) = std::thread::scope(|s| {
+            let hasher = manifest
+                .sha256
+                .as_ref()
+                .map(|_| s.spawn(|| hex::encode(Sha256::digest(&bytes))));
+            let session = (|| -> Result<Session, LoadError> {
+                Session::builder(env)
+                    .map_err(|e| sess_err(&e))?
+                    .with_optimization_level(opt_level(&manifest.runtime.graph_optimization)?)
+                    .map_err(|e| sess_err(&e))?
+                    .with_intra_threads(threads)
+                    .map_err(|e| sess_err(&e))?
+                    .with_inter_threads(1)
+                    .map_err(|e| sess_err(&e))?
+                    .commit_from_memory(&bytes)
+                    .map_err(|e| sess_err(&e))
+            })();
+            let actual = hasher.map(|h| h.join().unwrap_or_default());
+            (session, actual)
+        });
+        if let (Some(expected), Some(actual)) = (&manifest.sha256, actual)
+            && !expected.eq_ignore_ascii_case(&actual)
+        {
+            return Err(LoadError::Checksum {
+                path: onnx_path,
+                expected: expected.clone(),
+                actual,
+            });
+        }
+        let session = session?;
+        let input_name = match &manifest.input.name {
+            Some(n) => n.clone(),
+            None => session
+                .inputs()
+                .first()
+                .map(|i| i.name().to_string())
+                .ok_or_else(|| LoadError::Mismatch("the ONNX model has no inputs".into()))?,
+        };
+        let classes = match &manifest.output.classes_file {
+            Some(f) => {
+                let p = model_dir.join(f);
+                std::fs::read_to_string(&p)
+                    .map_err(|source| LoadError::Classes { path: p, source })?
+                    .lines()
+                    .map(|l| l.trim().to_string())
+                    .filter(|l| !l.is_empty())
+                    .collect()
+            }
+            None => manifest.output.classes.clone(),
+        };
+        let max_idx = manifest
+            .output
+            .dog
+            .iter()
+            .chain(&manifest.output.cat)
+            .map(|r| r[1])
+            .max()
+            .unwrap_or(0);
+        if !classes.is_empty() && max_idx >= classes.len() {
+            return Err(LoadError::Mismatch(format!(
+                "label range reaches index {max_idx} but only {} class names are listed",
+                classes.len()
+            )));
+        }
+        let me = Self {
+            manifest,
+            session: Mutex::new(session),
+            input_name,
+            classes,
+            limits,
+            load_ms: 0.0,
+        };
+        Ok(Self {
+            load_ms: t0.elapsed().as_secs_f64() * 1e3,
+            ..me
+        })
+    }
+
+    /// Decode + preprocess + infer one image.
+    pub fn classify(&self, bytes: &[u8]) -> Result<Prediction, ClassifyError> {
+        let t0 = Instant::now();
+        let (tensor, prep) = preprocess::preprocess(bytes, &self.manifest.input, &self.limits)?;
+        self.classify_tensor(&tensor, prep, t0)
+    }
+
+    /// Raw model outputs (after the manifest's activation) for already-preprocessed data.
+    pub fn probabilities(&self, tensor: &[f32]) -> Result<Vec<f32>, ClassifyError> {
+        let i = &self.manifest.input;
+        let shape: [usize; 4] = match i.layout {
+            crate::manifest::Layout::Nchw => [1, 3, i.height as usize, i.width as usize],
+            crate::manifest::Layout::Nhwc => [1, i.height as usize, i.width as usize, 3],
+        };
+        let inf = |e: &dyn std::fmt::Display| ClassifyError::Inference(e.to_string());
+        let value = TensorRef::from_array_view((shape, tensor)).map_err(|e| inf(&e))?;
+        let mut out: Vec<f32> = {
+            let mut session = self.session.lock().unwrap_or_else(|p| p.into_inner());
+            let outputs = session
+                .run(ort::inputs![self.input_name.as_str() => value])
+                .map_err(|e| inf(&e))?;
+            let (_, data) = outputs[0]
+                .try_extract_tensor::<f32>()
+                .map_err(|e| inf(&e))?;
+            data.to_vec()
+        };
+        match self.manifest.output.activation {
+            Activation::Softmax => {
+                let m = out.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+                let mut sum = 0f64;
+                for v in out.iter_mut() {
+                    *v = (*v - m).exp();
+                    sum += f64::from(*v);
+                }
+                for v in out.iter_mut() {
+                    *v = (f64::from(*v) / sum) as f32;
+                }
+            }
+            Activation::Sigmoid => {
+                for v in out.iter_mut() {
+                    *v = 1.0 / (1.0 + (-*v).exp());
+                }
+            }
+            Activation::Probabilities => {}
+        }
+        if out.iter().any(|v| !v.is_finite()) {
+            return Err(ClassifyError::Inference(
+                "model produced non-finite outputs".into(),
+            ));
+        }
+        Ok(out)
+    }
+
+    fn classify_tensor(
+        &self,
+        tensor: &[f32],
+        prep: PrepTimings,
+        t0: Instant,
+    ) -> Result<Prediction, ClassifyError> {
+        let t1 = Instant::now();
+        let p = self.probabilities(tensor)?;
+        let infer_ms = t1.elapsed().as_secs_f64() * 1e3;
+        let o = &self.manifest.output;
+        let sum = |ranges: &[[usize; 2]]| -> f32 {
+            ranges
+                .iter()
+                .map(|[a, b]| p.get(*a..=*b).map(|s| s.iter().sum::<f32>()).unwrap_or(0.0))
+                .sum()
+        };
+        let (dog_m, cat_m) = (sum(&o.dog), sum(&o.cat));
+        let total = dog_m + cat_m;
+        let cat_w = cat_m * o.cat_weight;
+        let label = if total < o.other_threshold {
+            "other"
+        } else if dog_m >= cat_w {
+            "dog"
+        } else {
+            "cat"
+        };
+        let (dog, cat) = if o.renormalise && dog_m + cat_w > 0.0 {
+            (dog_m / (dog_m + cat_w), cat_w / (dog_m + cat_w))
+        } else {
+            (dog_m, cat_m)
+        };
+        let other = if self.manifest.output.activation == Activation::Softmax {
+            (1.0 - total).max(0.0)
+        } else {
+            0.0
+        };
+        let mut idx: Vec<usize> = (0..p.len()).collect();
+        let k = 5.min(idx.len());
+        if k > 0 {
+            idx.select_nth_unstable_by(k - 1, |a, b| p[*b].total_cmp(&p[*a]));
+        }
+        idx.truncate(k);
+        idx.sort_by(|a, b| p[*b].total_cmp(&p[*a]));
+        let top5 = idx
+            .into_iter()
+            .map(|i| TopClass {
+                class: self
+                    .classes
+                    .get(i)
+                    .cloned()
+                    .unwrap_or_else(|| format!("class {i}")),
+                p: p[i],
+            })
+            .collect();
+        Ok(Prediction {
+            label,
+            dog,
+            cat,
+            other,
+            top5,
+            model: self.manifest.name.clone(),
+            ms: t0.elapsed().as_secs_f64() * 1e3,
+            mass: Mass {
+                dog: dog_m,
+                cat: cat_m,
+            },
+            timings: Timings {
+                decode_ms: prep.decode_ms,
+                resize_ms: prep.resize_ms,
+                infer_ms,
+            },
+        })
+    }
+}

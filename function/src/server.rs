@@ -1,0 +1,440 @@
+//! HTTP server: FC3 custom-runtime contract + the upload page + JSON classification API.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Request, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::json;
+use tokio::sync::{OnceCell, Semaphore};
+
+use crate::model::{Classifier, ClassifyError, LoadError, Prediction, locate_runtime};
+use crate::page;
+use crate::preprocess::{DecodeError, DecodeLimits};
+
+/// FC's synchronous invocation payload limit.
+pub const MAX_BODY: usize = 32 << 20;
+
+pub const H_INSTANCE: HeaderName = HeaderName::from_static("x-fcctl-instance-id");
+pub const H_LOAD: HeaderName = HeaderName::from_static("x-fcctl-model-load");
+pub const H_LOAD_MS: HeaderName = HeaderName::from_static("x-fcctl-model-load-ms");
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub model_dir: PathBuf,
+    pub ort_lib: Option<PathBuf>,
+    pub instance_id: String,
+    pub limits: DecodeLimits,
+    /// Concurrent decode+inference jobs (bounds memory under hostile input).
+    pub max_jobs: usize,
+}
+
+impl Config {
+    pub fn from_env() -> Self {
+        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        let mut limits = DecodeLimits::default();
+        if let Some(v) = env("FCCTL_MAX_PIXELS").and_then(|v| v.parse().ok()) {
+            limits.max_pixels = v;
+        }
+        let cpus = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1);
+        Self {
+            model_dir: PathBuf::from(env("MODEL_DIR").unwrap_or_else(|| "model".into())),
+            ort_lib: env("ORT_DYLIB_PATH").map(PathBuf::from),
+            instance_id: env("FC_INSTANCE_ID")
+                .unwrap_or_else(|| format!("local-{}", uuid::Uuid::new_v4())),
+            limits,
+            max_jobs: env("FCCTL_MAX_JOBS")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(cpus.clamp(1, 4)),
+        }
+    }
+}
+
+pub struct AppState {
+    pub config: Config,
+    model: OnceCell<Arc<Classifier>>,
+    loaded: AtomicBool,
+    jobs: Semaphore,
+    pub started: Instant,
+}
+
+pub type Shared = Arc<AppState>;
+
+impl AppState {
+    pub fn new(config: Config) -> Shared {
+        let jobs = Semaphore::new(config.max_jobs.max(1));
+        Arc::new(Self {
+            config,
+            model: OnceCell::new(),
+            loaded: AtomicBool::new(false),
+            jobs,
+            started: Instant::now(),
+        })
+    }
+
+    /// The model, loading it once (concurrent callers wait on the same load). Returns
+    /// whether this caller had to wait for a load.
+    pub async fn model(self: &Arc<Self>) -> Result<(Arc<Classifier>, bool), ApiError> {
+        if let Some(m) = self.model.get() {
+            return Ok((m.clone(), false));
+        }
+        let me = self.clone();
+        let m = self
+            .model
+            .get_or_try_init(|| async move {
+                let cfg = me.config.clone();
+                let res = tokio::task::spawn_blocking(move || -> Result<Classifier, LoadError> {
+                    let lib = locate_runtime(&cfg.model_dir, cfg.ort_lib.as_deref())?;
+                    Classifier::load(&cfg.model_dir, &lib, cfg.limits)
+                })
+                .await
+                .map_err(|e| ApiError::internal(format!("model loader crashed: {e}")))?;
+                match res {
+                    Ok(c) => {
+                        tracing::info!(model = %c.manifest.name, load_ms = c.load_ms, "model loaded");
+                        me.loaded.store(true, Ordering::Release);
+                        Ok(Arc::new(c))
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "model load failed");
+                        Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "model_unavailable", e.to_string()))
+                    }
+                }
+            })
+            .await?;
+        Ok((m.clone(), true))
+    }
+}
+
+/// A 4xx/5xx JSON error: `{"error": code, "message": text}`.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+    fn internal(message: String) -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message)
+    }
+    fn too_large() -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!(
+                "request body is over {} MiB (Function Compute's synchronous limit)",
+                MAX_BODY >> 20
+            ),
+        )
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (
+            self.status,
+            axum::Json(json!({"error": self.code, "message": self.message})),
+        )
+            .into_response()
+    }
+}
+
+impl From<ClassifyError> for ApiError {
+    fn from(e: ClassifyError) -> Self {
+        let msg = e.to_string();
+        match e {
+            ClassifyError::Decode(d) => match d {
+                DecodeError::Empty => Self::new(StatusCode::BAD_REQUEST, "empty_body", msg),
+                DecodeError::UnknownFormat | DecodeError::UnsupportedFormat(_) => Self::new(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "unsupported_format",
+                    msg,
+                ),
+                DecodeError::TooManyPixels { .. } | DecodeError::TooMuchMemory(_) => {
+                    Self::new(StatusCode::PAYLOAD_TOO_LARGE, "image_too_large", msg)
+                }
+                DecodeError::ZeroSize | DecodeError::Corrupt(_) => {
+                    Self::new(StatusCode::UNPROCESSABLE_ENTITY, "corrupt_image", msg)
+                }
+            },
+            ClassifyError::Inference(_) => Self::internal(msg),
+        }
+    }
+}
+
+pub fn router(state: Shared) -> Router {
+    Router::new()
+        .route("/", get(index).post(index_post))
+        .route("/classify", post(classify))
+        .route("/invoke", post(invoke))
+        .route("/initialize", post(initialize))
+        .route("/pre-stop", get(pre_stop))
+        .route("/healthz", get(healthz))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .with_state(state)
+}
+
+fn base_headers(state: &AppState) -> HeaderMap {
+    let mut h = HeaderMap::new();
+    if let Ok(v) = HeaderValue::from_str(&state.config.instance_id) {
+        h.insert(H_INSTANCE, v);
+    }
+    h
+}
+
+fn load_headers(h: &mut HeaderMap, paid: bool, load_ms: f64) {
+    h.insert(
+        H_LOAD,
+        HeaderValue::from_static(if paid { "true" } else { "false" }),
+    );
+    if paid && let Ok(v) = HeaderValue::from_str(&format!("{load_ms:.1}")) {
+        h.insert(H_LOAD_MS, v);
+    }
+}
+
+async fn not_found(state: State<Shared>) -> Response {
+    let e = ApiError::new(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        "no such route: use GET / (upload page), POST /classify or POST /invoke (image body)",
+    );
+    (base_headers(&state), e).into_response()
+}
+
+async fn healthz(State(state): State<Shared>) -> Response {
+    let loaded = state.loaded.load(Ordering::Acquire);
+    (
+        base_headers(&state),
+        axum::Json(json!({"status": "ok", "model_loaded": loaded})),
+    )
+        .into_response()
+}
+
+async fn pre_stop(State(state): State<Shared>) -> Response {
+    tracing::info!("pre-stop received");
+    (
+        base_headers(&state),
+        axum::Json(json!({"status": "stopping"})),
+    )
+        .into_response()
+}
+
+async fn initialize(State(state): State<Shared>) -> Response {
+    let mut h = base_headers(&state);
+    match state.model().await {
+        Ok((m, paid)) => {
+            load_headers(&mut h, paid, m.load_ms);
+            let body = json!({"status": "initialized", "model": m.manifest.name, "load_ms": m.load_ms,
+                              "instance_id": state.config.instance_id});
+            (h, axum::Json(body)).into_response()
+        }
+        Err(e) => (h, e).into_response(),
+    }
+}
+
+/// Run decode + inference off the async workers, bounded by the job semaphore.
+async fn run_classify(state: &Shared, bytes: Bytes) -> Result<(Prediction, bool, f64), ApiError> {
+    if bytes.is_empty() {
+        return Err(ClassifyError::Decode(DecodeError::Empty).into());
+    }
+    // Cheap content sniff before waiting on the model or a job slot.
+    crate::preprocess::sniff(&bytes).map_err(ClassifyError::from)?;
+    let (model, paid) = state.model().await?;
+    let _permit = state
+        .jobs
+        .acquire()
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    let m = model.clone();
+    let pred = tokio::task::spawn_blocking(move || m.classify(&bytes))
+        .await
+        .map_err(|e| ApiError::internal(format!("classification task failed: {e}")))??;
+    Ok((pred, paid, model.load_ms))
+}
+
+fn json_response(state: &AppState, res: Result<(Prediction, bool, f64), ApiError>) -> Response {
+    let mut h = base_headers(state);
+    match res {
+        Ok((p, paid, load_ms)) => {
+            load_headers(&mut h, paid, load_ms);
+            (h, axum::Json(p)).into_response()
+        }
+        Err(e) => (h, e).into_response(),
+    }
+}
+
+fn is_multipart(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.trim_start()
+                .to_ascii_lowercase()
+                .starts_with("multipart/form-data")
+        })
+}
+
+/// Content types that are clearly not an image body.
+fn wrong_content_type(headers: &HeaderMap) -> Option<String> {
+    let ct = headers
+        .get(header::CONTENT_TYPE)?
+        .to_str()
+        .ok()?
+        .trim()
+        .to_ascii_lowercase();
+    let bad = ct.starts_with("text/")
+        || ct.starts_with("application/json")
+        || ct.starts_with("application/x-www-form-urlencoded")
+        || ct.starts_with("multipart/") && !ct.starts_with("multipart/form-data");
+    bad.then_some(ct)
+}
+
+async fn read_raw(req: Request, state: &Shared) -> Result<Bytes, ApiError> {
+    let bad_ct = wrong_content_type(req.headers());
+    let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::too_large()
+        } else {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "bad_body",
+                format!("cannot read the request body: {}", e.body_text()),
+            )
+        }
+    })?;
+    // Content decides (curl --data-binary labels images as form-urlencoded); a declared
+    // non-image type only shapes the error when the bytes are not an image either.
+    if let Some(ct) = bad_ct
+        && !bytes.is_empty()
+        && crate::preprocess::sniff(&bytes).is_err()
+    {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "wrong_content_type",
+            format!(
+                "content type {ct:?} is not an image: send the image bytes (image/* or \
+                 application/octet-stream) or multipart/form-data with a `file` field"
+            ),
+        ));
+    }
+    Ok(bytes)
+}
+
+/// The `file` field (or the first field carrying a file name) of a multipart form.
+async fn read_multipart(req: Request, state: &Shared) -> Result<Bytes, ApiError> {
+    let mut mp = Multipart::from_request(req, state).await.map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "malformed_multipart",
+            format!("bad multipart request: {}", e.body_text()),
+        )
+    })?;
+    let mp_err = |e: axum::extract::multipart::MultipartError| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::too_large()
+        } else {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "malformed_multipart",
+                format!("bad multipart body: {}", e.body_text()),
+            )
+        }
+    };
+    let mut fallback: Option<Bytes> = None;
+    for _ in 0..32 {
+        let Some(field) = mp.next_field().await.map_err(mp_err)? else {
+            break;
+        };
+        let is_file = field.name() == Some("file");
+        let has_name = field.file_name().is_some();
+        let data = field.bytes().await.map_err(mp_err)?;
+        if is_file {
+            return Ok(data);
+        }
+        if has_name && fallback.is_none() {
+            fallback = Some(data);
+        }
+    }
+    fallback.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "missing_file",
+            "the multipart form has no `file` field with an image",
+        )
+    })
+}
+
+async fn classify(State(state): State<Shared>, req: Request) -> Response {
+    let body = if is_multipart(req.headers()) {
+        read_multipart(req, &state).await
+    } else {
+        read_raw(req, &state).await
+    };
+    let res = match body {
+        Ok(b) => run_classify(&state, b).await,
+        Err(e) => Err(e),
+    };
+    json_response(&state, res)
+}
+
+async fn invoke(State(state): State<Shared>, req: Request) -> Response {
+    let res = match read_raw(req, &state).await {
+        Ok(b) => run_classify(&state, b).await,
+        Err(e) => Err(e),
+    };
+    json_response(&state, res)
+}
+
+async fn index(State(state): State<Shared>) -> Response {
+    (base_headers(&state), Html(page::render(None))).into_response()
+}
+
+fn wants_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"))
+}
+
+/// Seed-compatible form post: multipart `file` → the page with the result (JSON when the
+/// client asks for it with `Accept: application/json`, as the page's script does).
+async fn index_post(State(state): State<Shared>, req: Request) -> Response {
+    let json_wanted = wants_json(req.headers());
+    let body = if is_multipart(req.headers()) {
+        read_multipart(req, &state).await
+    } else {
+        read_raw(req, &state).await
+    };
+    let res = match body {
+        Ok(b) => run_classify(&state, b).await,
+        Err(e) => Err(e),
+    };
+    if json_wanted {
+        return json_response(&state, res);
+    }
+    let mut h = base_headers(&state);
+    match res {
+        Ok((p, paid, load_ms)) => {
+            load_headers(&mut h, paid, load_ms);
+            (h, Html(page::render(Some(Ok(&p))))).into_response()
+        }
+        Err(e) => (e.status, h, Html(page::render(Some(Err(&e.message))))).into_response(),
+    }
+}
