@@ -16,9 +16,11 @@ use std::sync::{Arc, Mutex};
 /// FC's synchronous invocation payload limit.
 pub const MAX_SYNC_BODY: usize = 32 * 1024 * 1024;
 
+type Listeners = HashMap<(String, String), (u16, tokio::task::JoinHandle<()>)>;
+
 #[derive(Default)]
 pub struct Gateway {
-    listeners: Mutex<HashMap<(String, String), (u16, tokio::task::JoinHandle<()>)>>,
+    listeners: Mutex<Listeners>,
 }
 
 impl Gateway {

@@ -301,10 +301,6 @@ impl Emulator {
     }
 
     pub fn info(&self) -> &Info {
-        &self.info_ref()
-    }
-
-    fn info_ref(&self) -> &Info {
         &self.ctx.info
     }
 

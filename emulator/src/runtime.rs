@@ -873,7 +873,7 @@ impl Runtime {
             let mut pools = self.pools.lock().unwrap();
             let mut v = Vec::new();
             for p in pools.values() {
-                v.extend(p.inner.lock().unwrap().instances.drain(..));
+                v.append(&mut p.inner.lock().unwrap().instances);
             }
             pools.clear();
             v
@@ -905,36 +905,28 @@ impl Runtime {
         for (_, p) in &pools {
             let snapshot: Vec<Arc<Instance>> = p.inner.lock().unwrap().instances.clone();
             for i in snapshot {
-                if i.has_exited() {
-                    to_stop.push(i);
-                } else if i.provisioned.is_none()
+                let idle_on_demand = i.provisioned.is_none()
                     && i.inflight.load(Ordering::Acquire) == 0
-                    && i.last_used.lock().unwrap().elapsed() >= idle
-                {
+                    && i.last_used.lock().unwrap().elapsed() >= idle;
+                if idle_on_demand || i.has_exited() {
                     to_stop.push(i);
                 }
             }
         }
         // Provision reconciliation.
-        let desired: Vec<(String, String, usize, Option<Target>, bool)> = {
+        let desired: Vec<(String, String, usize)> = {
             let st = ctx.store.read();
             let mut v = Vec::new();
             for (fname, f) in &st.functions {
                 for (q, p) in &f.provision {
-                    v.push((
-                        fname.clone(),
-                        q.clone(),
-                        p.target.max(0) as usize,
-                        None,
-                        true,
-                    ));
+                    v.push((fname.clone(), q.clone(), p.target.max(0) as usize));
                 }
             }
             v
         };
         let mut wanted: HashMap<(String, String), (String, usize)> = HashMap::new();
         let mut targets = Vec::new();
-        for (fname, q, n, _, _) in desired {
+        for (fname, q, n) in desired {
             match resolve(ctx, &fname, Some(&q), false) {
                 Ok(t) => {
                     wanted.insert((fname.clone(), q.clone()), (t.version.clone(), n));
@@ -1074,7 +1066,7 @@ impl Runtime {
                 if fns.contains(f) {
                     true
                 } else {
-                    v.extend(p.inner.lock().unwrap().instances.drain(..));
+                    v.append(&mut p.inner.lock().unwrap().instances);
                     false
                 }
             });
