@@ -1,9 +1,107 @@
 //! `fcctl local start|stop|status`: the local FC3 + OSS + NAS emulator.
 
-use crate::cli::LocalCommand;
+use anyhow::Context as _;
+use serde::Serialize;
+
+use crate::cli::{LocalCommand, LocalStartArgs};
 use crate::commands::Ctx;
+use crate::local;
 
 /// Runs the emulator subcommands.
-pub async fn run(_ctx: &Ctx, _c: LocalCommand) -> anyhow::Result<()> {
-    super::not_yet("local", 9)
+pub async fn run(ctx: &Ctx, c: LocalCommand) -> anyhow::Result<()> {
+    match c {
+        LocalCommand::Start(a) => start(ctx, a).await,
+        LocalCommand::Stop { data_dir } => {
+            let dir = data_dir.unwrap_or_else(|| local::default_data_dir(&ctx.work_dir()));
+            let stopped = local::stop(&dir).await?;
+            #[derive(Serialize)]
+            struct R {
+                stopped: bool,
+                data_dir: String,
+            }
+            let r = R {
+                stopped,
+                data_dir: dir.display().to_string(),
+            };
+            ctx.out.result(&r, || {
+                if stopped {
+                    format!("stopped the emulator in {}", r.data_dir)
+                } else {
+                    format!("no emulator running in {}", r.data_dir)
+                }
+            });
+            Ok(())
+        }
+        LocalCommand::Status { data_dir } => {
+            let dir = data_dir.unwrap_or_else(|| local::default_data_dir(&ctx.work_dir()));
+            match local::find_running(&dir).await {
+                Some(info) => {
+                    ctx.out.result(&info, || describe(&info));
+                    Ok(())
+                }
+                None => anyhow::bail!(
+                    "no emulator running in {}; start one with `fcctl local start` or `fcctl up --local`",
+                    dir.display()
+                ),
+            }
+        }
+    }
+}
+
+fn describe(info: &local::Info) -> String {
+    format!(
+        "fcctl local emulator (pid {})\n  FC endpoint:     {}\n  OSS endpoint:    {}\n  custom domains:  {} (send Host: <domain>)\n  account id:      {}\n  region:          {}\n  access key id:   {}\n  access secret:   {}\n  NAS dir:         {} (= /mnt/auto inside functions)\n  data dir:        {}\n\nUse it from another shell with --local, or export:\n  FCCTL_FC_ENDPOINT={} FCCTL_OSS_ENDPOINT={}\n  ALIBABA_CLOUD_ACCESS_KEY_ID={} ALIBABA_CLOUD_ACCESS_KEY_SECRET={} ALIBABA_CLOUD_ACCOUNT_ID={}",
+        info.pid,
+        info.fc_endpoint,
+        info.oss_endpoint,
+        info.domain_endpoint,
+        info.account_id,
+        info.region,
+        info.access_key_id,
+        info.access_key_secret,
+        info.nas_dir.display(),
+        info.data_dir.display(),
+        info.fc_endpoint,
+        info.oss_endpoint,
+        info.access_key_id,
+        info.access_key_secret,
+        info.account_id,
+    )
+}
+
+async fn start(ctx: &Ctx, a: LocalStartArgs) -> anyhow::Result<()> {
+    let mut cfg = emulator::Config {
+        data_dir: a
+            .data_dir
+            .unwrap_or_else(|| local::default_data_dir(&ctx.work_dir())),
+        port: a.port,
+        ..emulator::Config::default()
+    };
+    if let (Some(id), Some(secret)) = (a.access_key_id, a.access_key_secret) {
+        cfg.keys = vec![emulator::AccessKey {
+            id,
+            secret,
+            security_token: None,
+        }];
+    }
+    if let Some(f) = &a.faults {
+        cfg.faults = f.parse().map_err(|e| anyhow::anyhow!("--faults: {e}"))?;
+    }
+    let emu = emulator::Emulator::start(cfg)
+        .await
+        .context("starting the local emulator")?;
+    let info = emu.info().clone();
+    // The emulator's own keys are printed on purpose: they are local, fixed and not secret.
+    ctx.out.result(&info, || describe(&info));
+    use std::io::Write as _;
+    std::io::stdout().flush()?;
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    ctx.out
+        .note("stopping: sending /pre-stop to instances, flushing state");
+    emu.shutdown().await;
+    Ok(())
 }

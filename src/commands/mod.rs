@@ -1,9 +1,13 @@
 //! One module per subcommand: thin orchestration and printing, no protocol details.
 
+pub mod build;
 mod completions;
+pub mod connect;
 mod doctor;
 mod init;
-mod local;
+pub mod local;
+mod nas;
+pub mod nas_sync;
 mod render;
 
 use std::path::{Path, PathBuf};
@@ -141,8 +145,8 @@ fn exit_code_for(e: &anyhow::Error) -> i32 {
 }
 
 fn is_cloud_error(e: &(dyn std::error::Error + 'static)) -> bool {
-    let _ = e;
-    false
+    e.downcast_ref::<crate::aliyun::Error>()
+        .is_some_and(|e| e.status().is_some())
 }
 
 async fn dispatch(ctx: &Ctx, command: Command) -> anyhow::Result<()> {
@@ -152,9 +156,9 @@ async fn dispatch(ctx: &Ctx, command: Command) -> anyhow::Result<()> {
         Command::Doctor => doctor::run(ctx).await,
         Command::Completions(a) => completions::run(a),
         Command::Local(c) => local::run(ctx, c).await,
-        Command::Build(_) => not_yet("build", 6),
-        Command::NasSync(_) => not_yet("nas-sync", 6),
-        Command::Nas(_) => not_yet("nas", 6),
+        Command::Build(a) => build::run(ctx, a).await,
+        Command::NasSync(a) => nas_sync::run(ctx, a).await,
+        Command::Nas(c) => nas::run(ctx, c).await,
         Command::Deploy(_) => not_yet("deploy", 7),
         Command::Publish(_) => not_yet("publish", 7),
         Command::Alias(_) => not_yet("alias", 7),
