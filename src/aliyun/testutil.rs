@@ -112,13 +112,14 @@ impl TestServer {
                             body,
                         } => {
                             let mut out = format!("HTTP/1.1 {status} X\r\n");
+                            let has_len = headers.iter().any(|(k, _)| k == "content-length");
                             for (k, v) in headers {
                                 out.push_str(&format!("{k}: {v}\r\n"));
                             }
-                            out.push_str(&format!(
-                                "content-length: {}\r\nconnection: close\r\n\r\n",
-                                body.len()
-                            ));
+                            if !has_len {
+                                out.push_str(&format!("content-length: {}\r\n", body.len()));
+                            }
+                            out.push_str("connection: close\r\n\r\n");
                             let _ = sock.write_all(out.as_bytes()).await;
                             let _ = sock.write_all(&body).await;
                             let _ = sock.shutdown().await;
