@@ -1378,7 +1378,7 @@ fn list_instances(ctx: &Arc<Ctx>, f: &str, q: Option<&str>) -> R {
             json!({
                 "instanceId": i.id, "versionId": i.version,
                 "qualifier": i.provisioned.clone().unwrap_or(i.qualifier.clone()),
-                "status": "Running", "createdTimeMs": i.created_ms,
+                "status": "Running", "createdTimeMs": i.created_ms, "fcctlListenPort": i.port,
                 "resourceType": if i.provisioned.is_some() { "Provisioned" } else { "OnDemand" },
             })
         })

@@ -231,8 +231,15 @@ impl Emulator {
             .write(true)
             .open(data_dir.join("emulator.lock"))
             .map_err(io_err("opening lock file"))?;
-        if lock.try_lock().is_err() {
-            return Err(Error::Locked(data_dir));
+        // Retry briefly: a concurrent fork() (instance spawn) may hold a copy of a previous
+        // emulator's lock fd for a moment until its exec().
+        let mut tries = 0;
+        while lock.try_lock().is_err() {
+            tries += 1;
+            if tries > 40 {
+                return Err(Error::Locked(data_dir));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
         let nas_dir = cfg.nas_dir.clone().unwrap_or_else(|| data_dir.join("nas"));
         std::fs::create_dir_all(&nas_dir)

@@ -119,6 +119,20 @@ pub fn resolve(
     version_of(&v)
 }
 
+/// Pool key for a target: versions are immutable; LATEST is keyed by its code + modification
+/// time so that UpdateFunction moves traffic to fresh instances (old ones are retired).
+pub fn pool_version(t: &Target) -> String {
+    if t.version == "LATEST" {
+        format!(
+            "LATEST@{}@{}",
+            t.code_sha,
+            t.config["lastModifiedTime"].as_str().unwrap_or("")
+        )
+    } else {
+        t.version.clone()
+    }
+}
+
 pub struct ColdStart {
     pub start_ms: u64,
     pub init_ms: Option<u64>,
@@ -129,6 +143,7 @@ pub struct Instance {
     pub port: u16,
     pub function: String,
     pub version: String,
+    pool_version: String,
     pub qualifier: String,
     pub provisioned: Option<String>,
     pub concurrency: usize,
@@ -461,6 +476,7 @@ impl Runtime {
             port,
             function: t.function.clone(),
             version: t.version.clone(),
+            pool_version: pool_version(t),
             qualifier: t.qualifier.clone(),
             provisioned,
             concurrency,
@@ -564,7 +580,7 @@ impl Runtime {
 
     /// Finds (or starts) an instance with a free slot for `t`.
     pub async fn acquire(&self, ctx: &Ctx, t: &Target) -> Result<Lease, InvokeError> {
-        let pool = self.pool(&t.function, &t.version);
+        let pool = self.pool(&t.function, &pool_version(t));
         let disable_ondemand = t.config["disableOndemand"].as_bool().unwrap_or(false);
         let timeout = Duration::from_secs(t.config["timeout"].as_u64().unwrap_or(3).max(1))
             + ctx.cfg.instance_start_timeout;
@@ -818,7 +834,7 @@ impl Runtime {
 
     fn remove_instance(&self, inst: &Arc<Instance>) -> bool {
         let pools = self.pools.lock().unwrap();
-        if let Some(p) = pools.get(&(inst.function.clone(), inst.version.clone())) {
+        if let Some(p) = pools.get(&(inst.function.clone(), inst.pool_version.clone())) {
             let mut g = p.inner.lock().unwrap();
             let before = g.instances.len();
             g.instances.retain(|i| !Arc::ptr_eq(i, inst));
@@ -929,7 +945,7 @@ impl Runtime {
         for (fname, q, n) in desired {
             match resolve(ctx, &fname, Some(&q), false) {
                 Ok(t) => {
-                    wanted.insert((fname.clone(), q.clone()), (t.version.clone(), n));
+                    wanted.insert((fname.clone(), q.clone()), (pool_version(&t), n));
                     targets.push((t, q, n));
                 }
                 Err(e) => {
@@ -970,7 +986,7 @@ impl Runtime {
             }
         }
         for (t, q, n) in targets {
-            let pool = self.pool(&t.function, &t.version);
+            let pool = self.pool(&t.function, &pool_version(&t));
             let missing = {
                 let g = pool.inner.lock().unwrap();
                 let have = g
@@ -1057,20 +1073,35 @@ impl Runtime {
             }
         }
         // Drop pools of deleted functions.
-        let fns: std::collections::HashSet<String> =
-            ctx.store.read().functions.keys().cloned().collect();
+        let latest: HashMap<String, String> = ctx
+            .store
+            .read()
+            .functions
+            .iter()
+            .map(|(k, f)| {
+                let t = Target {
+                    function: k.clone(),
+                    version: "LATEST".into(),
+                    qualifier: "LATEST".into(),
+                    config: f.config.clone(),
+                    code_sha: f.code_sha.clone(),
+                };
+                (k.clone(), pool_version(&t))
+            })
+            .collect();
         let gone: Vec<Arc<Instance>> = {
             let mut pools = self.pools.lock().unwrap();
-            let mut v = Vec::new();
-            pools.retain(|(f, _), p| {
-                if fns.contains(f) {
+            let mut out = Vec::new();
+            pools.retain(|(f, v), p| {
+                let stale_latest = v.starts_with("LATEST@") && latest.get(f) != Some(v);
+                if latest.contains_key(f) && !stale_latest {
                     true
                 } else {
-                    v.append(&mut p.inner.lock().unwrap().instances);
+                    out.append(&mut p.inner.lock().unwrap().instances);
                     false
                 }
             });
-            v
+            out
         };
         for i in gone {
             release_count(&self.counts, &i.function);

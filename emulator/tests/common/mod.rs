@@ -209,7 +209,9 @@ pub async fn start(dir: &std::path::Path) -> Emulator {
         data_dir: dir.to_path_buf(),
         ..Config::default()
     };
-    Emulator::start(cfg).await.expect("emulator starts")
+    Emulator::start(cfg)
+        .await
+        .unwrap_or_else(|e| panic!("emulator starts: {e}"))
 }
 
 /// Creates function `name` (+ version 1 + alias `prod`) and an anonymous HTTP trigger on `prod`.
