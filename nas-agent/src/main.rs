@@ -1,1 +1,621 @@
-fn main() {}
+//! nas-agent: an FC custom-runtime function with the app's NAS mounted that materialises
+//! fcctl NAS releases from content-addressed OSS blobs.
+//!
+//! Contract: listens on `0.0.0.0:$FC_CUSTOM_LISTEN_PORT` (default 9000), answers
+//! `POST /initialize`, `GET /pre-stop` and `POST /invoke`. The invoke body is a JSON [`Job`];
+//! the reply is a JSON object (`ok: false` + `error` on failure). The agent holds no
+//! credentials: fcctl sends a short-lived presigned GET URL per blob.
+//!
+//! Layout under `$FCCTL_NAS_ROOT` (e.g. `/mnt/auto/<app>`):
+//! - `releases/<id>/…`           a complete release; `.fcctl-release.json` (the marker, with
+//!   the manifest) is written inside the staging dir last, then the dir is renamed into place,
+//!   so a release directory either exists complete or not at all;
+//! - `releases/<id>.tmp/`        staging; each file lands as `<name>.part-<nonce>` and is renamed
+//!   in only after its sha256 and size are verified, so staged files are always complete and
+//!   reruns skip them (idempotent; a killed sync resumes);
+//! - `releases/.lock`            taken while committing.
+
+use std::collections::HashMap;
+use std::fs::{self, File};
+use std::io::{Read, Write};
+use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
+use std::path::{Component, Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use sha2::{Digest as _, Sha256};
+
+/// Name of the marker file inside a release (written last).
+const MARKER: &str = ".fcctl-release.json";
+
+/// One manifest entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct Entry {
+    path: String,
+    size: u64,
+    mode: u32,
+    sha256: String,
+    /// Symlink target (relative); then size/sha256 describe the target text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    link: Option<String>,
+}
+
+/// A request from fcctl.
+#[derive(Debug, Default, Deserialize)]
+struct Job {
+    op: String,
+    #[serde(default)]
+    release: String,
+    #[serde(default)]
+    files: Vec<Entry>,
+    #[serde(default)]
+    urls: HashMap<String, String>,
+    #[serde(default)]
+    uid: Option<u32>,
+    #[serde(default)]
+    gid: Option<u32>,
+    /// Seconds this invocation may spend downloading before it returns `remaining`.
+    #[serde(default)]
+    budget_s: Option<u64>,
+    /// Parallel downloads.
+    #[serde(default)]
+    jobs: Option<usize>,
+    /// Releases to remove (`remove`).
+    #[serde(default)]
+    releases: Vec<String>,
+}
+
+fn main() {
+    let port: u16 = std::env::var("FC_CUSTOM_LISTEN_PORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(9000);
+    let server = match tiny_http::Server::http(("0.0.0.0", port)) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("nas-agent: cannot listen on port {port}: {e}");
+            std::process::exit(1);
+        }
+    };
+    eprintln!("nas-agent: listening on {port}");
+    for mut req in server.incoming_requests() {
+        let path = req.url().split('?').next().unwrap_or("").to_string();
+        let (status, body) = match (req.method(), path.as_str()) {
+            (tiny_http::Method::Post, "/initialize") | (tiny_http::Method::Get, "/pre-stop") => {
+                (200, json!({"ok": true}))
+            }
+            (tiny_http::Method::Post, "/invoke") => {
+                let mut buf = Vec::new();
+                match req.as_reader().read_to_end(&mut buf) {
+                    Ok(_) => match serde_json::from_slice::<Job>(&buf) {
+                        Ok(job) => match handle(&job) {
+                            Ok(v) => (200, v),
+                            Err(e) => {
+                                eprintln!("nas-agent: {} failed: {e}", job.op);
+                                (200, json!({"ok": false, "error": e}))
+                            }
+                        },
+                        Err(e) => (400, json!({"ok": false, "error": format!("bad job: {e}")})),
+                    },
+                    Err(e) => (400, json!({"ok": false, "error": format!("reading body: {e}")})),
+                }
+            }
+            _ => (404, json!({"ok": false, "error": "not found"})),
+        };
+        let resp = tiny_http::Response::from_data(body.to_string().into_bytes())
+            .with_status_code(status)
+            .with_header(
+                tiny_http::Header::from_bytes(&b"content-type"[..], &b"application/json"[..])
+                    .expect("static header"),
+            );
+        let _ = req.respond(resp);
+    }
+}
+
+fn root() -> Result<PathBuf, String> {
+    std::env::var("FCCTL_NAS_ROOT")
+        .map(PathBuf::from)
+        .map_err(|_| "FCCTL_NAS_ROOT is not set in the function environment".to_string())
+}
+
+fn handle(job: &Job) -> Result<Value, String> {
+    let releases = root()?.join("releases");
+    fs::create_dir_all(&releases).map_err(|e| format!("creating {}: {e}", releases.display()))?;
+    match job.op.as_str() {
+        "status" => {
+            check_id(&job.release)?;
+            Ok(json!({"ok": true, "complete": is_complete(&releases.join(&job.release))}))
+        }
+        "stage" => stage(&releases, job),
+        "commit" => commit(&releases, job),
+        "list" => list(&releases),
+        "remove" => remove(&releases, &job.releases),
+        other => Err(format!("unknown op `{other}`")),
+    }
+}
+
+/// Release ids are `r-<hex>`; staging dirs add `.tmp`.
+fn check_id(id: &str) -> Result<(), String> {
+    let base = id.strip_suffix(".tmp").unwrap_or(id);
+    let ok = base.len() > 2
+        && base.starts_with("r-")
+        && base[2..].chars().all(|c| c.is_ascii_alphanumeric());
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("`{id}` is not a release id"))
+    }
+}
+
+/// A relative path without `..`, absolute parts or empty segments.
+fn safe_rel(p: &str) -> Result<&Path, String> {
+    let path = Path::new(p);
+    if p.is_empty() || !path.components().all(|c| matches!(c, Component::Normal(_))) {
+        return Err(format!("unsafe path `{p}` in manifest"));
+    }
+    Ok(path)
+}
+
+fn is_complete(dir: &Path) -> bool {
+    dir.join(MARKER).is_file()
+}
+
+fn nonce() -> String {
+    let t = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!("{:x}-{}", t, std::process::id())
+}
+
+/// sha256 → (path, mode) of files in complete releases, for hard-linking.
+fn link_index(releases: &Path) -> HashMap<String, (PathBuf, u32, u64)> {
+    let mut idx = HashMap::new();
+    let Ok(rd) = fs::read_dir(releases) else {
+        return idx;
+    };
+    for e in rd.flatten() {
+        let dir = e.path();
+        let Ok(bytes) = fs::read(dir.join(MARKER)) else {
+            continue;
+        };
+        let Ok(m) = serde_json::from_slice::<Value>(&bytes) else {
+            continue;
+        };
+        let Ok(files) = serde_json::from_value::<Vec<Entry>>(m["files"].clone()) else {
+            continue;
+        };
+        for f in files {
+            if f.link.is_none() {
+                idx.entry(f.sha256.clone())
+                    .or_insert((dir.join(&f.path), f.mode, f.size));
+            }
+        }
+    }
+    idx
+}
+
+fn fsync_dir(p: &Path) {
+    if let Ok(f) = File::open(p) {
+        let _ = f.sync_all();
+    }
+}
+
+/// Sets mode and (when running as root) owner.
+fn set_owner_mode(p: &Path, mode: u32, uid: Option<u32>, gid: Option<u32>) -> Result<(), String> {
+    fs::set_permissions(p, fs::Permissions::from_mode(mode & 0o7777))
+        .map_err(|e| format!("chmod {}: {e}", p.display()))?;
+    let md = fs::symlink_metadata(p).map_err(|e| format!("stat {}: {e}", p.display()))?;
+    // Files are created with our effective uid: uid 0 on the new file means we are root.
+    if md.uid() == 0 && (uid.is_some() || gid.is_some()) {
+        std::os::unix::fs::lchown(p, uid, gid).map_err(|e| format!("chown {}: {e}", p.display()))?;
+    }
+    Ok(())
+}
+
+#[derive(Default)]
+struct Counters {
+    downloaded_bytes: u64,
+    downloaded: u64,
+    linked: u64,
+    skipped: u64,
+    links: u64,
+}
+
+fn stage(releases: &Path, job: &Job) -> Result<Value, String> {
+    check_id(&job.release)?;
+    if is_complete(&releases.join(&job.release)) {
+        return Ok(json!({"ok": true, "complete": true, "remaining": []}));
+    }
+    let staging = releases.join(format!("{}.tmp", job.release));
+    fs::create_dir_all(&staging).map_err(|e| format!("creating {}: {e}", staging.display()))?;
+    let deadline = Instant::now() + Duration::from_secs(job.budget_s.unwrap_or(240));
+    let index = link_index(releases);
+    let agent = ureq::Agent::new_with_config(
+        ureq::Agent::config_builder()
+            .timeout_connect(Some(Duration::from_secs(10)))
+            .timeout_recv_body(Some(Duration::from_secs(120)))
+            .http_status_as_error(true)
+            .build(),
+    );
+    let next = AtomicUsize::new(0);
+    let counters = Mutex::new(Counters::default());
+    let remaining = Mutex::new(Vec::<String>::new());
+    let errors = Mutex::new(Vec::<String>::new());
+    let workers = job.jobs.unwrap_or(4).clamp(1, 16);
+    std::thread::scope(|s| {
+        for _ in 0..workers {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(f) = job.files.get(i) else { break };
+                    if Instant::now() >= deadline {
+                        remaining.lock().unwrap().push(f.path.clone());
+                        continue;
+                    }
+                    match place(&staging, f, job, &index, &agent) {
+                        Ok(how) => {
+                            let mut c = counters.lock().unwrap();
+                            match how {
+                                Placed::Skipped => c.skipped += 1,
+                                Placed::Linked => c.linked += 1,
+                                Placed::Symlink => c.links += 1,
+                                Placed::Downloaded(n) => {
+                                    c.downloaded += 1;
+                                    c.downloaded_bytes += n;
+                                }
+                            }
+                        }
+                        Err(e) => errors.lock().unwrap().push(e),
+                    }
+                }
+            });
+        }
+    });
+    let errors = errors.into_inner().unwrap();
+    if !errors.is_empty() {
+        return Err(format!("{} file(s) failed: {}", errors.len(), errors.join("; ")));
+    }
+    let c = counters.into_inner().unwrap();
+    Ok(json!({
+        "ok": true,
+        "complete": false,
+        "downloaded": c.downloaded,
+        "downloaded_bytes": c.downloaded_bytes,
+        "linked": c.linked,
+        "skipped": c.skipped,
+        "symlinks": c.links,
+        "remaining": remaining.into_inner().unwrap(),
+    }))
+}
+
+enum Placed {
+    Skipped,
+    Linked,
+    Symlink,
+    Downloaded(u64),
+}
+
+fn place(
+    staging: &Path,
+    f: &Entry,
+    job: &Job,
+    index: &HashMap<String, (PathBuf, u32, u64)>,
+    agent: &ureq::Agent,
+) -> Result<Placed, String> {
+    let rel = safe_rel(&f.path)?;
+    let dst = staging.join(rel);
+    let parent = dst.parent().unwrap_or(staging).to_path_buf();
+    fs::create_dir_all(&parent).map_err(|e| format!("mkdir {}: {e}", parent.display()))?;
+    if let Some(target) = &f.link {
+        if fs::read_link(&dst).ok().as_deref() == Some(Path::new(target)) {
+            return Ok(Placed::Skipped);
+        }
+        let tmp = parent.join(format!(".{}.part-{}", file_name(&dst), nonce()));
+        std::os::unix::fs::symlink(target, &tmp)
+            .map_err(|e| format!("symlink {}: {e}", tmp.display()))?;
+        let _ = set_owner_mode_link(&tmp, job);
+        fs::rename(&tmp, &dst).map_err(|e| format!("rename {}: {e}", dst.display()))?;
+        return Ok(Placed::Symlink);
+    }
+    // Only verified files are ever renamed into staging: size + mode equal → already done.
+    if let Ok(md) = fs::symlink_metadata(&dst)
+        && md.is_file()
+        && md.len() == f.size
+        && md.permissions().mode() & 0o7777 == f.mode & 0o7777
+    {
+        return Ok(Placed::Skipped);
+    }
+    let tmp = parent.join(format!(".{}.part-{}", file_name(&dst), nonce()));
+    if let Some((src, mode, size)) = index.get(&f.sha256)
+        && *mode & 0o7777 == f.mode & 0o7777
+        && *size == f.size
+        && fs::metadata(src).map(|m| m.len() == f.size).unwrap_or(false)
+        && fs::hard_link(src, &tmp).is_ok()
+    {
+        fs::rename(&tmp, &dst).map_err(|e| format!("rename {}: {e}", dst.display()))?;
+        return Ok(Placed::Linked);
+    }
+    let url = job
+        .urls
+        .get(&f.sha256)
+        .ok_or_else(|| format!("{}: no URL for blob {}", f.path, f.sha256))?;
+    let result = download(agent, url, &tmp, f);
+    if let Err(e) = result {
+        let _ = fs::remove_file(&tmp);
+        return Err(e);
+    }
+    set_owner_mode(&tmp, f.mode, job.uid, job.gid)?;
+    fs::rename(&tmp, &dst).map_err(|e| format!("rename {}: {e}", dst.display()))?;
+    Ok(Placed::Downloaded(f.size))
+}
+
+fn set_owner_mode_link(p: &Path, job: &Job) -> Result<(), String> {
+    let md = fs::symlink_metadata(p).map_err(|e| e.to_string())?;
+    if md.uid() == 0 && (job.uid.is_some() || job.gid.is_some()) {
+        std::os::unix::fs::lchown(p, job.uid, job.gid).map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+fn file_name(p: &Path) -> String {
+    p.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// Streams `url` into `tmp`, verifying size and sha256, then fsyncs.
+fn download(agent: &ureq::Agent, url: &str, tmp: &Path, f: &Entry) -> Result<(), String> {
+    let mut last = String::new();
+    for attempt in 0..3 {
+        if attempt > 0 {
+            std::thread::sleep(Duration::from_millis(200 * (1 << attempt)));
+        }
+        let resp = match agent.get(url).call() {
+            Ok(r) => r,
+            Err(e) => {
+                last = format!("{}: GET blob {}: {e}", f.path, f.sha256);
+                continue;
+            }
+        };
+        let mut reader = resp.into_body().into_with_config().limit(u64::MAX).reader();
+        let mut out = File::create(tmp).map_err(|e| format!("create {}: {e}", tmp.display()))?;
+        let mut h = Sha256::new();
+        let mut n = 0u64;
+        let mut buf = vec![0u8; 1 << 20];
+        let read_ok = loop {
+            match reader.read(&mut buf) {
+                Ok(0) => break Ok(()),
+                Ok(k) => {
+                    h.update(&buf[..k]);
+                    n += k as u64;
+                    out.write_all(&buf[..k])
+                        .map_err(|e| format!("write {}: {e}", tmp.display()))?;
+                }
+                Err(e) => break Err(e),
+            }
+        };
+        if let Err(e) = read_ok {
+            last = format!("{}: reading blob: {e}", f.path);
+            continue;
+        }
+        let got = hex::encode(h.finalize());
+        if n != f.size || got != f.sha256 {
+            last = format!(
+                "{}: blob verification failed (got {n} bytes sha256 {got}, want {} bytes {})",
+                f.path, f.size, f.sha256
+            );
+            continue;
+        }
+        out.sync_all()
+            .map_err(|e| format!("fsync {}: {e}", tmp.display()))?;
+        return Ok(());
+    }
+    Err(last)
+}
+
+fn commit(releases: &Path, job: &Job) -> Result<Value, String> {
+    check_id(&job.release)?;
+    let lock = File::create(releases.join(".lock")).map_err(|e| format!("lock: {e}"))?;
+    lock.lock().map_err(|e| format!("lock: {e}"))?;
+    let final_dir = releases.join(&job.release);
+    if is_complete(&final_dir) {
+        return Ok(json!({"ok": true, "complete": true, "already": true}));
+    }
+    if final_dir.exists() {
+        // Not produced by this agent (no marker): move it aside, never serve it.
+        let aside = releases.join(format!("{}.broken-{}", job.release, nonce()));
+        fs::rename(&final_dir, &aside).map_err(|e| format!("moving aside: {e}"))?;
+    }
+    let staging = releases.join(format!("{}.tmp", job.release));
+    let mut missing = Vec::new();
+    for f in &job.files {
+        let p = staging.join(safe_rel(&f.path)?);
+        let ok = match &f.link {
+            Some(t) => fs::read_link(&p).ok().as_deref() == Some(Path::new(t)),
+            None => fs::symlink_metadata(&p)
+                .map(|m| m.is_file() && m.len() == f.size)
+                .unwrap_or(false),
+        };
+        if !ok {
+            missing.push(f.path.clone());
+        }
+    }
+    if !missing.is_empty() {
+        return Ok(json!({"ok": false, "error": "files missing from staging", "missing": missing}));
+    }
+    // Remove leftovers (interrupted .part files, files not in this manifest) and fix dirs.
+    let wanted: std::collections::HashSet<PathBuf> =
+        job.files.iter().map(|f| PathBuf::from(&f.path)).collect();
+    clean_extra(&staging, &staging, &wanted, job)?;
+    let marker = json!({
+        "release": job.release,
+        "files": job.files,
+        "created": SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
+    });
+    let mpath = staging.join(MARKER);
+    let mut mf = File::create(&mpath).map_err(|e| format!("marker: {e}"))?;
+    mf.write_all(marker.to_string().as_bytes())
+        .map_err(|e| format!("marker: {e}"))?;
+    mf.sync_all().map_err(|e| format!("marker: {e}"))?;
+    set_owner_mode(&mpath, 0o644, job.uid, job.gid)?;
+    set_owner_mode(&staging, 0o755, job.uid, job.gid)?;
+    fsync_dir(&staging);
+    fs::rename(&staging, &final_dir).map_err(|e| format!("publishing release: {e}"))?;
+    fsync_dir(releases);
+    Ok(json!({"ok": true, "complete": true, "already": false}))
+}
+
+fn clean_extra(
+    base: &Path,
+    dir: &Path,
+    wanted: &std::collections::HashSet<PathBuf>,
+    job: &Job,
+) -> Result<(), String> {
+    let rd = fs::read_dir(dir).map_err(|e| format!("reading {}: {e}", dir.display()))?;
+    for e in rd.flatten() {
+        let p = e.path();
+        let rel = p.strip_prefix(base).unwrap_or(&p).to_path_buf();
+        let ft = e.file_type().map_err(|e| e.to_string())?;
+        if ft.is_dir() {
+            clean_extra(base, &p, wanted, job)?;
+            set_owner_mode(&p, 0o755, job.uid, job.gid)?;
+            fsync_dir(&p);
+        } else if !wanted.contains(&rel) {
+            let _ = fs::remove_file(&p);
+        }
+    }
+    Ok(())
+}
+
+fn dir_usage(p: &Path) -> (u64, u64) {
+    let mut bytes = 0;
+    let mut files = 0;
+    if let Ok(rd) = fs::read_dir(p) {
+        for e in rd.flatten() {
+            if let Ok(ft) = e.file_type() {
+                if ft.is_dir() {
+                    let (b, f) = dir_usage(&e.path());
+                    bytes += b;
+                    files += f;
+                } else if let Ok(md) = e.metadata() {
+                    bytes += md.len();
+                    files += 1;
+                }
+            }
+        }
+    }
+    (bytes, files)
+}
+
+fn list(releases: &Path) -> Result<Value, String> {
+    let mut out = Vec::new();
+    let rd = fs::read_dir(releases).map_err(|e| e.to_string())?;
+    for e in rd.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') || !e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+            continue;
+        }
+        let p = e.path();
+        let (bytes, files) = dir_usage(&p);
+        let age_s = e
+            .metadata()
+            .ok()
+            .and_then(|m| m.modified().ok())
+            .and_then(|t| t.elapsed().ok())
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        out.push(json!({
+            "id": name,
+            "complete": is_complete(&p),
+            "bytes": bytes,
+            "files": files,
+            "age_s": age_s,
+        }));
+    }
+    out.sort_by(|a, b| a["id"].as_str().cmp(&b["id"].as_str()));
+    Ok(json!({"ok": true, "releases": out}))
+}
+
+fn remove(releases: &Path, ids: &[String]) -> Result<Value, String> {
+    let mut removed = Vec::new();
+    for id in ids {
+        let base = id.split(".broken-").next().unwrap_or(id);
+        check_id(base)?;
+        let p = releases.join(id);
+        if p.exists() {
+            // Rename first so a half-removed release is never visible under its id.
+            let trash = releases.join(format!(".trash-{}", nonce()));
+            fs::rename(&p, &trash).map_err(|e| format!("removing {id}: {e}"))?;
+            fs::remove_dir_all(&trash).map_err(|e| format!("removing {id}: {e}"))?;
+            removed.push(id.clone());
+        }
+    }
+    Ok(json!({"ok": true, "removed": removed}))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_and_paths_are_checked() {
+        assert!(check_id("r-0123abcd").is_ok());
+        assert!(check_id("r-0123abcd.tmp").is_ok());
+        assert!(check_id("../etc").is_err());
+        assert!(check_id("r-").is_err());
+        assert!(safe_rel("model/a.onnx").is_ok());
+        assert!(safe_rel("../x").is_err());
+        assert!(safe_rel("/etc/passwd").is_err());
+        assert!(safe_rel("a/./b").is_ok() || safe_rel("a/./b").is_err());
+    }
+
+    #[test]
+    fn commit_requires_all_files_and_links_later_releases() {
+        let d = tempfile::tempdir().unwrap();
+        let rel = d.path().join("releases");
+        fs::create_dir_all(rel.join("r-aaa.tmp/model")).unwrap();
+        fs::write(rel.join("r-aaa.tmp/model/x"), b"hello").unwrap();
+        let sha = hex::encode(Sha256::digest(b"hello"));
+        let e = Entry {
+            path: "model/x".into(),
+            size: 5,
+            mode: 0o644,
+            sha256: sha.clone(),
+            link: None,
+        };
+        let mut job = Job {
+            op: "commit".into(),
+            release: "r-aaa".into(),
+            files: vec![e.clone()],
+            ..Job::default()
+        };
+        fs::set_permissions(
+            rel.join("r-aaa.tmp/model/x"),
+            fs::Permissions::from_mode(0o644),
+        )
+        .unwrap();
+        fs::write(rel.join("r-aaa.tmp/model/.x.part-1"), b"junk").unwrap();
+        let v = commit(&rel, &job).unwrap();
+        assert_eq!(v["ok"], true, "{v}");
+        assert!(is_complete(&rel.join("r-aaa")));
+        assert!(!rel.join("r-aaa/model/.x.part-1").exists());
+        // A second release with the same content links instead of downloading.
+        job.op = "stage".into();
+        job.release = "r-bbb".into();
+        let v = stage(&rel, &job).unwrap();
+        assert_eq!(v["linked"], 1, "{v}");
+        let a = fs::metadata(rel.join("r-aaa/model/x")).unwrap().ino();
+        let b = fs::metadata(rel.join("r-bbb.tmp/model/x")).unwrap().ino();
+        assert_eq!(a, b);
+        // Missing file → commit refuses.
+        job.op = "commit".into();
+        job.release = "r-ccc".into();
+        let v = commit(&rel, &job).unwrap();
+        assert_eq!(v["ok"], false);
+        assert!(!rel.join("r-ccc").exists());
+    }
+}
