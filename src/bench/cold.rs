@@ -8,7 +8,6 @@
 //!   load; duration in `x-fcctl-model-load-ms`.
 //! - `x-fc-instance-id` / `x-fcctl-instance-id` — which instance answered.
 
-use hyper::http::HeaderMap;
 use serde::{Deserialize, Serialize};
 
 /// One request that paid a cold start (or one `--cold` probe).
@@ -95,16 +94,13 @@ pub fn summarize_cold(samples: &[ColdStartSample]) -> Option<ColdStartSummary> {
     })
 }
 
-fn is_true(h: &HeaderMap, name: &str) -> bool {
-    h.get(name).is_some_and(|v| {
-        let v = v.as_bytes();
-        v.eq_ignore_ascii_case(b"true") || v == b"1" || v.eq_ignore_ascii_case(b"yes")
-    })
+fn truthy(v: &[u8]) -> bool {
+    let v = v.trim_ascii();
+    v.eq_ignore_ascii_case(b"true") || v == b"1" || v.eq_ignore_ascii_case(b"yes")
 }
 
-fn num(h: &HeaderMap, name: &str) -> Option<f64> {
-    h.get(name)?
-        .to_str()
+fn number(v: &[u8]) -> Option<f64> {
+    std::str::from_utf8(v)
         .ok()?
         .trim()
         .parse()
@@ -112,51 +108,92 @@ fn num(h: &HeaderMap, name: &str) -> Option<f64> {
         .filter(|x: &f64| x.is_finite())
 }
 
-/// Does this response carry a cold-start marker? (hot path: no allocation)
-pub(crate) fn is_cold(h: &HeaderMap) -> bool {
-    is_true(h, "x-fcctl-cold-start") || is_true(h, "x-fcctl-model-load")
+/// The cold-start related response headers, collected while the head is parsed.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct HeaderInfo {
+    pub cold_start: bool,
+    pub model_load: bool,
+    pub instance_id: Option<String>,
+    pub instance_start_ms: Option<f64>,
+    pub initialize_ms: Option<f64>,
+    pub model_load_ms: Option<f64>,
 }
 
-/// The instance id header, if any.
-pub(crate) fn instance_id(h: &HeaderMap) -> Option<&str> {
-    h.get("x-fc-instance-id")
-        .or_else(|| h.get("x-fcctl-instance-id"))
-        .and_then(|v| v.to_str().ok())
-}
+impl HeaderInfo {
+    /// Look at one header (name in any case). Only the instance id allocates.
+    pub fn observe(&mut self, name: &[u8], value: &[u8]) {
+        if name.len() < 16 || !name[..4].eq_ignore_ascii_case(b"x-fc") {
+            return;
+        }
+        let is = |n: &str| name.eq_ignore_ascii_case(n.as_bytes());
+        if is("x-fcctl-cold-start") {
+            self.cold_start = truthy(value);
+        } else if is("x-fcctl-model-load") {
+            self.model_load = truthy(value);
+        } else if is("x-fc-instance-id")
+            || (is("x-fcctl-instance-id") && self.instance_id.is_none())
+        {
+            self.instance_id = std::str::from_utf8(value)
+                .ok()
+                .map(|v| v.trim().to_string());
+        } else if is("x-fcctl-instance-start-ms") {
+            self.instance_start_ms = number(value);
+        } else if is("x-fcctl-initialize-ms") {
+            self.initialize_ms = number(value);
+        } else if is("x-fcctl-model-load-ms") {
+            self.model_load_ms = number(value);
+        }
+    }
 
-/// Build a sample from the response headers (timings filled in by the caller).
-pub(crate) fn sample_from_headers(h: &HeaderMap, status: u16) -> ColdStartSample {
-    ColdStartSample {
-        status,
-        cold: is_cold(h),
-        instance_id: instance_id(h).map(str::to_string),
-        instance_start_ms: num(h, "x-fcctl-instance-start-ms"),
-        initialize_ms: num(h, "x-fcctl-initialize-ms"),
-        model_load_ms: num(h, "x-fcctl-model-load-ms"),
-        ..Default::default()
+    /// Did this response pay a cold start (new instance, or model load in the request)?
+    pub fn cold(&self) -> bool {
+        self.cold_start || self.model_load
+    }
+
+    pub fn instance_id_str(&self) -> Option<&str> {
+        self.instance_id.as_deref()
+    }
+
+    /// A sample (client timings filled in by the caller).
+    pub fn into_sample(self, status: u16) -> ColdStartSample {
+        ColdStartSample {
+            status,
+            cold: self.cold(),
+            instance_id: self.instance_id,
+            instance_start_ms: self.instance_start_ms,
+            initialize_ms: self.initialize_ms,
+            model_load_ms: self.model_load_ms,
+            ..Default::default()
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hyper::http::HeaderValue;
 
     #[test]
     fn headers_and_summary() {
-        let mut h = HeaderMap::new();
-        assert!(!is_cold(&h));
-        h.insert("x-fcctl-model-load", HeaderValue::from_static("TRUE"));
-        h.insert("x-fcctl-model-load-ms", HeaderValue::from_static("812.5"));
-        h.insert("x-fcctl-instance-id", HeaderValue::from_static("i-2"));
-        assert!(is_cold(&h));
-        let s = sample_from_headers(&h, 200);
+        let mut h = HeaderInfo::default();
+        assert!(!h.cold());
+        h.observe(b"X-Fcctl-Model-Load", b"TRUE");
+        h.observe(b"x-fcctl-model-load-ms", b"812.5");
+        h.observe(b"x-fcctl-instance-id", b"i-2");
+        h.observe(b"content-type", b"text/html");
+        assert!(h.cold());
+        let s = h.clone().into_sample(200);
         assert_eq!(
             (s.cold, s.model_load_ms, s.instance_id.as_deref()),
             (true, Some(812.5), Some("i-2"))
         );
-        h.insert("x-fc-instance-id", HeaderValue::from_static("c-1"));
-        assert_eq!(instance_id(&h), Some("c-1"));
+        h.observe(b"x-fc-instance-id", b"c-1");
+        assert_eq!(h.instance_id_str(), Some("c-1"));
+        h.observe(b"x-fcctl-instance-id", b"i-3");
+        assert_eq!(h.instance_id_str(), Some("c-1"), "x-fc-instance-id wins");
+        let mut e = HeaderInfo::default();
+        e.observe(b"x-fcctl-cold-start", b"false");
+        e.observe(b"x-fcctl-instance-start-ms", b"nan");
+        assert!(!e.cold() && e.instance_start_ms.is_none());
 
         let samples: Vec<ColdStartSample> = (1..=10)
             .map(|i| ColdStartSample {

@@ -12,21 +12,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::time::Duration;
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper::client::conn::http1::{self, SendRequest};
-use hyper::http::{Request, header};
-use hyper_util::rt::TokioIo;
-use tokio::net::TcpStream;
 use tokio::time::Instant;
 
-use super::cold::{self, ColdStartSample, summarize_cold};
+use super::cold::{ColdStartSample, summarize_cold};
+use super::h1::{self, ExchangeError};
 use super::stats::{self, Failure, LatencyStats, MAX_COLD_SAMPLES, Outcome, WorkerStats};
 use super::target::{self, Target};
 use super::timefmt::{now_unix_ms, rfc3339_ms};
 use super::{BenchError, BenchOptions, BenchReport, Mode, Progress, ProgressFn};
-
-type Sender = SendRequest<Full<Bytes>>;
 
 struct Shared {
     start: Instant,
@@ -256,18 +249,9 @@ struct Worker {
     target: Arc<Target>,
     timeout: Duration,
     rate: Option<f64>,
-    conn: Option<Sender>,
+    conn: Option<h1::Conn>,
     payload_idx: usize,
     stats: WorkerStats,
-}
-
-/// What one successful exchange returned.
-struct Exchange {
-    status: u16,
-    first_byte: Instant,
-    bytes: u64,
-    cold: Option<ColdStartSample>,
-    new_instance: Option<String>,
 }
 
 impl Worker {
@@ -320,13 +304,17 @@ impl Worker {
         let t = &*self.target;
         let payload = &t.payloads[self.payload_idx % t.payloads.len()];
         self.payload_idx = self.payload_idx.wrapping_add(1);
-        let req = build_request(t, payload.body.clone(), payload.content_type.clone());
 
         sh.in_flight.fetch_add(1, Relaxed);
         let sent = Instant::now();
         let res = tokio::time::timeout(
             self.timeout,
-            exchange(&mut self.conn, &t.addrs, req, &self.stats.instances),
+            exchange(
+                &mut self.conn,
+                &t.addrs,
+                &payload.wire,
+                &self.stats.instances,
+            ),
         )
         .await;
         sh.in_flight.fetch_sub(1, Relaxed);
@@ -334,15 +322,16 @@ impl Worker {
         let at = done - sh.start;
         let latency = done - intended;
 
-        let outcome = match res {
+        let failure = match res {
             Ok(Ok(x)) => {
-                let is_cold = x.cold.is_some();
+                let cold = x.info.cold();
                 if let Some(id) = x.new_instance {
                     self.stats.instances.insert(id);
                 }
-                if let Some(mut s) = x.cold {
+                if cold {
                     sh.cold.fetch_add(1, Relaxed);
                     if self.stats.cold_samples.len() < MAX_COLD_SAMPLES {
+                        let mut s = x.info.into_sample(x.status);
                         s.t_s = at.as_secs_f64();
                         s.first_byte_ms = (x.first_byte - sent).as_secs_f64() * 1e3;
                         s.total_ms = (done - sent).as_secs_f64() * 1e3;
@@ -353,7 +342,7 @@ impl Worker {
                     sh.errors.fetch_add(1, Relaxed);
                 }
                 self.stats
-                    .record(at, Outcome::Status(x.status), latency, x.bytes, is_cold);
+                    .record(at, Outcome::Status(x.status), latency, x.body_bytes, cold);
                 sh.completed.fetch_add(1, Relaxed);
                 return;
             }
@@ -364,9 +353,9 @@ impl Worker {
         self.conn = None;
         sh.errors.fetch_add(1, Relaxed);
         self.stats
-            .record(at, Outcome::Failed(outcome), latency, 0, false);
+            .record(at, Outcome::Failed(failure), latency, 0, false);
         sh.completed.fetch_add(1, Relaxed);
-        if outcome == Failure::Connect {
+        if failure == Failure::Connect {
             // Don't spin against a closed port; the run stays bounded either way.
             let pause = Duration::from_millis(10);
             if Instant::now() + pause < sh.deadline {
@@ -376,129 +365,60 @@ impl Worker {
     }
 }
 
-fn build_request(
-    t: &Target,
-    body: Bytes,
-    content_type: Option<hyper::http::HeaderValue>,
-) -> Request<Full<Bytes>> {
-    let mut req = Request::new(Full::new(body));
-    *req.method_mut() = t.method.clone();
-    *req.uri_mut() = t.path.clone();
-    let h = req.headers_mut();
-    h.insert(header::HOST, t.host.clone());
-    h.insert(
-        header::USER_AGENT,
-        hyper::http::HeaderValue::from_static("fcctl-bench"),
-    );
-    if let Some(ct) = content_type {
-        h.insert(header::CONTENT_TYPE, ct);
-    }
-    req
-}
-
-async fn connect(addrs: &[SocketAddr]) -> Result<Sender, Failure> {
-    let stream = TcpStream::connect(addrs)
-        .await
-        .map_err(|_| Failure::Connect)?;
-    let _ = stream.set_nodelay(true);
-    let (sender, conn) = http1::handshake(TokioIo::new(stream))
-        .await
-        .map_err(|_| Failure::Connect)?;
-    tokio::spawn(async move {
-        let _ = conn.await;
-    });
-    Ok(sender)
-}
-
-/// Send one request on the kept-alive connection (reconnecting when the server closed
-/// it), read the whole body, and look at the cold-start headers.
+/// Send one request on the kept-alive connection (reconnecting, and retrying once, when
+/// the server had closed it), read the whole response, look at the cold-start headers.
 async fn exchange(
-    conn: &mut Option<Sender>,
+    conn: &mut Option<h1::Conn>,
     addrs: &[SocketAddr],
-    req: Request<Full<Bytes>>,
+    wire: &[u8],
     known_instances: &HashSet<String>,
-) -> Result<Exchange, Failure> {
-    let mut req = req;
-    let mut attempt = 0;
-    let resp = loop {
-        attempt += 1;
-        let mut sender = match conn.take() {
-            Some(s) if !s.is_closed() => s,
-            _ => connect(addrs).await?,
+) -> Result<h1::Response, Failure> {
+    for attempt in 0..2 {
+        let c = match conn {
+            Some(c) => c,
+            None => conn.insert(h1::connect(addrs).await.map_err(|_| Failure::Connect)?),
         };
-        if sender.ready().await.is_err() {
-            if attempt == 1 {
-                continue;
-            }
-            return Err(Failure::Other);
-        }
-        match sender.try_send_request(req).await {
+        match c.exchange(wire, known_instances).await {
             Ok(r) => {
-                *conn = Some(sender);
-                break r;
+                if !r.keep_alive {
+                    *conn = None;
+                }
+                return Ok(r);
             }
-            Err(mut e) => match e.take_message() {
-                // Not sent (the server closed an idle connection): retry once on a new one.
-                Some(back) if attempt == 1 => req = back,
-                _ => return Err(Failure::Other),
-            },
-        }
-    };
-    let first_byte = Instant::now();
-    let status = resp.status().as_u16();
-    let (parts, mut body) = resp.into_parts();
-    let mut bytes = 0u64;
-    while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|_| Failure::Other)?;
-        if let Some(d) = frame.data_ref() {
-            bytes += d.len() as u64;
+            Err(ExchangeError::Stale) if attempt == 0 => *conn = None,
+            Err(_) => {
+                *conn = None;
+                return Err(Failure::Other);
+            }
         }
     }
-    let cold =
-        cold::is_cold(&parts.headers).then(|| cold::sample_from_headers(&parts.headers, status));
-    let new_instance = cold::instance_id(&parts.headers)
-        .filter(|id| !known_instances.contains(*id))
-        .map(str::to_string);
-    Ok(Exchange {
-        status,
-        first_byte,
-        bytes,
-        cold,
-        new_instance,
-    })
+    Err(Failure::Other)
 }
 
 /// One request over a fresh connection, timed (for `--cold N`: the caller forces a new
 /// instance before each probe, then summarises with [`summarize_cold`]).
 pub async fn probe(opts: &BenchOptions) -> Result<ColdStartSample, BenchError> {
     let target = target::resolve(opts).await?;
-    let payload = &target.payloads[0];
-    let req = build_request(&target, payload.body.clone(), payload.content_type.clone());
     let sent = Instant::now();
     let mut conn = None;
     let fail = |reason: &str| BenchError::Request {
         url: target.display_url.clone(),
         reason: reason.to_string(),
     };
+    let known = HashSet::new();
     let x = match tokio::time::timeout(
         opts.timeout,
-        exchange(&mut conn, &target.addrs, req, &HashSet::new()),
+        exchange(&mut conn, &target.addrs, &target.payloads[0].wire, &known),
     )
     .await
     {
         Err(_) => return Err(fail(&format!("no response within {:?}", opts.timeout))),
-        Ok(Err(Failure::Connect)) => return Err(fail("connection refused or handshake failed")),
-        Ok(Err(_)) => return Err(fail("connection dropped mid-request")),
+        Ok(Err(Failure::Connect)) => return Err(fail("connection refused")),
+        Ok(Err(_)) => return Err(fail("connection dropped or invalid HTTP response")),
         Ok(Ok(x)) => x,
     };
     let done = Instant::now();
-    let mut s = x.cold.unwrap_or_else(|| ColdStartSample {
-        status: x.status,
-        ..Default::default()
-    });
-    if s.instance_id.is_none() {
-        s.instance_id = x.new_instance;
-    }
+    let mut s = x.info.into_sample(x.status);
     s.first_byte_ms = (x.first_byte - sent).as_secs_f64() * 1e3;
     s.total_ms = (done - sent).as_secs_f64() * 1e3;
     Ok(s)
@@ -508,9 +428,13 @@ pub async fn probe(opts: &BenchOptions) -> Result<ColdStartSample, BenchError> {
 mod tests {
     use super::*;
     use crate::bench::{RequestKind, write_html_report};
+    use bytes::Bytes;
+    use http_body_util::{BodyExt, Full};
     use hyper::body::Incoming;
     use hyper::http::Response;
+    use hyper::http::{Request, header};
     use hyper::service::service_fn;
+    use hyper_util::rt::TokioIo;
     use std::convert::Infallible;
     use std::sync::atomic::AtomicBool;
 

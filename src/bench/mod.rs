@@ -16,6 +16,7 @@
 
 mod cold;
 mod engine;
+mod h1;
 mod html;
 mod render;
 mod stats;

@@ -4,7 +4,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 
 use bytes::Bytes;
-use hyper::http::{HeaderValue, Method, Uri};
+use http::Uri;
 
 use super::{BenchError, BenchOptions, RequestKind};
 
@@ -12,10 +12,6 @@ use super::{BenchError, BenchOptions, RequestKind};
 #[derive(Debug, Clone)]
 pub(crate) struct Target {
     pub addrs: Vec<SocketAddr>,
-    /// Origin-form request target (`/path?query`), already joined with `/classify`.
-    pub path: Uri,
-    pub host: HeaderValue,
-    pub method: Method,
     /// Round-robin payloads (one empty payload for `GetPage`).
     pub payloads: Vec<Payload>,
     /// Printable URL actually requested.
@@ -24,11 +20,36 @@ pub(crate) struct Target {
 
 #[derive(Debug, Clone)]
 pub(crate) struct Payload {
-    pub body: Bytes,
-    pub content_type: Option<HeaderValue>,
+    /// The complete request (head and body), serialised once.
+    pub wire: Bytes,
+}
+
+/// Serialise a whole HTTP/1.1 request.
+pub(crate) fn wire(
+    method: &str,
+    path: &str,
+    host: &str,
+    content_type: Option<&str>,
+    body: &[u8],
+) -> Bytes {
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: fcctl-bench\r\nAccept: */*\r\n"
+    );
+    if let Some(ct) = content_type {
+        head.push_str(&format!("Content-Type: {ct}\r\n"));
+    }
+    if method != "GET" || !body.is_empty() {
+        head.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
+    head.push_str("\r\n");
+    let mut b = Vec::with_capacity(head.len() + body.len());
+    b.extend_from_slice(head.as_bytes());
+    b.extend_from_slice(body);
+    Bytes::from(b)
 }
 
 pub(crate) const BOUNDARY: &str = "----fcctl-bench-7d1f3c9a2b";
+const MULTIPART_CT: &str = "multipart/form-data; boundary=----fcctl-bench-7d1f3c9a2b";
 
 /// Parse `url` into (scheme-checked) host, port and path.
 fn parse(url: &str) -> Result<(String, u16, String), BenchError> {
@@ -38,7 +59,7 @@ fn parse(url: &str) -> Result<(String, u16, String), BenchError> {
     };
     let uri: Uri = url
         .parse()
-        .map_err(|e: hyper::http::uri::InvalidUri| bad(&e.to_string()))?;
+        .map_err(|e: http::uri::InvalidUri| bad(&e.to_string()))?;
     match uri.scheme_str() {
         Some("http") => {}
         Some("https") => {
@@ -171,27 +192,29 @@ pub(crate) async fn resolve(opts: &BenchOptions) -> Result<Target, BenchError> {
         };
         format!("http://{authority}{path}")
     };
-    let path: Uri = path
-        .parse()
-        .map_err(|e: hyper::http::uri::InvalidUri| bad(e.to_string()))?;
+    if path.bytes().any(|b| b <= b' ' || b == 0x7f) {
+        return Err(bad(
+            "the path must not contain spaces or control characters".into(),
+        ));
+    }
 
     let host_value = match &opts.host_header {
-        Some(h) => h.clone(),
+        Some(h) => h.trim().to_string(),
         None if port == 80 => host.clone(),
         None => format!("{host}:{port}"),
     };
-    let host_value =
-        HeaderValue::from_str(&host_value).map_err(|e| bad(format!("bad Host header: {e}")))?;
+    if host_value.is_empty() || host_value.bytes().any(|b| b < b' ' || b == 0x7f) {
+        return Err(bad(format!("bad Host header {host_value:?}")));
+    }
 
     let method = match opts.request {
-        RequestKind::GetPage => Method::GET,
-        _ => Method::POST,
+        RequestKind::GetPage => "GET",
+        _ => "POST",
     };
     let mut payloads = Vec::new();
     if opts.request == RequestKind::GetPage {
         payloads.push(Payload {
-            body: Bytes::new(),
-            content_type: None,
+            wire: wire(method, &path, &host_value, None, b""),
         });
     } else {
         for img in &opts.images {
@@ -200,29 +223,20 @@ pub(crate) async fn resolve(opts: &BenchOptions) -> Result<Target, BenchError> {
                 source,
             })?;
             let mime = mime_for(img);
-            let payload = match opts.request {
+            let (body, ct) = match opts.request {
                 RequestKind::PostImage => {
                     let name = img.file_name().and_then(|n| n.to_str()).unwrap_or("image");
-                    Payload {
-                        body: multipart_body(name, mime, &data),
-                        content_type: Some(HeaderValue::from_static(
-                            "multipart/form-data; boundary=----fcctl-bench-7d1f3c9a2b",
-                        )),
-                    }
+                    (multipart_body(name, mime, &data), MULTIPART_CT)
                 }
-                _ => Payload {
-                    body: Bytes::from(data),
-                    content_type: Some(HeaderValue::from_static(mime)),
-                },
+                _ => (Bytes::from(data), mime),
             };
-            payloads.push(payload);
+            payloads.push(Payload {
+                wire: wire(method, &path, &host_value, Some(ct), &body),
+            });
         }
     }
     Ok(Target {
         addrs,
-        path,
-        host: host_value,
-        method,
         payloads,
         display_url,
     })
@@ -287,10 +301,14 @@ mod tests {
         o.images = vec![img];
         o.host_header = Some("cat-dog.example.test".into());
         let t = resolve(&o).await.unwrap();
-        assert_eq!(t.path.to_string(), "/2016-08-15/proxy/classify?x=1");
-        assert_eq!(t.host, "cat-dog.example.test");
-        assert_eq!(t.method, Method::POST);
-        assert_eq!(t.payloads[0].content_type.as_ref().unwrap(), "image/png");
+        assert_eq!(
+            t.display_url,
+            "http://127.0.0.1:9000/2016-08-15/proxy/classify?x=1"
+        );
+        assert_eq!(
+            &t.payloads[0].wire[..],
+            &b"POST /2016-08-15/proxy/classify?x=1 HTTP/1.1\r\nHost: cat-dog.example.test\r\nUser-Agent: fcctl-bench\r\nAccept: */*\r\nContent-Type: image/png\r\nContent-Length: 4\r\n\r\n\x89PNG"[..]
+        );
         std::fs::remove_dir_all(&dir).ok();
     }
 }
