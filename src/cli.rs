@@ -18,7 +18,7 @@ pub mod exit {
 
 /// Take an image classifier from a checkout to a production endpoint on Function Compute 3.0.
 #[derive(Debug, Parser)]
-#[command(name = "fcctl", version, about, propagate_version = true)]
+#[command(name = "fcctl", version, about)]
 pub struct Cli {
     /// Global options.
     #[command(flatten)]
@@ -128,9 +128,12 @@ pub struct RenderArgs {
 /// `fcctl build`.
 #[derive(Debug, Args)]
 pub struct BuildArgs {
-    /// Use the binary already built at this path instead of compiling.
+    /// Use the binary already built at this path instead of compiling (still checked).
     #[arg(long)]
     pub binary: Option<PathBuf>,
+    /// Use this nas-agent binary instead of compiling it (still checked).
+    #[arg(long)]
+    pub agent_binary: Option<PathBuf>,
 }
 
 /// `fcctl nas-sync`.
@@ -353,4 +356,13 @@ pub struct LocalStartArgs {
 pub struct CompletionsArgs {
     /// Shell.
     pub shell: clap_complete::Shell,
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn cli_definition_is_consistent() {
+        use clap::CommandFactory as _;
+        super::Cli::command().debug_assert();
+    }
 }

@@ -6,6 +6,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod credentials;
+pub mod deploy;
 pub mod local;
 pub mod output;
 pub mod state;

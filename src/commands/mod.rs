@@ -1,14 +1,21 @@
 //! One module per subcommand: thin orchestration and printing, no protocol details.
 
+pub mod alias;
 pub mod build;
 mod completions;
 pub mod connect;
+pub mod deploy;
 mod doctor;
 mod init;
+mod invoke;
 pub mod local;
 mod nas;
 pub mod nas_sync;
+pub mod provision;
+pub mod publish;
 mod render;
+mod rollback;
+mod status;
 
 use std::path::{Path, PathBuf};
 
@@ -159,13 +166,13 @@ async fn dispatch(ctx: &Ctx, command: Command) -> anyhow::Result<()> {
         Command::Build(a) => build::run(ctx, a).await,
         Command::NasSync(a) => nas_sync::run(ctx, a).await,
         Command::Nas(c) => nas::run(ctx, c).await,
-        Command::Deploy(_) => not_yet("deploy", 7),
-        Command::Publish(_) => not_yet("publish", 7),
-        Command::Alias(_) => not_yet("alias", 7),
-        Command::Provision(_) => not_yet("provision", 7),
-        Command::Status => not_yet("status", 7),
-        Command::Rollback(_) => not_yet("rollback", 7),
-        Command::Invoke(_) => not_yet("invoke", 7),
+        Command::Deploy(a) => deploy::run(ctx, a).await,
+        Command::Publish(a) => publish::run(ctx, a).await,
+        Command::Alias(a) => alias::run(ctx, a).await,
+        Command::Provision(a) => provision::run(ctx, a).await,
+        Command::Status => status::run(ctx).await,
+        Command::Rollback(a) => rollback::run(ctx, a).await,
+        Command::Invoke(a) => invoke::run(ctx, a).await,
         Command::Bench(_) => not_yet("bench", 8),
         Command::Up(_) => not_yet("up", 7),
     }

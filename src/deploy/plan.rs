@@ -1,0 +1,717 @@
+//! Desired function / trigger / custom domain, the diff against what exists, and applying it.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use base64::Engine as _;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::aliyun::fc_models::{
+    CreateCustomDomainInput, CreateFunctionInput, CreateTriggerInput, CustomDomain,
+    CustomRuntimeConfig, Function, HttpTriggerConfig, InputCodeLocation, InstanceLifecycleConfig,
+    LifecycleHook, NasConfig, NasMountConfig, PathConfig, RouteConfig, Trigger,
+    UpdateCustomDomainInput, UpdateFunctionInput, UpdateTriggerInput, VpcConfig,
+};
+use crate::aliyun::oss::ObjectStore;
+use crate::aliyun::{FcClient, oss::OssClient};
+use crate::config::{Config, VpcSetting};
+
+/// Code packages above this go through OSS instead of inline base64 (FC: 100 MB of base64).
+const INLINE_CODE_LIMIT: u64 = 50 * 1024 * 1024;
+
+/// What fcctl wants to exist.
+#[derive(Debug, Clone)]
+pub struct Desired {
+    /// Function name.
+    pub function_name: String,
+    /// Managed function settings (no code).
+    pub function: UpdateFunctionInput,
+    /// CRC-64 of the code package.
+    pub code_crc64: String,
+    /// The HTTP trigger.
+    pub trigger: CreateTriggerInput,
+    /// The custom domain and this function's route in it.
+    pub domain: Option<DesiredDomain>,
+}
+
+/// A custom domain route.
+#[derive(Debug, Clone)]
+pub struct DesiredDomain {
+    /// Domain name.
+    pub name: String,
+    /// Protocol.
+    pub protocol: String,
+    /// This function's route.
+    pub route: PathConfig,
+}
+
+/// One difference between desired and current.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Change {
+    /// `function`, `trigger` or `custom_domain`.
+    pub resource: &'static str,
+    /// Field path, e.g. `memorySize`.
+    pub field: String,
+    /// Current value (`-` when absent).
+    pub from: String,
+    /// Desired value.
+    pub to: String,
+}
+
+/// Create, update, or leave alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    /// Does not exist yet.
+    Create,
+    /// Exists and differs.
+    Update,
+    /// Exists and matches.
+    None,
+}
+
+/// The plan for one deploy.
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    /// Function action.
+    pub function: Action,
+    /// Whether the code package must be uploaded.
+    pub code: bool,
+    /// Trigger action.
+    pub trigger: Action,
+    /// Custom domain action.
+    pub custom_domain: Action,
+    /// Every field that changes.
+    pub changes: Vec<Change>,
+}
+
+impl Plan {
+    /// True when nothing would be written.
+    pub fn is_noop(&self) -> bool {
+        self.function == Action::None
+            && !self.code
+            && self.trigger == Action::None
+            && self.custom_domain == Action::None
+    }
+}
+
+/// The domain name fcctl uses for `custom_domain.name`.
+pub fn domain_name(cfg: &Config, local: bool) -> anyhow::Result<String> {
+    if cfg.custom_domain.name != "auto" {
+        return Ok(cfg.custom_domain.name.clone());
+    }
+    if local {
+        // The emulator routes by Host header; any name works, this one never leaves the machine.
+        return Ok(format!("{}.fcctl.localhost", cfg.function_name()));
+    }
+    bail!(
+        "custom_domain.name `auto` needs Serverless Devs' test-domain service, which fcctl does not \
+         use: set `custom_domain.name` to a domain you own (CNAME it to \
+         <account>.<region>.fc.aliyuncs.com), or `custom_domain.enabled: false`"
+    )
+}
+
+/// Builds the desired state from config, the NAS release and the built code.
+pub fn desired(
+    cfg: &Config,
+    release_id: Option<&str>,
+    code_crc64: &str,
+    local: bool,
+) -> anyhow::Result<Desired> {
+    let f = &cfg.function;
+    if !local && cfg.nas.server_addr == "auto" {
+        bail!(
+            "nas.server_addr `auto` asks Serverless Devs to create a NAS file system; fcctl deploy \
+             needs an existing one: set `nas.server_addr: <mount-target-domain>:/<dir>` and an \
+             explicit `vpc:` (or deploy with `fcctl render` + `s deploy`)"
+        );
+    }
+    let release = release_id.context(
+        "no NAS release yet: run `fcctl nas-sync` first (the function's MODEL_DIR points at it)",
+    )?;
+    let hook = |timeout: u32| LifecycleHook {
+        // Custom runtimes ignore the handler, but FC enables the hook only when it is set.
+        handler: Some("true".into()),
+        timeout: Some(timeout as i64),
+        command: None,
+    };
+    let vpc = match (&cfg.vpc, local) {
+        (VpcSetting::Explicit(v), _) => Some(VpcConfig {
+            vpc_id: Some(v.vpc_id.clone()),
+            v_switch_ids: Some(v.vswitch_ids.clone()),
+            security_group_id: Some(v.security_group_id.clone()),
+            role: None,
+        }),
+        (VpcSetting::Auto(_), true) => None,
+        (VpcSetting::Auto(_), false) => bail!(
+            "`vpc: auto` needs Serverless Devs to create a VPC; set explicit `vpc:` ids for fcctl deploy"
+        ),
+    };
+    let function = UpdateFunctionInput {
+        runtime: Some(f.runtime.as_str().into()),
+        memory_size: Some(f.memory_mb as i64),
+        cpu: Some(f.cpu),
+        disk_size: Some(f.disk_mb as i64),
+        timeout: Some(f.timeout_s as i64),
+        instance_concurrency: Some(f.instance_concurrency as i64),
+        description: Some(f.description.clone()),
+        internet_access: Some(true),
+        custom_runtime_config: Some(CustomRuntimeConfig {
+            command: Some(vec!["/code/bootstrap".into()]),
+            port: Some(f.port as i64),
+            ..Default::default()
+        }),
+        instance_lifecycle_config: Some(InstanceLifecycleConfig {
+            initializer: Some(hook(f.initializer_timeout_s)),
+            pre_stop: Some(hook(f.pre_stop_timeout_s)),
+        }),
+        environment_variables: Some(crate::syaml::release_env(cfg, Some(release))),
+        nas_config: Some(NasConfig {
+            user_id: Some(cfg.nas.user_id as i64),
+            group_id: Some(cfg.nas.group_id as i64),
+            mount_points: Some(vec![NasMountConfig {
+                server_addr: Some(cfg.nas.server_addr.clone()),
+                mount_dir: Some(cfg.nas.mount_dir.clone()),
+                enable_tls: None,
+            }]),
+        }),
+        vpc_config: vpc,
+        ..Default::default()
+    };
+    let methods: Vec<String> = cfg
+        .trigger
+        .methods
+        .iter()
+        .map(|m| m.as_str().to_string())
+        .collect();
+    let trigger_config = HttpTriggerConfig {
+        auth_type: Some(cfg.trigger.auth_type.as_str().into()),
+        methods: Some(methods.clone()),
+        disable_url_internet: Some(false),
+        ..Default::default()
+    };
+    let trigger = CreateTriggerInput {
+        trigger_name: Some(cfg.trigger.name.clone()),
+        trigger_type: Some("http".into()),
+        qualifier: Some(cfg.release.alias.clone()),
+        trigger_config: Some(trigger_config.to_json_string()),
+        ..Default::default()
+    };
+    let domain = if cfg.custom_domain.enabled {
+        Some(DesiredDomain {
+            name: domain_name(cfg, local)?,
+            protocol: cfg.custom_domain.protocol.as_str().into(),
+            route: PathConfig {
+                path: Some(cfg.custom_domain.route.clone()),
+                function_name: Some(cfg.function_name().into()),
+                qualifier: Some(cfg.domain_qualifier().into()),
+                methods: Some(methods),
+                rewrite_config: None,
+            },
+        })
+    } else {
+        None
+    };
+    Ok(Desired {
+        function_name: cfg.function_name().into(),
+        function,
+        code_crc64: code_crc64.into(),
+        trigger,
+        domain,
+    })
+}
+
+fn show(v: Option<&Value>) -> String {
+    match v {
+        None | Some(Value::Null) => "-".into(),
+        Some(Value::String(s)) => s.clone(),
+        Some(v) => v.to_string(),
+    }
+}
+
+fn same(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
+        _ => a == b,
+    }
+}
+
+/// Records a change for every key `desired` sets that `current` lacks or holds differently.
+/// Objects recurse (so fields fcctl does not manage are ignored); arrays and maps of env are
+/// compared whole.
+fn subset_diff(
+    resource: &'static str,
+    path: &str,
+    desired: &Value,
+    current: Option<&Value>,
+    out: &mut Vec<Change>,
+) {
+    match (desired, current) {
+        (Value::Object(d), Some(Value::Object(c))) if path != "environmentVariables" => {
+            for (k, v) in d {
+                let p = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
+                subset_diff(resource, &p, v, c.get(k), out);
+            }
+        }
+        (d, Some(c)) if same(d, c) => {}
+        (d, c) => out.push(Change {
+            resource,
+            field: path.into(),
+            from: show(c),
+            to: show(Some(d)),
+        }),
+    }
+}
+
+/// Compares the desired state with what exists.
+pub fn plan(
+    d: &Desired,
+    function: Option<&Function>,
+    trigger: Option<&Trigger>,
+    domain: Option<&CustomDomain>,
+) -> Plan {
+    let mut changes = Vec::new();
+    let want = serde_json::to_value(&d.function).expect("serializes");
+    let function_action = match function {
+        None => {
+            changes.push(Change {
+                resource: "function",
+                field: "(create)".into(),
+                from: "-".into(),
+                to: d.function_name.clone(),
+            });
+            Action::Create
+        }
+        Some(f) => {
+            let have = serde_json::to_value(f).expect("serializes");
+            let before = changes.len();
+            subset_diff("function", "", &want, Some(&have), &mut changes);
+            if changes.len() > before {
+                Action::Update
+            } else {
+                Action::None
+            }
+        }
+    };
+    let code = function.and_then(|f| f.code_checksum.as_deref()) != Some(d.code_crc64.as_str());
+    if code {
+        changes.push(Change {
+            resource: "function",
+            field: "codeChecksum".into(),
+            from: function
+                .and_then(|f| f.code_checksum.clone())
+                .unwrap_or_else(|| "-".into()),
+            to: d.code_crc64.clone(),
+        });
+    }
+
+    let trigger_action = match trigger {
+        None => {
+            changes.push(Change {
+                resource: "trigger",
+                field: "(create)".into(),
+                from: "-".into(),
+                to: d.trigger.trigger_name.clone().unwrap_or_default(),
+            });
+            Action::Create
+        }
+        Some(t) => {
+            let before = changes.len();
+            let want_cfg: Value =
+                serde_json::from_str(d.trigger.trigger_config.as_deref().unwrap_or("{}"))
+                    .unwrap_or_default();
+            let have_cfg: Value = t
+                .trigger_config
+                .as_deref()
+                .and_then(|s| serde_json::from_str(s).ok())
+                .unwrap_or_default();
+            subset_diff(
+                "trigger",
+                "triggerConfig",
+                &want_cfg,
+                Some(&have_cfg),
+                &mut changes,
+            );
+            let wq = Value::from(d.trigger.qualifier.clone());
+            subset_diff(
+                "trigger",
+                "qualifier",
+                &wq,
+                Some(&Value::from(t.qualifier.clone())),
+                &mut changes,
+            );
+            if changes.len() > before {
+                Action::Update
+            } else {
+                Action::None
+            }
+        }
+    };
+
+    let domain_action = match (&d.domain, domain) {
+        (None, _) => Action::None,
+        (Some(dd), None) => {
+            changes.push(Change {
+                resource: "custom_domain",
+                field: "(create)".into(),
+                from: "-".into(),
+                to: format!(
+                    "{} {} → {}",
+                    dd.name,
+                    show_route(&dd.route),
+                    d.function_name
+                ),
+            });
+            Action::Create
+        }
+        (Some(dd), Some(cur)) => {
+            let routes = cur
+                .route_config
+                .as_ref()
+                .and_then(|r| r.routes.clone())
+                .unwrap_or_default();
+            let existing = routes.iter().find(|r| r.path == dd.route.path);
+            let matches = existing.is_some_and(|r| {
+                r.function_name == dd.route.function_name
+                    && r.qualifier == dd.route.qualifier
+                    && r.methods == dd.route.methods
+            });
+            if matches && cur.protocol.as_deref() == Some(dd.protocol.as_str()) {
+                Action::None
+            } else {
+                changes.push(Change {
+                    resource: "custom_domain",
+                    field: format!("route {}", dd.route.path.as_deref().unwrap_or("")),
+                    from: existing.map(show_route).unwrap_or_else(|| "-".into()),
+                    to: show_route(&dd.route),
+                });
+                Action::Update
+            }
+        }
+    };
+    Plan {
+        function: function_action,
+        code,
+        trigger: trigger_action,
+        custom_domain: domain_action,
+        changes,
+    }
+}
+
+fn show_route(r: &PathConfig) -> String {
+    format!(
+        "{} → {}:{} [{}]",
+        r.path.as_deref().unwrap_or("?"),
+        r.function_name.as_deref().unwrap_or("?"),
+        r.qualifier.as_deref().unwrap_or("LATEST"),
+        r.methods.clone().unwrap_or_default().join(",")
+    )
+}
+
+/// What currently exists (absent resources are `None`).
+pub struct Current {
+    /// The function.
+    pub function: Option<Function>,
+    /// The trigger.
+    pub trigger: Option<Trigger>,
+    /// The custom domain.
+    pub domain: Option<CustomDomain>,
+}
+
+fn absent_if_not_found<T>(r: crate::aliyun::Result<T>) -> anyhow::Result<Option<T>> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if e.is_not_found() => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Reads the current state (GET calls only).
+pub async fn current(fc: &FcClient, d: &Desired) -> anyhow::Result<Current> {
+    let function = absent_if_not_found(fc.get_function(&d.function_name, None).await)?;
+    let trigger = if function.is_some() {
+        let name = d.trigger.trigger_name.as_deref().unwrap_or("http");
+        absent_if_not_found(fc.get_trigger(&d.function_name, name).await)?
+    } else {
+        None
+    };
+    let domain = match &d.domain {
+        Some(dd) => absent_if_not_found(fc.get_custom_domain(&dd.name).await)?,
+        None => None,
+    };
+    Ok(Current {
+        function,
+        trigger,
+        domain,
+    })
+}
+
+/// Applies a plan: create-or-update function (+ code), wait until Active, trigger, domain.
+pub async fn apply(
+    fc: &FcClient,
+    oss: &OssClient,
+    oss_prefix: &str,
+    d: &Desired,
+    plan: &Plan,
+    cur: &Current,
+    code_zip: &Path,
+) -> anyhow::Result<()> {
+    let code = if plan.code {
+        Some(upload_code(oss, oss_prefix, d, code_zip).await?)
+    } else {
+        None
+    };
+    match plan.function {
+        Action::Create => {
+            let input: CreateFunctionInput = {
+                let mut v = serde_json::to_value(&d.function)?;
+                v["functionName"] = d.function_name.clone().into();
+                v["code"] = serde_json::to_value(code.clone().context("new function needs code")?)?;
+                serde_json::from_value(v)?
+            };
+            match fc.create_function(&input).await {
+                Ok(_) => {}
+                // A retried create whose first attempt landed: converge with an update instead.
+                Err(e) if e.is_already_exists() => {
+                    let mut u = d.function.clone();
+                    u.code = code.clone();
+                    fc.update_function(&d.function_name, &u).await?;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Action::Update | Action::None if plan.function == Action::Update || code.is_some() => {
+            let mut u = if plan.function == Action::Update {
+                d.function.clone()
+            } else {
+                UpdateFunctionInput::default()
+            };
+            u.code = code.clone();
+            fc.update_function(&d.function_name, &u).await?;
+        }
+        _ => {}
+    }
+    if plan.function != Action::None || plan.code {
+        wait_active(fc, &d.function_name).await?;
+    }
+
+    let trigger_name = d.trigger.trigger_name.clone().unwrap_or_default();
+    match plan.trigger {
+        Action::Create => match fc.create_trigger(&d.function_name, &d.trigger).await {
+            Ok(_) => {}
+            Err(e) if e.is_already_exists() => {
+                fc.update_trigger(&d.function_name, &trigger_name, &trigger_update(d))
+                    .await?;
+            }
+            Err(e) => return Err(e.into()),
+        },
+        Action::Update => {
+            fc.update_trigger(&d.function_name, &trigger_name, &trigger_update(d))
+                .await?;
+        }
+        Action::None => {}
+    }
+
+    if let Some(dd) = &d.domain {
+        // Keep other functions' routes on a shared domain, replace only ours (like fc3 does).
+        let mut routes: Vec<PathConfig> = cur
+            .domain
+            .as_ref()
+            .and_then(|c| c.route_config.as_ref())
+            .and_then(|r| r.routes.clone())
+            .unwrap_or_default();
+        routes.retain(|r| r.path != dd.route.path);
+        routes.push(dd.route.clone());
+        let route_config = RouteConfig {
+            routes: Some(routes),
+        };
+        match plan.custom_domain {
+            Action::Create => {
+                let input = CreateCustomDomainInput {
+                    domain_name: Some(dd.name.clone()),
+                    protocol: Some(dd.protocol.clone()),
+                    route_config: Some(route_config.clone()),
+                    ..Default::default()
+                };
+                match fc.create_custom_domain(&input).await {
+                    Ok(_) => {}
+                    Err(e) if e.is_already_exists() => {
+                        fc.update_custom_domain(&dd.name, &domain_update(dd, route_config))
+                            .await?;
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            Action::Update => {
+                fc.update_custom_domain(&dd.name, &domain_update(dd, route_config))
+                    .await?;
+            }
+            Action::None => {}
+        }
+    }
+    Ok(())
+}
+
+fn trigger_update(d: &Desired) -> UpdateTriggerInput {
+    UpdateTriggerInput {
+        qualifier: d.trigger.qualifier.clone(),
+        trigger_config: d.trigger.trigger_config.clone(),
+        ..Default::default()
+    }
+}
+
+fn domain_update(dd: &DesiredDomain, routes: RouteConfig) -> UpdateCustomDomainInput {
+    UpdateCustomDomainInput {
+        protocol: Some(dd.protocol.clone()),
+        route_config: Some(routes),
+        ..Default::default()
+    }
+}
+
+async fn upload_code(
+    oss: &OssClient,
+    oss_prefix: &str,
+    d: &Desired,
+    code_zip: &Path,
+) -> anyhow::Result<InputCodeLocation> {
+    let bytes =
+        std::fs::read(code_zip).with_context(|| format!("reading {}", code_zip.display()))?;
+    if (bytes.len() as u64) <= INLINE_CODE_LIMIT {
+        return Ok(InputCodeLocation {
+            zip_file: Some(base64::engine::general_purpose::STANDARD.encode(&bytes)),
+            checksum: Some(d.code_crc64.clone()),
+            ..Default::default()
+        });
+    }
+    oss.ensure_bucket().await?;
+    let key = format!("{oss_prefix}/code/{}.zip", d.code_crc64);
+    oss.put_multipart(
+        &key,
+        code_zip,
+        &crate::aliyun::oss::MultipartOptions::default(),
+    )
+    .await?;
+    Ok(InputCodeLocation {
+        oss_bucket_name: Some(oss.bucket().to_string()),
+        oss_object_name: Some(key),
+        checksum: Some(d.code_crc64.clone()),
+        ..Default::default()
+    })
+}
+
+/// Polls GetFunction until the last update finished; errors with FC's reason if it failed.
+pub async fn wait_active(fc: &FcClient, name: &str) -> anyhow::Result<Function> {
+    let deadline = Instant::now() + Duration::from_secs(180);
+    loop {
+        let f = fc.get_function(name, None).await?;
+        if f.last_update_status.as_deref() == Some("Failed") || f.state.as_deref() == Some("Failed")
+        {
+            bail!(
+                "function {name} failed to become Active: {} {}",
+                f.last_update_status_reason
+                    .clone()
+                    .or(f.state_reason.clone())
+                    .unwrap_or_default(),
+                f.last_update_status_reason_code
+                    .clone()
+                    .or(f.state_reason_code.clone())
+                    .unwrap_or_default()
+            );
+        }
+        if !f.is_pending() {
+            return Ok(f);
+        }
+        if Instant::now() > deadline {
+            bail!("function {name} is still not Active after 180 s; check `fcctl status`");
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg() -> Config {
+        Config::with_app("cat-dog")
+    }
+
+    #[test]
+    fn create_everything_when_nothing_exists() {
+        let d = desired(&cfg(), Some("r-1"), "42", true).unwrap();
+        let p = plan(&d, None, None, None);
+        assert_eq!(p.function, Action::Create);
+        assert!(p.code);
+        assert_eq!(p.trigger, Action::Create);
+        assert_eq!(p.custom_domain, Action::Create);
+        assert!(!p.is_noop());
+    }
+
+    #[test]
+    fn noop_when_current_matches_and_extra_fields_are_ignored() {
+        let d = desired(&cfg(), Some("r-1"), "42", true).unwrap();
+        let mut v = serde_json::to_value(&d.function).unwrap();
+        v["codeChecksum"] = "42".into();
+        v["functionArn"] = "acs:fc:...".into();
+        v["cpu"] = serde_json::json!(1); // 1 vs 1.0 is the same number
+        v["nasConfig"]["mountPoints"][0]["enableTLS"] = false.into();
+        v["customRuntimeConfig"]["args"] = serde_json::json!([]);
+        let f: Function = serde_json::from_value(v).unwrap();
+        let t = Trigger {
+            trigger_name: Some("http".into()),
+            qualifier: Some("prod".into()),
+            trigger_config: d.trigger.trigger_config.clone(),
+            ..Default::default()
+        };
+        let dd = d.domain.clone().unwrap();
+        let dom = CustomDomain {
+            domain_name: Some(dd.name.clone()),
+            protocol: Some("HTTP".into()),
+            route_config: Some(RouteConfig {
+                routes: Some(vec![dd.route.clone()]),
+            }),
+            ..Default::default()
+        };
+        let p = plan(&d, Some(&f), Some(&t), Some(&dom));
+        assert!(p.is_noop(), "{:#?}", p.changes);
+
+        // A memory change, a new release and new code are each seen.
+        let mut c = cfg();
+        c.function.memory_mb = 2048;
+        let d2 = desired(&c, Some("r-2"), "43", true).unwrap();
+        let p = plan(&d2, Some(&f), Some(&t), Some(&dom));
+        let fields: Vec<&str> = p.changes.iter().map(|c| c.field.as_str()).collect();
+        assert!(fields.contains(&"memorySize"), "{fields:?}");
+        assert!(fields.contains(&"environmentVariables"), "{fields:?}");
+        assert!(fields.contains(&"codeChecksum"), "{fields:?}");
+        assert_eq!(p.trigger, Action::None);
+    }
+
+    #[test]
+    fn trigger_qualifier_drift_is_an_update() {
+        let d = desired(&cfg(), Some("r-1"), "42", true).unwrap();
+        let t = Trigger {
+            trigger_name: Some("http".into()),
+            qualifier: Some("LATEST".into()),
+            trigger_config: d.trigger.trigger_config.clone(),
+            ..Default::default()
+        };
+        let p = plan(&d, None, Some(&t), None);
+        assert_eq!(p.trigger, Action::Update);
+    }
+
+    #[test]
+    fn cloud_refuses_auto_nas_and_domain_with_a_fix() {
+        let e = desired(&cfg(), Some("r"), "1", false)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("nas.server_addr"), "{e}");
+        assert!(desired(&cfg(), None, "1", true).is_err());
+    }
+}
