@@ -363,7 +363,7 @@ async fn read_multipart(req: Request, state: &Shared) -> Result<Bytes, ApiError>
             break;
         };
         let is_file = field.name() == Some("file");
-        let has_name = field.file_name().is_some();
+        let has_name = field.file_name().is_some_and(|n| !n.is_empty());
         let data = field.bytes().await.map_err(mp_err)?;
         if is_file {
             return Ok(data);
