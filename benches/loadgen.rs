@@ -7,18 +7,23 @@
 //! cargo bench --bench loadgen -- --rps 20000        # open loop at a fixed rate
 //! cargo bench --bench loadgen -- --serve 30         # only the server (for wrk side by side)
 //! cargo bench --bench loadgen -- --url http://127.0.0.1:PORT/   # only the client
+//! # demo report: the seed's ramp scaled down, a slow server with fake cold starts
+//! cargo bench --bench loadgen -- --ramp 5..50 --step-secs 2 --duration 12 --delay-ms 5 \
+//!     --cold-every 2000 --summary --html /tmp/report.html --json /tmp/report.json
 //! ```
 //! See `bench/loadgen/run.sh` for the side-by-side comparison with wrk.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
-use fcctl::bench::{BenchOptions, Mode, render_summary, run};
+use fcctl::bench::{BenchOptions, Mode, render_summary, run, write_html_report};
 use http_body_util::Full;
 use hyper::body::Incoming;
-use hyper::http::{Request, Response};
+use hyper::http::{HeaderValue, Request, Response};
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 
@@ -31,6 +36,12 @@ struct Args {
     url: Option<String>,
     serve: Option<f64>,
     summary: bool,
+    ramp: Option<(usize, usize)>,
+    step_secs: f64,
+    delay_ms: u64,
+    cold_every: u64,
+    html: Option<String>,
+    json: Option<String>,
 }
 
 fn parse_args() -> Args {
@@ -43,6 +54,12 @@ fn parse_args() -> Args {
         url: None,
         serve: None,
         summary: false,
+        ramp: None,
+        step_secs: 1.0,
+        delay_ms: 0,
+        cold_every: 0,
+        html: None,
+        json: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
@@ -56,6 +73,17 @@ fn parse_args() -> Args {
             "--url" => a.url = Some(val()),
             "--serve" => a.serve = val().parse().ok(),
             "--summary" => a.summary = true,
+            "--ramp" => {
+                let v = val();
+                a.ramp = v
+                    .split_once("..")
+                    .and_then(|(f, t)| Some((f.parse().ok()?, t.parse().ok()?)));
+            }
+            "--step-secs" => a.step_secs = val().parse().unwrap_or(1.0),
+            "--delay-ms" => a.delay_ms = val().parse().unwrap_or(0),
+            "--cold-every" => a.cold_every = val().parse().unwrap_or(0),
+            "--html" => a.html = Some(val()),
+            "--json" => a.json = Some(val()),
             _ => {} // `cargo bench` adds `--bench`
         }
     }
@@ -63,7 +91,9 @@ fn parse_args() -> Args {
 }
 
 /// Start the trivial server on its own runtime and thread; returns its address.
-fn start_server(threads: usize) -> SocketAddr {
+/// `delay_ms` > 0 sleeps before each answer; every `cold_every`-th request (when > 0)
+/// pretends to be a cold start (300 ms, `x-fcctl-cold-start: true`), to demo reports.
+fn start_server(threads: usize, delay_ms: u64, cold_every: u64) -> SocketAddr {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_multi_thread()
@@ -76,11 +106,29 @@ fn start_server(threads: usize) -> SocketAddr {
                 .await
                 .expect("bind");
             tx.send(l.local_addr().expect("addr")).expect("send addr");
+            let count = Arc::new(AtomicU64::new(0));
             while let Ok((s, _)) = l.accept().await {
                 let _ = s.set_nodelay(true);
+                let count = count.clone();
                 tokio::spawn(async move {
-                    let svc = service_fn(|_req: Request<Incoming>| async {
-                        Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(b"ok"))))
+                    let svc = service_fn(move |_req: Request<Incoming>| {
+                        let n = count.fetch_add(1, Ordering::Relaxed) + 1;
+                        async move {
+                            let mut resp = Response::new(Full::new(Bytes::from_static(b"ok")));
+                            if cold_every > 0 && n.is_multiple_of(cold_every) {
+                                tokio::time::sleep(Duration::from_millis(300)).await;
+                                let h = resp.headers_mut();
+                                h.insert("x-fcctl-cold-start", HeaderValue::from_static("true"));
+                                h.insert(
+                                    "x-fcctl-instance-start-ms",
+                                    HeaderValue::from_static("120"),
+                                );
+                                h.insert("x-fcctl-initialize-ms", HeaderValue::from_static("170"));
+                            } else if delay_ms > 0 {
+                                tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+                            }
+                            Ok::<_, Infallible>(resp)
+                        }
                     });
                     let _ = hyper::server::conn::http1::Builder::new()
                         .serve_connection(TokioIo::new(s), svc)
@@ -95,19 +143,28 @@ fn start_server(threads: usize) -> SocketAddr {
 fn main() {
     let a = parse_args();
     if let Some(secs) = a.serve {
-        let addr = start_server(a.server_threads);
+        let addr = start_server(a.server_threads, a.delay_ms, a.cold_every);
         println!("listening on http://{addr}/");
         std::thread::sleep(Duration::from_secs_f64(secs));
         return;
     }
     let url = match &a.url {
         Some(u) => u.clone(),
-        None => format!("http://{}/", start_server(a.server_threads)),
+        None => format!(
+            "http://{}/",
+            start_server(a.server_threads, a.delay_ms, a.cold_every)
+        ),
     };
     let mut opts = BenchOptions::new(url.clone());
-    opts.mode = match a.rps {
-        Some(rps) => Mode::Rate { rps },
-        None => Mode::Concurrency { n: a.connections },
+    opts.mode = match (a.rps, a.ramp) {
+        (Some(rps), _) => Mode::Rate { rps },
+        (None, Some((from, to))) => Mode::Ramp {
+            from,
+            to,
+            step_pct: 20.0,
+            step_duration: Duration::from_secs_f64(a.step_secs),
+        },
+        (None, None) => Mode::Concurrency { n: a.connections },
     };
     if a.rps.is_some() {
         opts.connections = Some(a.connections);
@@ -121,7 +178,14 @@ fn main() {
         .enable_all()
         .build()
         .expect("client runtime");
-    let r = rt.block_on(run(opts, None)).expect("bench run");
+    let mut r = rt.block_on(run(opts, None)).expect("bench run");
+    if let Some(p) = &a.html {
+        write_html_report(&r, std::path::Path::new(p)).expect("write HTML report");
+        r.report = Some(p.clone());
+    }
+    if let Some(p) = &a.json {
+        std::fs::write(p, serde_json::to_string_pretty(&r).expect("json")).expect("write JSON");
+    }
     if a.summary {
         println!("{}", render_summary(&r));
     }

@@ -35,6 +35,10 @@ struct Shared {
     target: AtomicUsize,
     stop: AtomicBool,
     finished: AtomicBool,
+    /// Closed loop with an RPS cap: nanoseconds between sends, and the next free send
+    /// time (ns since start).
+    cap_interval_ns: Option<u64>,
+    next_send_ns: AtomicU64,
 }
 
 /// Run a benchmark. Bounded by `opts.duration` (no request starts later; in-flight ones
@@ -65,6 +69,11 @@ pub async fn run(
         target: AtomicUsize::new(opts.mode.concurrency_at(Duration::ZERO)),
         stop: AtomicBool::new(false),
         finished: AtomicBool::new(false),
+        cap_interval_ns: match (rate, opts.rps_cap) {
+            (None, Some(cap)) => Some(((1e9 / cap) as u64).max(1)),
+            _ => None,
+        },
+        next_send_ns: AtomicU64::new(0),
     });
     tracing::debug!(url = %target.display_url, workers, mode = ?opts.mode, "bench start");
 
@@ -291,7 +300,33 @@ impl Worker {
                         sh.stop.store(true, Relaxed);
                         break;
                     }
-                    now
+                    if let Some(iv) = sh.cap_interval_ns {
+                        // Claim the next send slot; no catch-up bursts after a slow spell.
+                        let now_ns = (now - sh.start).as_nanos() as u64;
+                        let mut cur = sh.next_send_ns.load(Relaxed);
+                        let slot = loop {
+                            let slot = cur.max(now_ns);
+                            match sh.next_send_ns.compare_exchange_weak(
+                                cur,
+                                slot + iv,
+                                Relaxed,
+                                Relaxed,
+                            ) {
+                                Ok(_) => break slot,
+                                Err(v) => cur = v,
+                            }
+                        };
+                        if slot > now_ns {
+                            let at = sh.start + Duration::from_nanos(slot);
+                            if at >= sh.deadline {
+                                break;
+                            }
+                            tokio::time::sleep_until(at).await;
+                        }
+                        Instant::now()
+                    } else {
+                        now
+                    }
                 }
             };
             self.one(intended).await;
@@ -662,6 +697,20 @@ mod tests {
         assert_eq!(r.concurrency_peak, 3);
         assert_eq!(r.requests, st.total.load(Relaxed));
         assert!((5..=12).contains(&r.requests), "{}", r.requests);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn rps_cap_bounds_closed_loop() {
+        let st = Arc::new(ServerState::default());
+        let addr = serve(st.clone()).await;
+        let mut o = opts(addr, "/", Mode::Concurrency { n: 8 }, 1000, 4000);
+        o.rps_cap = Some(300.0);
+        let r = run(o, None).await.unwrap();
+        assert!(
+            (280..=305).contains(&r.requests),
+            "{} requests, cap 300/s for 1 s",
+            r.requests
+        );
     }
 
     #[tokio::test]

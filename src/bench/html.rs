@@ -58,7 +58,7 @@ struct Series<'a> {
 const W: f64 = 1000.0;
 const H: f64 = 250.0;
 const ML: f64 = 64.0;
-const MR: f64 = 16.0;
+const MR: f64 = 44.0;
 const MT: f64 = 14.0;
 const MB: f64 = 30.0;
 
@@ -340,10 +340,13 @@ pub fn render_html(r: &BenchReport) -> String {
         &mut o,
         "Bounds",
         &format!(
-            "{} max, {} requests max, timeout {}",
+            "{} max, {} requests max, timeout {}{}",
             human_duration(r.options.duration),
             thousands(r.options.max_requests),
-            human_duration(r.options.timeout)
+            human_duration(r.options.timeout),
+            r.options
+                .rps_cap
+                .map_or(String::new(), |c| format!(", RPS cap {}", fmt_rate(c)))
         ),
     );
     kv(
@@ -431,7 +434,7 @@ pub fn render_html(r: &BenchReport) -> String {
 
     // Time series.
     let t0 = r.started_unix_ms;
-    let tl = &r.timeline;
+    let tl = super::stats::chart_timeline(r);
     let label = |i: usize| hms(t0 + tl.get(i).map_or(0, |b| b.t) * 1000);
     let col = |f: fn(&super::SecondBucket) -> f64| tl.iter().map(f).collect::<Vec<f64>>();
     o.push_str("<section class=\"card\">");

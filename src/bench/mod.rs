@@ -175,6 +175,9 @@ pub struct BenchOptions {
     /// Rate mode only: connections (= maximum requests in flight). Default: rps/10,
     /// clamped to 16..=512.
     pub connections: Option<usize>,
+    /// Closed-loop modes only: never more than this many requests per second in total
+    /// (the seed's "RPS cap 2 000"). Latency still counts from the actual send.
+    pub rps_cap: Option<f64>,
 }
 
 impl Default for BenchOptions {
@@ -190,6 +193,7 @@ impl Default for BenchOptions {
             host_header: None,
             allow_remote: false,
             connections: None,
+            rps_cap: None,
         }
     }
 }
@@ -229,6 +233,11 @@ impl BenchOptions {
                 ));
             }
             _ => {}
+        }
+        if let Some(cap) = self.rps_cap
+            && (cap.is_nan() || cap <= 0.0 || cap.is_infinite())
+        {
+            return bad(format!("the RPS cap must be a positive number, got {cap}"));
         }
         let w = self.workers();
         if w == 0 || w > MAX_CONNECTIONS {

@@ -137,6 +137,9 @@ pub fn render_summary(r: &BenchReport) -> String {
         thousands(r.options.max_requests),
         human_duration(r.options.timeout)
     );
+    if let Some(cap) = r.options.rps_cap {
+        let _ = write!(bounds, ", RPS cap {}", fmt_rate(cap));
+    }
     if let Some(h) = &r.options.host_header {
         let _ = write!(bounds, ", Host: {h}");
     }
@@ -270,8 +273,9 @@ pub fn render_summary(r: &BenchReport) -> String {
             }
         }
     }
-    if !r.timeline.is_empty() {
-        let series = |f: fn(&SecondBucket) -> f64| r.timeline.iter().map(f).collect::<Vec<f64>>();
+    let tl = super::stats::chart_timeline(r);
+    if !tl.is_empty() {
+        let series = |f: fn(&SecondBucket) -> f64| tl.iter().map(f).collect::<Vec<f64>>();
         let rps = series(|b| b.total() as f64);
         let lat = series(|b| b.lat_max);
         let con = series(|b| b.concurrency as f64);

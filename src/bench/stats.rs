@@ -349,6 +349,18 @@ pub(crate) fn timeline(buckets: &[BucketAcc], concurrency: &[u64]) -> Vec<Second
         .collect()
 }
 
+/// The timeline as charted: without a trailing partial second that only holds the
+/// requests still in flight at the deadline (it would draw a false drop at the end).
+pub(crate) fn chart_timeline(r: &BenchReport) -> &[SecondBucket] {
+    let tl = &r.timeline[..];
+    match tl.last() {
+        Some(last) if tl.len() > 1 && last.t as f64 >= r.options.duration.as_secs_f64() => {
+            &tl[..tl.len() - 1]
+        }
+        _ => tl,
+    }
+}
+
 /// One bar of the latency histogram: responses with `from_ms < latency <= to_ms`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
