@@ -6,6 +6,7 @@
 //! cargo bench --bench loadgen -- --duration 5 --connections 128 --client-threads 2
 //! cargo bench --bench loadgen -- --rps 20000        # open loop at a fixed rate
 //! cargo bench --bench loadgen -- --serve 30         # only the server (for wrk side by side)
+//! cargo bench --bench loadgen -- --compare A.json B.json   # `fcctl bench compare` output
 //! cargo bench --bench loadgen -- --url http://127.0.0.1:PORT/   # only the client
 //! # demo report: the seed's ramp scaled down, a slow server with fake cold starts
 //! cargo bench --bench loadgen -- --ramp 5..50 --step-secs 2 --duration 12 --delay-ms 5 \
@@ -20,7 +21,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
-use fcctl::bench::{BenchOptions, Mode, render_summary, run, write_html_report};
+use fcctl::bench::{
+    BenchOptions, BenchReport, Mode, compare, render_summary, run, write_html_report,
+};
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::http::{HeaderValue, Request, Response};
@@ -141,6 +144,15 @@ fn start_server(threads: usize, delay_ms: u64, cold_every: u64) -> SocketAddr {
 }
 
 fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--compare") {
+        let load = |p: &String| {
+            BenchReport::from_json_file(std::path::Path::new(p)).expect("read report JSON")
+        };
+        let (a, b) = (load(&args[i + 1]), load(&args[i + 2]));
+        println!("{}", compare(&a, &b));
+        return;
+    }
     let a = parse_args();
     if let Some(secs) = a.serve {
         let addr = start_server(a.server_threads, a.delay_ms, a.cold_every);

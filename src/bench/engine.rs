@@ -8,8 +8,8 @@
 
 use std::collections::{HashSet, VecDeque};
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -39,6 +39,23 @@ struct Shared {
     /// time (ns since start).
     cap_interval_ns: Option<u64>,
     next_send_ns: AtomicU64,
+    /// Measurements, sharded: worker `k` records into shard `k % shards.len()`. Few
+    /// shards bound memory (HDR histograms are ~0.4 MB each) whatever the connection
+    /// count; on 2 cores the locks are almost never contended.
+    shards: Vec<Mutex<WorkerStats>>,
+}
+
+impl Shared {
+    fn shard(&self, k: usize) -> MutexGuard<'_, WorkerStats> {
+        self.shards[k % self.shards.len()]
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Number of measurement shards for `workers` workers.
+fn shard_count(workers: usize) -> usize {
+    workers.clamp(1, 8)
 }
 
 /// Run a benchmark. Bounded by `opts.duration` (no request starts later; in-flight ones
@@ -74,6 +91,9 @@ pub async fn run(
             _ => None,
         },
         next_send_ns: AtomicU64::new(0),
+        shards: (0..shard_count(workers))
+            .map(|_| Mutex::new(WorkerStats::new()))
+            .collect(),
     });
     tracing::debug!(url = %target.display_url, workers, mode = ?opts.mode, "bench start");
 
@@ -93,20 +113,25 @@ pub async fn run(
                 rate,
                 conn: None,
                 payload_idx: id,
-                stats: WorkerStats::new(),
+                instances: HashSet::new(),
             };
             tokio::spawn(w.run())
         })
         .collect();
 
-    let mut total = WorkerStats::new();
+    let mut instances = HashSet::new();
     for h in handles {
         match h.await {
-            Ok(s) => total.merge(s),
+            Ok(seen) => instances.extend(seen),
             Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
             Err(_) => {}
         }
     }
+    let mut total = WorkerStats::new();
+    for k in 0..shared.shards.len() {
+        total.merge(std::mem::replace(&mut *shared.shard(k), WorkerStats::new()));
+    }
+    total.instances.extend(instances);
     let elapsed = start.elapsed();
     shared.finished.store(true, Relaxed);
     let concurrency = sampler.await.unwrap_or_default();
@@ -260,11 +285,12 @@ struct Worker {
     rate: Option<f64>,
     conn: Option<h1::Conn>,
     payload_idx: usize,
-    stats: WorkerStats,
+    /// Instance ids this worker has seen (merged at the end).
+    instances: HashSet<String>,
 }
 
 impl Worker {
-    async fn run(mut self) -> WorkerStats {
+    async fn run(mut self) -> HashSet<String> {
         let sh = self.shared.clone();
         loop {
             if sh.stop.load(Relaxed) {
@@ -331,7 +357,7 @@ impl Worker {
             };
             self.one(intended).await;
         }
-        self.stats
+        self.instances
     }
 
     async fn one(&mut self, intended: Instant) {
@@ -344,12 +370,7 @@ impl Worker {
         let sent = Instant::now();
         let res = tokio::time::timeout(
             self.timeout,
-            exchange(
-                &mut self.conn,
-                &t.addrs,
-                &payload.wire,
-                &self.stats.instances,
-            ),
+            exchange(&mut self.conn, &t.addrs, &payload.wire, &self.instances),
         )
         .await;
         sh.in_flight.fetch_sub(1, Relaxed);
@@ -361,23 +382,24 @@ impl Worker {
             Ok(Ok(x)) => {
                 let cold = x.info.cold();
                 if let Some(id) = x.new_instance {
-                    self.stats.instances.insert(id);
-                }
-                if cold {
-                    sh.cold.fetch_add(1, Relaxed);
-                    if self.stats.cold_samples.len() < MAX_COLD_SAMPLES {
-                        let mut s = x.info.into_sample(x.status);
-                        s.t_s = at.as_secs_f64();
-                        s.first_byte_ms = (x.first_byte - sent).as_secs_f64() * 1e3;
-                        s.total_ms = (done - sent).as_secs_f64() * 1e3;
-                        self.stats.cold_samples.push(s);
-                    }
+                    self.instances.insert(id);
                 }
                 if x.status >= 400 {
                     sh.errors.fetch_add(1, Relaxed);
                 }
-                self.stats
-                    .record(at, Outcome::Status(x.status), latency, x.body_bytes, cold);
+                let mut stats = sh.shard(self.id);
+                if cold {
+                    sh.cold.fetch_add(1, Relaxed);
+                    if stats.cold_samples.len() < MAX_COLD_SAMPLES {
+                        let mut s = x.info.into_sample(x.status);
+                        s.t_s = at.as_secs_f64();
+                        s.first_byte_ms = (x.first_byte - sent).as_secs_f64() * 1e3;
+                        s.total_ms = (done - sent).as_secs_f64() * 1e3;
+                        stats.cold_samples.push(s);
+                    }
+                }
+                stats.record(at, Outcome::Status(x.status), latency, x.body_bytes, cold);
+                drop(stats);
                 sh.completed.fetch_add(1, Relaxed);
                 return;
             }
@@ -387,7 +409,7 @@ impl Worker {
         // The connection is in an unknown state: drop it.
         self.conn = None;
         sh.errors.fetch_add(1, Relaxed);
-        self.stats
+        sh.shard(self.id)
             .record(at, Outcome::Failed(failure), latency, 0, false);
         sh.completed.fetch_add(1, Relaxed);
         if failure == Failure::Connect {

@@ -480,12 +480,12 @@ pub fn compare(a: &BenchReport, b: &BenchReport) -> String {
             Better::Neither => "",
             _ => "worse",
         };
-        let _ = writeln!(
-            o,
+        let line = format!(
             " {name:<22}{:>14}{:>14}{dtxt:>14}{pct:>10}  {verdict}",
             f(x),
             f(y)
         );
+        let _ = writeln!(o, "{}", line.trim_end());
     }
     o
 }
