@@ -117,16 +117,20 @@ pub(crate) struct HeaderInfo {
     pub instance_start_ms: Option<f64>,
     pub initialize_ms: Option<f64>,
     pub model_load_ms: Option<f64>,
+    /// `x-fc-error-type` was present (function error reported with HTTP 200).
+    pub fc_error: bool,
 }
 
 impl HeaderInfo {
     /// Look at one header (name in any case). Only the instance id allocates.
     pub fn observe(&mut self, name: &[u8], value: &[u8]) {
-        if name.len() < 16 || !name[..4].eq_ignore_ascii_case(b"x-fc") {
+        if name.len() < 15 || !name[..4].eq_ignore_ascii_case(b"x-fc") {
             return;
         }
         let is = |n: &str| name.eq_ignore_ascii_case(n.as_bytes());
-        if is("x-fcctl-cold-start") {
+        if is("x-fc-error-type") {
+            self.fc_error = true;
+        } else if is("x-fcctl-cold-start") {
             self.cold_start = truthy(value);
         } else if is("x-fcctl-model-load") {
             self.model_load = truthy(value);
@@ -180,6 +184,9 @@ mod tests {
         h.observe(b"x-fcctl-model-load-ms", b"812.5");
         h.observe(b"x-fcctl-instance-id", b"i-2");
         h.observe(b"content-type", b"text/html");
+        assert!(!h.fc_error);
+        h.observe(b"X-Fc-Error-Type", b"InitializationError");
+        assert!(h.fc_error);
         assert!(h.cold());
         let s = h.clone().into_sample(200);
         assert_eq!(

@@ -163,8 +163,8 @@ fn build_report(
     let timeline = stats::timeline(&total.buckets, concurrency);
     let duration_s = elapsed.min(opts.duration).as_secs_f64().max(1e-3);
     let requests = total.requests;
-    let successes = total.status.s2xx + total.status.s3xx;
     let errors = total.errors.total();
+    let successes = requests.saturating_sub(errors);
     let round2 = |x: f64| (x * 100.0).round() / 100.0;
     let mut cold_samples = total.cold_samples;
     cold_samples.sort_by(|a, b| a.t_s.total_cmp(&b.t_s));
@@ -384,9 +384,14 @@ impl Worker {
                 if let Some(id) = x.new_instance {
                     self.instances.insert(id);
                 }
-                if x.status >= 400 {
+                if x.status >= 400 || x.info.fc_error {
                     sh.errors.fetch_add(1, Relaxed);
                 }
+                let outcome = if x.info.fc_error {
+                    Outcome::FunctionError(x.status)
+                } else {
+                    Outcome::Status(x.status)
+                };
                 let mut stats = sh.shard(self.id);
                 if cold {
                     sh.cold.fetch_add(1, Relaxed);
@@ -398,7 +403,7 @@ impl Worker {
                         stats.cold_samples.push(s);
                     }
                 }
-                stats.record(at, Outcome::Status(x.status), latency, x.body_bytes, cold);
+                stats.record(at, outcome, latency, x.body_bytes, cold);
                 drop(stats);
                 sh.completed.fetch_add(1, Relaxed);
                 return;
@@ -505,6 +510,7 @@ mod tests {
         cold: AtomicU64,
         conns: AtomicU64,
         multipart_ok: AtomicU64,
+        fc_error: AtomicU64,
     }
 
     async fn serve(st: Arc<ServerState>) -> SocketAddr {
@@ -550,6 +556,10 @@ mod tests {
                             let mut resp = Response::builder()
                                 .status(status)
                                 .header("x-fc-instance-id", format!("inst-{conn_id}"));
+                            if status == 200 && n % 13 == 12 {
+                                st.fc_error.fetch_add(1, Relaxed);
+                                resp = resp.header("x-fc-error-type", "FunctionTimeoutError");
+                            }
                             if first.swap(false, Relaxed) {
                                 st.cold.fetch_add(1, Relaxed);
                                 resp = resp
@@ -601,7 +611,12 @@ mod tests {
         assert_eq!(r.requests, st.total.load(Relaxed));
         assert_eq!(r.status.s5xx, st.s500.load(Relaxed));
         assert_eq!(r.status.s4xx, st.s404.load(Relaxed));
-        assert_eq!(r.errors, r.status.s4xx + r.status.s5xx);
+        assert_eq!(r.errors_by_class.function, st.fc_error.load(Relaxed));
+        assert!(r.errors_by_class.function > 0);
+        assert_eq!(
+            r.errors,
+            r.status.s4xx + r.status.s5xx + r.errors_by_class.function
+        );
         assert_eq!(r.errors_by_class.http_5xx, 200);
         assert_eq!(r.successes + r.errors, r.requests);
         assert_eq!(r.cold_starts, st.cold.load(Relaxed));

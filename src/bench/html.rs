@@ -418,12 +418,13 @@ pub fn render_html(r: &BenchReport) -> String {
     let e = &r.errors_by_class;
     let _ = write!(
         o,
-        "<p class=\"muted\">Errors by class: 4xx {} · 5xx {} · timeout {} · connect {} · other {}.{}</p>",
+        "<p class=\"muted\">Errors by class: 4xx {} · 5xx {} · timeout {} · connect {} · other {} · function (x-fc-error-type) {}.{}</p>",
         e.http_4xx,
         e.http_5xx,
         e.timeout,
         e.connect,
         e.other,
+        e.function,
         if r.coordinated_omission_corrected {
             " Open loop: latency measured from the intended send time (coordinated-omission corrected)."
         } else {

@@ -224,12 +224,13 @@ pub fn render_summary(r: &BenchReport) -> String {
     let e = &r.errors_by_class;
     let _ = writeln!(
         o_,
-        " Errors        4xx {} · 5xx {} · timeout {} · connect {} · other {}",
+        " Errors        4xx {} · 5xx {} · timeout {} · connect {} · other {} · function (x-fc-error-type) {}",
         thousands(e.http_4xx),
         thousands(e.http_5xx),
         thousands(e.timeout),
         thousands(e.connect),
-        thousands(e.other)
+        thousands(e.other),
+        thousands(e.function)
     );
     let inst = if r.instances > 0 {
         format!(", {} instances seen", r.instances)

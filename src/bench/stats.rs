@@ -31,6 +31,9 @@ pub(crate) enum Failure {
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Outcome {
     Status(u16),
+    /// A status below 400 carrying `x-fc-error-type` (FC reports function errors such as
+    /// `InitializationError` or `FunctionTimeoutError` with HTTP 200).
+    FunctionError(u16),
     Failed(Failure),
 }
 
@@ -123,7 +126,10 @@ impl WorkerStats {
         b.bytes += bytes;
         self.bytes += bytes;
         match outcome {
-            Outcome::Status(s) => {
+            Outcome::Status(s) | Outcome::FunctionError(s) => {
+                if matches!(outcome, Outcome::FunctionError(_)) && s < 400 {
+                    self.errors.function += 1;
+                }
                 match s {
                     200..=299 => {
                         b.n2xx += 1;
@@ -239,11 +245,13 @@ pub struct ErrorsByClass {
     pub connect: u64,
     /// Connection reset / protocol error mid-request, or a status outside 200..=599.
     pub other: u64,
+    /// Status below 400 but `x-fc-error-type` set (FC function errors come with HTTP 200).
+    pub function: u64,
 }
 
 impl ErrorsByClass {
     pub fn total(&self) -> u64 {
-        self.http_4xx + self.http_5xx + self.timeout + self.connect + self.other
+        self.http_4xx + self.http_5xx + self.timeout + self.connect + self.other + self.function
     }
     fn add(&mut self, o: &ErrorsByClass) {
         self.http_4xx += o.http_4xx;
@@ -251,6 +259,7 @@ impl ErrorsByClass {
         self.timeout += o.timeout;
         self.connect += o.connect;
         self.other += o.other;
+        self.function += o.function;
     }
 }
 
@@ -414,7 +423,7 @@ pub struct BenchReport {
     /// Seconds used for `rps_avg` (run length, capped at the planned duration).
     pub duration_s: f64,
     pub requests: u64,
-    /// Responses with a status below 400.
+    /// Responses with a status below 400 and no `x-fc-error-type`.
     pub successes: u64,
     /// `successes / requests`, 0..=1.
     pub success_rate: f64,
@@ -523,6 +532,13 @@ mod tests {
             false,
         );
         b.record(
+            Duration::from_millis(2700),
+            Outcome::FunctionError(200),
+            Duration::from_millis(2),
+            0,
+            false,
+        );
+        b.record(
             Duration::from_millis(2600),
             Outcome::Status(301),
             Duration::from_millis(2),
@@ -544,10 +560,15 @@ mod tests {
         assert_eq!(t[0].concurrency, 3);
         assert_eq!(t[1].total(), 0);
         assert_eq!((t[2].rps_err, t[2].rps_3xx, t[2].lat_max), (1, 1, 2.0));
-        assert_eq!(a.errors.total(), 3);
+        assert_eq!(
+            t[2].rps_2xx, 1,
+            "function errors keep their HTTP status class"
+        );
+        assert_eq!(a.errors.function, 1);
+        assert_eq!(a.errors.total(), 4);
         assert_eq!(a.cold_starts, 1);
         assert_eq!(LatencyStats::from_hist(&a.cold).count, 1);
-        assert_eq!(LatencyStats::from_hist(&a.warm).count, 3);
+        assert_eq!(LatencyStats::from_hist(&a.warm).count, 4);
     }
 }
 
