@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::cold::{ColdStartSample, summarize_cold};
+use super::cold::{ColdStartSample, ColdStartSummary, summarize_cold};
 use super::h1::{self, ExchangeError};
 use super::stats::{self, Failure, LatencyStats, MAX_COLD_SAMPLES, Outcome, WorkerStats};
 use super::target::{self, Target};
@@ -178,7 +178,7 @@ fn build_report(
         requests,
         successes,
         success_rate: if requests > 0 {
-            successes as f64 / requests as f64
+            (successes as f64 / requests as f64 * 1e6).round() / 1e6
         } else {
             0.0
         },
@@ -455,6 +455,34 @@ async fn exchange(
         }
     }
     Err(Failure::Other)
+}
+
+/// `--cold N`: `n` times, call `force_fresh(i)` (the caller makes the next request hit
+/// a new instance: bump a no-op config, scale to zero on the emulator, ...) then
+/// [`probe`] once; returns the samples and their phase summary (instance start →
+/// `/initialize` done → first byte).
+pub async fn run_cold<F, Fut, E>(
+    opts: &BenchOptions,
+    n: usize,
+    mut force_fresh: F,
+) -> Result<(Vec<ColdStartSample>, Option<ColdStartSummary>), BenchError>
+where
+    F: FnMut(usize) -> Fut,
+    Fut: std::future::Future<Output = Result<(), E>>,
+    E: std::fmt::Display,
+{
+    target::check_allowed(&opts.url, opts.allow_remote)?;
+    let mut samples = Vec::with_capacity(n);
+    for i in 0..n {
+        force_fresh(i).await.map_err(|e| {
+            BenchError::ColdStart(format!("forcing fresh instance {}/{n}: {e}", i + 1))
+        })?;
+        let mut s = probe(opts).await?;
+        s.t_s = i as f64;
+        samples.push(s);
+    }
+    let summary = summarize_cold(&samples);
+    Ok((samples, summary))
 }
 
 /// One request over a fresh connection, timed (for `--cold N`: the caller forces a new
@@ -748,6 +776,29 @@ mod tests {
             "{} requests, cap 300/s for 1 s",
             r.requests
         );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn cold_mode_forces_then_probes() {
+        let st = Arc::new(ServerState::default());
+        let addr = serve(st.clone()).await;
+        let o = opts(addr, "/", Mode::Concurrency { n: 1 }, 1000, 1);
+        let forced = Arc::new(AtomicU64::new(0));
+        let f2 = forced.clone();
+        let (samples, summary) = run_cold(&o, 3, move |_i| {
+            let f2 = f2.clone();
+            async move {
+                f2.fetch_add(1, Relaxed);
+                Ok::<(), String>(())
+            }
+        })
+        .await
+        .unwrap();
+        assert_eq!((samples.len(), forced.load(Relaxed)), (3, 3));
+        let s = summary.unwrap();
+        assert_eq!((s.count, s.initialize_ms.p90), (3, 300.0));
+        let err = run_cold(&o, 1, |_| async { Err::<(), _>("no emulator") }).await;
+        assert!(matches!(err, Err(BenchError::ColdStart(m)) if m.contains("no emulator")));
     }
 
     #[tokio::test]

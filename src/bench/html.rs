@@ -655,7 +655,7 @@ pub(crate) mod tests {
             duration_s: 30.0,
             requests: 7_350,
             successes: 7_349,
-            success_rate: 7_349.0 / 7_350.0,
+            success_rate: 0.999864,
             errors: 1,
             rps_avg: 245.0,
             rps_peak: 390.0,

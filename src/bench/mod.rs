@@ -30,12 +30,13 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 pub use cold::{ColdStartSample, ColdStartSummary, PhaseStats, summarize_cold};
-pub use engine::{probe, run};
+pub use engine::{probe, run, run_cold};
 pub use html::{render_html, write_html_report};
 pub use render::{compare, render_summary};
 pub use stats::{
     BenchReport, ErrorsByClass, HistogramBucket, LatencyStats, SecondBucket, StatusCounts,
 };
+pub use stats::{report_dir_name, save_report};
 
 /// Hard ceilings that no option can lift: every run is bounded.
 pub const MAX_CONNECTIONS: usize = 10_000;
@@ -297,6 +298,8 @@ pub enum BenchError {
     Resolve { host: String, reason: String },
     #[error("request to {url} failed: {reason}")]
     Request { url: String, reason: String },
+    #[error("cold-start run failed: {0}")]
+    ColdStart(String),
 }
 
 /// Serde helper: `Duration` as fractional seconds.
