@@ -23,6 +23,9 @@ pub struct Cloud {
     pub source: Source,
     /// The local emulator, with `--local`.
     pub local: Option<local::Info>,
+    /// Talking to an emulator (`--local`, or an endpoint override on loopback): `auto` NAS,
+    /// VPC and domain settings are then served locally instead of refused.
+    pub emulated: bool,
 }
 
 impl Ctx {
@@ -88,7 +91,9 @@ impl Ctx {
         let oss = OssClient::new(OssConfig::new(&oss_endpoint, &bucket), key)
             .with_context(|| format!("OSS endpoint {oss_endpoint}"))?;
         tracing::debug!(%fc_endpoint, %oss_endpoint, %bucket, source = %source, "connected");
+        let emulated = local.is_some() || is_loopback(&fc_endpoint);
         Ok(Cloud {
+            emulated,
             cfg,
             fc,
             oss,
@@ -105,5 +110,26 @@ pub fn bucket_name(cfg: &Config, account_id: &str) -> String {
         format!("fcctl-{account_id}-{}", cfg.region)
     } else {
         cfg.oss.bucket.clone()
+    }
+}
+
+/// `http://127.x.x.x:…`, `http://localhost:…` or `http://[::1]:…`.
+fn is_loopback(endpoint: &str) -> bool {
+    let Some(rest) = endpoint.strip_prefix("http://") else {
+        return false;
+    };
+    let host = rest.split('/').next().unwrap_or("");
+    let host = host.rsplit_once(':').map_or(host, |(h, _)| h);
+    host == "localhost" || host == "[::1]" || host.starts_with("127.")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn loopback_endpoints() {
+        assert!(super::is_loopback("http://127.0.0.1:9000"));
+        assert!(super::is_loopback("http://localhost:1/x"));
+        assert!(!super::is_loopback("https://1.cn-shenzhen.fc.aliyuncs.com"));
+        assert!(!super::is_loopback("http://10.0.0.1:80"));
     }
 }

@@ -34,7 +34,7 @@ pub async fn execute(ctx: &Ctx, cloud: &Cloud, dry_run: bool) -> anyhow::Result<
         &cloud.cfg,
         state.release_id.as_deref(),
         &built.code_zip_crc64,
-        cloud.local.is_some(),
+        cloud.emulated,
     )?;
     let writes_before = cloud.fc.write_count();
     let current = plan::current(&cloud.fc, &desired).await?;

@@ -205,7 +205,7 @@ pub async fn execute(cloud: &Cloud) -> anyhow::Result<StatusReport> {
     };
     let mut custom_domain = None;
     if cloud.cfg.custom_domain.enabled {
-        let dn = domain_name(&cloud.cfg, cloud.local.is_some())?;
+        let dn = domain_name(&cloud.cfg, cloud.emulated)?;
         match cloud.fc.get_custom_domain(&dn).await {
             Ok(d) => {
                 let route = d

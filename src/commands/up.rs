@@ -285,7 +285,7 @@ async fn chain(ctx: &Ctx, cloud: &Cloud, a: &UpArgs, t0: Instant) -> anyhow::Res
         .and_then(|h| h.url_internet)
         .context("the HTTP trigger has no public URL")?;
     let (domain, domain_url) = if cfg.custom_domain.enabled {
-        let name = domain_name(cfg, cloud.local.is_some())?;
+        let name = domain_name(cfg, cloud.emulated)?;
         let u = match &cloud.local {
             Some(l) => l.domain_endpoint.clone(),
             None => format!("http://{name}"),

@@ -1,0 +1,211 @@
+//! End-to-end: deploy / publish / alias / provision / status / invoke / rollback with the real
+//! fcctl binary against a fresh emulator (a tiny Python function stands in for the model server).
+
+mod common;
+
+use common::{Project, text};
+
+fn post(url: &str, host: Option<&str>) -> serde_json::Value {
+    let mut args = vec!["-s", "-X", "POST", "--data-binary", "x"];
+    if let Some(h) = host {
+        args.extend(["-H", h]);
+    }
+    let u = format!("{url}/classify");
+    args.push(&u);
+    let out = std::process::Command::new("curl")
+        .args(&args)
+        .output()
+        .unwrap();
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
+        panic!(
+            "not JSON from {url}: {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
+}
+
+#[test]
+fn deploy_is_planned_idempotent_and_dry_run_exit_code_reports_changes() {
+    let p = Project::new("");
+    p.fake_build("dog", "r-one");
+    let dry = p.fcctl(&["deploy", "--dry-run", "--json"]);
+    assert_eq!(dry.status.code(), Some(10), "{}", text(&dry));
+    let plan: serde_json::Value = serde_json::from_slice(&dry.stdout).unwrap();
+    assert_eq!(plan["applied"], false);
+    assert_eq!(plan["write_calls"], 0);
+    assert_eq!(plan["plan"]["function"], "create");
+
+    let r = p.json(&["deploy", "--json"]);
+    assert_eq!(r["applied"], true);
+    assert!(r["write_calls"].as_u64().unwrap() >= 3, "{r}");
+
+    let again = p.json(&["deploy", "--json"]);
+    assert_eq!(again["changed"], false, "{again}");
+    assert_eq!(again["write_calls"], 0, "{again}");
+    let dry = p.fcctl(&["deploy", "--dry-run"]);
+    assert_eq!(dry.status.code(), Some(0));
+    assert!(text(&dry).contains("nothing to change"));
+
+    // A config change is planned as exactly that field.
+    std::fs::write(
+        p.path().join("fcctl.yaml"),
+        "app: cat-dog\nfunction:\n  memory_mb: 2048\n",
+    )
+    .unwrap();
+    let dry = p.fcctl(&["deploy", "--dry-run", "--json"]);
+    assert_eq!(dry.status.code(), Some(10));
+    let plan: serde_json::Value = serde_json::from_slice(&dry.stdout).unwrap();
+    let fields: Vec<&str> = plan["plan"]["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, vec!["memorySize"]);
+}
+
+#[test]
+fn release_flow_publish_alias_provision_status_invoke_rollback() {
+    let p = Project::new("");
+    p.fake_build("v1", "r-one");
+    p.json(&["deploy", "--json"]);
+    let v1 = p.json(&["publish", "--json"]);
+    assert_eq!(v1["created"], true);
+    assert_eq!(v1["version"], "1");
+    let same = p.json(&["publish", "--json"]);
+    assert_eq!(
+        same["created"], false,
+        "publishing unchanged settings twice is a no-op"
+    );
+    p.json(&["alias", "--version", "1", "--json"]);
+    let prov = p.json(&["provision", "--instances", "2", "--wait", "--json"]);
+    assert_eq!(prov["current"], 2);
+    assert_eq!(prov["target"], 2);
+
+    let st = p.json(&["status", "--json"]);
+    assert_eq!(st["warnings"].as_array().unwrap().len(), 0, "{st}");
+    assert_eq!(st["trigger"]["qualifier"], "prod");
+    assert_eq!(st["aliases"][0]["version"], "1");
+    let url = st["trigger"]["url"].as_str().unwrap().to_string();
+    assert_eq!(post(&url, None)["label"], "v1");
+    let host = format!("Host: {}", st["custom_domain"]["name"].as_str().unwrap());
+    let dom = st["custom_domain"]["url"].as_str().unwrap().to_string();
+    assert_eq!(post(&dom, Some(&host))["label"], "v1");
+
+    // Publishing refuses when the function drifted from the last build.
+    p.fake_build("v2", "r-two");
+    let refused = p.fcctl(&["publish"]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        text(&refused).contains("run `fcctl deploy` first"),
+        "{}",
+        text(&refused)
+    );
+
+    p.json(&["deploy", "--json"]);
+    let v2 = p.json(&["publish", "--json"]);
+    assert_eq!(v2["version"], "2");
+    assert_eq!(v2["release_id"], "r-two");
+    p.json(&["alias", "--version", "2", "--json"]);
+    assert_eq!(post(&url, None)["label"], "v2");
+    let inv = p.json(&["invoke", "fcctl.yaml", "--json"]);
+    assert_eq!(inv["label"], "v2");
+    assert_eq!(inv["release"], "r-two");
+
+    let rb = p.json(&["rollback", "--json"]);
+    assert_eq!(rb["from"], "2");
+    assert_eq!(rb["to"], "1");
+    assert_eq!(rb["release_id"], "r-one");
+    assert_eq!(
+        post(&url, None)["label"],
+        "v1",
+        "prod serves version 1 again"
+    );
+    let prov = p.json(&["provision", "--instances", "2", "--wait", "--json"]);
+    assert_eq!(prov["current"], 2, "provisioned instances follow the alias");
+}
+
+#[test]
+fn canary_weights_and_provision_conflict_is_explained() {
+    let p = Project::new("");
+    p.fake_build("a", "r-a");
+    p.json(&["deploy", "--json"]);
+    p.json(&["publish", "--json"]);
+    p.fake_build("b", "r-b");
+    p.json(&["deploy", "--json"]);
+    p.json(&["publish", "--json"]);
+    let a = p.json(&[
+        "alias",
+        "--version",
+        "1",
+        "--canary",
+        "2",
+        "--weight",
+        "0.1",
+        "--json",
+    ]);
+    assert_eq!(a["additional_version_weight"]["2"], 0.1);
+    let out = p.fcctl(&["provision", "--instances", "2"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out).contains("weighted alias"), "{}", text(&out));
+}
+
+#[test]
+fn status_warns_when_capacity_is_on_a_qualifier_nothing_routes_to() {
+    let p = Project::new("");
+    p.fake_build("a", "r-a");
+    p.json(&["deploy", "--json"]);
+    p.json(&["publish", "--json"]);
+    p.json(&["alias", "staging", "--version", "1", "--json"]);
+    p.json(&["alias", "--version", "1", "--json"]);
+    p.json(&[
+        "provision",
+        "--instances",
+        "1",
+        "--alias",
+        "staging",
+        "--json",
+    ]);
+    let st = p.json(&["status", "--json"]);
+    let w = st["warnings"].to_string();
+    assert!(w.contains("staging receive no traffic"), "{st}");
+    let human = text(&p.fcctl(&["status"]));
+    assert!(human.contains("⚠ WARNING"), "{human}");
+}
+
+#[test]
+fn wrong_credentials_exit_3_change_nothing_and_never_print_the_secret() {
+    let p = Project::new("");
+    p.fake_build("a", "r-a");
+    let secret = "WrongSecretThatMustNeverAppear123";
+    let out = p.fcctl_env(
+        &["-vv", "deploy"],
+        &[("ALIBABA_CLOUD_ACCESS_KEY_SECRET", secret)],
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let all = text(&out);
+    assert!(all.contains("SignatureDoesNotMatch"), "{all}");
+    assert!(all.contains("request id"), "{all}");
+    assert!(!all.contains(secret), "the secret leaked into the output");
+    // Nothing was created; the same env with the right secret works.
+    let st = p.fcctl_env(&["status", "--json"], &[]);
+    assert!(st.status.success(), "{}", text(&st));
+    let st: serde_json::Value = serde_json::from_slice(&st.stdout).unwrap();
+    assert_eq!(st["exists"], false);
+}
+
+#[test]
+fn converges_under_injected_throttling_and_server_errors() {
+    let p = Project::new("error_rate=0.1");
+    p.fake_build("a", "r-a");
+    for args in [
+        vec!["deploy", "--json"],
+        vec!["publish", "--json"],
+        vec!["alias", "--version", "1", "--json"],
+        vec!["provision", "--instances", "2", "--wait", "--json"],
+    ] {
+        p.json(&args);
+    }
+    let again = p.json(&["deploy", "--json"]);
+    assert_eq!(again["changed"], false);
+}
