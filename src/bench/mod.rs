@@ -1,11 +1,15 @@
 //! `fcctl bench`: load generator, HDR statistics and the HTML report.
 //!
 //! The engine drives HTTP/1.1 keep-alive connections (one per virtual user in the
-//! closed-loop modes, a bounded pool in the open-loop rate mode) straight over hyper's
-//! connection API, records every response in HDR histograms (coordinated-omission
+//! closed-loop modes, a bounded pool in the open-loop rate mode) with its own small
+//! client (`h1.rs`: request serialised once, head parsed by `httparse`, one task per
+//! connection), records every response in HDR histograms (coordinated-omission
 //! corrected in rate mode: latency is measured from the *intended* send time) and in
 //! per-second buckets, and counts cold starts from the response headers set by the
 //! local emulator (`x-fcctl-cold-start`) or the function itself (`x-fcctl-model-load`).
+//! FC function errors (`x-fc-error-type`, sent with HTTP 200) count as errors.
+//! Targets must be loopback unless `allow_remote`; runs are bounded by `duration`
+//! and `max_requests`.
 //!
 //! ```text
 //! BenchOptions ──run()──▶ BenchReport ──render_summary()──▶ terminal text
