@@ -1396,6 +1396,51 @@ mod tests {
     }
 
     #[test]
+    fn readme_documents_every_key() {
+        let readme = include_str!("../README.md");
+        let mut c = Config::with_app("x");
+        c.account_id = Some("1".into());
+        c.fc_endpoint = Some("http://x".into());
+        c.oss_endpoint = Some("http://x".into());
+        c.function.name = Some("x".into());
+        c.build.glibc = Some(GlibcVersion(2, 28));
+        c.oss.prefix = Some("p".into());
+        c.custom_domain.qualifier = Some("q".into());
+        let tree = serde_json::to_value(&c).unwrap();
+        let mut missing = Vec::new();
+        for (top, v) in tree.as_object().unwrap() {
+            match v.as_object() {
+                Some(section) => {
+                    for leaf in section.keys() {
+                        let full = format!("`{top}.{leaf}`");
+                        let split = readme.contains(&format!("`{top}."))
+                            && readme.contains(&format!("`{leaf}`"));
+                        let in_row = readme.lines().any(|l| {
+                            l.contains(&format!("`{top}."))
+                                && (l.contains(&format!("/ `{leaf}`"))
+                                    || l.contains(&format!("`{top}.{leaf}`")))
+                        });
+                        if !(readme.contains(&full) || (split && in_row)) {
+                            missing.push(format!("{top}.{leaf}"));
+                        }
+                    }
+                }
+                None => {
+                    if !readme.contains(&format!("`{top}`")) {
+                        missing.push(top.clone());
+                    }
+                }
+            }
+        }
+        // `function.name` and `function.description` are documented in templates/fcctl.yaml.
+        missing.retain(|m| m != "function.name" && m != "function.description");
+        assert!(
+            missing.is_empty(),
+            "README configuration table lacks: {missing:?}"
+        );
+    }
+
+    #[test]
     fn glibc_version_parsing() {
         assert_eq!("2.28".parse::<GlibcVersion>().unwrap(), GlibcVersion(2, 28));
         assert_eq!(
