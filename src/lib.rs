@@ -8,6 +8,8 @@ pub mod config;
 pub mod credentials;
 pub mod deploy;
 pub mod local;
+pub mod nas;
 pub mod output;
+pub mod package;
 pub mod state;
 pub mod syaml;

@@ -100,7 +100,10 @@ fn main() {
                         },
                         Err(e) => (400, json!({"ok": false, "error": format!("bad job: {e}")})),
                     },
-                    Err(e) => (400, json!({"ok": false, "error": format!("reading body: {e}")})),
+                    Err(e) => (
+                        400,
+                        json!({"ok": false, "error": format!("reading body: {e}")}),
+                    ),
                 }
             }
             _ => (404, json!({"ok": false, "error": "not found"})),
@@ -211,7 +214,8 @@ fn set_owner_mode(p: &Path, mode: u32, uid: Option<u32>, gid: Option<u32>) -> Re
     let md = fs::symlink_metadata(p).map_err(|e| format!("stat {}: {e}", p.display()))?;
     // Files are created with our effective uid: uid 0 on the new file means we are root.
     if md.uid() == 0 && (uid.is_some() || gid.is_some()) {
-        std::os::unix::fs::lchown(p, uid, gid).map_err(|e| format!("chown {}: {e}", p.display()))?;
+        std::os::unix::fs::lchown(p, uid, gid)
+            .map_err(|e| format!("chown {}: {e}", p.display()))?;
     }
     Ok(())
 }
@@ -277,7 +281,11 @@ fn stage(releases: &Path, job: &Job) -> Result<Value, String> {
     });
     let errors = errors.into_inner().unwrap();
     if !errors.is_empty() {
-        return Err(format!("{} file(s) failed: {}", errors.len(), errors.join("; ")));
+        return Err(format!(
+            "{} file(s) failed: {}",
+            errors.len(),
+            errors.join("; ")
+        ));
     }
     let c = counters.into_inner().unwrap();
     Ok(json!({
@@ -333,7 +341,9 @@ fn place(
     if let Some((src, mode, size)) = index.get(&f.sha256)
         && *mode & 0o7777 == f.mode & 0o7777
         && *size == f.size
-        && fs::metadata(src).map(|m| m.len() == f.size).unwrap_or(false)
+        && fs::metadata(src)
+            .map(|m| m.len() == f.size)
+            .unwrap_or(false)
         && fs::hard_link(src, &tmp).is_ok()
     {
         fs::rename(&tmp, &dst).map_err(|e| format!("rename {}: {e}", dst.display()))?;

@@ -1,0 +1,98 @@
+//! Cross build for an older glibc with cargo-zigbuild (zig from the `ziglang` wheel in
+//! `<project>/.venv`, installed by `scripts/setup`).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::Context as _;
+
+use crate::config::GlibcVersion;
+
+/// The Rust target triple (cargo-zigbuild takes the glibc version as a suffix).
+pub const TRIPLE: &str = "x86_64-unknown-linux-gnu";
+
+/// PATH with `<project>/.venv/bin` first: cargo-zigbuild runs `python3 -m ziglang` when no
+/// `zig` is on PATH, and only the venv's python has the `ziglang` wheel.
+pub fn path_env(project: &Path) -> std::ffi::OsString {
+    let venv = project.join(".venv").join("bin");
+    let mut parts = Vec::new();
+    if venv.is_dir() {
+        parts.push(venv);
+    }
+    if let Some(p) = std::env::var_os("PATH") {
+        parts.extend(std::env::split_paths(&p));
+    }
+    std::env::join_paths(parts).unwrap_or_default()
+}
+
+/// Builds `bins` (package, binary) in release mode for `TRIPLE.<floor>` into
+/// `<project>/target` and returns the binary paths in the same order.
+pub fn build(
+    project: &Path,
+    bins: &[(&str, &str)],
+    floor: GlibcVersion,
+) -> anyhow::Result<Vec<PathBuf>> {
+    if !project.join("Cargo.toml").is_file() {
+        anyhow::bail!(
+            "{} has no Cargo.toml, so there is nothing to compile; \
+             run fcctl from the workspace root or pass --binary PATH",
+            project.display()
+        );
+    }
+    let path = path_env(project);
+    // `cargo zigbuild --version` is not accepted; the binary itself answers `--version`.
+    let has_zigbuild = Command::new("cargo-zigbuild")
+        .arg("--version")
+        .env("PATH", &path)
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_zigbuild {
+        anyhow::bail!(
+            "cargo-zigbuild is not installed; run `scripts/setup` (installs the ziglang wheel into \
+             .venv and cargo-zigbuild) or pass --binary PATH with a binary built for glibc ≤ {floor}"
+        );
+    }
+    let target = format!("{TRIPLE}.{floor}");
+    let target_dir = project.join("target");
+    let mut cmd = Command::new("cargo");
+    cmd.current_dir(project)
+        .env("PATH", &path)
+        .env("CARGO_TARGET_DIR", &target_dir)
+        .args(["zigbuild", "--release", "--target", &target]);
+    for (pkg, bin) in bins {
+        cmd.args(["-p", pkg, "--bin", bin]);
+    }
+    tracing::info!(?cmd, "cross-compiling");
+    let status = cmd
+        .status()
+        .context("running cargo zigbuild (is cargo on PATH?)")?;
+    if !status.success() {
+        anyhow::bail!(
+            "cargo zigbuild --target {target} failed ({status}); see the compiler output above"
+        );
+    }
+    Ok(bins
+        .iter()
+        .map(|(_, bin)| target_dir.join(TRIPLE).join("release").join(bin))
+        .collect())
+}
+
+/// Versions of the tools used (for build.json); missing tools are reported as such.
+pub fn toolchain(project: &Path) -> serde_json::Value {
+    let path = path_env(project);
+    let run = |prog: &str, args: &[&str]| -> String {
+        Command::new(prog)
+            .args(args)
+            .env("PATH", &path)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+            .unwrap_or_else(|| "not found".into())
+    };
+    serde_json::json!({
+        "rustc": run("rustc", &["--version"]),
+        "cargo_zigbuild": run("cargo", &["zigbuild", "--version"]),
+        "zig": run("python3", &["-m", "ziglang", "version"]),
+    })
+}
