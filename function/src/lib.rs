@@ -1,6 +1,8 @@
 //! fcctl-function: the cat/dog inference server fcctl deploys as an FC3 custom-runtime
 //! function. See `function/README.md`.
 
+#[doc(hidden)]
+pub mod fuzz;
 pub mod manifest;
 pub mod model;
 pub mod page;

@@ -203,6 +203,7 @@ impl Classifier {
         });
         let env = env?;
         let bytes = bytes?;
+        let t_env = t0.elapsed();
         let threads = match manifest.runtime.threads {
             0 => std::thread::available_parallelism()
                 .map(|n| n.get())
@@ -245,6 +246,7 @@ impl Classifier {
             });
         }
         let session = session?;
+        let t_session = t0.elapsed();
         let input_name = match &manifest.input.name {
             Some(n) => n.clone(),
             None => session
@@ -287,6 +289,12 @@ impl Classifier {
             limits,
             load_ms: 0.0,
         };
+        tracing::debug!(
+            runtime_and_read_ms = t_env.as_secs_f64() * 1e3,
+            session_ms = (t_session - t_env).as_secs_f64() * 1e3,
+            warmup_ms = (t0.elapsed() - t_session).as_secs_f64() * 1e3,
+            "model load phases"
+        );
         Ok(Self {
             load_ms: t0.elapsed().as_secs_f64() * 1e3,
             ..me
