@@ -2,8 +2,6 @@
 //! Preprocessing for all N cases (the untrusted path); every 10th decodable case also runs
 //! inference (classify must not return an inference error = would be a 5xx). Prints VmHWM.
 
-#[path = "../tests/common/mod.rs"]
-mod common;
 #[path = "../tests/fuzz.rs"]
 #[allow(dead_code, unused_imports)]
 mod fuzz_seeds;
@@ -16,7 +14,7 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let n: usize = args.first().and_then(|v| v.parse().ok()).unwrap_or(10_000);
     let seed: u64 = args.get(1).and_then(|v| v.parse().ok()).unwrap_or(42);
-    let c = common::load_default();
+    let c = fuzz_seeds::common::load_default();
     let seeds = fuzz_seeds::seeds();
     let mut rng = Rng::new(seed);
     let (mut ok, mut rejected, mut panics, mut e5xx, mut inferred) = (0, 0, 0, 0, 0);

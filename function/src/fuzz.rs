@@ -14,7 +14,7 @@ impl Rng {
     pub fn new(seed: u64) -> Self {
         Self(seed.max(1))
     }
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         let mut x = self.0;
         x ^= x >> 12;
         x ^= x << 25;
@@ -26,7 +26,7 @@ impl Rng {
         if n == 0 {
             0
         } else {
-            (self.next() % n as u64) as usize
+            (self.next_u64() % n as u64) as usize
         }
     }
 }
@@ -38,7 +38,7 @@ pub fn mutate(rng: &mut Rng, src: &[u8], other: &[u8]) -> Vec<u8> {
     let rounds = 1 + rng.below(4);
     for _ in 0..rounds {
         if v.is_empty() {
-            v.push(rng.next() as u8);
+            v.push(rng.next_u64() as u8);
         }
         let len = v.len();
         // Bias positions towards the header, where dimensions and tables live.
@@ -49,7 +49,7 @@ pub fn mutate(rng: &mut Rng, src: &[u8], other: &[u8]) -> Vec<u8> {
         };
         match rng.below(8) {
             0 => v[pos] ^= 1 << rng.below(8),
-            1 => v[pos] = rng.next() as u8,
+            1 => v[pos] = rng.next_u64() as u8,
             2 => v.truncate(pos.max(1)),
             3 => {
                 let n = rng.below(64).min(len - pos);
@@ -76,7 +76,7 @@ pub fn mutate(rng: &mut Rng, src: &[u8], other: &[u8]) -> Vec<u8> {
             _ => {
                 for _ in 0..rng.below(16) {
                     let p = rng.below(v.len());
-                    v[p] = rng.next() as u8;
+                    v[p] = rng.next_u64() as u8;
                 }
             }
         }

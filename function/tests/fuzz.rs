@@ -1,7 +1,7 @@
 //! Mutation fuzzing (small count here; `cargo run --release --example fuzz` for ≥ 10 000):
 //! no panic in the untrusted-input path, and mutated inputs over HTTP never produce a 5xx.
 
-mod common;
+pub mod common;
 
 use fcctl_function::fuzz;
 use fcctl_function::manifest::Manifest;
