@@ -16,6 +16,7 @@ pub mod publish;
 mod render;
 mod rollback;
 mod status;
+mod up;
 
 use std::path::{Path, PathBuf};
 
@@ -174,7 +175,7 @@ async fn dispatch(ctx: &Ctx, command: Command) -> anyhow::Result<()> {
         Command::Rollback(a) => rollback::run(ctx, a).await,
         Command::Invoke(a) => invoke::run(ctx, a).await,
         Command::Bench(_) => not_yet("bench", 8),
-        Command::Up(_) => not_yet("up", 7),
+        Command::Up(a) => up::run(ctx, a).await,
     }
 }
 
