@@ -1,6 +1,7 @@
 //! One module per subcommand: thin orchestration and printing, no protocol details.
 
 pub mod alias;
+mod bench;
 pub mod build;
 mod completions;
 pub mod connect;
@@ -81,14 +82,6 @@ pub struct Exit {
     pub code: i32,
     /// Message for stderr (may be empty).
     pub message: String,
-}
-
-/// A subcommand whose issue has not landed: says so and exits 1, with no fake output.
-fn not_yet(name: &str, issue: u32) -> anyhow::Result<()> {
-    anyhow::bail!(
-        "`fcctl {name}` is not implemented yet (tracked in issue {issue}); \
-         see README.md for what works today"
-    )
 }
 
 fn init_tracing(g: &Global) {
@@ -174,7 +167,7 @@ async fn dispatch(ctx: &Ctx, command: Command) -> anyhow::Result<()> {
         Command::Status => status::run(ctx).await,
         Command::Rollback(a) => rollback::run(ctx, a).await,
         Command::Invoke(a) => invoke::run(ctx, a).await,
-        Command::Bench(_) => not_yet("bench", 8),
+        Command::Bench(a) => bench::run(ctx, a).await,
         Command::Up(a) => up::run(ctx, a).await,
     }
 }

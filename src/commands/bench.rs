@@ -1,0 +1,337 @@
+//! `fcctl bench`: load-test the deployed endpoint (defaults from fcctl.yaml and the deployment),
+//! save report.json + a self-contained report.html, or compare two runs.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use serde::Serialize;
+
+use crate::aliyun::fc_models::{CreateTriggerInput, HttpTriggerConfig, UpdateFunctionInput};
+use crate::bench::{self, BenchOptions, BenchReport, Mode, RequestKind};
+use crate::cli::{BenchArgs, BenchCompare};
+use crate::commands::Ctx;
+use crate::commands::connect::Cloud;
+use crate::config::BenchRequest;
+use crate::deploy::plan::domain_name;
+
+/// Parses `30s`, `5m`, `1h`, `500ms` or plain seconds.
+pub fn parse_duration(s: &str) -> anyhow::Result<Duration> {
+    let s = s.trim();
+    let (num, unit) = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .map_or((s, ""), |i| s.split_at(i));
+    let n: f64 = num
+        .parse()
+        .with_context(|| format!("`{s}` is not a duration like 30s, 5m or 1h"))?;
+    let secs = match unit {
+        "" | "s" => n,
+        "ms" => n / 1000.0,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => bail!("`{s}`: unknown unit `{unit}` (use ms, s, m or h)"),
+    };
+    if !(secs > 0.0 && secs.is_finite()) {
+        bail!("`{s}` must be a positive duration");
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+/// Parses `--ramp 5..50` with `--step 20%`.
+fn parse_ramp(ramp: &str, step: &str, step_duration: Duration) -> anyhow::Result<Mode> {
+    let (a, b) = ramp
+        .split_once("..")
+        .with_context(|| format!("--ramp `{ramp}`: write FROM..TO, e.g. 5..50"))?;
+    let from: usize = a.trim().parse().context("--ramp FROM must be a number")?;
+    let to: usize = b.trim().parse().context("--ramp TO must be a number")?;
+    let step_pct: f64 = step
+        .trim()
+        .trim_end_matches('%')
+        .parse()
+        .with_context(|| format!("--step `{step}`: write a percentage like 20%"))?;
+    Ok(Mode::Ramp {
+        from,
+        to,
+        step_pct,
+        step_duration,
+    })
+}
+
+/// Where the load goes: explicit `--url`, else the release alias's trigger URL (or the custom
+/// domain with its Host header when `--host` is given without `--url`).
+async fn target(cloud: &Cloud, a: &BenchArgs) -> anyhow::Result<(String, Option<String>)> {
+    if let Some(u) = &a.url {
+        return Ok((u.clone(), a.host.clone()));
+    }
+    if a.host.is_some() {
+        let dn = domain_name(&cloud.cfg, cloud.emulated)?;
+        let url = match &cloud.local {
+            Some(l) => l.domain_endpoint.clone(),
+            None => format!("http://{dn}"),
+        };
+        return Ok((url, a.host.clone()));
+    }
+    let t = cloud
+        .fc
+        .get_trigger(cloud.cfg.function_name(), &cloud.cfg.trigger.name)
+        .await
+        .context("finding the trigger URL to benchmark (deploy first, or pass --url)")?;
+    let url = t
+        .http_trigger
+        .and_then(|h| h.url_internet)
+        .context("the trigger has no public URL; pass --url")?;
+    Ok((url, None))
+}
+
+/// Builds engine options from flags, fcctl.yaml defaults and the deployment.
+async fn options(ctx: &Ctx, cloud: &Cloud, a: &BenchArgs) -> anyhow::Result<BenchOptions> {
+    let cfg = &cloud.cfg;
+    let (url, host) = target(cloud, a).await?;
+    let request = match a.request.as_deref() {
+        Some("page") => RequestKind::GetPage,
+        Some("image") => RequestKind::PostImage,
+        Some("classify") => RequestKind::Classify,
+        Some(other) => bail!("--request `{other}`: use page, image or classify"),
+        None => match cfg.bench.request {
+            BenchRequest::Page => RequestKind::GetPage,
+            BenchRequest::Image => RequestKind::PostImage,
+            BenchRequest::Classify => RequestKind::Classify,
+        },
+    };
+    let images: Vec<PathBuf> = if a.image.is_empty() {
+        cfg.bench
+            .images
+            .iter()
+            .map(|p| {
+                if p.is_relative() {
+                    ctx.project_dir().join(p)
+                } else {
+                    p.clone()
+                }
+            })
+            .collect()
+    } else {
+        a.image.clone()
+    };
+    let step_duration = parse_duration(&a.step_duration)?;
+    let mode = if let Some(r) = a.rps {
+        Mode::Rate { rps: r as f64 }
+    } else if let Some(r) = &a.ramp {
+        parse_ramp(r, &a.step, step_duration)?
+    } else {
+        Mode::Concurrency {
+            n: a.concurrency.unwrap_or(cfg.bench.concurrency) as usize,
+        }
+    };
+    let duration = match (&a.duration, &mode) {
+        (Some(d), _) => parse_duration(d)?,
+        // A ramp without --duration runs until its last step has had its full time.
+        (None, Mode::Ramp { .. }) => step_duration * mode.levels().len() as u32,
+        (None, _) => Duration::from_secs(cfg.bench.duration_s),
+    };
+    Ok(BenchOptions {
+        url,
+        request,
+        images,
+        mode,
+        duration,
+        max_requests: a.max_requests.unwrap_or(cfg.bench.max_requests),
+        host_header: host,
+        allow_remote: a.allow_remote,
+        ..BenchOptions::default()
+    })
+}
+
+fn progress(ctx: &Ctx) -> Option<bench::ProgressFn> {
+    use std::io::IsTerminal as _;
+    if ctx.out.json || ctx.out.quiet || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new_spinner();
+    Some(Arc::new(move |p: &bench::Progress| {
+        bar.set_message(format!(
+            "{:>5.1}s/{:.0}s  {} req  {:.0} rps  {} err  {} cold  {} VUs",
+            p.elapsed.as_secs_f64(),
+            p.duration.as_secs_f64(),
+            p.requests,
+            p.rps,
+            p.errors,
+            p.cold_starts,
+            p.target_concurrency
+        ));
+        bar.tick();
+    }))
+}
+
+/// `--cold N` result.
+#[derive(Debug, Serialize)]
+struct ColdReport {
+    url: String,
+    cold_start: Option<bench::ColdStartSummary>,
+    cold_start_samples: Vec<bench::ColdStartSample>,
+}
+
+/// Forces fresh instances by probing LATEST through a temporary trigger and retiring its
+/// instances with a no-op config bump before each probe; restores the config afterwards.
+async fn run_cold(ctx: &Ctx, cloud: &Cloud, a: &BenchArgs, n: u32) -> anyhow::Result<()> {
+    let name = cloud.cfg.function_name().to_string();
+    let trigger_name = "fcctl-bench-cold";
+    let config = HttpTriggerConfig {
+        auth_type: Some("anonymous".into()),
+        methods: Some(vec!["GET".into(), "POST".into()]),
+        disable_url_internet: Some(false),
+        ..Default::default()
+    };
+    let t = match cloud
+        .fc
+        .create_trigger(
+            &name,
+            &CreateTriggerInput {
+                trigger_name: Some(trigger_name.into()),
+                trigger_type: Some("http".into()),
+                qualifier: Some("LATEST".into()),
+                trigger_config: Some(config.to_json_string()),
+                ..Default::default()
+            },
+        )
+        .await
+    {
+        Ok(t) => t,
+        Err(e) if e.is_already_exists() => cloud.fc.get_trigger(&name, trigger_name).await?,
+        Err(e) => return Err(e.into()),
+    };
+    let url = t
+        .http_trigger
+        .and_then(|h| h.url_internet)
+        .context("the temporary trigger has no URL")?;
+    let mut opts = options(ctx, cloud, a).await?;
+    opts.url = url.clone();
+    opts.host_header = None;
+    let original = cloud.fc.get_function(&name, None).await?;
+    let env = original.environment_variables.clone().unwrap_or_default();
+    let result = bench::run_cold(&opts, n as usize, |i| {
+        let mut env = env.clone();
+        env.insert("FCCTL_COLD_NONCE".into(), i.to_string());
+        let fc = cloud.fc.clone();
+        let name = name.clone();
+        async move {
+            fc.update_function(
+                &name,
+                &UpdateFunctionInput {
+                    environment_variables: Some(env),
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(anyhow::Error::from)?;
+            crate::deploy::plan::wait_active(&fc, &name)
+                .await
+                .map(|_| ())
+        }
+    })
+    .await;
+    // Put the function back exactly as it was, whatever happened, so deploy sees no drift.
+    cloud
+        .fc
+        .update_function(
+            &name,
+            &UpdateFunctionInput {
+                environment_variables: Some(env),
+                ..Default::default()
+            },
+        )
+        .await?;
+    cloud.fc.delete_trigger(&name, trigger_name).await.ok();
+    let (samples, summary) = result?;
+    let r = ColdReport {
+        url,
+        cold_start: summary,
+        cold_start_samples: samples,
+    };
+    ctx.out.result(&r, || {
+        let Some(s) = &r.cold_start else {
+            return "no cold starts observed".into();
+        };
+        let row = |name: &str, p: &bench::PhaseStats| {
+            format!(
+                "  {name:<22} {:>9.1} {:>9.1} {:>9.1}\n",
+                p.p50, p.p90, p.max
+            )
+        };
+        let mut t = format!(
+            "{} forced cold starts (ms)      p50       p90       max\n",
+            s.count
+        );
+        t.push_str(&row("instance start", &s.instance_start_ms));
+        t.push_str(&row("/initialize (model)", &s.initialize_ms));
+        t.push_str(&row("first byte", &s.first_byte_ms));
+        t.push_str(&row("total", &s.total_ms));
+        t
+    });
+    Ok(())
+}
+
+/// Runs a benchmark, or compares two saved ones.
+pub async fn run(ctx: &Ctx, a: BenchArgs) -> anyhow::Result<()> {
+    if let Some(BenchCompare::Compare { a: x, b: y }) = &a.compare {
+        let load = |p: &PathBuf| {
+            let p = if p.is_dir() {
+                p.join("report.json")
+            } else {
+                p.clone()
+            };
+            BenchReport::from_json_file(&p).with_context(|| format!("reading {}", p.display()))
+        };
+        let (ra, rb) = (load(x)?, load(y)?);
+        let text = bench::compare(&ra, &rb);
+        #[derive(Serialize)]
+        struct Cmp<'a> {
+            a: &'a BenchReport,
+            b: &'a BenchReport,
+        }
+        ctx.out.result(&Cmp { a: &ra, b: &rb }, || text);
+        return Ok(());
+    }
+    let cloud = ctx.cloud().await?;
+    if let Some(n) = a.cold {
+        return run_cold(ctx, &cloud, &a, n).await;
+    }
+    let opts = options(ctx, &cloud, &a).await?;
+    ctx.out
+        .note(format!("bench {} ({})", opts.url, opts.mode.describe()));
+    let mut report = bench::run(opts, progress(ctx)).await?;
+    let dir = ctx
+        .work_dir()
+        .join("bench")
+        .join(bench::report_dir_name(&report));
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    bench::save_report(&mut report, &dir)
+        .with_context(|| format!("writing the report in {}", dir.display()))?;
+    ctx.out.result(&report, || {
+        format!(
+            "{}\nreport: {}",
+            bench::render_summary(&report),
+            report.report.clone().unwrap_or_default()
+        )
+    });
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_and_ramps() {
+        assert_eq!(parse_duration("30s").unwrap(), Duration::from_secs(30));
+        assert_eq!(parse_duration("5m").unwrap(), Duration::from_secs(300));
+        assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
+        assert_eq!(parse_duration("2").unwrap(), Duration::from_secs(2));
+        assert!(parse_duration("5x").is_err());
+        assert!(parse_duration("0s").is_err());
+        let m = parse_ramp("5..50", "20%", Duration::from_secs(60)).unwrap();
+        assert_eq!(m.levels(), vec![5, 15, 25, 35, 45, 50]);
+        assert!(parse_ramp("5-50", "20%", Duration::from_secs(1)).is_err());
+    }
+}
