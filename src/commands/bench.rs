@@ -216,6 +216,11 @@ async fn run_cold(ctx: &Ctx, cloud: &Cloud, a: &BenchArgs, n: u32) -> anyhow::Re
         let fc = cloud.fc.clone();
         let name = name.clone();
         async move {
+            // FC (and the emulator) date updates to the second: space them so each one is seen
+            // as a new configuration and its instances are fresh.
+            if i > 0 {
+                tokio::time::sleep(Duration::from_millis(1100)).await;
+            }
             fc.update_function(
                 &name,
                 &UpdateFunctionInput {
