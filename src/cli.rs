@@ -310,6 +310,12 @@ pub struct UpArgs {
     /// With --local: return once ready instead of serving until Ctrl-C.
     #[arg(long)]
     pub detach: bool,
+    /// Use this prebuilt function binary instead of compiling (still glibc-checked).
+    #[arg(long)]
+    pub binary: Option<PathBuf>,
+    /// Use this prebuilt nas-agent binary instead of compiling (still glibc-checked).
+    #[arg(long)]
+    pub agent_binary: Option<PathBuf>,
 }
 
 /// `fcctl local …`.

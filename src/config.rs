@@ -686,6 +686,7 @@ pub struct Loader {
 
 impl Loader {
     /// Load `path`, then apply `FCCTL_*` env vars from `env`, then flag overrides.
+    #[allow(clippy::result_large_err)] // a cold path, once per run; the fields are all shown
     pub fn load(
         &self,
         path: &Path,
@@ -705,6 +706,7 @@ impl Loader {
     }
 
     /// Like [`Loader::load`] from text; `origin` names the source in errors.
+    #[allow(clippy::result_large_err)] // a cold path, once per run; the fields are all shown
     pub fn load_str(
         &self,
         text: &str,
@@ -819,6 +821,7 @@ fn source_line(text: &str, line: u64) -> Option<String> {
 }
 
 /// Parses YAML into a [`Config`] with precise errors (no semantic checks).
+#[allow(clippy::result_large_err)] // a cold path, once per run; the fields are all shown
 pub fn parse_str(text: &str, origin: &str) -> Result<Config, ConfigError> {
     serde_saphyr::from_str::<Config>(text).map_err(|e| {
         let position = e.location().map(|l| (l.line(), l.column()));
@@ -920,14 +923,14 @@ pub fn validate(c: &Config) -> Result<(), Invalid> {
             Some("use 1–64 letters, digits, `-` or `_`, starting with a letter".into()),
         ));
     }
-    if let Some(n) = &c.function.name {
-        if !name_ok(n, 128) {
-            return Err(invalid(
-                "function.name",
-                format!("`{n}` is not a valid FC function name"),
-                Some("use 1–128 letters, digits, `-` or `_`, starting with a letter or `_`".into()),
-            ));
-        }
+    if let Some(n) = &c.function.name
+        && !name_ok(n, 128)
+    {
+        return Err(invalid(
+            "function.name",
+            format!("`{n}` is not a valid FC function name"),
+            Some("use 1–128 letters, digits, `-` or `_`, starting with a letter or `_`".into()),
+        ));
     }
     if !c.region.contains('-')
         || c.region
@@ -940,31 +943,31 @@ pub fn validate(c: &Config) -> Result<(), Invalid> {
             Some("region ids look like cn-shenzhen, cn-hangzhou, ap-southeast-1".into()),
         ));
     }
-    if let Some(a) = &c.account_id {
-        if a.is_empty() || !a.chars().all(|ch| ch.is_ascii_digit()) {
-            return Err(invalid(
-                "account_id",
-                format!("`{a}` is not an account id"),
-                Some("the account id (uid) is all digits; see the console's account page".into()),
-            ));
-        }
+    if let Some(a) = &c.account_id
+        && (a.is_empty() || !a.chars().all(|ch| ch.is_ascii_digit()))
+    {
+        return Err(invalid(
+            "account_id",
+            format!("`{a}` is not an account id"),
+            Some("the account id (uid) is all digits; see the console's account page".into()),
+        ));
     }
     for (key, ep) in [
         ("fc_endpoint", &c.fc_endpoint),
         ("oss_endpoint", &c.oss_endpoint),
     ] {
-        if let Some(ep) = ep {
-            if !(ep.starts_with("http://") || ep.starts_with("https://")) {
-                return Err(invalid(
-                    key,
-                    format!("`{ep}` is not an http(s) URL"),
-                    Some("write the scheme, e.g. http://127.0.0.1:9000".into()),
-                ));
-            }
+        if let Some(ep) = ep
+            && !(ep.starts_with("http://") || ep.starts_with("https://"))
+        {
+            return Err(invalid(
+                key,
+                format!("`{ep}` is not an http(s) URL"),
+                Some("write the scheme, e.g. http://127.0.0.1:9000".into()),
+            ));
         }
     }
     let f = &c.function;
-    if !(128..=32768).contains(&f.memory_mb) || f.memory_mb % 64 != 0 {
+    if !(128..=32768).contains(&f.memory_mb) || !f.memory_mb.is_multiple_of(64) {
         return Err(invalid(
             "function.memory_mb",
             format!("{} MB is not allowed", f.memory_mb),
@@ -1211,6 +1214,7 @@ mod outline {
 mod tests {
     use super::*;
 
+    #[allow(clippy::result_large_err)]
     fn load(text: &str) -> Result<Config, ConfigError> {
         Loader::default().load_str(text, "fcctl.yaml", Vec::new())
     }

@@ -50,10 +50,10 @@ pub async fn execute(
                 built.code_zip_crc64
             ));
         }
-        if let Some(r) = &state.release_id {
-            if *r != release {
-                drift.push(format!("NAS release {release} online vs {r} last synced"));
-            }
+        if let Some(r) = &state.release_id
+            && *r != release
+        {
+            drift.push(format!("NAS release {release} online vs {r} last synced"));
         }
         if !drift.is_empty() {
             bail!(

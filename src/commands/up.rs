@@ -231,23 +231,25 @@ async fn chain(ctx: &Ctx, cloud: &Cloud, a: &UpArgs, t0: Instant) -> anyhow::Res
         }};
     }
 
-    let b = step!(
+    let build_opts = build::BuildOptions {
+        binary: a.binary.clone(),
+        agent_binary: a.agent_binary.clone(),
+    };
+    step!(
         "build",
-        build::execute(ctx, cfg),
-        |b: &build::BuildReport| { format!("code.zip {}", b.code_zip_sha256) }
+        build::execute_with(ctx, cfg, &build_opts),
+        |b: &build::BuildReport| format!("code.zip {}", b.code_zip_sha256)
     );
-    let _ = b;
     let s = step!(
         "nas-sync",
         nas_sync::execute(ctx, cloud, false, 4),
         |s: &nas_sync::SyncReport| format!("release {}", s.release_id)
     );
-    let d = step!(
+    step!(
         "deploy",
         deploy::execute(ctx, cloud, false),
         |d: &deploy::DeployReport| format!("{} change(s)", d.plan.changes.len())
     );
-    let _ = d;
     let p = step!(
         "publish",
         publish::execute(ctx, cloud, None, false),
@@ -257,7 +259,7 @@ async fn chain(ctx: &Ctx, cloud: &Cloud, a: &UpArgs, t0: Instant) -> anyhow::Res
             if p.created { " (new)" } else { " (unchanged)" }
         )
     );
-    let _al = step!(
+    step!(
         "alias",
         alias::execute(cloud, &alias_name, &p.version, None, false),
         |r: &alias::AliasReport| alias::describe(r)

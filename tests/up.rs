@@ -1,0 +1,300 @@
+//! End-to-end `fcctl up` against a fresh emulator with the real function, model and
+//! nas-agent: first deploy, a no-change re-run, a model change + rollback, killed runs, faults.
+//!
+//! The function and nas-agent binaries are the ones `fcctl build` cross-compiled in this
+//! repository (`scripts/test` runs it before the tests); the tests pass them with `--binary`
+//! so each temp project does not recompile them.
+
+mod common;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use common::{Project, text};
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn prebuilt(name: &str) -> PathBuf {
+    let p = repo()
+        .join("target/x86_64-unknown-linux-gnu/release")
+        .join(name);
+    assert!(
+        p.is_file(),
+        "{} is missing: run `cargo run -- build` in the repository first (scripts/test does)",
+        p.display()
+    );
+    p
+}
+
+fn onnxruntime() -> PathBuf {
+    let out = std::process::Command::new(repo().join("scripts/fetch-onnxruntime.sh"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "scripts/fetch-onnxruntime.sh failed: run scripts/setup"
+    );
+    PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
+}
+
+fn seed(name: &str) -> String {
+    repo()
+        .join("../shared/seed")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+/// A project whose model directory is a private copy (so tests can change it).
+fn project(faults: &str) -> Project {
+    let p = Project::new(faults);
+    let model = p.path().join("model");
+    std::fs::create_dir_all(&model).unwrap();
+    for f in std::fs::read_dir(repo().join("model")).unwrap() {
+        let f = f.unwrap().path();
+        let keep = f
+            .extension()
+            .is_some_and(|e| e == "onnx" || e == "yaml" || e == "txt");
+        if keep {
+            std::fs::copy(&f, model.join(f.file_name().unwrap())).unwrap();
+        }
+    }
+    let cfg = format!(
+        "app: cat-dog\nprovision:\n  instances: 2\nbuild:\n  onnxruntime: false\n  files:\n    - {{src: model, dst: model}}\n    - {{src: {}, dst: lib/libonnxruntime.so}}\nbench:\n  images: [{}, {}]\n",
+        onnxruntime().display(),
+        seed("test_dog.jpg"),
+        seed("test_cat.jpg"),
+    );
+    std::fs::write(p.path().join("fcctl.yaml"), cfg).unwrap();
+    p
+}
+
+fn up_args() -> Vec<String> {
+    vec![
+        "up".into(),
+        "--detach".into(),
+        "--json".into(),
+        "--binary".into(),
+        prebuilt("fcctl-function").display().to_string(),
+        "--agent-binary".into(),
+        prebuilt("nas-agent").display().to_string(),
+    ]
+}
+
+fn up(p: &Project) -> serde_json::Value {
+    let args = up_args();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    p.json(&args)
+}
+
+fn classify(url: &str, image: &str) -> serde_json::Value {
+    let out = std::process::Command::new("curl")
+        .args([
+            "-s",
+            "--data-binary",
+            &format!("@{image}"),
+            &format!("{url}/classify"),
+        ])
+        .output()
+        .unwrap();
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+#[test]
+fn up_deploys_then_converges_with_no_writes_then_model_change_and_rollback() {
+    let p = project("");
+    let first = up(&p);
+    assert_eq!(first["alias"], "prod");
+    assert_eq!(first["version"], "1");
+    assert_eq!(first["provision"]["current"], 2);
+    assert_eq!(first["provision"]["target"], 2);
+    assert!(
+        first["smoke"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["ok"] == true),
+        "{first}"
+    );
+    let url = first["url"].as_str().unwrap().to_string();
+    assert_eq!(classify(&url, &seed("test_dog.jpg"))["label"], "dog");
+    // Through the custom domain by Host header.
+    let out = std::process::Command::new("curl")
+        .args([
+            "-s",
+            "-H",
+            &format!("Host: {}", first["custom_domain"].as_str().unwrap()),
+            "--data-binary",
+            &format!("@{}", seed("test_cat.jpg")),
+            &format!("{}/classify", first["domain_url"].as_str().unwrap()),
+        ])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["label"], "cat");
+
+    let second = up(&p);
+    assert_eq!(second["version"], "1", "no new version without changes");
+    assert_eq!(second["published"], false);
+    assert_eq!(second["write_calls"], 0, "{second}");
+    assert_eq!(second["release_id"], first["release_id"]);
+
+    // A model change (every photo below the "other" threshold) is a new release and version.
+    let yaml = p.path().join("model/model.yaml");
+    let text0 = std::fs::read_to_string(&yaml).unwrap();
+    let changed = text0
+        .lines()
+        .map(|l| {
+            if l.trim_start().starts_with("other_threshold:") {
+                let indent = &l[..l.len() - l.trim_start().len()];
+                format!("{indent}other_threshold: 0.9999")
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert_ne!(
+        changed, text0,
+        "model.yaml has an other_threshold to change"
+    );
+    std::fs::write(&yaml, changed + "\n").unwrap();
+    let args = up_args();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = p.fcctl(&args);
+    // The smoke test now fails (the dog is "other"): the release still happened.
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("smoke test failed"), "{}", text(&out));
+    let st = p.json(&["status", "--json"]);
+    assert_eq!(st["aliases"][0]["version"], "2");
+    assert_ne!(
+        st["versions"][1]["release_id"],
+        st["versions"][0]["release_id"]
+    );
+    assert_eq!(classify(&url, &seed("test_dog.jpg"))["label"], "other");
+
+    let rb = p.json(&["rollback", "--json"]);
+    assert_eq!(rb["to"], "1");
+    assert_eq!(rb["release_id"], first["release_id"]);
+    assert_eq!(
+        classify(&url, &seed("test_dog.jpg"))["label"],
+        "dog",
+        "prod serves version 1 with the old model again"
+    );
+}
+
+/// The release a version pins must be complete on NAS (marker written last).
+fn assert_prod_release_complete(p: &Project) {
+    let st = p.fcctl(&["status", "--json"]);
+    if !st.status.success() {
+        return;
+    }
+    let st: serde_json::Value = serde_json::from_slice(&st.stdout).unwrap();
+    let Some(prod) = st["aliases"]
+        .as_array()
+        .and_then(|a| a.iter().find(|a| a["alias"] == "prod"))
+    else {
+        return;
+    };
+    let v = prod["version"].as_str().unwrap();
+    let release = st["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["version"] == v)
+        .and_then(|x| x["release_id"].as_str())
+        .unwrap()
+        .to_string();
+    let dir = p.info.nas_dir.join("cat-dog/releases").join(&release);
+    assert!(
+        dir.is_dir(),
+        "prod → version {v} → release {release}, but {} is missing",
+        dir.display()
+    );
+    let entries: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .collect();
+    assert!(
+        entries.iter().any(|e| e.contains("model")) && entries.iter().any(|e| e == "lib"),
+        "release {release} is incomplete: {entries:?}"
+    );
+}
+
+#[test]
+fn killed_up_runs_converge_and_prod_never_points_at_an_incomplete_release() {
+    let p = project("");
+    let args = up_args();
+    // Spread kills over a run's whole length (a full run takes a few seconds here).
+    let mut rng = 0x2545F4914F6CDD1Du64;
+    for trial in 0..20 {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        let delay = Duration::from_millis(50 + rng % 4000);
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_fcctl"))
+            .current_dir(p.path())
+            .arg("--local")
+            .args(&args)
+            .env("HOME", p.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(delay);
+        let _ = child.kill();
+        let _ = child.wait();
+        assert_prod_release_complete(&p);
+        if trial % 5 == 4 {
+            // Touch the model now and then so killed runs also interrupt new releases.
+            let f = p.path().join("model/imagenet_classes.txt");
+            let mut t = std::fs::read_to_string(&f).unwrap();
+            t.push('\n');
+            std::fs::write(&f, t).unwrap();
+        }
+    }
+    let done = up(&p);
+    assert!(
+        done["smoke"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["ok"] == true)
+    );
+    assert_prod_release_complete(&p);
+    let again = up(&p);
+    assert_eq!(again["write_calls"], 0);
+}
+
+#[test]
+fn up_converges_with_ten_percent_injected_api_faults() {
+    let p = project("error_rate=0.1");
+    let r = up(&p);
+    assert_eq!(r["provision"]["current"], 2);
+    assert!(
+        r["smoke"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["ok"] == true)
+    );
+}
+
+#[test]
+fn up_with_wrong_credentials_exits_3_and_changes_nothing() {
+    let p = project("");
+    let args = up_args();
+    let mut a: Vec<&str> = args.iter().map(String::as_str).collect();
+    a.retain(|x| *x != "--detach");
+    let out = p.fcctl_env(
+        &a,
+        &[("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "nope-not-the-secret")],
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let st = p.fcctl_env(&["status", "--json"], &[]);
+    let st: serde_json::Value = serde_json::from_slice(&st.stdout).unwrap();
+    assert_eq!(st["exists"], false);
+}
