@@ -1,0 +1,148 @@
+//! End-to-end CLI behaviour that needs no emulator: init, render, config errors, completions,
+//! exit codes.
+
+mod common;
+
+use std::process::Command;
+
+fn fcctl(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_fcctl"))
+        .current_dir(dir)
+        .args(args)
+        .env("HOME", dir)
+        .env_remove("ALIBABA_CLOUD_ACCESS_KEY_ID")
+        .env_remove("ALIBABA_CLOUD_ACCESS_KEY_SECRET")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn init_then_render_in_an_empty_dir_gives_a_schema_valid_s_yaml() {
+    let d = tempfile::tempdir().unwrap();
+    let out = fcctl(d.path(), &["init"]);
+    assert!(out.status.success(), "{}", common::text(&out));
+    let again = fcctl(d.path(), &["init"]);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(common::text(&again).contains("--force"));
+    assert!(
+        fcctl(d.path(), &["init", "--force", "--app", "pets"])
+            .status
+            .success()
+    );
+    let out = fcctl(d.path(), &["render", "--json"]);
+    assert!(out.status.success(), "{}", common::text(&out));
+    let text = std::fs::read_to_string(d.path().join("s.yaml")).unwrap();
+    let doc: serde_json::Value = serde_saphyr::from_str(&text).unwrap();
+    assert_eq!(doc["edition"], "3.0.0");
+    let props = &doc["resources"]["pets"]["props"];
+    assert_eq!(props["runtime"], "custom.debian10");
+    assert_eq!(props["triggers"][0]["qualifier"], "prod");
+    assert_eq!(props["provisionConfig"]["defaultTarget"], 10);
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../shared/docs/fc3-schema.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let mut p = props.clone();
+    p.as_object_mut().unwrap().remove("customDomain");
+    let v = jsonschema::validator_for(&schema).unwrap();
+    let errors: Vec<String> = v.iter_errors(&p).map(|e| e.to_string()).collect();
+    assert!(errors.is_empty(), "{errors:?}");
+    // Same input, same bytes.
+    assert!(fcctl(d.path(), &["render"]).status.success());
+    assert_eq!(
+        std::fs::read_to_string(d.path().join("s.yaml")).unwrap(),
+        text
+    );
+}
+
+#[test]
+fn malformed_config_errors_name_file_line_column_and_key() {
+    let d = tempfile::tempdir().unwrap();
+    let cases: &[(&str, &str)] = &[
+        (
+            "app: a\nfunction:\n  memroy_mb: 512\n",
+            "fcctl.yaml:3:3: `function.memroy_mb`",
+        ),
+        ("app: a\nregoin: x\n", "did you mean `region`"),
+        ("app: a\nfunction:\n  memory_mb: lots\n", "fcctl.yaml:3:"),
+        ("app: a\nfunction:\n  memory_mb: -5\n", "fcctl.yaml:3:"),
+        ("app: a\nfunction:\n  runtime: python3\n", "custom.debian10"),
+        ("app: a\nnas:\n  include: ['a/[b']\n", "not a valid glob"),
+        ("region: cn-hangzhou\n", "app"),
+        ("app: a\nfunction: [\n", "fcctl.yaml:"),
+        ("app: a\nfunction:\n  memory_mb: 1000\n", "multiple of 64"),
+        ("app: a\ntrigger:\n  methods: [GET, FETCH]\n", "allowed"),
+    ];
+    for (yaml, want) in cases {
+        std::fs::write(d.path().join("fcctl.yaml"), yaml).unwrap();
+        let out = fcctl(d.path(), &["render", "--dry-run"]);
+        assert_eq!(out.status.code(), Some(1), "{yaml}");
+        let err = common::text(&out);
+        assert!(err.contains(want), "{yaml:?}: expected {want:?} in:\n{err}");
+    }
+}
+
+#[test]
+fn env_layer_and_flags_override_the_file() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(d.path().join("fcctl.yaml"), "app: a\nregion: cn-hangzhou\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_fcctl"))
+        .current_dir(d.path())
+        .args(["render", "-o", "-"])
+        .env("FCCTL_REGION", "cn-beijing")
+        .env("FCCTL_FUNCTION__MEMORY_MB", "2048")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("region: cn-beijing"), "{text}");
+    assert!(text.contains("memorySize: 2048"), "{text}");
+    let out = Command::new(env!("CARGO_BIN_EXE_fcctl"))
+        .current_dir(d.path())
+        .args(["render", "-o", "-", "--region", "cn-shanghai"])
+        .env("FCCTL_REGION", "cn-beijing")
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("region: cn-shanghai"));
+}
+
+#[test]
+fn missing_credentials_list_every_place_and_exit_1() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(d.path().join("fcctl.yaml"), "app: a\naccount_id: '123'\n").unwrap();
+    let out = fcctl(d.path(), &["status"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = common::text(&out);
+    for place in [
+        "environment",
+        ".aliyun/config.json",
+        ".s/access.yaml",
+        "fix:",
+    ] {
+        assert!(err.contains(place), "{place} missing from:\n{err}");
+    }
+    let out = fcctl(d.path(), &["doctor", "--json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["ok"], false);
+    assert!(
+        v["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["name"] == "credentials" && c["status"] == "fail" && c["fix"].is_string())
+    );
+}
+
+#[test]
+fn completions_and_usage_errors() {
+    let d = tempfile::tempdir().unwrap();
+    let out = fcctl(d.path(), &["completions", "bash"]);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("nas-sync"));
+    assert_eq!(fcctl(d.path(), &["no-such-command"]).status.code(), Some(2));
+    assert_eq!(fcctl(d.path(), &["provision"]).status.code(), Some(2));
+}
