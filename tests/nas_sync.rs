@@ -58,5 +58,19 @@ async fn sync_publishes_a_verified_release_and_reruns_are_no_ops() {
     assert_eq!(r3["agent_linked"], 3, "{r3}");
     let ids = verify_releases(&p.releases());
     assert_eq!(ids.len(), 2);
+    let new_id = r3["release_id"].as_str().unwrap().to_string();
+
+    // ls shows both; gc removes the unreferenced old one, never the live (state.json) one.
+    let ls = p.json(&["nas", "ls", "--json"]).await;
+    assert_eq!(ls["releases"].as_array().unwrap().len(), 2, "{ls}");
+    let gc = p.json(&["nas", "gc", "--dry-run", "--json"]).await;
+    assert_eq!(gc["removed"], serde_json::json!([id]), "{gc}");
+    assert_eq!(
+        verify_releases(&p.releases()).len(),
+        2,
+        "dry run removes nothing"
+    );
+    p.json(&["nas", "gc", "--json"]).await;
+    assert_eq!(verify_releases(&p.releases()), vec![new_id]);
     p.shutdown().await;
 }

@@ -77,8 +77,20 @@ fn batch_limits() -> (u64, usize) {
     (bytes, 4000)
 }
 
-/// Blobs at least this big go through resumable multipart upload.
-const MULTIPART_MIN: u64 = 16 * 1024 * 1024;
+/// Blobs at least this big go through resumable multipart upload, in parts of this size
+/// (`FCCTL_NAS_MULTIPART_MIN` / `FCCTL_NAS_PART_SIZE` override, for tests).
+fn multipart_limits() -> (u64, u64) {
+    let get = |k: &str, d: u64| {
+        std::env::var(k)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(d)
+    };
+    (
+        get("FCCTL_NAS_MULTIPART_MIN", 16 * 1024 * 1024),
+        get("FCCTL_NAS_PART_SIZE", 8 * 1024 * 1024).max(100 * 1024),
+    )
+}
 
 /// Syncs the NAS tree built by `fcctl build`.
 pub async fn execute(
@@ -408,6 +420,7 @@ async fn upload(
     let sem = Arc::new(tokio::sync::Semaphore::new(jobs));
     let resume_dir = ctx.work_dir().join("uploads");
     let mut set = tokio::task::JoinSet::new();
+    let (multipart_min, part_size) = multipart_limits();
     for (sha, e) in missing {
         let permit = sem.clone().acquire_owned().await?;
         let oss = cloud.oss.clone();
@@ -420,8 +433,9 @@ async fn upload(
         set.spawn(async move {
             let _permit = permit;
             let r: anyhow::Result<()> = async {
-                if size >= MULTIPART_MIN {
+                if size >= multipart_min {
                     let opts = MultipartOptions {
+                        part_size,
                         resume_dir: Some(resume_dir),
                         headers: vec![("x-oss-meta-sha256".into(), sha.clone())],
                         ..MultipartOptions::default()

@@ -25,6 +25,22 @@ pub fn path_env(project: &Path) -> std::ffi::OsString {
     std::env::join_paths(parts).unwrap_or_default()
 }
 
+/// Drops variables a parent cargo (`cargo run`/`cargo test`) exports (`CARGO_*`, `RUSTC*`,
+/// `LD_LIBRARY_PATH`, …): inherited, they change build-script fingerprints and force the
+/// cross build to recompile everything (ring, rustls) on every run.
+pub fn sanitize(cmd: &mut Command) {
+    for (k, _) in std::env::vars_os() {
+        let k = k.to_string_lossy();
+        let drop = (k.starts_with("CARGO") && k != "CARGO_HOME")
+            || (k.starts_with("RUST") && !k.starts_with("RUSTUP") && k != "RUST_LOG")
+            || k == "LD_LIBRARY_PATH"
+            || k == "OUT_DIR";
+        if drop {
+            cmd.env_remove(k.as_ref());
+        }
+    }
+}
+
 /// Builds `bins` (package, binary) in release mode for `TRIPLE.<floor>` into
 /// `<project>/target` and returns the binary paths in the same order.
 pub fn build(
@@ -55,6 +71,7 @@ pub fn build(
     let target = format!("{TRIPLE}.{floor}");
     let target_dir = project.join("target");
     let mut cmd = Command::new("cargo");
+    sanitize(&mut cmd);
     cmd.current_dir(project)
         .env("PATH", &path)
         .env("CARGO_TARGET_DIR", &target_dir)

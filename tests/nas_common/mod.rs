@@ -18,7 +18,9 @@ pub fn agent_binary() -> PathBuf {
     BIN.get_or_init(|| {
         let root = repo();
         let path = fcctl::package::cross::path_env(&root);
-        let st = Command::new("cargo")
+        let mut c = Command::new("cargo");
+        fcctl::package::cross::sanitize(&mut c);
+        let st = c
             .current_dir(&root)
             .env("PATH", path)
             .env("CARGO_TARGET_DIR", root.join("target"))
@@ -104,7 +106,9 @@ impl Project {
             )
             .env("ALIBABA_CLOUD_ACCOUNT_ID", &self.info.account_id)
             .env_remove("ALIBABA_CLOUD_SECURITY_TOKEN")
-            .env_remove("RUST_LOG");
+            .env_remove("RUST_LOG")
+            .env("FCCTL_NAS_MULTIPART_MIN", (1 << 20).to_string())
+            .env("FCCTL_NAS_PART_SIZE", (256 << 10).to_string());
         c
     }
 
@@ -166,6 +170,14 @@ pub fn write_file(p: &Path, n: usize, seed: u64) {
 /// Checks every complete release dir against its marker manifest (sizes + sha256) and that
 /// no release dir without a marker is visible. Returns the release ids seen.
 pub fn verify_releases(releases: &Path) -> Vec<String> {
+    verify_releases_cached(releases, &mut Default::default())
+}
+
+/// [`verify_releases`], re-hashing only releases not in `seen` (they are immutable).
+pub fn verify_releases_cached(
+    releases: &Path,
+    seen: &mut std::collections::HashSet<String>,
+) -> Vec<String> {
     use sha2::Digest as _;
     let mut ids = Vec::new();
     let Ok(rd) = std::fs::read_dir(releases) else {

@@ -1,0 +1,89 @@
+//! Crash safety: SIGKILL `fcctl nas-sync` at many random moments; each rerun converges and no
+//! partial release is ever visible under `releases/`.
+
+mod nas_common;
+
+use std::time::Duration;
+
+use nas_common::{Project, verify_releases_cached, write_file};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sigkill_at_random_moments_then_rerun_converges() {
+    let p = Project::new().await;
+    // Small tree: one multipart blob (2 MiB in 256 KiB parts: the resumable path), a few
+    // small files.
+    write_file(&p.tree().join("big.bin"), 2 << 20, 7);
+    let mut seen = std::collections::HashSet::new();
+    for i in 0..8 {
+        write_file(
+            &p.tree().join(format!("small/{i}.txt")),
+            3000 + i * 100,
+            i as u64,
+        );
+    }
+    p.build().await;
+    let mut rng: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng
+    };
+    let iterations = 34;
+    // Kill moments are spread over the measured length of a sync (whole process lifetime).
+    let mut last_ms: u64 = 150;
+    let mut killed_mid_run = 0;
+    for i in 0..iterations {
+        // New content every round so there is always work to interrupt; every third round
+        // changes the big file (multipart upload).
+        if i % 3 == 0 {
+            write_file(&p.tree().join("big.bin"), 2 << 20, 1000 + i);
+        }
+        write_file(
+            &p.tree().join(format!("small/{}.txt", i % 8)),
+            5000,
+            2000 + i,
+        );
+        p.build().await;
+        let delay = Duration::from_millis(next() % (last_ms * 3 / 4).max(10));
+        let mut child = p
+            .cmd(&["nas-sync", "--json"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        tokio::time::sleep(delay).await;
+        if child.try_wait().unwrap().is_none() {
+            killed_mid_run += 1;
+        }
+        let _ = child.kill(); // SIGKILL
+        let _ = child.wait();
+        // No partial release is visible, and state (if set) names a complete release.
+        let ids = verify_releases_cached(&p.releases(), &mut seen);
+        if let Ok(b) = std::fs::read(p.work().join("state.json")) {
+            let st: serde_json::Value = serde_json::from_slice(&b).unwrap();
+            if let Some(id) = st["release_id"].as_str() {
+                assert!(
+                    ids.iter().any(|x| x == id),
+                    "state names missing release {id}"
+                );
+            }
+        }
+        // Rerun converges.
+        let t = std::time::Instant::now();
+        let r = p.json(&["nas-sync", "--json"]).await;
+        last_ms = (t.elapsed().as_millis() as u64).max(last_ms * 3 / 4);
+        let id = r["release_id"].as_str().unwrap().to_string();
+        let ids = verify_releases_cached(&p.releases(), &mut seen);
+        assert!(ids.contains(&id), "round {i}: {id} not published: {ids:?}");
+        let again = p.json(&["nas-sync", "--json"]).await;
+        assert_eq!(again["release_id"], id.as_str());
+        assert_eq!(again["release_existed"], true, "{again}");
+        assert_eq!(again["uploaded_bytes"], 0);
+    }
+    assert!(
+        killed_mid_run >= 20,
+        "only {killed_mid_run} kills hit a running sync"
+    );
+    p.shutdown().await;
+}
