@@ -72,6 +72,28 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<()> {
         }
     };
 
+    if ctx.global.local {
+        let dir = crate::local::default_data_dir(&ctx.work_dir());
+        checks.push(match crate::local::find_running(&dir).await {
+            Some(info) => Check::ok(
+                "emulator",
+                format!(
+                    "running (pid {}) at {}, keys {}",
+                    info.pid, info.fc_endpoint, info.access_key_id
+                ),
+            ),
+            None => Check::fail(
+                "emulator",
+                format!("no emulator running in {}", dir.display()),
+                "start one with `fcctl local start` or `fcctl up --local`",
+            ),
+        });
+        checks.push(toolchain_check());
+        if let Some(c) = &cfg {
+            checks.push(glibc_check(c));
+        }
+        return finish(ctx, checks);
+    }
     let creds = match ctx.credentials() {
         Ok(c) => {
             checks.push(Check::ok(
@@ -120,6 +142,11 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<()> {
         checks.push(endpoint_check(c, account_deref(&checks)).await);
     }
 
+    finish(ctx, checks)
+}
+
+/// Prints the checks; exits 1 when any failed.
+fn finish(ctx: &Ctx, checks: Vec<Check>) -> anyhow::Result<()> {
     let ok = checks.iter().all(|c| c.status != "fail");
     let report = Report { ok, checks };
     ctx.out.result(&report, || {
