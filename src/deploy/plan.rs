@@ -259,6 +259,26 @@ fn subset_diff(
                 subset_diff(resource, &p, v, c.get(k), out);
             }
         }
+        // Lists of objects (e.g. NAS mount points) compare element by element, so fields the
+        // API adds to each element (such as `enableTLS: false`) are not seen as drift.
+        (Value::Array(d), Some(Value::Array(c)))
+            if d.len() == c.len() && d.iter().any(Value::is_object) =>
+        {
+            let before = out.len();
+            let mut scratch = Vec::new();
+            for (x, y) in d.iter().zip(c) {
+                subset_diff(resource, path, x, Some(y), &mut scratch);
+            }
+            if !scratch.is_empty() {
+                out.truncate(before);
+                out.push(Change {
+                    resource,
+                    field: path.into(),
+                    from: show(current),
+                    to: show(Some(desired)),
+                });
+            }
+        }
         (d, Some(c)) if same(d, c) => {}
         (d, c) => out.push(Change {
             resource,
