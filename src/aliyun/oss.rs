@@ -746,15 +746,34 @@ impl OssClient {
             }
         }
         let parts: Vec<(u32, String)> = done.into_iter().collect();
-        let etag = match self.complete(key, &upload_id, &parts).await {
-            Ok(e) => e,
-            Err(err) => {
-                // A lost answer to a completed upload: accept it if the object is there with our size.
-                match self.head_object(key).await {
-                    Ok(Some(m)) if m.size == size && err.code() == Some("NoSuchUpload") => m.etag,
-                    _ => return Err(err),
+        // Complete is not blindly retried: after a lost answer, HEAD tells whether it landed
+        // (our size and a multipart ETag `…-<parts>`); if not, the upload id is still valid and
+        // completing again is safe.
+        let mut attempt = 0;
+        let etag = loop {
+            attempt += 1;
+            let err = match self.complete(key, &upload_id, &parts).await {
+                Ok(e) => break e,
+                Err(err) => err,
+            };
+            let landed = match self.head_object(key).await {
+                Ok(Some(m))
+                    if m.size == size
+                        && (err.code() == Some("NoSuchUpload")
+                            || m.etag.ends_with(&format!("-{}", parts.len()))) =>
+                {
+                    Some(m.etag)
                 }
+                _ => None,
+            };
+            if let Some(e) = landed {
+                break e;
             }
+            let transient = err.status().is_none_or(|s| s == 429 || s >= 500);
+            if !transient || attempt >= 4 {
+                return Err(err);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200 * attempt)).await;
         };
         if let Some(sp) = &state_path {
             let _ = tokio::fs::remove_file(sp).await;
