@@ -195,6 +195,10 @@ pub fn verify_releases_cached(
             "partial release visible: {}",
             dir.display()
         );
+        if !seen.insert(name.clone()) {
+            ids.push(name);
+            continue;
+        }
         let m: serde_json::Value =
             serde_json::from_slice(&std::fs::read(&marker).unwrap()).unwrap();
         for f in m["files"].as_array().unwrap() {
