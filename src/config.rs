@@ -545,6 +545,16 @@ impl Default for OssConfig {
     }
 }
 
+impl TriggerConfig {
+    /// Methods in the API's spelling.
+    pub fn method_names(&self) -> Vec<String> {
+        self.methods
+            .iter()
+            .map(|m| m.as_str().to_string())
+            .collect()
+    }
+}
+
 impl Default for TriggerConfig {
     fn default() -> Self {
         TriggerConfig {

@@ -275,12 +275,7 @@ pub fn nas_server_addr(cfg: &Config) -> String {
 /// Builds the s.yaml equivalent of what `fcctl deploy` does for `cfg`.
 pub fn render(cfg: &Config, release_id: Option<&str>, code_zip: &str) -> SYaml {
     let alias = cfg.release.alias.clone();
-    let methods: Vec<String> = cfg
-        .trigger
-        .methods
-        .iter()
-        .map(|m| m.as_str().to_string())
-        .collect();
+    let methods = cfg.trigger.method_names();
     let props = Props {
         region: cfg.region.clone(),
         function_name: cfg.function_name().into(),

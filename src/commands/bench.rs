@@ -103,13 +103,7 @@ async fn options(ctx: &Ctx, cloud: &Cloud, a: &BenchArgs) -> anyhow::Result<Benc
         cfg.bench
             .images
             .iter()
-            .map(|p| {
-                if p.is_relative() {
-                    ctx.project_dir().join(p)
-                } else {
-                    p.clone()
-                }
-            })
+            .map(|p| ctx.project_path(p))
             .collect()
     } else {
         a.image.clone()

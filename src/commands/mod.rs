@@ -46,6 +46,15 @@ impl Ctx {
         }
     }
 
+    /// A path from fcctl.yaml: relative ones are relative to the project directory.
+    pub fn project_path(&self, p: &Path) -> PathBuf {
+        if p.is_relative() {
+            self.project_dir().join(p)
+        } else {
+            p.to_path_buf()
+        }
+    }
+
     /// `target/fcctl` under the project: build output, state, local emulator records.
     pub fn work_dir(&self) -> PathBuf {
         self.project_dir().join("target").join("fcctl")

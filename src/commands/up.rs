@@ -342,13 +342,7 @@ fn sample_images(ctx: &Ctx, cfg: &crate::config::Config) -> Vec<PathBuf> {
     cfg.bench
         .images
         .iter()
-        .map(|p| {
-            if p.is_relative() {
-                ctx.project_dir().join(p)
-            } else {
-                p.clone()
-            }
-        })
+        .map(|p| ctx.project_path(p))
         .collect()
 }
 

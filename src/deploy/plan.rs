@@ -113,6 +113,32 @@ pub fn domain_name(cfg: &Config, local: bool) -> anyhow::Result<String> {
     )
 }
 
+/// The function's NAS mount (shared by the main function and the nas-agent).
+pub fn nas_config(cfg: &Config) -> NasConfig {
+    NasConfig {
+        user_id: Some(cfg.nas.user_id as i64),
+        group_id: Some(cfg.nas.group_id as i64),
+        mount_points: Some(vec![NasMountConfig {
+            server_addr: Some(cfg.nas.server_addr.clone()),
+            mount_dir: Some(cfg.nas.mount_dir.clone()),
+            enable_tls: None,
+        }]),
+    }
+}
+
+/// Explicit VPC ids, or `None` for `auto` (served locally by the emulator).
+pub fn vpc_config(cfg: &Config) -> Option<VpcConfig> {
+    match &cfg.vpc {
+        VpcSetting::Explicit(v) => Some(VpcConfig {
+            vpc_id: Some(v.vpc_id.clone()),
+            v_switch_ids: Some(v.vswitch_ids.clone()),
+            security_group_id: Some(v.security_group_id.clone()),
+            role: None,
+        }),
+        VpcSetting::Auto(_) => None,
+    }
+}
+
 /// Builds the desired state from config, the NAS release and the built code.
 pub fn desired(
     cfg: &Config,
@@ -137,18 +163,11 @@ pub fn desired(
         timeout: Some(timeout as i64),
         command: None,
     };
-    let vpc = match (&cfg.vpc, local) {
-        (VpcSetting::Explicit(v), _) => Some(VpcConfig {
-            vpc_id: Some(v.vpc_id.clone()),
-            v_switch_ids: Some(v.vswitch_ids.clone()),
-            security_group_id: Some(v.security_group_id.clone()),
-            role: None,
-        }),
-        (VpcSetting::Auto(_), true) => None,
-        (VpcSetting::Auto(_), false) => bail!(
+    if !local && matches!(cfg.vpc, VpcSetting::Auto(_)) {
+        bail!(
             "`vpc: auto` needs Serverless Devs to create a VPC; set explicit `vpc:` ids for fcctl deploy"
-        ),
-    };
+        );
+    }
     let function = UpdateFunctionInput {
         runtime: Some(f.runtime.as_str().into()),
         memory_size: Some(f.memory_mb as i64),
@@ -168,24 +187,11 @@ pub fn desired(
             pre_stop: Some(hook(f.pre_stop_timeout_s)),
         }),
         environment_variables: Some(crate::syaml::release_env(cfg, Some(release))),
-        nas_config: Some(NasConfig {
-            user_id: Some(cfg.nas.user_id as i64),
-            group_id: Some(cfg.nas.group_id as i64),
-            mount_points: Some(vec![NasMountConfig {
-                server_addr: Some(cfg.nas.server_addr.clone()),
-                mount_dir: Some(cfg.nas.mount_dir.clone()),
-                enable_tls: None,
-            }]),
-        }),
-        vpc_config: vpc,
+        nas_config: Some(nas_config(cfg)),
+        vpc_config: vpc_config(cfg),
         ..Default::default()
     };
-    let methods: Vec<String> = cfg
-        .trigger
-        .methods
-        .iter()
-        .map(|m| m.as_str().to_string())
-        .collect();
+    let methods = cfg.trigger.method_names();
     let trigger_config = HttpTriggerConfig {
         auth_type: Some(cfg.trigger.auth_type.as_str().into()),
         methods: Some(methods.clone()),

@@ -10,11 +10,11 @@ use serde_json::Value;
 
 use crate::aliyun::fc_models::{
     CreateFunctionInput, CustomRuntimeConfig, Function, InputCodeLocation, InvocationType,
-    InvokeFunctionRequest, NasConfig, NasMountConfig, UpdateFunctionInput, VpcConfig,
+    InvokeFunctionRequest, UpdateFunctionInput, VpcConfig,
 };
 use crate::aliyun::{FcClient, oss::ObjectStore as _};
 use crate::commands::connect::Cloud;
-use crate::config::{Config, VpcSetting};
+use crate::config::Config;
 
 /// Invocation time budget the agent is given per call (seconds); the function timeout adds
 /// a margin on top.
@@ -27,30 +27,7 @@ pub fn name(cfg: &Config) -> String {
     format!("{}-nas-agent", cfg.function_name())
 }
 
-fn nas_config(cfg: &Config) -> NasConfig {
-    NasConfig {
-        user_id: Some(cfg.nas.user_id as i64),
-        group_id: Some(cfg.nas.group_id as i64),
-        mount_points: Some(vec![NasMountConfig {
-            server_addr: Some(cfg.nas.server_addr.clone()),
-            mount_dir: Some(cfg.nas.mount_dir.clone()),
-            enable_tls: None,
-        }]),
-    }
-}
-
-fn vpc_config(cfg: &Config) -> Option<VpcConfig> {
-    match &cfg.vpc {
-        VpcSetting::Explicit(v) => Some(VpcConfig {
-            vpc_id: Some(v.vpc_id.clone()),
-            v_switch_ids: Some(v.vswitch_ids.clone()),
-            security_group_id: Some(v.security_group_id.clone()),
-            role: None,
-        }),
-        // `auto`: the main function's VPC is created by deploy; the agent follows it below.
-        VpcSetting::Auto(_) => None,
-    }
-}
+use crate::deploy::plan::{nas_config, vpc_config};
 
 fn env(cfg: &Config) -> BTreeMap<String, String> {
     BTreeMap::from([("FCCTL_NAS_ROOT".to_string(), cfg.nas_app_dir())])
