@@ -1,7 +1,7 @@
 """Conformance suite: drives the fcctl emulator with Alibaba Cloud's official Python SDKs.
 
-The emulator binary comes from $FCCTL_EMULATOR_BIN, or is built with
-`cargo build -p emulator --bin fcctl-emulator` (target dir $CARGO_TARGET_DIR or target/).
+The emulator runs as `fcctl local start`; the fcctl binary comes from $FCCTL_BIN, or is built
+with `cargo build -p fcctl --bin fcctl` (target dir $CARGO_TARGET_DIR or target/).
 """
 import base64
 import io
@@ -61,12 +61,12 @@ def code_zip_b64():
 
 
 def _binary():
-    b = os.environ.get("FCCTL_EMULATOR_BIN")
+    b = os.environ.get("FCCTL_BIN")
     if b:
         return b
     target = os.environ.get("CARGO_TARGET_DIR", os.path.join(REPO, "target"))
-    subprocess.run(["cargo", "build", "-q", "-p", "emulator", "--bin", "fcctl-emulator"], cwd=REPO, check=True)
-    return os.path.join(target, "debug", "fcctl-emulator")
+    subprocess.run(["cargo", "build", "-q", "-p", "fcctl", "--bin", "fcctl"], cwd=REPO, check=True)
+    return os.path.join(target, "debug", "fcctl")
 
 
 @pytest.fixture(scope="session")
@@ -74,7 +74,7 @@ def emulator():
     for k in ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy"):
         os.environ.pop(k, None)
     data = tempfile.mkdtemp(prefix="fcctl-emu-conformance-")
-    p = subprocess.Popen([_binary(), "--port", "0", "--data-dir", data, "--json"],
+    p = subprocess.Popen([_binary(), "local", "start", "--port", "0", "--data-dir", data, "--json"],
                          stdout=subprocess.PIPE, text=True)
     line = p.stdout.readline()
     assert line, "emulator exited before printing its info line"
