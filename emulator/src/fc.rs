@@ -437,11 +437,7 @@ fn check_env(cfg: &Map<String, Value>) -> Result<(), ApiError> {
 }
 
 fn create_function(ctx: &Arc<Ctx>, mut body: Map<String, Value>) -> R {
-    let name = body
-        .get("functionName")
-        .and_then(|v| v.as_str())
-        .unwrap_or("")
-        .to_string();
+    let name = str_field(&body, "functionName");
     if !valid_name(&name) {
         return Err(err(
             400,
@@ -643,11 +639,7 @@ fn version_json(v: &VersionRec) -> Value {
 }
 
 fn publish(ctx: &Arc<Ctx>, f: &str, body: Map<String, Value>) -> R {
-    let desc = body
-        .get("description")
-        .and_then(|v| v.as_str())
-        .unwrap_or("")
-        .to_string();
+    let desc = str_field(&body, "description");
     let v = ctx.store.update(|s| {
         let rec = s.functions.get_mut(f).ok_or_else(|| not_found_fn(f))?;
         let n = rec.next_version.max(1);
@@ -772,12 +764,16 @@ fn validate_alias(rec: &FunctionRec, version: &str, weights: &Value) -> Result<(
     Ok(())
 }
 
-fn create_alias(ctx: &Arc<Ctx>, f: &str, body: Map<String, Value>) -> R {
-    let name = body
-        .get("aliasName")
+/// A string field of a JSON request body (`""` when absent or not a string).
+fn str_field(body: &Map<String, Value>, key: &str) -> String {
+    body.get(key)
         .and_then(|v| v.as_str())
         .unwrap_or("")
-        .to_string();
+        .to_string()
+}
+
+fn create_alias(ctx: &Arc<Ctx>, f: &str, body: Map<String, Value>) -> R {
+    let name = str_field(&body, "aliasName");
     if !valid_name(&name) || name == "LATEST" {
         return Err(err(
             400,
@@ -785,11 +781,7 @@ fn create_alias(ctx: &Arc<Ctx>, f: &str, body: Map<String, Value>) -> R {
             format!("invalid aliasName '{name}'"),
         ));
     }
-    let version = body
-        .get("versionId")
-        .and_then(|v| v.as_str())
-        .unwrap_or("")
-        .to_string();
+    let version = str_field(&body, "versionId");
     let weights = body
         .get("additionalVersionWeight")
         .cloned()
@@ -1015,11 +1007,7 @@ fn trigger_json(ctx: &Ctx, f: &str, t: &TriggerRec) -> Value {
 }
 
 async fn create_trigger(ctx: &Arc<Ctx>, f: &str, body: Map<String, Value>) -> R {
-    let name = body
-        .get("triggerName")
-        .and_then(|v| v.as_str())
-        .unwrap_or("")
-        .to_string();
+    let name = str_field(&body, "triggerName");
     if !valid_name(&name) {
         return Err(err(
             400,
@@ -1027,11 +1015,7 @@ async fn create_trigger(ctx: &Arc<Ctx>, f: &str, body: Map<String, Value>) -> R 
             format!("invalid triggerName '{name}'"),
         ));
     }
-    let ttype = body
-        .get("triggerType")
-        .and_then(|v| v.as_str())
-        .unwrap_or("")
-        .to_string();
+    let ttype = str_field(&body, "triggerType");
     if ttype.is_empty() {
         return Err(err(400, "InvalidArgument", "triggerType is required"));
     }

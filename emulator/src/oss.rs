@@ -279,11 +279,7 @@ async fn handle_inner(ctx: &Arc<Ctx>, req: Request, _rid: &str) -> R {
                 .join("uploads")
                 .join(sanitize(&qv("uploadId").unwrap_or_default()));
             if !up.exists() {
-                return Err(E(
-                    404,
-                    "NoSuchUpload",
-                    "The specified upload does not exist.".into(),
-                ));
+                return Err(no_such_upload());
             }
             let data = collect(body, MAX_OBJECT).await?;
             check_md5(&parts.headers, &data)?;
@@ -362,11 +358,7 @@ async fn handle_inner(ctx: &Arc<Ctx>, req: Request, _rid: &str) -> R {
                 .join("uploads")
                 .join(sanitize(&qv("uploadId").unwrap_or_default()));
             if !up.exists() {
-                return Err(E(
-                    404,
-                    "NoSuchUpload",
-                    "The specified upload does not exist.".into(),
-                ));
+                return Err(no_such_upload());
             }
             std::fs::remove_dir_all(up).map_err(ioe)?;
             empty(204)
@@ -790,13 +782,7 @@ fn complete_upload(
     let info: UploadInfo = std::fs::read(up.join("info.json"))
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok())
-        .ok_or_else(|| {
-            E(
-                404,
-                "NoSuchUpload",
-                "The specified upload does not exist.".into(),
-            )
-        })?;
+        .ok_or_else(no_such_upload)?;
     if info.key != key {
         return Err(E(
             400,
@@ -893,16 +879,21 @@ fn complete_upload(
     Ok(r)
 }
 
+/// The error OSS gives for an unknown or finished multipart upload id.
+fn no_such_upload() -> E {
+    E(
+        404,
+        "NoSuchUpload",
+        "The specified upload does not exist.".into(),
+    )
+}
+
 fn list_parts(ctx: &Ctx, bucket: &str, key: &str, upload_id: &str) -> R {
     let up = bucket_dir(ctx, bucket)
         .join("uploads")
         .join(sanitize(upload_id));
     if !up.join("info.json").exists() {
-        return Err(E(
-            404,
-            "NoSuchUpload",
-            "The specified upload does not exist.".into(),
-        ));
+        return Err(no_such_upload());
     }
     let mut parts = String::new();
     for (n, p) in parts_of(&up) {

@@ -381,16 +381,21 @@ async fn read_multipart(req: Request, state: &Shared) -> Result<Bytes, ApiError>
     })
 }
 
-async fn classify(State(state): State<Shared>, req: Request) -> Response {
+/// Reads the image (multipart `file` or the raw body) and classifies it.
+async fn read_and_classify(
+    state: &Shared,
+    req: Request,
+) -> Result<(Prediction, bool, f64), ApiError> {
     let body = if is_multipart(req.headers()) {
-        read_multipart(req, &state).await
+        read_multipart(req, state).await
     } else {
-        read_raw(req, &state).await
+        read_raw(req, state).await
     };
-    let res = match body {
-        Ok(b) => run_classify(&state, b).await,
-        Err(e) => Err(e),
-    };
+    run_classify(state, body?).await
+}
+
+async fn classify(State(state): State<Shared>, req: Request) -> Response {
+    let res = read_and_classify(&state, req).await;
     json_response(&state, res)
 }
 
@@ -417,15 +422,7 @@ fn wants_json(headers: &HeaderMap) -> bool {
 /// client asks for it with `Accept: application/json`, as the page's script does).
 async fn index_post(State(state): State<Shared>, req: Request) -> Response {
     let json_wanted = wants_json(req.headers());
-    let body = if is_multipart(req.headers()) {
-        read_multipart(req, &state).await
-    } else {
-        read_raw(req, &state).await
-    };
-    let res = match body {
-        Ok(b) => run_classify(&state, b).await,
-        Err(e) => Err(e),
-    };
+    let res = read_and_classify(&state, req).await;
     if json_wanted {
         return json_response(&state, res);
     }
