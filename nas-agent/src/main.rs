@@ -380,15 +380,19 @@ fn file_name(p: &Path) -> String {
 /// Streams `url` into `tmp`, verifying size and sha256, then fsyncs.
 fn download(agent: &ureq::Agent, url: &str, tmp: &Path, f: &Entry) -> Result<(), String> {
     let mut last = String::new();
-    for attempt in 0..3 {
+    for attempt in 0..6 {
         if attempt > 0 {
-            std::thread::sleep(Duration::from_millis(200 * (1 << attempt)));
+            std::thread::sleep(Duration::from_millis((100 << attempt).min(3000)));
         }
         let resp = match agent.get(url).call() {
             Ok(r) => r,
             Err(e) => {
                 last = format!("{}: GET blob {}: {e}", f.path, f.sha256);
-                continue;
+                // Throttling and server errors pass; other 4xx (expired or forged URL) do not.
+                match e {
+                    ureq::Error::StatusCode(s) if s != 408 && s != 429 && s < 500 => break,
+                    _ => continue,
+                }
             }
         };
         let mut reader = resp.into_body().into_with_config().limit(u64::MAX).reader();

@@ -245,6 +245,11 @@ impl FcClient {
         self.inner.writes.load(Ordering::Relaxed)
     }
 
+    /// The retry policy this client applies, for callers that retry at a higher level.
+    pub fn retry_policy(&self) -> RetryPolicy {
+        self.inner.opts.retry
+    }
+
     /// Send any FC3 request: signed per attempt, retried per its idempotency, errors typed.
     pub async fn send(&self, req: &ApiRequest) -> Result<ApiResponse> {
         retry::run(
@@ -745,7 +750,8 @@ impl FcClient {
     // ------------------------------------------------------------ invoke / instances
 
     /// InvokeFunction: raw body in, raw body out. Not retried on 5xx/reset/timeout (the
-    /// function might have run); check [`InvokeFunctionOutput::error_type`].
+    /// function might have run) unless the request says the function is idempotent; check
+    /// [`InvokeFunctionOutput::error_type`].
     pub async fn invoke_function(
         &self,
         name: &str,
@@ -757,7 +763,11 @@ impl FcClient {
             path(&["functions", name, "invocations"]),
         )
         .qualifier(input.qualifier.as_deref())
-        .idempotency(Idempotency::NotIdempotent);
+        .idempotency(if input.idempotent {
+            Idempotency::Idempotent
+        } else {
+            Idempotency::NotIdempotent
+        });
         req.body = input.body.clone();
         req.content_type = Some("application/octet-stream".into());
         req.timeout = Some(self.inner.opts.invoke_timeout);
@@ -1150,6 +1160,24 @@ mod tests {
             .unwrap_err();
         assert_eq!(srv.requests().len(), 2);
         assert_eq!(err.code(), Some("InternalServerError"));
+    }
+
+    #[tokio::test]
+    async fn invoke_retries_5xx_only_when_marked_idempotent() {
+        let srv = TestServer::start(|_, n| match n {
+            0 | 1 => Reply::json(503, r#"{"Code":"ServiceUnavailable","Message":"x"}"#),
+            _ => Reply::json(200, "{}"),
+        })
+        .await;
+        let c = FcClient::new(&srv.base, key(), fast_opts()).unwrap();
+        let mut input = InvokeFunctionRequest::default();
+        let err = c.invoke_function("f", &input).await.unwrap_err();
+        assert_eq!(err.code(), Some("ServiceUnavailable"));
+        assert_eq!(srv.requests().len(), 1);
+        input.idempotent = true;
+        let out = c.invoke_function("f", &input).await.unwrap();
+        assert_eq!(out.status, 200);
+        assert_eq!(srv.requests().len(), 3);
     }
 
     #[tokio::test]

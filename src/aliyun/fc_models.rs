@@ -629,6 +629,9 @@ pub struct InvokeFunctionRequest {
     /// Ask for the last 4 KB of logs (`x-fc-log-type: Tail`).
     pub tail_log: bool,
     pub async_task_id: Option<String>,
+    /// The function is safe to run twice (fcctl's own nas-agent: every job is idempotent), so
+    /// 5xx, resets and timeouts are retried too, not only throttling.
+    pub idempotent: bool,
 }
 
 /// InvokeFunction result: raw bytes + the interesting response headers.

@@ -4,6 +4,7 @@ use anyhow::bail;
 use serde::Serialize;
 
 use crate::aliyun::fc_models::PublishVersionInput;
+use crate::aliyun::retry::{self, Idempotency};
 use crate::cli::PublishArgs;
 use crate::commands::Ctx;
 use crate::commands::connect::Cloud;
@@ -63,35 +64,57 @@ pub async fn execute(
         }
     }
     let digest = function_digest(&f);
-    let versions = list_versions(&cloud.fc, &name).await?;
-    if let Some(v) = versions.iter().rev().find(|v| {
-        v.description
-            .as_deref()
-            .and_then(parse_stamp)
-            .is_some_and(|(d, _)| d == digest)
-    }) {
-        return Ok(PublishReport {
-            version: v.version_id.clone().unwrap_or_default(),
-            created: false,
-            digest,
-            release_id: release,
-        });
+    let report = |version: String, created| PublishReport {
+        version,
+        created,
+        digest: digest.clone(),
+        release_id: release.clone(),
+    };
+    let description = stamp(description.unwrap_or(""), &digest, &release);
+    // PublishFunctionVersion is not idempotent on the wire, but the digest stamp makes it so
+    // here: after an ambiguous failure (5xx, reset, timeout) the listing shows whether the
+    // version was created, so a retry never publishes twice.
+    let policy = cloud.fc.retry_policy();
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        if let Some(v) = version_with_digest(cloud, &name, &digest).await? {
+            return Ok(report(v, attempt > 1));
+        }
+        let input = PublishVersionInput {
+            description: Some(description.clone()),
+        };
+        match cloud.fc.publish_function_version(&name, &input).await {
+            Ok(v) => return Ok(report(v.version_id.unwrap_or_default(), true)),
+            Err(e)
+                if attempt < policy.max_attempts
+                    && retry::is_retryable(Idempotency::Idempotent, &e) =>
+            {
+                tracing::warn!(attempt, error = %e, "publish failed; checking whether it landed");
+                tokio::time::sleep(policy.delay(attempt)).await;
+            }
+            Err(e) => return Err(e.into()),
+        }
     }
-    let v = cloud
-        .fc
-        .publish_function_version(
-            &name,
-            &PublishVersionInput {
-                description: Some(stamp(description.unwrap_or(""), &digest, &release)),
-            },
-        )
-        .await?;
-    Ok(PublishReport {
-        version: v.version_id.unwrap_or_default(),
-        created: true,
-        digest,
-        release_id: release,
-    })
+}
+
+/// The newest version whose description carries `digest`, if any.
+async fn version_with_digest(
+    cloud: &Cloud,
+    name: &str,
+    digest: &str,
+) -> anyhow::Result<Option<String>> {
+    let versions = list_versions(&cloud.fc, name).await?;
+    Ok(versions
+        .iter()
+        .rev()
+        .find(|v| {
+            v.description
+                .as_deref()
+                .and_then(parse_stamp)
+                .is_some_and(|(d, _)| d == digest)
+        })
+        .map(|v| v.version_id.clone().unwrap_or_default()))
 }
 
 /// Prints the publish result.

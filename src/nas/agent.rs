@@ -213,6 +213,8 @@ pub async fn invoke(fc: &FcClient, name: &str, job: &Value) -> anyhow::Result<Va
             &InvokeFunctionRequest {
                 body,
                 invocation_type: InvocationType::Sync,
+                // stage skips placed files, commit answers `already` for a done release.
+                idempotent: true,
                 ..Default::default()
             },
         )
