@@ -264,6 +264,15 @@ pub fn release_env(cfg: &Config, release_id: Option<&str>) -> BTreeMap<String, S
         format!("{dir}/lib/libonnxruntime.so"),
     );
     env.insert("FCCTL_RELEASE".into(), release.into());
+    // Shared by every version and instance: entries are keyed on model, CPU and runtime build.
+    env.insert(
+        "FCCTL_MODEL_CACHE".into(),
+        format!("{}/cache/ort", cfg.nas_app_dir()),
+    );
+    // ONNX Runtime ≥ 1.29 otherwise creates a device id and a telemetry store under $HOME and
+    // uploads usage events from the user's function; the opt-out must be in the environment
+    // before the runtime starts.
+    env.insert("ORT_DISABLE_TELEMETRY".into(), "1".into());
     env
 }
 

@@ -1,21 +1,37 @@
 #!/usr/bin/env python3
-"""Cold start and steady-state latency: fcctl-function (Rust) vs the Python peer.
+"""Cold start and steady-state latency: fcctl-function (Rust) vs Python peers.
 Everything on 127.0.0.1, bounded. Usage:
-  .venv/bin/python bench/function/bench.py [--cold N] [--requests N] [--image PATH]
+  .venv/bin/python bench/function/bench.py [--cold N] [--requests N] [--image PATH] [--cpus 1]
+
 Cold start = exec → listening → model loaded → first classified answer → (kill), warm page
-cache (one discarded run first), polled every 1 ms."""
+cache (one discarded run of each first), polled every 1 ms, variants interleaved run by run so
+machine noise hits all of them alike. Variants:
+  rust          as deployed: optimised-graph cache warm (FCCTL_MODEL_CACHE; every cold start
+                after the first on a CPU kind)
+  rust-store    the first cold start on a CPU kind: optimises and stores the graph
+  rust-nocache  FCCTL_MODEL_CACHE unset
+  py-http       Python peer on the stdlib http.server (the leanest Python server)
+  py-flask      Python peer on Flask (the seed's framework)
+All run with ORT_DISABLE_TELEMETRY=1, as fcctl deploys the function. `--cpus 1` pins every
+process to one core (`taskset -c 0`), like a function with cpu ≤ 1."""
 import argparse
 import http.client
 import os
+import shutil
 import signal
 import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+RUST = os.path.join(ROOT, "target", "fn", "release", "fcctl-function")
+PEER = [os.path.join(ROOT, ".venv", "bin", "python"), os.path.join(ROOT, "bench", "function", "py_peer.py")]
+CACHE = tempfile.mkdtemp(prefix="fcctl-bench-cache-")
+PIN = []
 
 
 def ort_lib():
@@ -36,12 +52,6 @@ def free_port():
     return p
 
 
-def cmd_for(kind):
-    if kind == "rust":
-        return [os.path.join(ROOT, "target", "fn", "release", "fcctl-function")]
-    return [os.path.join(ROOT, ".venv", "bin", "python"), os.path.join(ROOT, "bench", "function", "py_peer.py")]
-
-
 def post(port, body, timeout=30):
     c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     c.request("POST", "/classify", body=body, headers={"content-type": "image/jpeg"})
@@ -53,8 +63,17 @@ def post(port, body, timeout=30):
 
 def start(kind, port):
     env = dict(os.environ, FC_CUSTOM_LISTEN_PORT=str(port), MODEL_DIR=os.path.join(ROOT, "model"),
-               ORT_DYLIB_PATH=ort_lib(), RUST_LOG="warn")
-    return subprocess.Popen(cmd_for(kind), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+               ORT_DYLIB_PATH=ort_lib(), RUST_LOG="warn", ORT_DISABLE_TELEMETRY="1")
+    env.pop("FCCTL_MODEL_CACHE", None)
+    if kind == "rust":
+        env["FCCTL_MODEL_CACHE"] = CACHE
+    elif kind == "rust-store":
+        fresh = tempfile.mkdtemp(prefix="fcctl-bench-store-", dir=CACHE)
+        env["FCCTL_MODEL_CACHE"] = fresh
+    elif kind == "py-flask":
+        env["PEER_FRAMEWORK"] = "flask"
+    cmd = [RUST] if kind.startswith("rust") else PEER
+    return subprocess.Popen(PIN + cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def rss_peak(pid):
@@ -132,23 +151,39 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--cold", type=int, default=10)
     ap.add_argument("--requests", type=int, default=300)
+    ap.add_argument("--cpus", type=int, choices=[1], help="pin every process to one core")
     ap.add_argument("--image", default=os.path.join(ROOT, "..", "shared", "seed", "test_dog.jpg"))
     a = ap.parse_args()
+    if not os.path.isfile(RUST):
+        sys.exit(f"{RUST} missing: CARGO_TARGET_DIR=target/fn cargo build --release -p fcctl-function")
+    if a.cpus == 1:
+        PIN.extend(["taskset", "-c", "0"])
     body = open(a.image, "rb").read()
-    print(f"load average before: {os.getloadavg()[0]:.2f}, cpus {os.cpu_count()}")
-    res = {}
-    for kind in ("rust", "python"):
-        cold(kind, body)  # warm page cache
-        runs = [cold(kind, body) for _ in range(a.cold)]
-        ms = sorted(r[0] for r in runs)
-        res[kind] = statistics.median(ms)
-        print(f"{kind:6} cold start: median {statistics.median(ms):.0f} ms, min {ms[0]:.0f}, max {ms[-1]:.0f} "
-              f"(n={a.cold}), peak RSS {max(r[1] for r in runs):.0f} MB")
-    print(f"cold start ratio python/rust: {res['python'] / res['rust']:.2f}x")
-    for conc in (1, 2):
-        for kind in ("rust", "python"):
-            p50, p99, rps, rss = steady(kind, body, conc, a.requests)
-            print(f"{kind:6} c={conc}: p50 {p50:.1f} ms, p99 {p99:.1f} ms, {rps:.0f} req/s, peak RSS {rss:.0f} MB")
+    print(f"load average before: {os.getloadavg()[0]:.2f}, cpus {os.cpu_count()}"
+          + (", pinned to 1 core" if PIN else ""))
+    kinds = ["rust", "rust-store", "rust-nocache", "py-http", "py-flask"]
+    try:
+        for kind in kinds:
+            cold(kind, body)  # warm page cache (and, for `rust`, the optimised-graph cache)
+        runs = {k: [] for k in kinds}
+        for _ in range(a.cold):
+            for kind in kinds:
+                runs[kind].append(cold(kind, body))
+        med = {}
+        for kind in kinds:
+            ms = sorted(r[0] for r in runs[kind])
+            med[kind] = statistics.median(ms)
+            print(f"{kind:12} cold start: median {med[kind]:.0f} ms, min {ms[0]:.0f}, max {ms[-1]:.0f} "
+                  f"(n={a.cold}), peak RSS {max(r[1] for r in runs[kind]):.0f} MB")
+        for rust in ("rust", "rust-store", "rust-nocache"):
+            print(f"cold start ratio vs {rust:12}: py-http {med['py-http'] / med[rust]:.2f}x, "
+                  f"py-flask {med['py-flask'] / med[rust]:.2f}x")
+        for conc in (1, 2):
+            for kind in ("rust", "py-http", "py-flask"):
+                p50, p99, rps, rss = steady(kind, body, conc, a.requests)
+                print(f"{kind:12} c={conc}: p50 {p50:.1f} ms, p99 {p99:.1f} ms, {rps:.0f} req/s, peak RSS {rss:.0f} MB")
+    finally:
+        shutil.rmtree(CACHE, ignore_errors=True)
     print(f"load average after: {os.getloadavg()[0]:.2f}")
 
 

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""Python peer of fcctl-function for benchmarks: stdlib http.server + onnxruntime + Pillow +
-numpy, same ONNX, same preprocessing (model.yaml: centre square 0.875·min side, bilinear to
-224, (x-127)/128, NCHW), same JSON shape. Loads the model at start-up (like the Rust server's
-eager load). Env: FC_CUSTOM_LISTEN_PORT (9000), MODEL_DIR (model/)."""
+"""Python peer of fcctl-function for benchmarks: onnxruntime + Pillow + numpy, same ONNX, same
+preprocessing (model.yaml: centre square 0.875·min side, bilinear to 224, (x-127)/128, NCHW),
+same JSON shape. Loads the model at start-up (like the Rust server's eager load).
+Env: FC_CUSTOM_LISTEN_PORT (9000), MODEL_DIR (model/), PEER_FRAMEWORK = `http.server` (the
+leanest stdlib server, default) or `flask` (the seed's framework, werkzeug's threaded server)."""
 import io
 import json
 import os
@@ -52,6 +53,8 @@ def classify(data):
 
 class H(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in separate writes: without this, Nagle + delayed ACK add 40 ms.
+    disable_nagle_algorithm = True
 
     def log_message(self, *a):
         pass
@@ -81,8 +84,38 @@ class H(BaseHTTPRequestHandler):
             self.reply(400, {"error": "bad_image", "message": str(e)})
 
 
+def serve_flask():
+    import logging
+
+    from flask import Flask, jsonify, request
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = 32 << 20
+
+    @app.post("/initialize")
+    def initialize():
+        return jsonify({"status": "initialized", "load_ms": LOAD_MS})
+
+    @app.post("/classify")
+    def classify_route():
+        try:
+            return jsonify(classify(request.get_data()))
+        except Exception as e:  # noqa: BLE001
+            return jsonify({"error": "bad_image", "message": str(e)}), 400
+
+    @app.get("/")
+    def health():
+        return jsonify({"status": "ok", "model_loaded": True})
+
+    app.run(host="0.0.0.0", port=PORT, threaded=True)
+
+
 if __name__ == "__main__":
-    srv = ThreadingHTTPServer(("0.0.0.0", PORT), H)
-    srv.daemon_threads = True
-    print(f"listening on {PORT} (load {LOAD_MS:.0f} ms)", file=sys.stderr, flush=True)
-    srv.serve_forever()
+    if os.environ.get("PEER_FRAMEWORK") == "flask":
+        serve_flask()
+    else:
+        srv = ThreadingHTTPServer(("0.0.0.0", PORT), H)
+        srv.daemon_threads = True
+        print(f"listening on {PORT} (load {LOAD_MS:.0f} ms)", file=sys.stderr, flush=True)
+        srv.serve_forever()

@@ -54,12 +54,11 @@ fn main() {
         .get(1)
         .map(PathBuf::from)
         .unwrap_or_else(|| root.join("model"));
-    let c = Classifier::load(&model_dir, &ort_lib(&root), DecodeLimits::default()).unwrap_or_else(
-        |e| {
+    let c = Classifier::load(&model_dir, &ort_lib(&root), DecodeLimits::default(), None)
+        .unwrap_or_else(|e| {
             eprintln!("cannot load model: {e}");
             std::process::exit(2)
-        },
-    );
+        });
     let csv = std::fs::read_to_string(dir.join("labels.csv")).expect("labels.csv");
     let mut lines = csv.lines();
     let header = split_csv(lines.next().unwrap());

@@ -5,6 +5,8 @@
 pub mod fuzz;
 pub mod manifest;
 pub mod model;
+pub mod opt_cache;
 pub mod page;
 pub mod preprocess;
+pub mod release;
 pub mod server;

@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 
 use crate::manifest::{Activation, Manifest, ManifestError};
 use crate::preprocess::{self, DecodeError, DecodeLimits, PrepTimings};
+use crate::{opt_cache, release};
 
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
@@ -155,6 +156,8 @@ pub struct Classifier {
     classes: Vec<String>,
     pub limits: DecodeLimits,
     pub load_ms: f64,
+    /// Whether the optimised-graph cache was used for this load.
+    pub optimized_cache: OptimizedCache,
 }
 
 impl std::fmt::Debug for Classifier {
@@ -179,74 +182,170 @@ fn opt_level(s: &str) -> Result<GraphOptimizationLevel, LoadError> {
     })
 }
 
-impl Classifier {
-    /// Load `model.yaml` + ONNX from `model_dir`, dlopening ONNX Runtime from `ort_lib`
-    /// (see [`locate_runtime`]).
-    pub fn load(model_dir: &Path, ort_lib: &Path, limits: DecodeLimits) -> Result<Self, LoadError> {
-        let t0 = Instant::now();
-        let manifest = Manifest::load(model_dir)?;
-        let onnx_path = model_dir.join(&manifest.onnx);
-        // dlopen the runtime while the model file is read and hashed.
-        let (env, bytes) = std::thread::scope(|s| {
-            let lib = s.spawn(|| environment(ort_lib));
-            let bytes = std::fs::read(&onnx_path).map_err(|source| LoadError::ReadModel {
-                path: onnx_path.clone(),
-                source,
-            });
-            let env = lib.join().unwrap_or_else(|_| {
-                Err(LoadError::Runtime {
-                    path: ort_lib.to_path_buf(),
-                    message: "panicked".into(),
-                })
-            });
-            (env, bytes)
-        });
-        let env = env?;
-        let bytes = bytes?;
-        let t_env = t0.elapsed();
-        let threads = match manifest.runtime.threads {
-            0 => std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(1)
-                .min(4),
-            n => n,
-        };
-        let sess_err = |e: &dyn std::fmt::Display| LoadError::Session {
-            path: onnx_path.clone(),
+fn sha256_file(path: &Path) -> Result<String, LoadError> {
+    let read_err = |source| LoadError::ReadModel {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut f = std::fs::File::open(path).map_err(read_err)?;
+    let mut h = Sha256::new();
+    std::io::copy(&mut f, &mut h).map_err(read_err)?;
+    Ok(hex::encode(h.finalize()))
+}
+
+/// Builds the session: from the cached optimised graph when there is one, else from the
+/// model itself, saving the optimised graph for the next cold start when a cache is set.
+fn build_session(
+    env: &ort::environment::Environment,
+    manifest: &Manifest,
+    onnx_path: &Path,
+    cache_dir: Option<&Path>,
+) -> Result<(Session, OptimizedCache), LoadError> {
+    let threads = match manifest.runtime.threads {
+        0 => std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+            .min(4),
+        n => n,
+    };
+    let level = opt_level(&manifest.runtime.graph_optimization)?;
+    let builder = |level, save_to: Option<&Path>| {
+        let err = |e: &dyn std::fmt::Display| LoadError::Session {
+            path: onnx_path.to_path_buf(),
             message: e.to_string(),
         };
-        // Hash on a second thread while ONNX Runtime builds the session.
-        let (session, actual) = std::thread::scope(|s| {
-            let hasher = manifest
-                .sha256
-                .as_ref()
-                .map(|_| s.spawn(|| hex::encode(Sha256::digest(&bytes))));
-            let session = (|| -> Result<Session, LoadError> {
-                Session::builder(env)
-                    .map_err(|e| sess_err(&e))?
-                    .with_optimization_level(opt_level(&manifest.runtime.graph_optimization)?)
-                    .map_err(|e| sess_err(&e))?
-                    .with_intra_threads(threads)
-                    .map_err(|e| sess_err(&e))?
-                    .with_inter_threads(1)
-                    .map_err(|e| sess_err(&e))?
-                    .commit_from_memory(&bytes)
-                    .map_err(|e| sess_err(&e))
-            })();
-            let actual = hasher.map(|h| h.join().unwrap_or_default());
-            (session, actual)
-        });
-        if let (Some(expected), Some(actual)) = (&manifest.sha256, actual)
-            && !expected.eq_ignore_ascii_case(&actual)
-        {
-            return Err(LoadError::Checksum {
-                path: onnx_path,
-                expected: expected.clone(),
-                actual,
-            });
+        let b = Session::builder(env)
+            .map_err(|e| err(&e))?
+            .with_optimization_level(level)
+            .map_err(|e| err(&e))?
+            .with_intra_threads(threads)
+            .map_err(|e| err(&e))?
+            .with_inter_threads(1)
+            .map_err(|e| err(&e))?;
+        match save_to {
+            Some(p) => b.with_optimized_model_path(p).map_err(|e| err(&e)),
+            None => Ok(b),
         }
-        let session = session?;
-        let t_session = t0.elapsed();
+    };
+    let session_err = |path: &Path, e: ort::Error| LoadError::Session {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    };
+    let entry = cache_dir
+        .zip(manifest.sha256.as_deref())
+        .filter(|_| level != GraphOptimizationLevel::Disable)
+        .map(|(dir, sha)| {
+            opt_cache::entry(
+                dir,
+                &manifest.name,
+                sha,
+                &manifest.runtime.graph_optimization,
+                ort::info(),
+            )
+        });
+    let Some(entry) = entry else {
+        let s = builder(level, None)?
+            .commit_from_file(onnx_path)
+            .map_err(|e| session_err(onnx_path, e))?;
+        return Ok((s, OptimizedCache::Off));
+    };
+    if entry.is_file() {
+        match builder(GraphOptimizationLevel::Disable, None)?.commit_from_file(&entry) {
+            Ok(s) => return Ok((s, OptimizedCache::Hit)),
+            Err(e) => {
+                // Unreadable or from an incompatible build after all: rebuild it below.
+                tracing::warn!(cache = %entry.display(), error = %e, "ignoring the cached optimised model");
+                let _ = std::fs::remove_file(&entry);
+            }
+        }
+    }
+    let tmp = opt_cache::temp_for(&entry);
+    if let Err(e) = entry.parent().map(std::fs::create_dir_all).transpose() {
+        tracing::warn!(cache = %entry.display(), error = %e, "optimised-model cache not writable; continuing without it");
+        let s = builder(level, None)?
+            .commit_from_file(onnx_path)
+            .map_err(|e| session_err(onnx_path, e))?;
+        return Ok((s, OptimizedCache::Off));
+    }
+    let session = match builder(level, Some(&tmp))?.commit_from_file(onnx_path) {
+        Ok(s) => s,
+        Err(e) => {
+            // Saving can fail (NAS full, permissions) where loading would not.
+            let _ = std::fs::remove_file(&tmp);
+            tracing::warn!(cache = %entry.display(), error = %e, "could not save the optimised model; loading without the cache");
+            let s = builder(level, None)?
+                .commit_from_file(onnx_path)
+                .map_err(|e| session_err(onnx_path, e))?;
+            return Ok((s, OptimizedCache::Off));
+        }
+    };
+    if let Err(e) = std::fs::rename(&tmp, &entry) {
+        let _ = std::fs::remove_file(&tmp);
+        tracing::warn!(cache = %entry.display(), error = %e, "could not store the optimised model");
+        return Ok((session, OptimizedCache::Off));
+    }
+    Ok((session, OptimizedCache::Stored))
+}
+
+/// How the session was built, for logs and benchmarks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OptimizedCache {
+    /// No cache directory configured (or the model has no sha256 to key it on).
+    Off,
+    /// Loaded the saved optimised graph with optimisation off.
+    Hit,
+    /// Optimised the model and saved the result for the next cold start.
+    Stored,
+}
+
+impl Classifier {
+    /// Load `model.yaml` + ONNX from `model_dir`, dlopening ONNX Runtime from `ort_lib`
+    /// (see [`locate_runtime`]); `cache_dir` holds optimised graphs ([`crate::opt_cache`]).
+    pub fn load(
+        model_dir: &Path,
+        ort_lib: &Path,
+        limits: DecodeLimits,
+        cache_dir: Option<&Path>,
+    ) -> Result<Self, LoadError> {
+        let t0 = Instant::now();
+        // dlopen + environment on one core while the other reads the manifest and hashes.
+        let lib = {
+            let ort_lib = ort_lib.to_path_buf();
+            std::thread::spawn(move || environment(&ort_lib))
+        };
+        let manifest = Manifest::load(model_dir)?;
+        let onnx_path = model_dir.join(&manifest.onnx);
+        let expected = manifest.sha256.as_deref();
+        let hasher = expected
+            .filter(|sha| !release::vouches_for(model_dir, &manifest.onnx, sha))
+            .map(|_| {
+                let p = onnx_path.clone();
+                std::thread::spawn(move || sha256_file(&p))
+            });
+        let env = lib.join().unwrap_or_else(|_| {
+            Err(LoadError::Runtime {
+                path: ort_lib.to_path_buf(),
+                message: "panicked".into(),
+            })
+        })?;
+        let built = build_session(env, &manifest, &onnx_path, cache_dir);
+        if let (Some(expected), Some(h)) = (expected, hasher) {
+            let actual = h.join().unwrap_or_else(|_| {
+                Err(LoadError::ReadModel {
+                    path: onnx_path.clone(),
+                    source: std::io::Error::other("hashing thread panicked"),
+                })
+            })?;
+            if !expected.eq_ignore_ascii_case(&actual) {
+                return Err(LoadError::Checksum {
+                    path: onnx_path,
+                    expected: expected.to_string(),
+                    actual,
+                });
+            }
+        }
+        let (session, cache) = built?;
         let input_name = match &manifest.input.name {
             Some(n) => n.clone(),
             None => session
@@ -281,23 +380,14 @@ impl Classifier {
                 classes.len()
             )));
         }
-        let me = Self {
+        Ok(Self {
             manifest,
             session: Mutex::new(session),
             input_name,
             classes,
             limits,
-            load_ms: 0.0,
-        };
-        tracing::debug!(
-            runtime_and_read_ms = t_env.as_secs_f64() * 1e3,
-            session_ms = (t_session - t_env).as_secs_f64() * 1e3,
-            warmup_ms = (t0.elapsed() - t_session).as_secs_f64() * 1e3,
-            "model load phases"
-        );
-        Ok(Self {
             load_ms: t0.elapsed().as_secs_f64() * 1e3,
-            ..me
+            optimized_cache: cache,
         })
     }
 

@@ -29,6 +29,8 @@ pub const H_LOAD_MS: HeaderName = HeaderName::from_static("x-fcctl-model-load-ms
 pub struct Config {
     pub model_dir: PathBuf,
     pub ort_lib: Option<PathBuf>,
+    /// Shared directory for optimised graphs (`FCCTL_MODEL_CACHE`; off when unset).
+    pub model_cache: Option<PathBuf>,
     pub instance_id: String,
     pub limits: DecodeLimits,
     /// Concurrent decode+inference jobs (bounds memory under hostile input).
@@ -48,6 +50,7 @@ impl Config {
         Self {
             model_dir: PathBuf::from(env("MODEL_DIR").unwrap_or_else(|| "model".into())),
             ort_lib: env("ORT_DYLIB_PATH").map(PathBuf::from),
+            model_cache: env("FCCTL_MODEL_CACHE").map(PathBuf::from),
             instance_id: env("FC_INSTANCE_ID")
                 .unwrap_or_else(|| format!("local-{}", uuid::Uuid::new_v4())),
             limits,
@@ -93,13 +96,13 @@ impl AppState {
                 let cfg = me.config.clone();
                 let res = tokio::task::spawn_blocking(move || -> Result<Classifier, LoadError> {
                     let lib = locate_runtime(&cfg.model_dir, cfg.ort_lib.as_deref())?;
-                    Classifier::load(&cfg.model_dir, &lib, cfg.limits)
+                    Classifier::load(&cfg.model_dir, &lib, cfg.limits, cfg.model_cache.as_deref())
                 })
                 .await
                 .map_err(|e| ApiError::internal(format!("model loader crashed: {e}")))?;
                 match res {
                     Ok(c) => {
-                        tracing::info!(model = %c.manifest.name, load_ms = c.load_ms, "model loaded");
+                        tracing::info!(model = %c.manifest.name, load_ms = c.load_ms, optimized_cache = ?c.optimized_cache, "model loaded");
                         me.loaded.store(true, Ordering::Release);
                         Ok(Arc::new(c))
                     }

@@ -13,6 +13,7 @@ fn state() -> Shared {
     AppState::new(Config {
         model_dir: common::default_model_dir(),
         ort_lib: Some(common::ort_lib()),
+        model_cache: None,
         instance_id: "test-instance".into(),
         limits: DecodeLimits::default(),
         max_jobs: 2,

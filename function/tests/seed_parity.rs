@@ -10,8 +10,13 @@ use fcctl_function::preprocess::DecodeLimits;
 fn seed_keras_cnn_reproduces_published_scores() {
     let dir = tempfile::tempdir().unwrap();
     common::convert_seed(dir.path());
-    let c = Classifier::load(dir.path(), &common::ort_lib(), DecodeLimits::default())
-        .expect("load seed model");
+    let c = Classifier::load(
+        dir.path(),
+        &common::ort_lib(),
+        DecodeLimits::default(),
+        None,
+    )
+    .expect("load seed model");
     let bytes = std::fs::read(common::shared().join("seed").join("test_dog.jpg")).unwrap();
     let p = c.classify(&bytes).expect("classify test_dog.jpg");
     // Published (seed README): Dog 0.9634414, Cat 0.01574309.

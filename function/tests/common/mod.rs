@@ -77,8 +77,13 @@ pub fn default_model_dir() -> PathBuf {
 
 pub fn load_default() -> Arc<Classifier> {
     Arc::new(
-        Classifier::load(&default_model_dir(), &ort_lib(), DecodeLimits::default())
-            .expect("load model/"),
+        Classifier::load(
+            &default_model_dir(),
+            &ort_lib(),
+            DecodeLimits::default(),
+            None,
+        )
+        .expect("load model/"),
     )
 }
 
