@@ -21,7 +21,7 @@ PORT = int(os.environ.get("FC_CUSTOM_LISTEN_PORT", "9000"))
 T0 = time.perf_counter()
 
 so = ort.SessionOptions()
-so.intra_op_num_threads = min(os.cpu_count() or 1, 4)
+so.intra_op_num_threads = min(len(os.sched_getaffinity(0)), 4)  # as Rust's available_parallelism
 so.inter_op_num_threads = 1
 SESSION = ort.InferenceSession(os.path.join(MODEL_DIR, "efficientnet-lite0.onnx"), so,
                                providers=["CPUExecutionProvider"])
