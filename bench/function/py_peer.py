@@ -23,7 +23,10 @@ T0 = time.perf_counter()
 so = ort.SessionOptions()
 so.intra_op_num_threads = min(len(os.sched_getaffinity(0)), 4)  # as Rust's available_parallelism
 so.inter_op_num_threads = 1
-SESSION = ort.InferenceSession(os.path.join(MODEL_DIR, "efficientnet-lite0.onnx"), so,
+# The ONNX file model.yaml names (a top-level `onnx:` line), so both servers run the same graph.
+ONNX = next(line.split(":", 1)[1].strip() for line in open(os.path.join(MODEL_DIR, "model.yaml"))
+            if line.startswith("onnx:"))
+SESSION = ort.InferenceSession(os.path.join(MODEL_DIR, ONNX), so,
                                providers=["CPUExecutionProvider"])
 CLASSES = open(os.path.join(MODEL_DIR, "imagenet_classes.txt")).read().splitlines()
 SESSION.run(None, {"input": np.zeros((1, 3, 224, 224), np.float32)})  # warm-up, as the Rust server

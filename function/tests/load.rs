@@ -4,6 +4,7 @@ mod common;
 
 use std::path::Path;
 
+use fcctl_function::manifest::Manifest;
 use fcctl_function::model::{Classifier, LoadError, OptimizedCache};
 use fcctl_function::preprocess::DecodeLimits;
 
@@ -85,14 +86,11 @@ fn a_model_that_does_not_match_its_sha256_is_refused() {
     let src = common::default_model_dir();
     let dir = tmp.path().join("model");
     std::fs::create_dir(&dir).unwrap();
-    for f in [
-        "model.yaml",
-        "imagenet_classes.txt",
-        "efficientnet-lite0.onnx",
-    ] {
+    let name = Manifest::load(&src).unwrap().onnx;
+    for f in ["model.yaml", "imagenet_classes.txt", name.as_str()] {
         std::fs::copy(src.join(f), dir.join(f)).unwrap();
     }
-    let onnx = dir.join("efficientnet-lite0.onnx");
+    let onnx = dir.join(&name);
     let mut bytes = std::fs::read(&onnx).unwrap();
     let n = bytes.len();
     bytes[n - 100] ^= 1; // a weight bit: still a valid graph, but not the published model
