@@ -259,14 +259,25 @@ async fn run_classify(state: &Shared, bytes: Bytes) -> Result<(Prediction, bool,
     }
     // Cheap content sniff before waiting on the model or a job slot.
     crate::preprocess::sniff(&bytes).map_err(ClassifyError::from)?;
-    let (model, paid) = state.model().await?;
     let _permit = state
         .jobs
         .acquire()
         .await
         .map_err(|e| ApiError::internal(e.to_string()))?;
+    // Decode while the model may still be loading: on a cold start the two overlap.
+    let limits = state.config.limits;
+    let decoding = tokio::task::spawn_blocking(move || {
+        let t = Instant::now();
+        crate::preprocess::decode_rgb(&bytes, &limits).map(|img| (img, t.elapsed()))
+    });
+    let model = state.model().await;
+    let (img, decode) = decoding
+        .await
+        .map_err(|e| ApiError::internal(format!("decoding task failed: {e}")))?
+        .map_err(ClassifyError::from)?;
+    let (model, paid) = model?;
     let m = model.clone();
-    let pred = tokio::task::spawn_blocking(move || m.classify(&bytes))
+    let pred = tokio::task::spawn_blocking(move || m.classify_decoded(&img, decode))
         .await
         .map_err(|e| ApiError::internal(format!("classification task failed: {e}")))??;
     Ok((pred, paid, model.load_ms))
