@@ -232,9 +232,15 @@ fn build_session(
             None => Ok(b),
         }
     };
-    let session_err = |path: &Path, e: ort::Error| LoadError::Session {
-        path: path.to_path_buf(),
-        message: e.to_string(),
+    // From the model itself, no cache.
+    let uncached = || -> Result<(Session, OptimizedCache), LoadError> {
+        let s = builder(level, None)?
+            .commit_from_file(onnx_path)
+            .map_err(|e| LoadError::Session {
+                path: onnx_path.to_path_buf(),
+                message: e.to_string(),
+            })?;
+        Ok((s, OptimizedCache::Off))
     };
     let entry = cache_dir
         .zip(manifest.sha256.as_deref())
@@ -249,10 +255,7 @@ fn build_session(
             )
         });
     let Some(entry) = entry else {
-        let s = builder(level, None)?
-            .commit_from_file(onnx_path)
-            .map_err(|e| session_err(onnx_path, e))?;
-        return Ok((s, OptimizedCache::Off));
+        return uncached();
     };
     if entry.is_file() {
         match builder(GraphOptimizationLevel::Disable, None)?.commit_from_file(&entry) {
@@ -267,10 +270,7 @@ fn build_session(
     let tmp = opt_cache::temp_for(&entry);
     if let Err(e) = entry.parent().map(std::fs::create_dir_all).transpose() {
         tracing::warn!(cache = %entry.display(), error = %e, "optimised-model cache not writable; continuing without it");
-        let s = builder(level, None)?
-            .commit_from_file(onnx_path)
-            .map_err(|e| session_err(onnx_path, e))?;
-        return Ok((s, OptimizedCache::Off));
+        return uncached();
     }
     let session = match builder(level, Some(&tmp))?.commit_from_file(onnx_path) {
         Ok(s) => s,
@@ -278,10 +278,7 @@ fn build_session(
             // Saving can fail (NAS full, permissions) where loading would not.
             let _ = std::fs::remove_file(&tmp);
             tracing::warn!(cache = %entry.display(), error = %e, "could not save the optimised model; loading without the cache");
-            let s = builder(level, None)?
-                .commit_from_file(onnx_path)
-                .map_err(|e| session_err(onnx_path, e))?;
-            return Ok((s, OptimizedCache::Off));
+            return uncached();
         }
     };
     if let Err(e) = std::fs::rename(&tmp, &entry) {
