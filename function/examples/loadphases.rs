@@ -9,7 +9,6 @@ use ort::session::builder::GraphOptimizationLevel;
 use ort::value::TensorRef;
 
 fn main() -> anyhow::Result<()> {
-    let t0 = Instant::now();
     let a: Vec<String> = std::env::args().collect();
     let (lib, model, opt, from) = (&a[1], &a[2], &a[3], &a[4]);
     let threads: usize = a.get(5).map(|s| s.parse()).transpose()?.unwrap_or(2);
@@ -66,6 +65,5 @@ fn main() -> anyhow::Result<()> {
         "{{\"dlopen\":{dlopen:.2},\"env\":{env_ms:.2},\"builder\":{builder_ms:.2},\"session\":{session_ms:.2},\"first_run\":{first_run:.2},\"steady\":{steady:.2},\"total_to_first\":{:.2}}}",
         dlopen + env_ms + builder_ms + session_ms + first_run
     );
-    let _ = t0;
     Ok(())
 }
