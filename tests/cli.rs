@@ -137,6 +137,61 @@ fn missing_credentials_list_every_place_and_exit_1() {
     );
 }
 
+/// Outside a checkout of this repository there is nothing to compile: `init` must not promise
+/// that `up --local` will work, and `doctor` must say why and what to do.
+#[test]
+fn init_and_doctor_outside_a_checkout_say_what_a_build_needs() {
+    let d = tempfile::tempdir().unwrap();
+    let out = fcctl(d.path(), &["init"]);
+    assert!(out.status.success(), "{}", common::text(&out));
+    let said = common::text(&out);
+    assert!(!said.contains("then `fcctl up --local`"), "{said}");
+    for want in [
+        "not the fcctl workspace",
+        "checkout of the fcctl repository",
+        "--binary PATH --agent-binary PATH",
+        "build.files source",
+        "fcctl doctor",
+    ] {
+        assert!(said.contains(want), "{want} missing from:\n{said}");
+    }
+    let out = fcctl(d.path(), &["init", "--force", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["buildable"], false, "{v}");
+
+    let out = fcctl(d.path(), &["--local", "doctor", "--json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let sources = v["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "sources")
+        .cloned()
+        .unwrap_or_else(|| panic!("no sources check in {v}"));
+    assert_eq!(sources["status"], "fail", "{sources}");
+    assert!(
+        sources["fix"]
+            .as_str()
+            .unwrap()
+            .contains("--binary PATH --agent-binary PATH"),
+        "{sources}"
+    );
+
+    // Inside this repository the same check passes.
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = fcctl(repo, &["--local", "doctor", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        v["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["name"] == "sources" && c["status"] == "ok"),
+        "{v}"
+    );
+}
+
 #[test]
 fn completions_and_usage_errors() {
     let d = tempfile::tempdir().unwrap();

@@ -89,6 +89,39 @@ fn up(p: &Project) -> serde_json::Value {
     p.json(&args)
 }
 
+/// `up --local` without `--detach` while another process owns the emulator: it must return
+/// (bounded wait) and say whose emulator it used and how to stop it.
+fn up_joining(p: &Project) -> serde_json::Value {
+    let args: Vec<String> = up_args().into_iter().filter(|a| a != "--detach").collect();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_fcctl"))
+        .current_dir(p.path())
+        .arg("--local")
+        .args(&args)
+        .env("HOME", p.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(300);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("`up --local` joining a running emulator did not return within 300 s");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("joined the local emulator already running as pid")
+            && stderr.contains("`fcctl local stop`"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("press Ctrl-C"), "{stderr}");
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 fn classify(url: &str, image: &str) -> serde_json::Value {
     let out = std::process::Command::new("curl")
         .args([
@@ -136,7 +169,9 @@ fn up_deploys_then_converges_with_no_writes_then_model_change_and_rollback() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["label"], "cat");
 
-    let second = up(&p);
+    // The second run joins the emulator another process owns (here the test's), so without
+    // --detach it must return once its work is done instead of serving until Ctrl-C.
+    let second = up_joining(&p);
     assert_eq!(second["version"], "1", "no new version without changes");
     assert_eq!(second["published"], false);
     assert_eq!(second["write_calls"], 0, "{second}");

@@ -90,6 +90,7 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<()> {
         });
         checks.push(toolchain_check());
         if let Some(c) = &cfg {
+            checks.push(sources_check(ctx, c));
             checks.push(glibc_check(c));
         }
         return finish(ctx, checks);
@@ -138,6 +139,7 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<()> {
 
     checks.push(toolchain_check());
     if let Some(c) = &cfg {
+        checks.push(sources_check(ctx, c));
         checks.push(glibc_check(c));
         checks.push(endpoint_check(c, account_deref(&checks)).await);
     }
@@ -180,6 +182,27 @@ fn account_deref(checks: &[Check]) -> Option<String> {
         .iter()
         .find(|c| c.name == "account id" && c.status == "ok")
         .map(|c| c.detail.clone())
+}
+
+/// What `fcctl build` compiles and packages is in the project (fcctl cannot yet deploy from
+/// outside a checkout of its repository without prebuilt binaries).
+fn sources_check(ctx: &Ctx, cfg: &Config) -> Check {
+    let project = ctx.project_dir();
+    let missing = crate::package::sources::missing(&project, cfg);
+    if missing.is_empty() {
+        return Check::ok(
+            "sources",
+            format!(
+                "{} builds {} + nas-agent and has every build.files source",
+                project.display(),
+                cfg.build.package
+            ),
+        );
+    }
+    let problems: Vec<&str> = missing.iter().map(|m| m.problem.as_str()).collect();
+    let mut fixes: Vec<&str> = missing.iter().map(|m| m.fix.as_str()).collect();
+    fixes.dedup();
+    Check::fail("sources", problems.join("; "), fixes.join("; "))
 }
 
 fn version_of(cmd: &str, args: &[&str]) -> Option<String> {

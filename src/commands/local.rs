@@ -4,7 +4,7 @@ use anyhow::Context as _;
 use serde::Serialize;
 
 use crate::cli::{LocalCommand, LocalStartArgs};
-use crate::commands::Ctx;
+use crate::commands::{Ctx, absolute_dir};
 use crate::local;
 
 /// Runs the emulator subcommands.
@@ -12,7 +12,9 @@ pub async fn run(ctx: &Ctx, c: LocalCommand) -> anyhow::Result<()> {
     match c {
         LocalCommand::Start(a) => start(ctx, a).await,
         LocalCommand::Stop { data_dir } => {
-            let dir = data_dir.unwrap_or_else(|| local::default_data_dir(&ctx.work_dir()));
+            let dir = data_dir
+                .map(|d| absolute_dir(&d))
+                .unwrap_or_else(|| local::default_data_dir(&ctx.work_dir()));
             let stopped = local::stop(&dir).await?;
             #[derive(Serialize)]
             struct R {
@@ -33,7 +35,9 @@ pub async fn run(ctx: &Ctx, c: LocalCommand) -> anyhow::Result<()> {
             Ok(())
         }
         LocalCommand::Status { data_dir } => {
-            let dir = data_dir.unwrap_or_else(|| local::default_data_dir(&ctx.work_dir()));
+            let dir = data_dir
+                .map(|d| absolute_dir(&d))
+                .unwrap_or_else(|| local::default_data_dir(&ctx.work_dir()));
             match local::find_running(&dir).await {
                 Some(info) => {
                     ctx.out.result(&info, || describe(&info));
@@ -71,8 +75,10 @@ fn describe(info: &local::Info) -> String {
 
 async fn start(ctx: &Ctx, a: LocalStartArgs) -> anyhow::Result<()> {
     let mut cfg = emulator::Config {
+        // Absolute: instances are spawned in other directories and bind-mount paths below it.
         data_dir: a
             .data_dir
+            .map(|d| absolute_dir(&d))
             .unwrap_or_else(|| local::default_data_dir(&ctx.work_dir())),
         port: a.port,
         ..emulator::Config::default()

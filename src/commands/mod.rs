@@ -38,12 +38,14 @@ pub struct Ctx {
 }
 
 impl Ctx {
-    /// The project directory: where fcctl.yaml lives.
+    /// The project directory: where fcctl.yaml lives, absolute and canonical. Absolute because
+    /// these paths are handed to child processes (cargo, build scripts, the emulator) that run
+    /// in other directories, where a relative `./.venv/bin` finds nothing.
     pub fn project_dir(&self) -> PathBuf {
-        match self.global.config.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        }
+        absolute_dir(match self.global.config.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        })
     }
 
     /// A path from fcctl.yaml: relative ones are relative to the project directory.
@@ -179,6 +181,14 @@ async fn dispatch(ctx: &Ctx, command: Command) -> anyhow::Result<()> {
         Command::Bench(a) => bench::run(ctx, a).await,
         Command::Up(a) => up::run(ctx, a).await,
     }
+}
+
+/// `dir` made absolute: canonical when it exists (symlinks resolved, so two spellings of one
+/// project agree), else joined to the current directory.
+pub fn absolute_dir(dir: &Path) -> PathBuf {
+    std::fs::canonicalize(dir)
+        .or_else(|_| std::path::absolute(dir))
+        .unwrap_or_else(|_| dir.to_path_buf())
 }
 
 /// Writes a file atomically (temp + fsync + rename) so a crash never leaves half a file.

@@ -191,7 +191,17 @@ pub async fn run(ctx: &Ctx, a: UpArgs) -> anyhow::Result<()> {
         }
     };
     ctx.out.result(&report, || describe(&report));
-    if let (Some(_), false) = (&info, a.detach) {
+    let Some(info) = info else { return Ok(()) };
+    if !started_emulator {
+        // Another process owns this emulator (an `up --local` serving in another terminal, or
+        // `fcctl local start`): blocking here would serve nothing, and stopping it on Ctrl-C
+        // would pull it from under its owner.
+        ctx.out.note(format!(
+            "joined the local emulator already running as pid {} (data {}); it keeps running —              `fcctl local stop` ends it",
+            info.pid,
+            info.data_dir.display()
+        ));
+    } else if !a.detach {
         ctx.out
             .note("serving; press Ctrl-C to stop the local emulator (or use --detach)");
         tokio::signal::ctrl_c().await.ok();

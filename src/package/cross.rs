@@ -12,15 +12,23 @@ use crate::config::GlibcVersion;
 pub const TRIPLE: &str = "x86_64-unknown-linux-gnu";
 
 /// PATH with `<project>/.venv/bin` first: cargo-zigbuild runs `python3 -m ziglang` when no
-/// `zig` is on PATH, and only the venv's python has the `ziglang` wheel.
+/// `zig` is on PATH, and only the venv's python has the `ziglang` wheel. Every entry is made
+/// absolute (against the current directory, which is what the caller meant by it): cargo runs
+/// build scripts in their own directories, where a relative entry finds nothing.
 pub fn path_env(project: &Path) -> std::ffi::OsString {
-    let venv = project.join(".venv").join("bin");
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let absolute = |p: PathBuf| if p.is_relative() { cwd.join(p) } else { p };
+    let venv = absolute(project.join(".venv").join("bin"));
     let mut parts = Vec::new();
     if venv.is_dir() {
         parts.push(venv);
     }
     if let Some(p) = std::env::var_os("PATH") {
-        parts.extend(std::env::split_paths(&p));
+        parts.extend(
+            std::env::split_paths(&p)
+                .filter(|p| !p.as_os_str().is_empty())
+                .map(absolute),
+        );
     }
     std::env::join_paths(parts).unwrap_or_default()
 }
@@ -112,4 +120,34 @@ pub fn toolchain(project: &Path) -> serde_json::Value {
         "cargo_zigbuild": run("cargo", &["zigbuild", "--version"]),
         "zig": run("python3", &["-m", "ziglang", "version"]),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn path_env_entries_are_absolute_even_for_a_relative_project() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join(".venv/bin")).unwrap();
+        // A relative project path, as `fcctl.yaml` in the current directory gives.
+        let rel = pathdiff(dir.path());
+        let path = path_env(&rel);
+        let parts: Vec<PathBuf> = std::env::split_paths(&path).collect();
+        assert!(parts.iter().all(|p| p.is_absolute()), "{parts:?}");
+        assert_eq!(
+            std::fs::canonicalize(&parts[0]).unwrap(),
+            std::fs::canonicalize(dir.path().join(".venv/bin")).unwrap()
+        );
+    }
+
+    /// `target` spelled relative to the current directory (`../../tmp/…`).
+    fn pathdiff(target: &Path) -> PathBuf {
+        let cwd = std::env::current_dir().unwrap();
+        let mut rel = PathBuf::new();
+        for _ in cwd.components().skip(1) {
+            rel.push("..");
+        }
+        rel.join(target.strip_prefix("/").unwrap())
+    }
 }

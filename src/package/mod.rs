@@ -3,6 +3,7 @@
 
 pub mod cross;
 pub mod glibc;
+pub mod sources;
 pub mod zip;
 
 use std::os::unix::fs::PermissionsExt as _;
