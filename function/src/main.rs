@@ -6,11 +6,24 @@ use anyhow::Context;
 use fcctl_function::server::{AppState, Config, router};
 
 fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    // `Targets` takes RUST_LOG's `target=level,…` directives without the regex engine that
+    // `EnvFilter` compiles into the binary (a tenth of the function's build).
+    let filter: tracing_subscriber::filter::Targets = std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| {
+            tracing_subscriber::filter::Targets::new()
+                .with_default(tracing_subscriber::filter::LevelFilter::INFO)
+        });
+    tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_ansi(false)
+                .with_writer(std::io::stderr),
         )
-        .with_writer(std::io::stderr)
+        .with(filter)
         .init();
     let port: u16 = match std::env::var("FC_CUSTOM_LISTEN_PORT") {
         Ok(v) if !v.is_empty() => v

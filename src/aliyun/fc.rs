@@ -205,7 +205,7 @@ impl FcClient {
                 "empty AccessKey id or secret (set ALIBABA_CLOUD_ACCESS_KEY_ID / ALIBABA_CLOUD_ACCESS_KEY_SECRET)".into(),
             ));
         }
-        let http = reqwest::Client::builder()
+        let http = super::http::client_builder()
             .connect_timeout(opts.connect_timeout)
             .user_agent(opts.user_agent.clone())
             .build()

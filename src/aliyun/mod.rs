@@ -16,6 +16,7 @@
 pub mod error;
 pub mod fc;
 pub mod fc_models;
+pub mod http;
 pub mod oss;
 pub mod retry;
 pub mod sign;

@@ -364,7 +364,7 @@ impl OssClient {
             let scheme = base.split("://").next().unwrap_or("https");
             format!("{scheme}://{}.{host}", cfg.bucket)
         };
-        let http = reqwest::Client::builder()
+        let http = super::http::client_builder()
             .connect_timeout(Duration::from_secs(10))
             .user_agent(format!("fcctl/{}", env!("CARGO_PKG_VERSION")))
             .build()

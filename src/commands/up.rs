@@ -375,7 +375,7 @@ async fn smoke_test(
     domain_url: &str,
     images: &[PathBuf],
 ) -> anyhow::Result<Vec<SmokeResult>> {
-    let client = reqwest::Client::builder()
+    let client = crate::aliyun::http::client_builder()
         .timeout(Duration::from_secs(60))
         .build()?;
     let mut out = Vec::new();
