@@ -4,7 +4,8 @@
 
 use std::io::Cursor;
 
-use fast_image_resize::{self as fir, PixelType, ResizeAlg, ResizeOptions, Resizer};
+use fast_image_resize::pixels::U8x3;
+use fast_image_resize::{self as fir, ResizeAlg, ResizeOptions, Resizer};
 use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits};
 
 use crate::manifest::{CropPolicy, InputSpec, Layout, ResizeFilter};
@@ -149,16 +150,23 @@ pub fn resize_rgb(img: &image::RgbImage, spec: &InputSpec) -> Result<Vec<u8>, De
     match spec.resize {
         ResizeFilter::Nearest => Ok(nearest(img, (cl, ct, cw, ch), ow, oh)),
         ResizeFilter::Bilinear => {
-            let src = fir::images::ImageRef::new(w, h, img.as_raw(), PixelType::U8x3)
+            // The typed API: the untyped one dispatches on the pixel type at run time, which
+            // compiles every pixel format's kernels into the function — among them f32 SIMD
+            // loops that this toolchain's LLVM optimises differently from build to build, so
+            // no two builds of the function were byte-identical.
+            let src = fir::images::TypedImageRef::<U8x3>::from_buffer(w, h, img.as_raw())
                 .map_err(|e| DecodeError::Corrupt(e.to_string()))?;
-            let mut dst = fir::images::Image::new(ow, oh, PixelType::U8x3);
+            let mut out = vec![0u8; ow as usize * oh as usize * 3];
+            let mut dst = fir::images::TypedImage::<U8x3>::from_buffer(ow, oh, &mut out)
+                .map_err(|e| DecodeError::Corrupt(e.to_string()))?;
             let opts = ResizeOptions::new()
                 .resize_alg(ResizeAlg::Convolution(fir::FilterType::Bilinear))
                 .crop(cl, ct, cw, ch);
             Resizer::new()
-                .resize(&src, &mut dst, &opts)
+                .resize_typed(&src, &mut dst, &opts)
                 .map_err(|e| DecodeError::Corrupt(format!("resize failed: {e}")))?;
-            Ok(dst.into_vec())
+            drop(dst);
+            Ok(out)
         }
     }
 }

@@ -49,6 +49,34 @@ pub fn sanitize(cmd: &mut Command) {
     }
 }
 
+/// Where the checkout and cargo's registry sources sit is not part of the build: without
+/// these remaps, build-script outputs included from `OUT_DIR` (serde, thiserror) carry the
+/// checkout's path into the function's code, and registry paths land in panic messages, so
+/// two clones of one commit built different `code.zip`s and the second looked like a code
+/// change to deploy and publish. Passed as `CARGO_ENCODED_RUSTFLAGS` (one flag per
+/// `\x1f`-separated field, paths may hold spaces); with `--target`, cargo applies them to
+/// the target's crates only, not to build scripts.
+pub fn reproducible_rustflags(project: &Path) -> String {
+    let mut remaps = vec![(project.to_path_buf(), "/fcctl")];
+    if let Some(home) = cargo_home() {
+        remaps.push((home, "/cargo"));
+    }
+    remaps
+        .iter()
+        .map(|(from, to)| format!("--remap-path-prefix={}={to}", from.display()))
+        .collect::<Vec<_>>()
+        .join("\x1f")
+}
+
+/// `$CARGO_HOME`, else `~/.cargo`, as cargo resolves it.
+fn cargo_home() -> Option<PathBuf> {
+    let home = std::env::var_os("CARGO_HOME")
+        .filter(|h| !h.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))?;
+    Some(std::fs::canonicalize(&home).unwrap_or(home))
+}
+
 /// Builds `bins` (package, binary) in release mode for `TRIPLE.<floor>` into
 /// `<project>/target` and returns the binary paths in the same order.
 pub fn build(
@@ -83,6 +111,7 @@ pub fn build(
     cmd.current_dir(project)
         .env("PATH", &path)
         .env("CARGO_TARGET_DIR", &target_dir)
+        .env("CARGO_ENCODED_RUSTFLAGS", reproducible_rustflags(project))
         .args(["zigbuild", "--release", "--target", &target]);
     for (pkg, bin) in bins {
         cmd.args(["-p", pkg, "--bin", bin]);
@@ -138,6 +167,17 @@ mod tests {
         assert_eq!(
             std::fs::canonicalize(&parts[0]).unwrap(),
             std::fs::canonicalize(dir.path().join(".venv/bin")).unwrap()
+        );
+    }
+
+    #[test]
+    fn rustflags_remap_the_checkout_and_cargo_home() {
+        let flags = reproducible_rustflags(Path::new("/tmp/some clone"));
+        let fields: Vec<&str> = flags.split('\x1f').collect();
+        assert_eq!(fields[0], "--remap-path-prefix=/tmp/some clone=/fcctl");
+        assert!(
+            fields[1].starts_with("--remap-path-prefix=/") && fields[1].ends_with("=/cargo"),
+            "{fields:?}"
         );
     }
 
