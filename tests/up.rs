@@ -115,7 +115,7 @@ fn up_joining(p: &Project) -> serde_json::Value {
     assert!(out.status.success(), "{stderr}");
     assert!(
         stderr.contains("joined the local emulator already running as pid")
-            && stderr.contains("`fcctl local stop`"),
+            && stderr.contains("it keeps running (`fcctl local stop` ends it)"),
         "{stderr}"
     );
     assert!(!stderr.contains("press Ctrl-C"), "{stderr}");

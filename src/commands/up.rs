@@ -197,7 +197,8 @@ pub async fn run(ctx: &Ctx, a: UpArgs) -> anyhow::Result<()> {
         // `fcctl local start`): blocking here would serve nothing, and stopping it on Ctrl-C
         // would pull it from under its owner.
         ctx.out.note(format!(
-            "joined the local emulator already running as pid {} (data {}); it keeps running —              `fcctl local stop` ends it",
+            "joined the local emulator already running as pid {} (data {}); it keeps running \
+             (`fcctl local stop` ends it)",
             info.pid,
             info.data_dir.display()
         ));
