@@ -45,6 +45,9 @@ pub struct Props {
     pub description: String,
     /// Runtime.
     pub runtime: String,
+    /// Entry point; custom runtimes start `customRuntimeConfig.command` instead, but FC3 refuses
+    /// a function without one (docs/cloud-facts.md).
+    pub handler: String,
     /// Code package path.
     pub code: String,
     /// Memory (MB).
@@ -281,6 +284,11 @@ pub fn nas_server_addr(cfg: &Config) -> String {
     cfg.nas.server_addr.clone()
 }
 
+/// The `handler` fcctl gives the function: required by CreateFunction (SDK model
+/// `_create_function_input.py`: "This parameter is required"), unused by a custom runtime,
+/// which runs `/code/bootstrap`.
+pub const FUNCTION_HANDLER: &str = "bootstrap";
+
 /// Builds the s.yaml equivalent of what `fcctl deploy` does for `cfg`.
 pub fn render(cfg: &Config, release_id: Option<&str>, code_zip: &str) -> SYaml {
     let alias = cfg.release.alias.clone();
@@ -290,6 +298,7 @@ pub fn render(cfg: &Config, release_id: Option<&str>, code_zip: &str) -> SYaml {
         function_name: cfg.function_name().into(),
         description: cfg.function.description.clone(),
         runtime: cfg.function.runtime.as_str().into(),
+        handler: FUNCTION_HANDLER.into(),
         code: code_zip.into(),
         memory_size: cfg.function.memory_mb,
         cpu: cfg.function.cpu,

@@ -453,6 +453,20 @@ fn create_function(ctx: &Arc<Ctx>, mut body: Map<String, Value>) -> R {
     {
         return Err(err(400, "InvalidArgument", "runtime is required"));
     }
+    // Required by the official SDK model (CreateFunctionInput.handler, "This parameter is
+    // required"), for custom runtimes too; FC's own words for a missing one.
+    if body
+        .get("handler")
+        .and_then(|v| v.as_str())
+        .unwrap_or("")
+        .is_empty()
+    {
+        return Err(err(
+            400,
+            "InvalidArgument",
+            "Handler is required but not provided",
+        ));
+    }
     check_env(&body)?;
     if ctx.store.read().functions.contains_key(&name) {
         return Err(err(

@@ -465,3 +465,37 @@ async fn faults_are_injected() {
     assert!(r.status == 429 || r.status == 503, "{}", r.status);
     emu.shutdown().await;
 }
+
+/// FC3 refuses a function without `handler` (required by the SDK's CreateFunctionInput), custom
+/// runtimes included; the emulator must too, or a deploy that omits it passes here and fails
+/// on the cloud.
+#[tokio::test]
+async fn create_function_without_handler_is_refused_like_fc() {
+    let dir = tempfile::tempdir().unwrap();
+    let emu = start(dir.path()).await;
+    let fc = Fc::new(emu.info());
+    let mut body = function_body("no-handler", 1);
+    body.as_object_mut().unwrap().remove("handler");
+    let r = fc
+        .call(
+            "POST",
+            "/2023-03-30/functions",
+            "",
+            "CreateFunction",
+            Some(&body),
+        )
+        .await;
+    assert_eq!(r.status, 400, "{:?}", r.json());
+    assert_eq!(r.json()["Code"], "InvalidArgument");
+    assert_eq!(r.json()["Message"], "Handler is required but not provided");
+    let r = fc
+        .call(
+            "GET",
+            "/2023-03-30/functions/no-handler",
+            "",
+            "GetFunction",
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 404, "nothing was created");
+}

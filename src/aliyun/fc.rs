@@ -770,7 +770,7 @@ impl FcClient {
         });
         req.body = input.body.clone();
         req.content_type = Some("application/octet-stream".into());
-        req.timeout = Some(self.inner.opts.invoke_timeout);
+        req.timeout = Some(input.timeout.unwrap_or(self.inner.opts.invoke_timeout));
         let kind = match input.invocation_type {
             InvocationType::Sync => "Sync",
             InvocationType::Async => "Async",

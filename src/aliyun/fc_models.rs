@@ -632,6 +632,10 @@ pub struct InvokeFunctionRequest {
     /// The function is safe to run twice (fcctl's own nas-agent: every job is idempotent), so
     /// 5xx, resets and timeouts are retried too, not only throttling.
     pub idempotent: bool,
+    /// How long to wait for a synchronous answer; `None` is the client's `invoke_timeout`. FC
+    /// holds a synchronous invocation open up to the function's own timeout, so a caller that
+    /// knows the function's timeout passes it here.
+    pub timeout: Option<std::time::Duration>,
 }
 
 /// InvokeFunction result: raw bytes + the interesting response headers.

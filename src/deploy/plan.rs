@@ -170,6 +170,7 @@ pub fn desired(
     }
     let function = UpdateFunctionInput {
         runtime: Some(f.runtime.as_str().into()),
+        handler: Some(crate::syaml::FUNCTION_HANDLER.into()),
         memory_size: Some(f.memory_mb as i64),
         cpu: Some(f.cpu),
         disk_size: Some(f.disk_mb as i64),

@@ -21,6 +21,10 @@ use crate::config::Config;
 pub const BUDGET_S: u64 = 600;
 /// Function timeout of the agent.
 pub const TIMEOUT_S: i64 = 900;
+const _: () = assert!(
+    BUDGET_S < TIMEOUT_S as u64,
+    "a job's budget fits in the function timeout"
+);
 
 /// The agent's function name.
 pub fn name(cfg: &Config) -> String {
@@ -215,6 +219,10 @@ pub async fn invoke(fc: &FcClient, name: &str, job: &Value) -> anyhow::Result<Va
                 invocation_type: InvocationType::Sync,
                 // stage skips placed files, commit answers `already` for a done release.
                 idempotent: true,
+                // The agent works up to BUDGET_S per job under a function timeout of TIMEOUT_S;
+                // the client's default (300 s) would give up on a long staging batch that FC
+                // is still running.
+                timeout: Some(std::time::Duration::from_secs(TIMEOUT_S as u64 + 30)),
                 ..Default::default()
             },
         )
