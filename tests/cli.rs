@@ -192,6 +192,30 @@ fn init_and_doctor_outside_a_checkout_say_what_a_build_needs() {
     );
 }
 
+/// `fcctl render -o - | head -1` and `fcctl completions bash | head`: the reader leaving early
+/// is not an error (exit 0, no panic). The read end is closed before fcctl writes, so every
+/// run meets the closed pipe.
+#[test]
+fn a_closed_stdout_pipe_exits_0_without_a_panic() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(d.path().join("fcctl.yaml"), "app: a\n").unwrap();
+    for args in [&["render", "-o", "-"][..], &["completions", "bash"][..]] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_fcctl"))
+            .current_dir(d.path())
+            .args(args)
+            .env("HOME", d.path())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+}
+
 #[test]
 fn completions_and_usage_errors() {
     let d = tempfile::tempdir().unwrap();

@@ -7,6 +7,10 @@ use crate::cli::{Cli, CompletionsArgs};
 /// Prints completions for the shell to stdout.
 pub fn run(a: CompletionsArgs) -> anyhow::Result<()> {
     let mut cmd = Cli::command();
-    clap_complete::generate(a.shell, &mut cmd, "fcctl", &mut std::io::stdout());
+    // Into a buffer first: clap_complete panics on a write error, and a closed pipe
+    // (`fcctl completions bash | head`) is not an error.
+    let mut script = Vec::new();
+    clap_complete::generate(a.shell, &mut cmd, "fcctl", &mut script);
+    crate::output::write_stdout(&script);
     Ok(())
 }

@@ -29,7 +29,7 @@ pub fn run(ctx: &Ctx, a: RenderArgs) -> anyhow::Result<()> {
     ));
     let to_stdout = a.output.as_os_str() == "-";
     if to_stdout || a.dry_run {
-        print!("{text}");
+        crate::output::write_stdout(text.as_bytes());
         return Ok(());
     }
     let path = if a.output.is_relative() {
