@@ -25,10 +25,10 @@ impl Secret {
         &self.0
     }
 
-    /// A masked form safe to print: first 3 characters and the length.
+    /// A form safe to print: the length only.
     pub fn masked(&self) -> String {
-        let head: String = self.0.chars().take(3).collect();
-        format!("{head}…({} chars)", self.0.chars().count())
+        // Not even a prefix: a few characters of a secret narrow a search for the rest.
+        format!("<hidden, {} chars>", self.0.chars().count())
     }
 }
 
@@ -264,9 +264,29 @@ struct AliyunProfile {
     sts_token: String,
 }
 
+/// Like ssh with a private key: a credentials file others can read is used, but not silently.
+fn warn_if_readable_by_others(path: &Path) {
+    use std::os::unix::fs::PermissionsExt as _;
+    if let Some(mode) = readable_by_others(path) {
+        tracing::warn!(
+            "{} is readable by other users (mode {mode:03o}); it holds an AccessKey secret: \
+             `chmod 600 {}`",
+            path.display(),
+            path.display()
+        );
+    }
+    fn readable_by_others(path: &Path) -> Option<u32> {
+        let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o777;
+        (mode & 0o044 != 0).then_some(mode)
+    }
+}
+
 fn from_aliyun(path: &Path, wanted: Option<&str>) -> Result<Credentials, String> {
     let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
+        Ok(t) => {
+            warn_if_readable_by_others(path);
+            t
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err("no such file".into()),
         Err(e) => return Err(format!("cannot read: {e}")),
     };
@@ -324,7 +344,10 @@ fn from_aliyun(path: &Path, wanted: Option<&str>) -> Result<Credentials, String>
 
 fn from_s_access(path: &Path, alias: &str) -> Result<Credentials, String> {
     let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
+        Ok(t) => {
+            warn_if_readable_by_others(path);
+            t
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err("no such file".into()),
         Err(e) => return Err(format!("cannot read: {e}")),
     };
@@ -554,5 +577,8 @@ mod tests {
         let dbg = format!("{c:?}");
         assert!(!dbg.contains(SECRET), "{dbg}");
         assert!(!c.access_key_secret.masked().contains(SECRET));
+        let masked = c.access_key_secret.masked();
+        let head: String = c.access_key_secret.expose().chars().take(3).collect();
+        assert!(!masked.contains(&head), "no prefix of the secret: {masked}");
     }
 }

@@ -31,13 +31,36 @@ pub async fn find_running(data_dir: &Path) -> Option<Info> {
     }
 }
 
-/// Returns the running emulator for `data_dir`, starting a detached one if none runs.
+/// Returns the running emulator for `data_dir`, starting a detached one if none runs; `true`
+/// when this call started it. Concurrent callers (two `up --local` at once) serialise on a lock
+/// file, so exactly one starts it and the others join it.
 pub async fn ensure_running(data_dir: &Path, faults: Option<&str>) -> anyhow::Result<(Info, bool)> {
     if let Some(info) = find_running(data_dir).await {
         return Ok((info, false));
     }
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("creating {}", data_dir.display()))?;
+    let lock_path = data_dir.join("start.lock");
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .with_context(|| format!("opening {}", lock_path.display()))?;
+    // Held until this function returns (the emulator is ready or failed): released on drop.
+    let lock = tokio::task::spawn_blocking(move || lock.lock().map(|()| lock))
+        .await
+        .context("lock task panicked")?
+        .with_context(|| format!("locking {}", lock_path.display()))?;
+    if let Some(info) = find_running(data_dir).await {
+        return Ok((info, false));
+    }
+    let started = start_detached(data_dir, faults).await;
+    drop(lock);
+    started.map(|info| (info, true))
+}
+
+async fn start_detached(data_dir: &Path, faults: Option<&str>) -> anyhow::Result<Info> {
     let exe = std::env::current_exe().context("locating the fcctl binary")?;
     let log_path = data_dir.join("emulator.log");
     let log = std::fs::File::create(&log_path)
@@ -58,7 +81,7 @@ pub async fn ensure_running(data_dir: &Path, faults: Option<&str>) -> anyhow::Re
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         if let Some(info) = find_running(data_dir).await {
-            return Ok((info, true));
+            return Ok(info);
         }
         if let Some(status) = child.try_wait()? {
             let log = std::fs::read_to_string(&log_path).unwrap_or_default();

@@ -216,6 +216,76 @@ fn a_closed_stdout_pipe_exits_0_without_a_panic() {
     }
 }
 
+/// Two `up --local` at once in one project: exactly one starts the emulator, the other joins
+/// it (both then fail at the build step here, which is not what this test is about).
+#[test]
+fn concurrent_up_local_start_one_emulator() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(d.path().join("fcctl.yaml"), "app: a\n").unwrap();
+    let spawn = || {
+        Command::new(env!("CARGO_BIN_EXE_fcctl"))
+            .current_dir(d.path())
+            .args(["up", "--local", "--detach"])
+            .env("HOME", d.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (spawn(), spawn());
+    let notes: Vec<String> = [a, b]
+        .into_iter()
+        .map(|c| String::from_utf8_lossy(&c.wait_with_output().unwrap().stderr).into_owned())
+        .collect();
+    let stop = fcctl(d.path(), &["local", "stop"]);
+    assert!(stop.status.success(), "{}", common::text(&stop));
+    let started = notes
+        .iter()
+        .filter(|n| n.contains("started local emulator"))
+        .count();
+    let joined = notes
+        .iter()
+        .filter(|n| n.contains("reusing local emulator"))
+        .count();
+    assert_eq!((started, joined), (1, 1), "{notes:#?}");
+}
+
+/// A credentials file others can read is used but named, with the fix; one that only its
+/// owner reads is not mentioned. Neither run shows any part of the secret.
+#[test]
+fn credentials_readable_by_others_are_warned_about() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let d = tempfile::tempdir().unwrap();
+    // Endpoints on loopback port 1: doctor's reachability check is refused at once, no network.
+    std::fs::write(
+        d.path().join("fcctl.yaml"),
+        "app: a\naccount_id: '123'\nfc_endpoint: 'http://127.0.0.1:1'\noss_endpoint: 'http://127.0.0.1:1'\n",
+    )
+    .unwrap();
+    let dir = d.path().join(".aliyun");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("config.json");
+    let secret = "Zq9SecretValueNeverPrinted";
+    std::fs::write(
+        &file,
+        format!(
+            r#"{{"current":"default","profiles":[{{"name":"default","mode":"AK","access_key_id":"LTAItest","access_key_secret":"{secret}"}}]}}"#
+        ),
+    )
+    .unwrap();
+    for (mode, warned) in [(0o644, true), (0o600, false)] {
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(mode)).unwrap();
+        let out = fcctl(d.path(), &["doctor", "--json"]);
+        let all = common::text(&out);
+        assert_eq!(
+            all.contains("readable by other users") && all.contains("chmod 600"),
+            warned,
+            "mode {mode:o}: {all}"
+        );
+        assert!(!all.contains(&secret[..3]), "mode {mode:o}: {all}");
+    }
+}
+
 #[test]
 fn completions_and_usage_errors() {
     let d = tempfile::tempdir().unwrap();

@@ -325,7 +325,7 @@ impl FcClient {
             action = %req.action,
             attempt,
             request_headers = %redact_headers(hm.iter().map(|(k, v)| (k.as_str(), v.to_str().unwrap_or("<binary>")))),
-            canonical_request = %signed.canonical_request,
+            canonical_request = %super::redact_canonical_request(&signed.canonical_request),
             "fc request"
         );
         let timeout = req.timeout.unwrap_or(inner.opts.timeout);

@@ -94,9 +94,32 @@ pub(crate) fn redact_headers<'a>(headers: impl IntoIterator<Item = (&'a str, &'a
         .join("; ")
 }
 
+/// A canonical request (one `name:value` line per signed header) for a `trace` log line, with
+/// the values of sensitive headers (the STS token) redacted.
+pub(crate) fn redact_canonical_request(text: &str) -> String {
+    text.lines()
+        .map(|line| match line.split_once(':') {
+            Some((name, _)) if is_sensitive_header(name) => format!("{name}:<redacted>"),
+            _ => line.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn canonical_request_log_hides_the_sts_token() {
+        let canonical = "POST\n/2023-03-30/functions\n\ncontent-type:application/json\n\
+                         x-acs-security-token:CAIS-secret-token\n\ncontent-type;x-acs-security-token\nabc";
+        let shown = redact_canonical_request(canonical);
+        assert!(!shown.contains("CAIS-secret-token"), "{shown}");
+        assert!(shown.contains("x-acs-security-token:<redacted>"));
+        assert!(shown.contains("content-type:application/json"));
+        assert!(shown.starts_with("POST\n/2023-03-30/functions"));
+    }
 
     #[test]
     fn debug_redacts_secret_and_token() {
