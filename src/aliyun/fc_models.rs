@@ -248,10 +248,16 @@ model!(InstanceLifecycleConfig {
 
 model!(LifecycleHook { command: Vec<String>, handler: String, timeout: i64 });
 
-model!(Tag {
-    key: String,
-    value: String
-});
+model!(
+    /// A resource tag. Capitalised on the wire, unlike the other FC3 models (SDK
+    /// `models/_tag.py`: `result['Key']`, `result['Value']`).
+    Tag {
+        #[serde(rename = "Key")]
+        key: String,
+        #[serde(rename = "Value")]
+        value: String
+    }
+);
 
 model!(FunctionLayer {
     arn: String,
@@ -656,6 +662,21 @@ pub struct InvokeFunctionOutput {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn tags_serialise_key_and_value_capitalised_like_the_sdk() {
+        let t = Tag {
+            key: Some("env".into()),
+            value: Some("prod".into()),
+        };
+        assert_eq!(
+            serde_json::to_value(&t).unwrap(),
+            serde_json::json!({"Key": "env", "Value": "prod"})
+        );
+        let back: Tag = serde_json::from_str(r#"{"Key":"a","Value":"b"}"#).unwrap();
+        assert_eq!(back.key.as_deref(), Some("a"));
+    }
+
     use super::*;
     use serde::de::DeserializeOwned;
     use serde_json::{Map, json};
