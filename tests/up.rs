@@ -93,11 +93,8 @@ fn up(p: &Project) -> serde_json::Value {
 /// (bounded wait) and say whose emulator it used and how to stop it.
 fn up_joining(p: &Project) -> serde_json::Value {
     let args: Vec<String> = up_args().into_iter().filter(|a| a != "--detach").collect();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_fcctl"))
-        .current_dir(p.path())
-        .arg("--local")
-        .args(&args)
-        .env("HOME", p.path())
+    let mut child = p
+        .local_command(&args)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -270,11 +267,8 @@ fn killed_up_runs_converge_and_prod_never_points_at_an_incomplete_release() {
         rng ^= rng >> 7;
         rng ^= rng << 17;
         let delay = Duration::from_millis(50 + rng % 4000);
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_fcctl"))
-            .current_dir(p.path())
-            .arg("--local")
-            .args(&args)
-            .env("HOME", p.path())
+        let mut child = p
+            .local_command(&args)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()

@@ -35,6 +35,8 @@ pub struct Ctx {
     pub global: Global,
     /// Output mode.
     pub out: Output,
+    /// Where fcctl.yaml lives, resolved once (see [`Ctx::project_dir`]).
+    project_dir: PathBuf,
 }
 
 impl Ctx {
@@ -42,10 +44,7 @@ impl Ctx {
     /// these paths are handed to child processes (cargo, build scripts, the emulator) that run
     /// in other directories, where a relative `./.venv/bin` finds nothing.
     pub fn project_dir(&self) -> PathBuf {
-        absolute_dir(match self.global.config.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p,
-            _ => Path::new("."),
-        })
+        self.project_dir.clone()
     }
 
     /// A path from fcctl.yaml: relative ones are relative to the project directory.
@@ -114,7 +113,12 @@ fn init_tracing(g: &Global) {
 /// Runs the CLI and returns the process exit code.
 pub fn run(cli: Cli) -> i32 {
     init_tracing(&cli.global);
+    let project_dir = absolute_dir(match cli.global.config.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    });
     let ctx = Ctx {
+        project_dir,
         out: Output {
             json: cli.global.json,
             quiet: cli.global.quiet,

@@ -49,6 +49,11 @@ impl Project {
     /// Runs `fcctl --local ARGS` in the project (the emulator records itself in
     /// `target/fcctl/local/emulator.json`, which is how `--local` finds it).
     pub fn fcctl(&self, args: &[&str]) -> Output {
+        self.local_command(args).output().unwrap()
+    }
+
+    /// The command `fcctl` runs, for tests that spawn it (to kill it, or bound its wait).
+    pub fn local_command<S: AsRef<std::ffi::OsStr>>(&self, args: &[S]) -> std::process::Command {
         let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_fcctl"));
         cmd.current_dir(self.path())
             .arg("--local")
@@ -56,7 +61,7 @@ impl Project {
             .env("HOME", self.path())
             .env_remove("ALIBABA_CLOUD_ACCESS_KEY_ID")
             .env_remove("ALIBABA_CLOUD_ACCESS_KEY_SECRET");
-        cmd.output().unwrap()
+        cmd
     }
 
     /// Runs fcctl without `--local`, pointed at the emulator through the documented env vars
