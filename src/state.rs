@@ -32,6 +32,9 @@ impl State {
     /// Writes `state.json` atomically.
     pub fn save(&self, work_dir: &Path) -> anyhow::Result<()> {
         let bytes = serde_json::to_vec_pretty(self)?;
-        crate::commands::write_atomic(&work_dir.join("state.json"), &bytes)
+        Ok(crate::fsutil::write_atomic(
+            &work_dir.join("state.json"),
+            &bytes,
+        )?)
     }
 }

@@ -11,8 +11,8 @@ use serde::Serialize;
 use crate::aliyun::fc_models::{CreateTriggerInput, HttpTriggerConfig, UpdateFunctionInput};
 use crate::bench::{self, BenchOptions, BenchReport, Mode, RequestKind};
 use crate::cli::{BenchArgs, BenchCompare};
+use crate::cloud::Cloud;
 use crate::commands::Ctx;
-use crate::commands::connect::Cloud;
 use crate::config::BenchRequest;
 use crate::deploy::plan::domain_name;
 
@@ -103,7 +103,7 @@ async fn options(ctx: &Ctx, cloud: &Cloud, a: &BenchArgs) -> anyhow::Result<Benc
         cfg.bench
             .images
             .iter()
-            .map(|p| ctx.project_path(p))
+            .map(|p| ctx.project.path(p))
             .collect()
     } else {
         a.image.clone()
@@ -301,6 +301,7 @@ pub async fn run(ctx: &Ctx, a: BenchArgs) -> anyhow::Result<()> {
         .note(format!("bench {} ({})", opts.url, opts.mode.describe()));
     let mut report = bench::run(opts, progress(ctx)).await?;
     let dir = ctx
+        .project
         .work_dir()
         .join("bench")
         .join(bench::report_dir_name(&report));

@@ -11,6 +11,6 @@ pub fn run(a: CompletionsArgs) -> anyhow::Result<()> {
     // (`fcctl completions bash | head`) is not an error.
     let mut script = Vec::new();
     clap_complete::generate(a.shell, &mut cmd, "fcctl", &mut script);
-    crate::output::write_stdout(&script);
+    crate::printer::write_stdout(&script);
     Ok(())
 }

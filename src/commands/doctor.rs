@@ -73,7 +73,7 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<()> {
     };
 
     if ctx.global.local {
-        let dir = crate::local::default_data_dir(&ctx.work_dir());
+        let dir = crate::local::default_data_dir(&ctx.project.work_dir());
         checks.push(match crate::local::find_running(&dir).await {
             Some(info) => Check::ok(
                 "emulator",
@@ -187,8 +187,8 @@ fn account_deref(checks: &[Check]) -> Option<String> {
 /// What `fcctl build` compiles and packages is in the project (fcctl cannot yet deploy from
 /// outside a checkout of its repository without prebuilt binaries).
 fn sources_check(ctx: &Ctx, cfg: &Config) -> Check {
-    let project = ctx.project_dir();
-    let missing = crate::package::sources::missing(&project, cfg);
+    let project = ctx.project.dir();
+    let missing = crate::package::sources::missing(project, cfg);
     if missing.is_empty() {
         return Check::ok(
             "sources",

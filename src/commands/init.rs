@@ -4,7 +4,8 @@ use anyhow::Context as _;
 use serde::Serialize;
 
 use crate::cli::InitArgs;
-use crate::commands::{Ctx, write_atomic};
+use crate::commands::Ctx;
+use crate::fsutil::write_atomic;
 
 const TEMPLATE: &str = include_str!("../../templates/fcctl.yaml");
 
@@ -36,7 +37,7 @@ pub fn run(ctx: &Ctx, a: InitArgs) -> anyhow::Result<()> {
         .map_err(anyhow::Error::new)
         .context("the requested app name is not valid")?;
     write_atomic(path, text.as_bytes())?;
-    let missing = crate::package::sources::missing(&ctx.project_dir(), &cfg);
+    let missing = crate::package::sources::missing(ctx.project.dir(), &cfg);
     let next = if missing.is_empty() {
         "Next: `fcctl doctor`, then `fcctl up --local`.".to_string()
     } else {

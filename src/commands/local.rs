@@ -4,7 +4,8 @@ use anyhow::Context as _;
 use serde::Serialize;
 
 use crate::cli::{LocalCommand, LocalStartArgs};
-use crate::commands::{Ctx, absolute_dir};
+use crate::commands::Ctx;
+use crate::fsutil::absolute_dir;
 use crate::local;
 
 /// Runs the emulator subcommands.
@@ -14,7 +15,7 @@ pub async fn run(ctx: &Ctx, c: LocalCommand) -> anyhow::Result<()> {
         LocalCommand::Stop { data_dir } => {
             let dir = data_dir
                 .map(|d| absolute_dir(&d))
-                .unwrap_or_else(|| local::default_data_dir(&ctx.work_dir()));
+                .unwrap_or_else(|| local::default_data_dir(&ctx.project.work_dir()));
             let stopped = local::stop(&dir).await?;
             #[derive(Serialize)]
             struct R {
@@ -37,7 +38,7 @@ pub async fn run(ctx: &Ctx, c: LocalCommand) -> anyhow::Result<()> {
         LocalCommand::Status { data_dir } => {
             let dir = data_dir
                 .map(|d| absolute_dir(&d))
-                .unwrap_or_else(|| local::default_data_dir(&ctx.work_dir()));
+                .unwrap_or_else(|| local::default_data_dir(&ctx.project.work_dir()));
             match local::find_running(&dir).await {
                 Some(info) => {
                     ctx.out.result(&info, || describe(&info));
@@ -79,7 +80,7 @@ async fn start(ctx: &Ctx, a: LocalStartArgs) -> anyhow::Result<()> {
         data_dir: a
             .data_dir
             .map(|d| absolute_dir(&d))
-            .unwrap_or_else(|| local::default_data_dir(&ctx.work_dir())),
+            .unwrap_or_else(|| local::default_data_dir(&ctx.project.work_dir())),
         port: a.port,
         ..emulator::Config::default()
     };

@@ -4,7 +4,6 @@ pub mod alias;
 mod bench;
 pub mod build;
 mod completions;
-pub mod connect;
 pub mod deploy;
 mod doctor;
 mod init;
@@ -19,58 +18,28 @@ mod rollback;
 mod status;
 mod up;
 
-use std::path::{Path, PathBuf};
-
 use anyhow::Context as _;
 
 use crate::cli::{Cli, Command, Global, exit};
-use crate::config::{self, Config};
+use crate::cloud::{Cloud, Target};
+use crate::config::Config;
 use crate::credentials::{self, Credentials};
-use crate::output::Output;
 
-/// What every command gets: global flags, output mode and the project directory.
+use crate::printer::Printer;
+use crate::project::Project;
+
+/// What every command gets: global flags, the printer and the project.
 #[derive(Debug, Clone)]
 pub struct Ctx {
-    /// Global flags.
     pub global: Global,
-    /// Output mode.
-    pub out: Output,
-    /// Where fcctl.yaml lives, resolved once (see [`Ctx::project_dir`]).
-    project_dir: PathBuf,
+    pub out: Printer,
+    pub project: Project,
 }
 
 impl Ctx {
-    /// The project directory: where fcctl.yaml lives, absolute and canonical. Absolute because
-    /// these paths are handed to child processes (cargo, build scripts, the emulator) that run
-    /// in other directories, where a relative `./.venv/bin` finds nothing.
-    pub fn project_dir(&self) -> PathBuf {
-        self.project_dir.clone()
-    }
-
-    /// A path from fcctl.yaml: relative ones are relative to the project directory.
-    pub fn project_path(&self, p: &Path) -> PathBuf {
-        if p.is_relative() {
-            self.project_dir().join(p)
-        } else {
-            p.to_path_buf()
-        }
-    }
-
-    /// `target/fcctl` under the project: build output, state, local emulator records.
-    pub fn work_dir(&self) -> PathBuf {
-        self.project_dir().join("target").join("fcctl")
-    }
-
     /// Loads fcctl.yaml with env and flag overrides.
     pub fn config(&self) -> anyhow::Result<Config> {
-        let mut loader = config::Loader::default();
-        if let Some(r) = &self.global.region {
-            loader.flag_overrides.push(("region".into(), r.clone()));
-        }
-        let cfg = loader
-            .load(&self.global.config, std::env::vars())
-            .map_err(anyhow::Error::new)?;
-        Ok(cfg)
+        Ok(self.project.config()?)
     }
 
     /// Resolves credentials per `--profile`/`--access`, env and config files.
@@ -79,8 +48,38 @@ impl Ctx {
             profile: self.global.profile.clone(),
             access: self.global.access.clone(),
         };
-        credentials::resolve(&req, &credentials::Environment::from_process())
-            .map_err(anyhow::Error::new)
+        Ok(credentials::resolve(
+            &req,
+            &credentials::Environment::from_process(),
+        )?)
+    }
+
+    /// Connects to the account, or to this project's running emulator with `--local`.
+    pub async fn cloud(&self) -> anyhow::Result<Cloud> {
+        let cfg = self.config()?;
+        let local = if self.global.local {
+            let dir = crate::local::default_data_dir(&self.project.work_dir());
+            Some(crate::local::find_running(&dir).await.with_context(|| {
+                format!(
+                    "--local: no emulator is running for this project (looked in {}); \
+                     start one with `fcctl local start` or `fcctl up --local`",
+                    dir.display()
+                )
+            })?)
+        } else {
+            None
+        };
+        self.connect(cfg, local)
+    }
+
+    /// Connects with an already-known emulator (`up --local` after starting one), else with
+    /// the account's credentials.
+    pub fn connect(&self, cfg: Config, local: Option<crate::local::Info>) -> anyhow::Result<Cloud> {
+        let target = match local {
+            Some(info) => Target::Emulator(info),
+            None => Target::Account(self.credentials()?),
+        };
+        Ok(Cloud::connect(cfg, target)?)
     }
 }
 
@@ -113,13 +112,9 @@ fn init_tracing(g: &Global) {
 /// Runs the CLI and returns the process exit code.
 pub fn run(cli: Cli) -> i32 {
     init_tracing(&cli.global);
-    let project_dir = absolute_dir(match cli.global.config.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    });
     let ctx = Ctx {
-        project_dir,
-        out: Output {
+        project: Project::locate(&cli.global.config, cli.global.region.clone()),
+        out: Printer {
             json: cli.global.json,
             quiet: cli.global.quiet,
         },
@@ -185,29 +180,4 @@ async fn dispatch(ctx: &Ctx, command: Command) -> anyhow::Result<()> {
         Command::Bench(a) => bench::run(ctx, a).await,
         Command::Up(a) => up::run(ctx, a).await,
     }
-}
-
-/// `dir` made absolute: canonical when it exists (symlinks resolved, so two spellings of one
-/// project agree), else joined to the current directory.
-pub fn absolute_dir(dir: &Path) -> PathBuf {
-    std::fs::canonicalize(dir)
-        .or_else(|_| std::path::absolute(dir))
-        .unwrap_or_else(|_| dir.to_path_buf())
-}
-
-/// Writes a file atomically (temp + fsync + rename) so a crash never leaves half a file.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    use std::io::Write as _;
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let mut tmp = tempfile::NamedTempFile::new_in(&dir)
-        .with_context(|| format!("creating a temp file in {}", dir.display()))?;
-    tmp.write_all(bytes)?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(path)
-        .with_context(|| format!("writing {}", path.display()))?;
-    Ok(())
 }

@@ -13,8 +13,8 @@ use serde_json::json;
 
 use crate::aliyun::fc_models::ListVersionsRequest;
 use crate::cli::NasCommand;
+use crate::cloud::Cloud;
 use crate::commands::Ctx;
-use crate::commands::connect::Cloud;
 use crate::nas::agent;
 use crate::package::human;
 use crate::state::State;
@@ -39,7 +39,7 @@ pub struct ReleaseInfo {
 /// Collects release references from the function, its versions and the local state.
 pub async fn references(ctx: &Ctx, cloud: &Cloud) -> anyhow::Result<BTreeMap<String, Vec<String>>> {
     let mut refs: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    if let Some(id) = State::load(&ctx.work_dir())?.release_id {
+    if let Some(id) = State::load(&ctx.project.work_dir())?.release_id {
         refs.entry(id).or_default().push("state.json".into());
     }
     let name = cloud.cfg.function_name().to_string();

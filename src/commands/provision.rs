@@ -1,239 +1,10 @@
-//! `fcctl provision`: provisioned instances on an alias, with `--wait` progress.
+//! `fcctl provision`.
 
-use std::time::{Duration, Instant};
-
-use anyhow::{Context as _, bail};
-use serde::Serialize;
-
-use crate::aliyun::fc_models::{PutProvisionConfigInput, ScheduledAction};
-use crate::cli::ProvisionArgs;
 use crate::commands::Ctx;
-use crate::commands::connect::Cloud;
-use crate::config::Schedule;
+use crate::pipeline::provision::*;
+use std::time::Duration;
 
-/// Result of a provision change.
-#[derive(Debug, Serialize)]
-pub struct ProvisionReport {
-    /// Alias provisioned.
-    pub alias: String,
-    /// Target instances.
-    pub target: i64,
-    /// Ready instances (after waiting, if asked).
-    pub current: i64,
-    /// Whether the config was written.
-    pub changed: bool,
-    /// FC's explanation when instances fail to start.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub current_error: Option<String>,
-}
-
-/// Parses `cron=cron(0 0 8 * * *),target=20[,name=x][,tz=Asia/Shanghai]`.
-pub fn parse_schedule(s: &str) -> anyhow::Result<Schedule> {
-    // The cron expression itself contains commas, so split on known keys instead.
-    let mut cron = None;
-    let mut target = None;
-    let mut name = None;
-    let mut tz = None;
-    let mut rest = s;
-    while !rest.is_empty() {
-        let (key, after) = rest
-            .split_once('=')
-            .with_context(|| format!("--schedule: expected key=value in `{rest}`"))?;
-        let next = ["cron=", "target=", "name=", "tz="]
-            .iter()
-            .filter_map(|k| after.find(&format!(",{k}")))
-            .min()
-            .unwrap_or(after.len());
-        let value = &after[..next];
-        rest = after[next..].trim_start_matches(',');
-        match key.trim() {
-            "cron" => cron = Some(value.to_string()),
-            "target" => {
-                target = Some(
-                    value
-                        .parse::<u32>()
-                        .with_context(|| format!("--schedule: target `{value}` is not a number"))?,
-                )
-            }
-            "name" => name = Some(value.to_string()),
-            "tz" => tz = Some(value.to_string()),
-            other => bail!("--schedule: unknown key `{other}` (use cron, target, name, tz)"),
-        }
-    }
-    let cron = cron.context("--schedule needs cron=cron(…) or cron=at(…)")?;
-    if !(cron.starts_with("cron(") || cron.starts_with("at(")) || !cron.ends_with(')') {
-        bail!(
-            "--schedule: `{cron}` is not an FC schedule expression; write cron(0 0 8 * * *) (seconds first)"
-        );
-    }
-    Ok(Schedule {
-        name: name.unwrap_or_else(|| format!("fcctl-{}", cron.len())),
-        cron,
-        target: target.context("--schedule needs target=N")?,
-        timezone: tz,
-    })
-}
-
-/// Puts the provision config (skipped when equal) and optionally waits for `current == target`.
-pub async fn execute(
-    ctx: &Ctx,
-    cloud: &Cloud,
-    alias: &str,
-    instances: u32,
-    schedules: &[Schedule],
-    wait: Option<Duration>,
-    dry_run: bool,
-) -> anyhow::Result<ProvisionReport> {
-    let name = cloud.cfg.function_name();
-    if instances > 0 {
-        match cloud.fc.get_alias(name, alias).await {
-            Ok(a)
-                if !a
-                    .additional_version_weight
-                    .clone()
-                    .unwrap_or_default()
-                    .is_empty() =>
-            {
-                bail!(
-                    "alias {alias} splits traffic between versions ({:?}); FC cannot keep provisioned \
-                 instances on a weighted alias — finish the canary first (`fcctl alias {alias} \
-                 --version V` without --canary), or provision another alias",
-                    a.additional_version_weight.unwrap_or_default()
-                )
-            }
-            Ok(_) => {}
-            Err(e) if e.is_not_found() => bail!(
-                "alias {alias} does not exist yet; create it with `fcctl alias {alias} --version V` \
-                 (provisioned instances belong to an alias, not to LATEST)"
-            ),
-            Err(e) => return Err(e.into()),
-        }
-    }
-    let actions: Vec<ScheduledAction> = schedules
-        .iter()
-        .map(|s| ScheduledAction {
-            name: Some(s.name.clone()),
-            schedule_expression: Some(s.cron.clone()),
-            target: Some(s.target as i64),
-            time_zone: s.timezone.clone(),
-            ..Default::default()
-        })
-        .collect();
-    let existing = match cloud.fc.get_provision_config(name, alias).await {
-        Ok(p) => Some(p),
-        Err(e) if e.is_not_found() => None,
-        Err(e) => return Err(e.into()),
-    };
-    let always = cloud.cfg.provision.always_allocate_cpu;
-    let same = match &existing {
-        Some(p) => {
-            p.target.or(p.default_target).unwrap_or(0) == instances as i64
-                && p.scheduled_actions.clone().unwrap_or_default().len() == actions.len()
-                && p.scheduled_actions
-                    .clone()
-                    .unwrap_or_default()
-                    .iter()
-                    .zip(&actions)
-                    .all(|(a, b)| {
-                        a.name == b.name
-                            && a.schedule_expression == b.schedule_expression
-                            && a.target == b.target
-                    })
-        }
-        None => instances == 0 && actions.is_empty(),
-    };
-    if !same && !dry_run {
-        cloud
-            .fc
-            .put_provision_config(
-                name,
-                alias,
-                &PutProvisionConfigInput {
-                    default_target: Some(instances as i64),
-                    target: Some(instances as i64),
-                    always_allocate_cpu: Some(always),
-                    scheduled_actions: Some(actions),
-                    ..Default::default()
-                },
-            )
-            .await?;
-    }
-    let mut report = ProvisionReport {
-        alias: alias.into(),
-        target: instances as i64,
-        current: existing.as_ref().and_then(|p| p.current).unwrap_or(0),
-        changed: !same,
-        current_error: None,
-    };
-    if let (Some(limit), false) = (wait, dry_run) {
-        let bar = progress_bar(ctx, instances as u64);
-        let deadline = Instant::now() + limit;
-        loop {
-            let p = match cloud.fc.get_provision_config(name, alias).await {
-                Ok(p) => p,
-                Err(e) if e.is_not_found() && instances == 0 => break,
-                Err(e) => return Err(e.into()),
-            };
-            report.current = p.current.unwrap_or(0);
-            report.current_error = p.current_error.clone().filter(|e| !e.is_empty());
-            if let Some(b) = &bar {
-                b.set_position(report.current.max(0) as u64);
-            }
-            if report.current == report.target {
-                break;
-            }
-            if Instant::now() > deadline {
-                if let Some(b) = &bar {
-                    b.abandon();
-                }
-                bail!(
-                    "provisioned instances on {alias}: {}/{} after {} s{}",
-                    report.current,
-                    report.target,
-                    limit.as_secs(),
-                    report
-                        .current_error
-                        .as_deref()
-                        .map(|e| format!("; FC says: {e}"))
-                        .unwrap_or_else(|| {
-                            "; FC reported no error yet — raise --timeout or check quotas".into()
-                        })
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(250)).await;
-        }
-        if let Some(b) = bar {
-            b.finish_and_clear();
-        }
-    }
-    Ok(report)
-}
-
-fn progress_bar(ctx: &Ctx, target: u64) -> Option<indicatif::ProgressBar> {
-    use std::io::IsTerminal as _;
-    if ctx.out.json || ctx.out.quiet || !std::io::stderr().is_terminal() {
-        return None;
-    }
-    let b = indicatif::ProgressBar::new(target);
-    b.set_style(
-        indicatif::ProgressStyle::with_template("provisioned {pos}/{len} {bar:30} {elapsed}")
-            .expect("valid template"),
-    );
-    Some(b)
-}
-
-/// Human summary.
-pub fn describe(r: &ProvisionReport) -> String {
-    let verb = if r.changed { "set" } else { "already" };
-    let mut s = format!(
-        "provisioned instances on {}: {verb} target {}, current {}",
-        r.alias, r.target, r.current
-    );
-    if let Some(e) = &r.current_error {
-        s.push_str(&format!("\n  FC reports: {e}"));
-    }
-    s
-}
+use crate::cli::ProvisionArgs;
 
 /// Prints the provision result.
 pub async fn run(ctx: &Ctx, a: ProvisionArgs) -> anyhow::Result<()> {
@@ -252,8 +23,8 @@ pub async fn run(ctx: &Ctx, a: ProvisionArgs) -> anyhow::Result<()> {
     };
     let wait = a.wait.then(|| Duration::from_secs(a.timeout));
     let r = execute(
-        ctx,
         &cloud,
+        &ctx.out,
         &alias,
         a.instances,
         &schedules,
@@ -265,20 +36,15 @@ pub async fn run(ctx: &Ctx, a: ProvisionArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn schedule_flag_parses_cron_with_commas() {
-        let s = parse_schedule("cron=cron(0 0 8 * * 1,2,3),target=20,name=am,tz=Asia/Shanghai")
-            .unwrap();
-        assert_eq!(s.cron, "cron(0 0 8 * * 1,2,3)");
-        assert_eq!(s.target, 20);
-        assert_eq!(s.name, "am");
-        assert_eq!(s.timezone.as_deref(), Some("Asia/Shanghai"));
-        assert!(parse_schedule("cron=0 8 * * *,target=1").is_err());
-        assert!(parse_schedule("cron=cron(0 0 8 * * *)").is_err());
-        assert!(parse_schedule("cron=cron(0 0 8 * * *),target=x").is_err());
+/// Human summary.
+pub fn describe(r: &ProvisionReport) -> String {
+    let verb = if r.changed { "set" } else { "already" };
+    let mut s = format!(
+        "provisioned instances on {}: {verb} target {}, current {}",
+        r.alias, r.target, r.current
+    );
+    if let Some(e) = &r.current_error {
+        s.push_str(&format!("\n  FC reports: {e}"));
     }
+    s
 }

@@ -3,7 +3,8 @@
 use serde::Serialize;
 
 use crate::cli::RenderArgs;
-use crate::commands::{Ctx, write_atomic};
+use crate::commands::Ctx;
+use crate::fsutil::write_atomic;
 use crate::syaml;
 
 #[derive(Serialize)]
@@ -16,7 +17,7 @@ struct Report {
 /// Renders from fcctl.yaml and the current NAS release (if any).
 pub fn run(ctx: &Ctx, a: RenderArgs) -> anyhow::Result<()> {
     let cfg = ctx.config()?;
-    let release = crate::state::State::load(&ctx.work_dir())?.release_id;
+    let release = crate::state::State::load(&ctx.project.work_dir())?.release_id;
     if release.is_none() {
         ctx.out.note(
             "note: no NAS release yet, so MODEL_DIR points at a placeholder; run `fcctl nas-sync` and render again",
@@ -29,11 +30,11 @@ pub fn run(ctx: &Ctx, a: RenderArgs) -> anyhow::Result<()> {
     ));
     let to_stdout = a.output.as_os_str() == "-";
     if to_stdout || a.dry_run {
-        crate::output::write_stdout(text.as_bytes());
+        crate::printer::write_stdout(text.as_bytes());
         return Ok(());
     }
     let path = if a.output.is_relative() {
-        ctx.project_dir().join(&a.output)
+        ctx.project.dir().join(&a.output)
     } else {
         a.output.clone()
     };

@@ -6,8 +6,8 @@ use serde::Serialize;
 
 use crate::cli::RollbackArgs;
 use crate::commands::Ctx;
-use crate::commands::{alias, provision};
 use crate::deploy::release::{list_versions, parse_stamp, version_number};
+use crate::pipeline::{alias, provision};
 
 /// Result of a rollback.
 #[derive(Debug, Serialize)]
@@ -68,7 +68,16 @@ pub async fn run(ctx: &Ctx, a: RollbackArgs) -> anyhow::Result<()> {
     };
     if p > 0 && r.changed && !a.dry_run {
         let schedules = cloud.cfg.provision.schedules.clone();
-        provision::execute(ctx, &cloud, &alias_name, p as u32, &schedules, None, false).await?;
+        provision::execute(
+            &cloud,
+            &ctx.out,
+            &alias_name,
+            p as u32,
+            &schedules,
+            None,
+            false,
+        )
+        .await?;
     }
     let report = RollbackReport {
         alias: alias_name,

@@ -4,8 +4,8 @@
 use serde::Serialize;
 
 use crate::aliyun::fc_models::{ListProvisionConfigsRequest, ListRequest};
+use crate::cloud::Cloud;
 use crate::commands::Ctx;
-use crate::commands::connect::Cloud;
 use crate::deploy::plan::domain_name;
 use crate::deploy::release::{list_versions, parse_stamp};
 

@@ -13,7 +13,7 @@ use crate::aliyun::fc_models::{
     InvokeFunctionRequest, UpdateFunctionInput, VpcConfig,
 };
 use crate::aliyun::{FcClient, oss::ObjectStore as _};
-use crate::commands::connect::Cloud;
+use crate::cloud::Cloud;
 use crate::config::Config;
 
 /// Invocation time budget the agent is given per call (seconds); the function timeout adds

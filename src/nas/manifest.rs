@@ -175,7 +175,7 @@ pub fn build(dir: &Path, cache_path: &Path) -> anyhow::Result<(Manifest, usize)>
                 },
             );
         }
-        crate::commands::write_atomic(cache_path, &serde_json::to_vec(&new)?)?;
+        crate::fsutil::write_atomic(cache_path, &serde_json::to_vec(&new)?)?;
     }
     Ok((Manifest { files }, hashed))
 }

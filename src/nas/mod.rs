@@ -9,38 +9,26 @@ pub mod agent;
 pub mod manifest;
 pub mod presign;
 
-use crate::commands::Ctx;
-use crate::commands::connect::Cloud;
+use crate::cloud::Cloud;
 
 /// OSS key of a blob.
 pub fn blob_key(prefix: &str, sha256: &str) -> String {
     format!("{}/blobs/{sha256}", prefix.trim_end_matches('/'))
 }
 
-/// A presigner for the agent: fcctl's own credentials, the OSS endpoint the function reaches
-/// (the configured/emulator endpoint, else the region's internal endpoint).
-pub fn presigner(ctx: &Ctx, cloud: &Cloud) -> anyhow::Result<presign::Presigner> {
+/// A presigner for the agent: the connection's own key, and the OSS endpoint the function
+/// reaches (the configured/emulator endpoint, else the region's internal endpoint).
+pub fn presigner(cloud: &Cloud) -> presign::Presigner {
     let endpoint = cloud
         .cfg
         .oss_endpoint
         .clone()
         .unwrap_or_else(|| crate::aliyun::oss::default_oss_endpoint(&cloud.cfg.region, true));
-    let bucket = cloud.oss.bucket().to_string();
-    if let Some(info) = &cloud.local {
-        return Ok(presign::Presigner::new(
-            &endpoint,
-            &bucket,
-            &info.access_key_id,
-            &info.access_key_secret,
-            None,
-        ));
-    }
-    let c = ctx.credentials()?;
-    Ok(presign::Presigner::new(
+    presign::Presigner::new(
         &endpoint,
-        &bucket,
-        &c.access_key_id,
-        c.access_key_secret.expose(),
-        c.security_token.as_ref().map(|t| t.expose()),
-    ))
+        cloud.oss.bucket(),
+        &cloud.key.id,
+        &cloud.key.secret,
+        cloud.key.security_token.as_deref(),
+    )
 }

@@ -4,14 +4,14 @@ use serde::Serialize;
 
 /// Prints results in the mode the user chose.
 #[derive(Debug, Clone, Copy)]
-pub struct Output {
+pub struct Printer {
     /// `--json` was given.
     pub json: bool,
     /// `--quiet` was given.
     pub quiet: bool,
 }
 
-impl Output {
+impl Printer {
     /// Prints the result: `value` as JSON with `--json`, else the human text.
     pub fn result<T: Serialize>(&self, value: &T, human: impl FnOnce() -> String) {
         if self.json {
@@ -23,6 +23,12 @@ impl Output {
                 write_stdout(format!("{}\n", text.trim_end()).as_bytes());
             }
         }
+    }
+
+    /// Whether progress bars are drawn: only for a human watching a terminal.
+    pub fn shows_progress(&self) -> bool {
+        use std::io::IsTerminal as _;
+        !self.json && !self.quiet && std::io::stderr().is_terminal()
     }
 
     /// A progress note for humans on stderr (silent with `--quiet`).

@@ -1,26 +1,24 @@
-//! Turns config + credentials (or `--local`) into connected FC3 and OSS clients.
-
-use anyhow::Context as _;
+//! The connection: FC3 and OSS clients for an Alibaba Cloud account or a local emulator,
+//! built once per command from the config and the credentials.
 
 use crate::aliyun::oss::{OssClient, OssConfig, default_oss_endpoint};
 use crate::aliyun::{AccessKey, ClientOptions, FcClient, default_endpoint};
-use crate::commands::Ctx;
 use crate::config::Config;
-use crate::credentials::Source;
+use crate::credentials::{Credentials, Source};
 use crate::local;
 
-/// Everything a cloud-facing command needs.
+/// Everything a cloud-facing step needs.
 pub struct Cloud {
-    /// The loaded config (endpoint overrides applied).
+    /// The loaded config, with the emulator's endpoints applied for `--local`.
     pub cfg: Config,
-    /// FC3 client.
     pub fc: FcClient,
     /// OSS client on the staging bucket.
     pub oss: OssClient,
-    /// Account id in use.
     pub account_id: String,
     /// Where the credentials came from.
     pub source: Source,
+    /// The key the clients sign with; presigned URLs for the nas-agent use it too.
+    pub key: AccessKey,
     /// The local emulator, with `--local`.
     pub local: Option<local::Info>,
     /// Talking to an emulator (`--local`, or an endpoint override on loopback): `auto` NAS,
@@ -28,68 +26,78 @@ pub struct Cloud {
     pub emulated: bool,
 }
 
-impl Ctx {
-    /// Connects to the cloud, or to this project's running emulator with `--local`.
-    pub async fn cloud(&self) -> anyhow::Result<Cloud> {
-        let cfg = self.config()?;
-        let local = if self.global.local {
-            let dir = local::default_data_dir(&self.work_dir());
-            Some(local::find_running(&dir).await.with_context(|| {
-                format!(
-                    "--local: no emulator is running for this project (looked in {}); \
-                     start one with `fcctl local start` or `fcctl up --local`",
-                    dir.display()
-                )
-            })?)
-        } else {
-            None
-        };
-        self.connect(cfg, local)
-    }
+/// Whom to connect to.
+pub enum Target {
+    /// An account, with resolved credentials.
+    Account(Credentials),
+    /// A running local emulator (its endpoints, region and keys replace the config's).
+    Emulator(local::Info),
+}
 
-    /// Connects with an already-known emulator (used by `up --local` after starting one).
-    pub fn connect(&self, mut cfg: Config, local: Option<local::Info>) -> anyhow::Result<Cloud> {
-        let (key, account_id, source) = match &local {
-            Some(info) => {
+/// Why no connection could be set up (before any request is sent).
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error(
+        "the account id is unknown: set `account_id:` in fcctl.yaml or export \
+         ALIBABA_CLOUD_ACCOUNT_ID (FC3 endpoints contain it)"
+    )]
+    UnknownAccount,
+    #[error("{service} endpoint {endpoint}: {source}")]
+    Endpoint {
+        service: &'static str,
+        endpoint: String,
+        #[source]
+        source: Box<crate::aliyun::Error>,
+    },
+}
+
+impl Cloud {
+    /// Builds the clients; nothing is sent yet.
+    pub fn connect(mut cfg: Config, target: Target) -> Result<Cloud, ConnectError> {
+        let (key, account_id, source, local) = match target {
+            Target::Emulator(info) => {
                 cfg.fc_endpoint = Some(info.fc_endpoint.clone());
                 cfg.oss_endpoint = Some(info.oss_endpoint.clone());
                 cfg.region = info.region.clone();
-                (
-                    AccessKey::new(&info.access_key_id, &info.access_key_secret),
-                    info.account_id.clone(),
-                    Source::Emulator,
-                )
+                let key = AccessKey::new(&info.access_key_id, &info.access_key_secret);
+                (key, info.account_id.clone(), Source::Emulator, Some(info))
             }
-            None => {
-                let c = self.credentials()?;
+            Target::Account(c) => {
                 let account = cfg
                     .account_id
                     .clone()
                     .or_else(|| c.account_id.clone())
-                    .context(
-                        "the account id is unknown: set `account_id:` in fcctl.yaml or export \
-                         ALIBABA_CLOUD_ACCOUNT_ID (FC3 endpoints contain it)",
-                    )?;
+                    .ok_or(ConnectError::UnknownAccount)?;
                 let mut key = AccessKey::new(&c.access_key_id, c.access_key_secret.expose());
                 if let Some(t) = &c.security_token {
                     key = key.with_security_token(t.expose());
                 }
-                (key, account, c.source)
+                (key, account, c.source, None)
             }
         };
         let fc_endpoint = cfg
             .fc_endpoint
             .clone()
             .unwrap_or_else(|| default_endpoint(&account_id, &cfg.region));
-        let fc = FcClient::new(&fc_endpoint, key.clone(), ClientOptions::default())
-            .with_context(|| format!("FC endpoint {fc_endpoint}"))?;
+        let fc = FcClient::new(&fc_endpoint, key.clone(), ClientOptions::default()).map_err(
+            |source| ConnectError::Endpoint {
+                service: "FC",
+                endpoint: fc_endpoint.clone(),
+                source: Box::new(source),
+            },
+        )?;
         let oss_endpoint = cfg
             .oss_endpoint
             .clone()
             .unwrap_or_else(|| default_oss_endpoint(&cfg.region, false));
         let bucket = bucket_name(&cfg, &account_id);
-        let oss = OssClient::new(OssConfig::new(&oss_endpoint, &bucket), key)
-            .with_context(|| format!("OSS endpoint {oss_endpoint}"))?;
+        let oss = OssClient::new(OssConfig::new(&oss_endpoint, &bucket), key.clone()).map_err(
+            |source| ConnectError::Endpoint {
+                service: "OSS",
+                endpoint: oss_endpoint.clone(),
+                source: Box::new(source),
+            },
+        )?;
         tracing::debug!(%fc_endpoint, %oss_endpoint, %bucket, source = %source, "connected");
         let emulated = local.is_some() || is_loopback(&fc_endpoint);
         Ok(Cloud {
@@ -99,6 +107,7 @@ impl Ctx {
             oss,
             account_id,
             source,
+            key,
             local,
         })
     }

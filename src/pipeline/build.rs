@@ -1,0 +1,339 @@
+//! `fcctl build`: compile the function for the FC runtime, package code.zip and the NAS tree.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use serde::{Deserialize, Serialize};
+
+use crate::config::{Config, GlibcVersion};
+use crate::package::{self, TreeFile, glibc, human};
+use crate::printer::Printer;
+use crate::project::Project;
+
+/// What `fcctl build` produced (`target/fcctl/build.json`, `fcctl build --json`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BuildReport {
+    /// `target/fcctl/code.zip`.
+    pub code_zip: PathBuf,
+    /// sha256 of code.zip (hex).
+    pub code_zip_sha256: String,
+    /// CRC-64/ECMA-182 of code.zip as a decimal string (FC `codeChecksum`).
+    pub code_zip_crc64: String,
+    /// FC runtime, e.g. `custom.debian10`.
+    pub runtime: String,
+    /// glibc floor the package was checked against.
+    pub glibc_floor: GlibcVersion,
+    /// Highest GLIBC version any ELF in the package needs (None: static).
+    pub glibc_max: Option<GlibcVersion>,
+    /// sha256 of the bootstrap binary.
+    pub binary_sha256: String,
+    /// code.zip size.
+    pub code_bytes_zipped: u64,
+    /// Sum of the file sizes inside code.zip.
+    pub code_bytes_unzipped: u64,
+    /// `inline` (≤ 100 MB base64) or `oss` (≤ 500 MB).
+    pub code_upload: String,
+    /// Files in code.zip.
+    pub code_files: Vec<String>,
+    /// The local NAS tree (`target/fcctl/nas`).
+    pub nas_dir: PathBuf,
+    /// Bytes in the NAS tree.
+    pub nas_bytes: u64,
+    /// Files in the NAS tree.
+    pub nas_files: usize,
+    /// `target/fcctl/nas-agent.zip`.
+    pub agent_zip: PathBuf,
+    /// sha256 of nas-agent.zip.
+    pub agent_zip_sha256: String,
+    /// CRC-64 of nas-agent.zip (decimal).
+    pub agent_zip_crc64: String,
+    /// Highest GLIBC version nas-agent needs.
+    pub agent_glibc_max: Option<GlibcVersion>,
+    /// Tool versions.
+    pub toolchain: serde_json::Value,
+}
+
+/// Overrides for [`execute_with`].
+#[derive(Debug, Clone, Default)]
+pub struct BuildOptions {
+    /// Prebuilt function binary (skip compiling).
+    pub binary: Option<PathBuf>,
+    /// Prebuilt nas-agent binary (skip compiling).
+    pub agent_binary: Option<PathBuf>,
+}
+
+/// Builds everything with default options.
+pub async fn execute(
+    project: &Project,
+    cfg: &Config,
+    printer: &Printer,
+) -> anyhow::Result<BuildReport> {
+    execute_with(project, cfg, printer, &BuildOptions::default()).await
+}
+
+/// Builds: cross-compiles (unless prebuilt), checks ELFs, writes code.zip, the NAS tree,
+/// nas-agent.zip and build.json.
+pub async fn execute_with(
+    project: &Project,
+    cfg: &Config,
+    printer: &Printer,
+    opts: &BuildOptions,
+) -> anyhow::Result<BuildReport> {
+    let project = project.clone();
+    let printer = *printer;
+    let cfg = cfg.clone();
+    let opts = opts.clone();
+    tokio::task::spawn_blocking(move || build_blocking(&project, &cfg, &printer, &opts))
+        .await
+        .context("build task panicked")?
+}
+
+/// Checks an ELF against the floor; a too-new binary is an error naming the symbols and fix.
+pub fn check_binary(path: &Path, floor: GlibcVersion) -> anyhow::Result<Option<GlibcVersion>> {
+    let r = glibc::inspect(path)?;
+    let bad = r.too_new(floor);
+    if !bad.is_empty() {
+        let max = r.glibc_max.map(|v| v.to_string()).unwrap_or_default();
+        let shown: Vec<&str> = bad.iter().take(12).map(String::as_str).collect();
+        anyhow::bail!(
+            "{} needs GLIBC_{max}, but the runtime only has glibc {floor}; symbols too new: {}{}\n\
+             fix: build it with `cargo zigbuild --release --target x86_64-unknown-linux-gnu.{floor}` \
+             (what `fcctl build` does without --binary; run scripts/setup for zig), or pick a newer \
+             runtime in fcctl.yaml (`function.runtime`)",
+            path.display(),
+            shown.join(", "),
+            if bad.len() > shown.len() {
+                format!(" (+{} more)", bad.len() - shown.len())
+            } else {
+                String::new()
+            }
+        );
+    }
+    Ok(r.glibc_max)
+}
+
+fn build_blocking(
+    project: &Project,
+    cfg: &Config,
+    printer: &Printer,
+    opts: &BuildOptions,
+) -> anyhow::Result<BuildReport> {
+    let work = project.work_dir();
+    let project = project.dir();
+    std::fs::create_dir_all(&work)?;
+    let floor = cfg.glibc_floor();
+    let runtime = cfg.function.runtime.as_str().to_string();
+
+    // 1. Binaries.
+    let mut want: Vec<(&str, &str)> = Vec::new();
+    if opts.binary.is_none() {
+        want.push((&cfg.build.package, &cfg.build.binary));
+    }
+    if opts.agent_binary.is_none() {
+        want.push(("nas-agent", "nas-agent"));
+    }
+    let mut built = if want.is_empty() {
+        Vec::new()
+    } else {
+        printer.note(format!(
+            "compiling {} for {runtime} (glibc ≤ {floor}) with cargo-zigbuild",
+            want.iter().map(|w| w.1).collect::<Vec<_>>().join(" + ")
+        ));
+        package::cross::build(project, &want, floor)?
+    }
+    .into_iter();
+    let binary = opts
+        .binary
+        .clone()
+        .unwrap_or_else(|| built.next().expect("built binary"));
+    let agent = opts
+        .agent_binary
+        .clone()
+        .unwrap_or_else(|| built.next().expect("built agent"));
+    let glibc_max = check_binary(&binary, floor)?;
+    let agent_glibc_max = check_binary(&agent, floor)?;
+
+    // 2. Package tree: bootstrap + build.files + ONNX Runtime.
+    let mut files = vec![TreeFile {
+        rel: "bootstrap".into(),
+        src: binary.clone(),
+        size: std::fs::metadata(&binary)?.len(),
+        mode: 0o755,
+        link: None,
+    }];
+    for m in &cfg.build.files {
+        package::add_mapping(&project.join(&m.src), &m.dst.to_string_lossy(), &mut files)?;
+    }
+    if cfg.build.onnxruntime {
+        let so = fetch_onnxruntime(project)?;
+        let name = so
+            .file_name()
+            .context("onnxruntime path has no file name")?
+            .to_string_lossy()
+            .into_owned();
+        let size = std::fs::metadata(&so)?.len();
+        files.push(TreeFile {
+            rel: format!("lib/{name}"),
+            src: so.clone(),
+            size,
+            mode: 0o755,
+            link: None,
+        });
+        if name != "libonnxruntime.so" {
+            files.push(TreeFile {
+                rel: "lib/libonnxruntime.so".into(),
+                src: so,
+                size,
+                mode: 0o777,
+                link: Some(name),
+            });
+        }
+    }
+    // Other ELFs shipped in the package must also run on the runtime.
+    let mut max_all = glibc_max;
+    for f in files
+        .iter()
+        .filter(|f| f.rel != "bootstrap" && f.link.is_none())
+    {
+        if is_elf(&f.src)
+            && let Ok(v) = check_binary(&f.src, floor)
+        {
+            max_all = max_all.max(v);
+        }
+    }
+
+    // 3. Split and write.
+    let (code, nas) = package::split(files, &cfg.nas)?;
+    let entries: Vec<package::zip::ZipEntry> = code
+        .iter()
+        .map(|f| package::zip::ZipEntry {
+            name: f.rel.clone(),
+            src: f.src.clone(),
+            mode: f.mode,
+        })
+        .collect();
+    let code_zip = work.join("code.zip");
+    let z = package::zip::write(&entries, &code_zip)?;
+    let code_upload = check_limits(&code, z.zipped, z.unzipped)?;
+    printer.note(format!(
+        "code.zip: {} zipped (limit {} inline as base64, {} via OSS), {} unzipped (limit {}) → {code_upload}",
+        human(z.zipped),
+        human(INLINE_RAW),
+        human(package::OSS_LIMIT),
+        human(z.unzipped),
+        human(package::UNZIPPED_LIMIT),
+    ));
+    let nas_dir = work.join("nas");
+    let nas_bytes = package::mirror(&nas, &nas_dir)?;
+    let agent_zip = work.join("nas-agent.zip");
+    let a = package::zip::write(
+        &[package::zip::ZipEntry {
+            name: "bootstrap".into(),
+            src: agent,
+            mode: 0o755,
+        }],
+        &agent_zip,
+    )?;
+    let (binary_sha256, _, _) = package::zip::hash_file(&binary)?;
+    let report = BuildReport {
+        code_zip,
+        code_zip_sha256: z.sha256,
+        code_zip_crc64: z.crc64.to_string(),
+        runtime,
+        glibc_floor: floor,
+        glibc_max: max_all,
+        binary_sha256,
+        code_bytes_zipped: z.zipped,
+        code_bytes_unzipped: z.unzipped,
+        code_upload,
+        code_files: code.iter().map(|f| f.rel.clone()).collect(),
+        nas_dir,
+        nas_bytes,
+        nas_files: nas.len(),
+        agent_zip,
+        agent_zip_sha256: a.sha256,
+        agent_zip_crc64: a.crc64.to_string(),
+        agent_glibc_max,
+        toolchain: package::cross::toolchain(project),
+    };
+    crate::fsutil::write_atomic(
+        &work.join("build.json"),
+        &serde_json::to_vec_pretty(&report)?,
+    )?;
+    Ok(report)
+}
+
+/// Raw zip size that still fits the inline limit once base64-encoded.
+const INLINE_RAW: u64 = package::INLINE_LIMIT / 4 * 3;
+
+fn check_limits(code: &[TreeFile], zipped: u64, unzipped: u64) -> anyhow::Result<String> {
+    if zipped <= INLINE_RAW && unzipped <= package::UNZIPPED_LIMIT {
+        return Ok("inline".into());
+    }
+    if zipped <= package::OSS_LIMIT && unzipped <= package::UNZIPPED_LIMIT {
+        return Ok("oss".into());
+    }
+    let mut big: Vec<&TreeFile> = code.iter().filter(|f| f.rel != "bootstrap").collect();
+    big.sort_by_key(|f| std::cmp::Reverse(f.size));
+    let hint: Vec<String> = big
+        .iter()
+        .take(3)
+        .map(|f| {
+            let top = f.rel.split('/').next().unwrap_or(&f.rel);
+            if top == f.rel {
+                format!("`{}` ({})", f.rel, human(f.size))
+            } else {
+                format!("`{top}/**` (e.g. {} is {})", f.rel, human(f.size))
+            }
+        })
+        .collect();
+    anyhow::bail!(
+        "code.zip is too big for FC: {} zipped (limit {} via OSS), {} unzipped (limit {}); \
+         move large files to NAS by adding to `nas.include` in fcctl.yaml: {}",
+        human(zipped),
+        human(package::OSS_LIMIT),
+        human(unzipped),
+        human(package::UNZIPPED_LIMIT),
+        if hint.is_empty() {
+            "(no candidates)".into()
+        } else {
+            hint.join(", ")
+        }
+    )
+}
+
+fn is_elf(p: &Path) -> bool {
+    use std::io::Read as _;
+    let mut magic = [0u8; 4];
+    std::fs::File::open(p)
+        .and_then(|mut f| f.read_exact(&mut magic))
+        .is_ok()
+        && magic == *b"\x7fELF"
+}
+
+fn fetch_onnxruntime(project: &Path) -> anyhow::Result<PathBuf> {
+    let script = project.join("scripts").join("fetch-onnxruntime.sh");
+    if !script.is_file() {
+        anyhow::bail!(
+            "build.onnxruntime is true but {} is missing; set `build.onnxruntime: false` or restore the script",
+            script.display()
+        );
+    }
+    let out = std::process::Command::new("bash")
+        .arg(&script)
+        .env("PATH", package::cross::path_env(project))
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .context("running scripts/fetch-onnxruntime.sh")?;
+    if !out.status.success() {
+        anyhow::bail!("scripts/fetch-onnxruntime.sh failed ({})", out.status);
+    }
+    let p = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    if !p.is_file() {
+        anyhow::bail!(
+            "scripts/fetch-onnxruntime.sh printed `{}`, which is not a file",
+            p.display()
+        );
+    }
+    Ok(p)
+}

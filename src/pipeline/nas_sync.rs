@@ -1,0 +1,471 @@
+//! `fcctl nas-sync`: upload the NAS tree as an atomic, versioned release.
+//!
+//! 1. hash `target/fcctl/nas` into a manifest (hash cache → unchanged files cost a stat);
+//! 2. list `<prefix>/blobs/` once and upload only missing blobs (multipart + resumable for big
+//!    files, `--jobs` in parallel, progress bar);
+//! 3. deploy `<function>-nas-agent` if needed and have it stage the release from presigned
+//!    URLs (in several invocations when large), then commit it (marker written last inside
+//!    the staging dir, then one rename publishes it);
+//! 4. only then record the release id in `state.json`.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::Context as _;
+use serde::Serialize;
+use serde_json::json;
+
+use crate::aliyun::oss::{MultipartOptions, ObjectStore as _};
+use crate::cloud::Cloud;
+use crate::nas::manifest::{self, Entry, Manifest};
+use crate::nas::{agent, blob_key};
+use crate::package::human;
+use crate::printer::Printer;
+use crate::project::Project;
+use crate::state::State;
+
+/// Result of `fcctl nas-sync` (`--json`).
+#[derive(Debug, Clone, Serialize)]
+pub struct SyncReport {
+    /// Content-derived release id.
+    pub release_id: String,
+    /// Whether this was a dry run (nothing uploaded, nothing created).
+    pub dry_run: bool,
+    /// Bytes uploaded to OSS (dry run: bytes that would be).
+    pub uploaded_bytes: u64,
+    /// Blobs uploaded (dry run: that would be).
+    pub files_uploaded: usize,
+    /// Files whose content was already in OSS.
+    pub files_unchanged: usize,
+    /// Wall time.
+    pub seconds: f64,
+    /// Files in the release.
+    pub files_total: usize,
+    /// Bytes in the release.
+    pub bytes_total: u64,
+    /// Files that had to be hashed (cache misses).
+    pub files_hashed: usize,
+    /// Paths added since the last completed sync.
+    pub added: Vec<String>,
+    /// Paths changed since the last completed sync.
+    pub changed: Vec<String>,
+    /// Paths removed since the last completed sync.
+    pub removed: Vec<String>,
+    /// The release already existed on NAS (nothing materialised).
+    pub release_existed: bool,
+    /// The nas-agent function was created or updated.
+    pub agent_updated: bool,
+    /// Files the agent downloaded / hard-linked from earlier releases.
+    pub agent_downloaded: u64,
+    /// Files hard-linked from earlier releases.
+    pub agent_linked: u64,
+    /// Agent invocations used.
+    pub agent_invocations: u32,
+    /// Release directory inside the function.
+    pub release_dir: String,
+}
+
+/// Max bytes / files one stage invocation is asked to materialise (the agent also stops at its
+/// time budget and returns what remains). `FCCTL_NAS_BATCH_BYTES` overrides (tests).
+fn batch_limits() -> (u64, usize) {
+    let bytes = std::env::var("FCCTL_NAS_BATCH_BYTES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(8 * 1024 * 1024 * 1024);
+    (bytes, 4000)
+}
+
+/// Blobs at least this big go through resumable multipart upload, in parts of this size
+/// (`FCCTL_NAS_MULTIPART_MIN` / `FCCTL_NAS_PART_SIZE` override, for tests).
+fn multipart_limits() -> (u64, u64) {
+    let get = |k: &str, d: u64| {
+        std::env::var(k)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(d)
+    };
+    (
+        get("FCCTL_NAS_MULTIPART_MIN", 16 * 1024 * 1024),
+        get("FCCTL_NAS_PART_SIZE", 8 * 1024 * 1024).max(100 * 1024),
+    )
+}
+
+/// Syncs the NAS tree built by `fcctl build`.
+pub async fn execute(
+    project: &Project,
+    cloud: &Cloud,
+    printer: &Printer,
+    dry_run: bool,
+    jobs: usize,
+) -> anyhow::Result<SyncReport> {
+    let t0 = Instant::now();
+    let cfg = &cloud.cfg;
+    let work = project.work_dir();
+    let nas_dir = work.join("nas");
+    if !nas_dir.is_dir() {
+        anyhow::bail!(
+            "{} does not exist; run `fcctl build` first",
+            nas_dir.display()
+        );
+    }
+    // 1. Manifest.
+    let cache = work.join("nas-hash-cache.json");
+    let nd = nas_dir.clone();
+    let (m, hashed) = tokio::task::spawn_blocking(move || manifest::build(&nd, &cache))
+        .await
+        .context("hashing task panicked")??;
+    let release_id = m.release_id();
+    let release_dir = format!("{}/releases/{release_id}", cfg.nas_app_dir());
+    let last_path = work.join("nas-manifest.json");
+    let last: Manifest = std::fs::read(&last_path)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default();
+    let d = manifest::diff(&last, &m);
+
+    // 2. Plan against OSS (one listing).
+    let prefix = cfg.oss_prefix();
+    if !dry_run {
+        cloud
+            .oss
+            .ensure_bucket()
+            .await
+            .context("preparing the OSS staging bucket")?;
+    }
+    let listed = match cloud.oss.list(&format!("{prefix}/blobs/")).await {
+        Ok(l) => l,
+        Err(e) if dry_run => {
+            tracing::debug!("listing blobs failed in dry run: {e}");
+            Vec::new()
+        }
+        Err(e) => return Err(e).context("listing uploaded blobs"),
+    };
+    let present: HashSet<(String, u64)> = listed
+        .into_iter()
+        .filter_map(|o| {
+            o.key
+                .rsplit('/')
+                .next()
+                .map(|sha| (sha.to_string(), o.size))
+        })
+        .collect();
+    let mut missing: BTreeMap<String, &Entry> = BTreeMap::new();
+    let mut files_unchanged = 0;
+    for e in m.files.iter().filter(|e| e.link.is_none()) {
+        if present.contains(&(e.sha256.clone(), e.size)) {
+            files_unchanged += 1;
+        } else {
+            missing.entry(e.sha256.clone()).or_insert(e);
+        }
+    }
+    let to_send: u64 = missing.values().map(|e| e.size).sum();
+    let mut report = SyncReport {
+        release_id: release_id.clone(),
+        dry_run,
+        uploaded_bytes: to_send,
+        files_uploaded: missing.len(),
+        files_unchanged,
+        seconds: 0.0,
+        files_total: m.files.len(),
+        bytes_total: m.bytes(),
+        files_hashed: hashed,
+        added: d.added,
+        changed: d.changed,
+        removed: d.removed,
+        release_existed: false,
+        agent_updated: false,
+        agent_downloaded: 0,
+        agent_linked: 0,
+        agent_invocations: 0,
+        release_dir,
+    };
+    if dry_run {
+        report.seconds = t0.elapsed().as_secs_f64();
+        return Ok(report);
+    }
+
+    // 3. Upload missing blobs.
+    if !missing.is_empty() {
+        printer.note(format!(
+            "uploading {} blob(s), {}",
+            missing.len(),
+            human(to_send)
+        ));
+        upload(
+            project,
+            printer,
+            cloud,
+            &prefix,
+            &missing,
+            jobs.max(1),
+            to_send,
+        )
+        .await?;
+    }
+
+    // 4. Agent: deploy if needed, then stage + commit.
+    let build = read_build_json(&work);
+    let agent_zip = work.join("nas-agent.zip");
+    let crc = match build.as_ref().and_then(|b| b["agent_zip_crc64"].as_str()) {
+        Some(c) => c.to_string(),
+        None => {
+            let (_, crc, _) = crate::package::zip::hash_file(&agent_zip).with_context(|| {
+                format!(
+                    "{} is missing; run `fcctl build` first",
+                    agent_zip.display()
+                )
+            })?;
+            crc.to_string()
+        }
+    };
+    report.agent_updated = agent::ensure(cloud, &agent_zip, &crc).await?;
+    let name = agent::name(cfg);
+    let st = agent::invoke(
+        &cloud.fc,
+        &name,
+        &json!({"op": "status", "release": release_id}),
+    )
+    .await?;
+    report.agent_invocations += 1;
+    check_ok(&st, "status")?;
+    if st["complete"].as_bool() == Some(true) {
+        report.release_existed = true;
+    } else {
+        let presigner = crate::nas::presigner(cloud);
+        let all: Vec<&Entry> = m.files.iter().collect();
+        stage_all(
+            printer,
+            cloud,
+            &name,
+            &release_id,
+            &all,
+            &presigner,
+            &prefix,
+            &mut report,
+        )
+        .await?;
+        let commit = json!({
+            "op": "commit",
+            "release": release_id,
+            "files": m.files,
+            "uid": cfg.nas.user_id,
+            "gid": cfg.nas.group_id,
+        });
+        let mut c = agent::invoke(&cloud.fc, &name, &commit).await?;
+        report.agent_invocations += 1;
+        if c["ok"].as_bool() != Some(true)
+            && let Some(miss) = c["missing"].as_array()
+        {
+            // Something vanished from staging (e.g. a concurrent gc): stage it again once.
+            let miss: HashSet<&str> = miss.iter().filter_map(|v| v.as_str()).collect();
+            let again: Vec<&Entry> = m
+                .files
+                .iter()
+                .filter(|e| miss.contains(e.path.as_str()))
+                .collect();
+            stage_all(
+                printer,
+                cloud,
+                &name,
+                &release_id,
+                &again,
+                &presigner,
+                &prefix,
+                &mut report,
+            )
+            .await?;
+            c = agent::invoke(&cloud.fc, &name, &commit).await?;
+            report.agent_invocations += 1;
+        }
+        check_ok(&c, "commit")?;
+    }
+
+    // 5. Only a completed sync moves the local pointer.
+    let mut state = State::load(&work)?;
+    state.release_id = Some(release_id.clone());
+    state.save(&work)?;
+    crate::fsutil::write_atomic(&last_path, &serde_json::to_vec(&m)?)?;
+    report.seconds = t0.elapsed().as_secs_f64();
+    Ok(report)
+}
+
+fn check_ok(v: &serde_json::Value, op: &str) -> anyhow::Result<()> {
+    if v["ok"].as_bool() == Some(true) {
+        return Ok(());
+    }
+    anyhow::bail!(
+        "nas-agent {op} failed: {}",
+        v["error"]
+            .as_str()
+            .map(String::from)
+            .unwrap_or_else(|| v.to_string())
+    )
+}
+
+fn read_build_json(work: &std::path::Path) -> Option<serde_json::Value> {
+    serde_json::from_slice(&std::fs::read(work.join("build.json")).ok()?).ok()
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn stage_all(
+    printer: &Printer,
+    cloud: &Cloud,
+    name: &str,
+    release_id: &str,
+    files: &[&Entry],
+    presigner: &crate::nas::presign::Presigner,
+    prefix: &str,
+    report: &mut SyncReport,
+) -> anyhow::Result<()> {
+    let (max_bytes, max_files) = batch_limits();
+    let mut batches: Vec<Vec<&Entry>> = Vec::new();
+    let (mut cur, mut cur_bytes) = (Vec::new(), 0u64);
+    for e in files {
+        if !cur.is_empty() && (cur_bytes + e.size > max_bytes || cur.len() >= max_files) {
+            batches.push(std::mem::take(&mut cur));
+            cur_bytes = 0;
+        }
+        cur_bytes += e.size;
+        cur.push(*e);
+    }
+    if !cur.is_empty() {
+        batches.push(cur);
+    }
+    let cfg = &cloud.cfg;
+    for (i, batch) in batches.iter().enumerate() {
+        let mut todo: Vec<&Entry> = batch.clone();
+        let mut rounds = 0;
+        while !todo.is_empty() {
+            rounds += 1;
+            if rounds > 50 {
+                anyhow::bail!("nas-agent made no progress staging {release_id}");
+            }
+            // Short-lived URLs: the invocation budget plus a margin.
+            let expires = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0)
+                + agent::BUDGET_S
+                + 900;
+            let urls: BTreeMap<&str, String> = todo
+                .iter()
+                .filter(|e| e.link.is_none())
+                .map(|e| {
+                    (
+                        e.sha256.as_str(),
+                        presigner.get_url(&blob_key(prefix, &e.sha256), expires),
+                    )
+                })
+                .collect();
+            let job = json!({
+                "op": "stage",
+                "release": release_id,
+                "files": todo,
+                "urls": urls,
+                "uid": cfg.nas.user_id,
+                "gid": cfg.nas.group_id,
+                "budget_s": agent::BUDGET_S,
+                "jobs": 4,
+            });
+            if batches.len() > 1 {
+                printer.note(format!(
+                    "materialising batch {}/{} ({} files)",
+                    i + 1,
+                    batches.len(),
+                    todo.len()
+                ));
+            }
+            let r = agent::invoke(&cloud.fc, name, &job).await?;
+            report.agent_invocations += 1;
+            check_ok(&r, "stage")?;
+            report.agent_downloaded += r["downloaded"].as_u64().unwrap_or(0);
+            report.agent_linked += r["linked"].as_u64().unwrap_or(0);
+            if r["complete"].as_bool() == Some(true) {
+                return Ok(());
+            }
+            let rem: HashSet<&str> = r["remaining"]
+                .as_array()
+                .map(|a| a.iter().filter_map(|v| v.as_str()).collect())
+                .unwrap_or_default();
+            todo.retain(|e| rem.contains(e.path.as_str()));
+        }
+    }
+    Ok(())
+}
+
+async fn upload(
+    project: &Project,
+    printer: &Printer,
+    cloud: &Cloud,
+    prefix: &str,
+    missing: &BTreeMap<String, &Entry>,
+    jobs: usize,
+    total: u64,
+) -> anyhow::Result<()> {
+    let nas_dir = &project.work_dir().join("nas");
+    let pb = if printer.shows_progress() {
+        let pb = indicatif::ProgressBar::new(total);
+        pb.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {bar:30} {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        pb.enable_steady_tick(Duration::from_millis(200));
+        pb
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let sem = Arc::new(tokio::sync::Semaphore::new(jobs));
+    let resume_dir = project.work_dir().join("uploads");
+    let mut set = tokio::task::JoinSet::new();
+    let (multipart_min, part_size) = multipart_limits();
+    for (sha, e) in missing {
+        let permit = sem.clone().acquire_owned().await?;
+        let oss = cloud.oss.clone();
+        let key = blob_key(prefix, sha);
+        let path = nas_dir.join(&e.path);
+        let size = e.size;
+        let sha = sha.clone();
+        let pb = pb.clone();
+        let resume_dir = resume_dir.clone();
+        set.spawn(async move {
+            let _permit = permit;
+            let r: anyhow::Result<()> = async {
+                if size >= multipart_min {
+                    let opts = MultipartOptions {
+                        part_size,
+                        resume_dir: Some(resume_dir),
+                        headers: vec![("x-oss-meta-sha256".into(), sha.clone())],
+                        ..MultipartOptions::default()
+                    };
+                    oss.put_multipart(&key, &path, &opts).await?;
+                } else {
+                    let bytes = tokio::fs::read(&path).await?;
+                    // The file changed since it was hashed: refuse to upload wrong content.
+                    let got = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
+                    if got != sha {
+                        anyhow::bail!("{} changed while syncing; run again", path.display());
+                    }
+                    oss.put(&key, bytes).await?;
+                }
+                Ok(())
+            }
+            .await
+            .with_context(|| format!("uploading {}", path.display()));
+            if r.is_ok() {
+                pb.inc(size);
+            }
+            r
+        });
+        while let Some(done) = set.try_join_next() {
+            done??;
+        }
+    }
+    while let Some(done) = set.join_next().await {
+        done??;
+    }
+    pb.finish_and_clear();
+    Ok(())
+}

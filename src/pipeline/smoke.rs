@@ -1,0 +1,102 @@
+//! The smoke test: the page and a classification of each sample image, through the HTTP
+//! trigger and the custom domain.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use serde::Serialize;
+
+/// One smoke-test request.
+#[derive(Debug, Serialize)]
+pub struct SmokeResult {
+    /// `trigger` or `custom_domain`.
+    pub via: String,
+    /// What was sent.
+    pub request: String,
+    /// Label answered (for images).
+    pub label: Option<String>,
+    /// Label expected from the file name, if any.
+    pub expected: Option<String>,
+    /// Passed.
+    pub ok: bool,
+}
+
+/// The label a file name promises (`…dog…` / `…cat…`), if any.
+fn expected_label(p: &Path) -> Option<String> {
+    let n = p.file_name()?.to_string_lossy().to_ascii_lowercase();
+    if n.contains("dog") {
+        Some("dog".into())
+    } else if n.contains("cat") {
+        Some("cat".into())
+    } else {
+        None
+    }
+}
+
+/// GETs the page and classifies each image through the trigger and the custom domain.
+pub async fn smoke_test(
+    url: &str,
+    domain: &str,
+    domain_url: &str,
+    images: &[PathBuf],
+) -> anyhow::Result<Vec<SmokeResult>> {
+    let client = crate::aliyun::http::client_builder()
+        .timeout(Duration::from_secs(60))
+        .build()?;
+    let mut out = Vec::new();
+    let mut routes = vec![("trigger", url.to_string(), None)];
+    if !domain.is_empty() {
+        routes.push((
+            "custom_domain",
+            domain_url.to_string(),
+            Some(domain.to_string()),
+        ));
+    }
+    for (via, base, host) in &routes {
+        let base = base.trim_end_matches('/');
+        let mut req = client.get(format!("{base}/"));
+        if let Some(h) = host {
+            req = req.header("host", h);
+        }
+        let resp = req
+            .send()
+            .await
+            .with_context(|| format!("GET {base}/ via {via}"))?;
+        let status = resp.status();
+        let page = resp.text().await.unwrap_or_default();
+        out.push(SmokeResult {
+            via: via.to_string(),
+            request: "GET /".into(),
+            label: None,
+            expected: None,
+            ok: status.is_success() && page.contains("<form"),
+        });
+        for img in images {
+            let bytes = std::fs::read(img)
+                .with_context(|| format!("reading smoke-test image {}", img.display()))?;
+            let mut req = client.post(format!("{base}/classify")).body(bytes);
+            if let Some(h) = host {
+                req = req.header("host", h);
+            }
+            let resp = req
+                .send()
+                .await
+                .with_context(|| format!("POST {base}/classify via {via}"))?;
+            let status = resp.status();
+            let v: serde_json::Value = resp.json().await.unwrap_or_default();
+            let label = v["label"].as_str().map(str::to_string);
+            let expected = expected_label(img);
+            let ok =
+                status.is_success() && label.is_some() && (expected.is_none() || expected == label);
+            out.push(SmokeResult {
+                via: via.to_string(),
+                request: format!("POST /classify {}", img.display()),
+                label,
+                expected,
+                ok,
+            });
+        }
+    }
+    Ok(out)
+}

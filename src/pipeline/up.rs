@@ -1,0 +1,311 @@
+//! The whole pipeline as one idempotent run with a journal (`fcctl up`).
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use serde::Serialize;
+
+use crate::cloud::Cloud;
+use crate::deploy::plan::domain_name;
+use crate::fsutil::write_atomic;
+use crate::pipeline::smoke::{SmokeResult, smoke_test};
+use crate::pipeline::{alias, build, deploy, nas_sync, provision, publish};
+use crate::printer::Printer;
+use crate::project::Project;
+
+/// The `--json` result; keys are a stable interface.
+#[derive(Debug, Serialize)]
+pub struct UpReport {
+    /// HTTP trigger URL of the release alias.
+    pub url: String,
+    /// Custom domain host name (empty when disabled).
+    pub custom_domain: String,
+    /// Where to send custom-domain requests (with `Host: <custom_domain>`).
+    pub domain_url: String,
+    /// Release alias.
+    pub alias: String,
+    /// Version the alias serves.
+    pub version: String,
+    /// Whether this run published a new version.
+    pub published: bool,
+    /// Provisioned instances.
+    pub provision: ProvisionState,
+    /// NAS release.
+    pub release_id: String,
+    /// The emulator (with `--local`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub emulator: Option<EmulatorRef>,
+    /// Smoke-test results.
+    pub smoke: Vec<SmokeResult>,
+    /// Control-plane write calls this run made (0 on a no-change re-run).
+    pub write_calls: u64,
+    /// Wall time of the run.
+    pub seconds: f64,
+    /// Per-step timings.
+    pub steps: Vec<StepRecord>,
+}
+
+/// Provision current/target.
+#[derive(Debug, Serialize)]
+pub struct ProvisionState {
+    /// Ready instances.
+    pub current: i64,
+    /// Target instances.
+    pub target: i64,
+}
+
+/// Where the local emulator is.
+#[derive(Debug, Serialize)]
+pub struct EmulatorRef {
+    /// FC API endpoint.
+    pub fc_endpoint: String,
+    /// OSS endpoint.
+    pub oss_endpoint: String,
+    /// State directory.
+    pub data_dir: String,
+    /// Process id.
+    pub pid: u32,
+}
+
+/// A journal entry.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct StepRecord {
+    /// Step name.
+    pub step: String,
+    /// `done` or `failed`.
+    pub status: String,
+    /// Seconds taken.
+    pub seconds: f64,
+    /// Short result.
+    pub detail: String,
+}
+
+/// The up journal: one JSON file per run under `target/fcctl/releases/`, rewritten after
+/// every step, so an interrupted run shows where it stopped and a re-run picks up from there
+/// (every step converges, so "resume" is simply running them again).
+pub struct UpJournal {
+    path: PathBuf,
+    steps: Vec<StepRecord>,
+}
+
+impl UpJournal {
+    fn start(work_dir: &Path) -> anyhow::Result<(UpJournal, Option<String>)> {
+        let dir = work_dir.join("releases");
+        std::fs::create_dir_all(&dir)?;
+        let interrupted = last_incomplete(&dir);
+        let stamp = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
+        let j = UpJournal {
+            path: dir.join(format!("up-{stamp}.json")),
+            steps: Vec::new(),
+        };
+        j.save(false)?;
+        Ok((j, interrupted))
+    }
+
+    fn record(
+        &mut self,
+        step: &str,
+        status: &str,
+        t: Instant,
+        detail: String,
+    ) -> anyhow::Result<()> {
+        self.steps.push(StepRecord {
+            step: step.into(),
+            status: status.into(),
+            seconds: t.elapsed().as_secs_f64(),
+            detail,
+        });
+        self.save(false)
+    }
+
+    fn save(&self, complete: bool) -> anyhow::Result<()> {
+        let v = serde_json::json!({ "complete": complete, "steps": self.steps });
+        Ok(write_atomic(
+            &self.path,
+            serde_json::to_string_pretty(&v)?.as_bytes(),
+        )?)
+    }
+}
+
+/// The last step an interrupted earlier run completed, if the newest journal is incomplete.
+fn last_incomplete(dir: &Path) -> Option<String> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    files.sort();
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(files.last()?).ok()?).ok()?;
+    if v["complete"].as_bool() == Some(true) {
+        return None;
+    }
+    let done = v["steps"]
+        .as_array()?
+        .iter()
+        .filter(|s| s["status"] == "done")
+        .filter_map(|s| s["step"].as_str())
+        .next_back()
+        .unwrap_or("start")
+        .to_string();
+    Some(done)
+}
+
+/// What `fcctl up` was asked for beyond the config.
+#[derive(Debug, Clone, Default)]
+pub struct UpOptions {
+    /// Prebuilt function binary (skip compiling).
+    pub binary: Option<PathBuf>,
+    /// Prebuilt nas-agent binary (skip compiling).
+    pub agent_binary: Option<PathBuf>,
+    /// Provisioned instances, instead of `provision.instances`.
+    pub instances: Option<u32>,
+}
+
+/// Runs every step in order, converging from wherever an earlier run stopped.
+pub async fn execute(
+    project: &Project,
+    cloud: &Cloud,
+    printer: &Printer,
+    a: &UpOptions,
+) -> anyhow::Result<UpReport> {
+    let t0 = Instant::now();
+    let writes0 = cloud.fc.write_count();
+    let (mut journal, interrupted) = UpJournal::start(&project.work_dir())?;
+    if let Some(step) = interrupted {
+        printer.note(format!(
+            "an earlier `up` stopped after step `{step}`; converging from there"
+        ));
+    }
+    let cfg = &cloud.cfg;
+    let alias_name = cfg.release.alias.clone();
+    let instances = a.instances.unwrap_or(cfg.provision.instances);
+
+    macro_rules! step {
+        ($name:expr, $fut:expr, $detail:expr) => {{
+            let t = Instant::now();
+            printer.note(format!("→ {}", $name));
+            match $fut.await {
+                Ok(v) => {
+                    let d = $detail(&v);
+                    journal.record($name, "done", t, d)?;
+                    v
+                }
+                Err(e) => {
+                    journal.record($name, "failed", t, format!("{e:#}"))?;
+                    return Err(e.context(format!("`fcctl up` failed at step {}", $name)));
+                }
+            }
+        }};
+    }
+
+    let build_opts = build::BuildOptions {
+        binary: a.binary.clone(),
+        agent_binary: a.agent_binary.clone(),
+    };
+    step!(
+        "build",
+        build::execute_with(project, cfg, printer, &build_opts),
+        |b: &build::BuildReport| format!("code.zip {}", b.code_zip_sha256)
+    );
+    let s = step!(
+        "nas-sync",
+        nas_sync::execute(project, cloud, printer, false, 4),
+        |s: &nas_sync::SyncReport| format!("release {}", s.release_id)
+    );
+    step!(
+        "deploy",
+        deploy::execute(project, cloud, false),
+        |d: &deploy::DeployReport| format!("{} change(s)", d.plan.changes.len())
+    );
+    let p = step!(
+        "publish",
+        publish::execute(project, cloud, None, false),
+        |p: &publish::PublishReport| format!(
+            "version {}{}",
+            p.version,
+            if p.created { " (new)" } else { " (unchanged)" }
+        )
+    );
+    step!(
+        "alias",
+        alias::execute(cloud, &alias_name, &p.version, None, false),
+        |r: &alias::AliasReport| alias::describe(r)
+    );
+    let schedules = cfg.provision.schedules.clone();
+    let pr = step!(
+        "provision",
+        provision::execute(
+            cloud,
+            printer,
+            &alias_name,
+            instances,
+            &schedules,
+            Some(Duration::from_secs(300)),
+            false
+        ),
+        |r: &provision::ProvisionReport| format!("{}/{}", r.current, r.target)
+    );
+    let trigger = cloud
+        .fc
+        .get_trigger(cfg.function_name(), &cfg.trigger.name)
+        .await?;
+    let url = trigger
+        .http_trigger
+        .and_then(|h| h.url_internet)
+        .context("the HTTP trigger has no public URL")?;
+    let (domain, domain_url) = if cfg.custom_domain.enabled {
+        let name = domain_name(cfg, cloud.emulated)?;
+        let u = match &cloud.local {
+            Some(l) => l.domain_endpoint.clone(),
+            None => format!("http://{name}"),
+        };
+        (name, u)
+    } else {
+        (String::new(), String::new())
+    };
+    let images = sample_images(project, cfg);
+    let smoke = step!(
+        "smoke-test",
+        smoke_test(&url, &domain, &domain_url, &images),
+        |r: &Vec<SmokeResult>| format!("{}/{} ok", r.iter().filter(|s| s.ok).count(), r.len())
+    );
+    journal.save(true)?;
+    if let Some(bad) = smoke.iter().find(|s| !s.ok) {
+        bail!(
+            "smoke test failed via {}: {} answered {:?}, expected {:?}",
+            bad.via,
+            bad.request,
+            bad.label,
+            bad.expected
+        );
+    }
+    Ok(UpReport {
+        url,
+        custom_domain: domain,
+        domain_url,
+        alias: alias_name,
+        version: p.version,
+        published: p.created,
+        provision: ProvisionState {
+            current: pr.current,
+            target: pr.target,
+        },
+        release_id: s.release_id,
+        emulator: cloud.local.as_ref().map(|l| EmulatorRef {
+            fc_endpoint: l.fc_endpoint.clone(),
+            oss_endpoint: l.oss_endpoint.clone(),
+            data_dir: l.data_dir.display().to_string(),
+            pid: l.pid,
+        }),
+        smoke,
+        write_calls: cloud.fc.write_count() - writes0,
+        seconds: t0.elapsed().as_secs_f64(),
+        steps: journal.steps.clone(),
+    })
+}
+
+/// Images for the smoke test: `bench.images` from fcctl.yaml, relative to the project.
+fn sample_images(project: &Project, cfg: &crate::config::Config) -> Vec<PathBuf> {
+    cfg.bench.images.iter().map(|p| project.path(p)).collect()
+}
