@@ -4,18 +4,6 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-/// Exit codes, documented in README.md.
-pub mod exit {
-    /// Success.
-    pub const OK: i32 = 0;
-    /// Bad input: config, credentials, files, a refused operation.
-    pub const USER: i32 = 1;
-    /// Bad command line (clap's own code).
-    pub const USAGE: i32 = 2;
-    /// The cloud (or the emulator) answered with an error.
-    pub const CLOUD: i32 = 3;
-}
-
 /// Take an image classifier from a checkout to a production endpoint on Function Compute 3.0.
 #[derive(Debug, Parser)]
 #[command(name = "fcctl", version, about)]

@@ -51,6 +51,15 @@ pub enum ConnectError {
     },
 }
 
+impl crate::exit::Hint for ConnectError {
+    fn hint(&self) -> Option<std::borrow::Cow<'_, str>> {
+        match self {
+            ConnectError::UnknownAccount => None,
+            ConnectError::Endpoint { source, .. } => crate::exit::Hint::hint(source.as_ref()),
+        }
+    }
+}
+
 impl Cloud {
     /// Builds the clients; nothing is sent yet.
     pub fn connect(mut cfg: Config, target: Target) -> Result<Cloud, ConnectError> {

@@ -680,10 +680,13 @@ impl fmt::Display for ConfigError {
         if let Some(s) = &self.snippet {
             write!(f, "\n    | {s}")?;
         }
-        if let Some(h) = &self.hint {
-            write!(f, "\n  hint: {h}")?;
-        }
         Ok(())
+    }
+}
+
+impl crate::exit::Hint for ConfigError {
+    fn hint(&self) -> Option<std::borrow::Cow<'_, str>> {
+        self.hint.as_deref().map(std::borrow::Cow::Borrowed)
     }
 }
 

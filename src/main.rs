@@ -1,6 +1,6 @@
 use clap::Parser;
 
-fn main() {
+fn main() -> std::process::ExitCode {
     let cli = fcctl::cli::Cli::parse();
-    std::process::exit(fcctl::commands::run(cli));
+    fcctl::commands::run(cli).into()
 }

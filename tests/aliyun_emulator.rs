@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use fcctl::aliyun::oss::{MultipartOptions, ObjectStore, OssClient, OssConfig};
 use fcctl::aliyun::{AccessKey, ClientOptions, FcClient, RetryPolicy, fc_models::ListRequest};
+use fcctl::exit::Hint as _;
 
 async fn start(
     faults: &str,

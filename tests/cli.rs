@@ -295,3 +295,55 @@ fn completions_and_usage_errors() {
     assert_eq!(fcctl(d.path(), &["no-such-command"]).status.code(), Some(2));
     assert_eq!(fcctl(d.path(), &["provision"]).status.code(), Some(2));
 }
+
+/// stderr with the run's variable parts (temp dir, millisecond counts) made stable.
+fn stable_stderr(out: &std::process::Output, dir: &std::path::Path) -> String {
+    let text = String::from_utf8_lossy(&out.stderr).replace(&dir.display().to_string(), "[DIR]");
+    let mut stable = String::new();
+    for word in text.split_inclusive(' ') {
+        let digits = word.trim_end().trim_end_matches(')');
+        if !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit()) && word.len() > 2 {
+            stable.push_str(&word.replace(digits, "[N]"));
+        } else {
+            stable.push_str(word);
+        }
+    }
+    stable
+}
+
+#[test]
+fn a_config_error_prints_place_message_and_the_hint_last() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(d.path().join("fcctl.yaml"), "app: a\nregoin: x\n").unwrap();
+    let out = fcctl(d.path(), &["render", "--dry-run"]);
+    assert_eq!(out.status.code(), Some(1));
+    insta::assert_snapshot!(stable_stderr(&out, d.path()));
+}
+
+#[test]
+fn an_unreachable_endpoint_exits_4_with_a_network_hint_after_the_retries() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(d.path().join("fcctl.yaml"), "app: a\naccount_id: '1'\n").unwrap();
+    // Port 1 on loopback: nothing listens, so every attempt is refused at once.
+    let out = Command::new(env!("CARGO_BIN_EXE_fcctl"))
+        .current_dir(d.path())
+        .args(["status"])
+        .env("HOME", d.path())
+        .env("ALIBABA_CLOUD_ACCESS_KEY_ID", "LTAI-test")
+        .env("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "test-secret")
+        .env("FCCTL_FC_ENDPOINT", "http://127.0.0.1:1")
+        .env("FCCTL_OSS_ENDPOINT", "http://127.0.0.1:1")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(4), "{}", common::text(&out));
+    let err = stable_stderr(&out, d.path());
+    assert!(!err.contains("test-secret"), "{err}");
+    let lines: Vec<&str> = err.lines().filter(|l| !l.starts_with("warning:")).collect();
+    assert!(
+        lines
+            .last()
+            .is_some_and(|l| l.starts_with("  hint: cannot connect")),
+        "the hint comes last, after `gave up after`: {err}"
+    );
+    insta::assert_snapshot!(lines.join("\n"));
+}

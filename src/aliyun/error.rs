@@ -22,11 +22,6 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    /// Remediation hint for common codes (None when nothing useful can be said).
-    pub fn hint(&self) -> Option<&'static str> {
-        hint_for(self.status, &self.code)
-    }
-
     /// `*NotFound` codes or HTTP 404.
     pub fn is_not_found(&self) -> bool {
         self.status == 404 || self.code.ends_with("NotFound") || self.code == "NoSuchKey"
@@ -66,14 +61,32 @@ impl fmt::Display for ApiError {
         if let Some(id) = &self.request_id {
             write!(f, " (request id {id})")?;
         }
-        if let Some(h) = self.hint() {
-            write!(f, "\n  hint: {h}")?;
-        }
         Ok(())
     }
 }
 
 impl std::error::Error for ApiError {}
+
+impl crate::exit::Hint for ApiError {
+    /// Remediation for common codes (None when nothing useful can be said).
+    fn hint(&self) -> Option<std::borrow::Cow<'_, str>> {
+        hint_for(self.status, &self.code).map(std::borrow::Cow::Borrowed)
+    }
+}
+
+impl crate::exit::Hint for Error {
+    /// Service code hints, or network hints for transport failures.
+    fn hint(&self) -> Option<std::borrow::Cow<'_, str>> {
+        match self {
+            Error::Api(e) => e.hint(),
+            Error::RetriesExhausted { last, .. } => last.hint(),
+            Error::Transport { source, .. } => {
+                transport_hint_str(source).map(std::borrow::Cow::Borrowed)
+            }
+            _ => None,
+        }
+    }
+}
 
 /// Every failure of the client layer.
 #[derive(Debug, thiserror::Error)]
@@ -82,7 +95,7 @@ pub enum Error {
     #[error("{0}")]
     Api(Box<ApiError>),
     /// No (complete) HTTP answer: connect failure, reset, timeout, TLS.
-    #[error("{action} {method} {url}: {}{}", chain(.source), transport_hint(.source))]
+    #[error("{action} {method} {url}: {}", chain(.source))]
     Transport {
         action: String,
         method: String,
@@ -163,13 +176,32 @@ impl Error {
         self.api().is_some_and(ApiError::is_throttling)
     }
 
-    /// Remediation hint (service code hints, or network hints for transport failures).
-    pub fn hint(&self) -> Option<&'static str> {
+    /// A few words for a progress line: `HTTP 503 ServiceUnavailable`, `connection refused`.
+    pub fn short_reason(&self) -> String {
         match self {
-            Error::Api(e) => e.hint(),
-            Error::RetriesExhausted { last, .. } => last.hint(),
-            Error::Transport { source, .. } => transport_hint_str(source),
-            _ => None,
+            Error::Api(e) => format!("HTTP {} {}", e.status, e.code),
+            Error::RetriesExhausted { last, .. } => last.short_reason(),
+            Error::Transport { source, .. } if source.is_timeout() => "timed out".into(),
+            Error::Transport { source, .. } if source.is_connect() => {
+                let text = chain(source);
+                if text.contains("refused") {
+                    "connection refused".into()
+                } else {
+                    "cannot connect".into()
+                }
+            }
+            Error::Transport { .. } => "connection broken".into(),
+            Error::Decode { status, .. } => format!("HTTP {status}, undecodable body"),
+            Error::Invalid(_) | Error::Io { .. } => "local error".into(),
+        }
+    }
+
+    /// No (complete) answer came, even after retries: the endpoint is unreachable.
+    pub fn is_unreachable(&self) -> bool {
+        match self {
+            Error::Transport { .. } => true,
+            Error::RetriesExhausted { last, .. } => last.is_unreachable(),
+            _ => false,
         }
     }
 
@@ -206,12 +238,6 @@ fn transport_hint_str(e: &reqwest::Error) -> Option<&'static str> {
     } else {
         None
     }
-}
-
-fn transport_hint(e: &reqwest::Error) -> String {
-    transport_hint_str(e)
-        .map(|h| format!("\n  hint: {h}"))
-        .unwrap_or_default()
 }
 
 /// Remediation hint for an error code (FC3 and OSS codes).
@@ -312,6 +338,7 @@ pub fn hint_for(status: u16, code: &str) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::exit::Hint as _;
 
     fn api(status: u16, code: &str) -> ApiError {
         ApiError {
@@ -375,12 +402,16 @@ mod tests {
     }
 
     #[test]
-    fn display_has_code_message_request_id_and_hint() {
+    fn display_has_code_message_request_id_and_the_hint_is_apart() {
         let e: Error = api(403, "SignatureNotMatch").into();
         let s = e.to_string();
         assert!(s.contains("SignatureNotMatch"), "{s}");
         assert!(s.contains("1-abc"), "{s}");
-        assert!(s.contains("hint:"), "{s}");
+        assert!(
+            !s.contains("hint"),
+            "the edge prints hints after the message: {s}"
+        );
+        assert!(e.hint().is_some());
         assert!(s.contains("HTTP 403"), "{s}");
     }
 

@@ -1091,6 +1091,7 @@ struct ContentsXml {
 mod tests {
     use super::*;
     use crate::aliyun::testutil::{Received, Reply, TestServer};
+    use crate::exit::Hint as _;
     use serde_json::Value;
     use std::collections::BTreeMap;
     use std::sync::Mutex;

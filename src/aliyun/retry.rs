@@ -136,7 +136,9 @@ where
             attempt,
             delay_ms = delay.as_millis() as u64,
             error = %first_line(&err),
-            "retrying"
+            "{what} failed ({}); retrying in {} ms",
+            err.short_reason(),
+            delay.as_millis()
         );
         tokio::time::sleep(delay).await;
     }

@@ -2,7 +2,7 @@
 
 use crate::cli::DeployArgs;
 use crate::commands::Ctx;
-use crate::commands::Exit;
+use crate::exit::{ExitStatus, Refusal};
 use crate::pipeline::deploy::*;
 
 /// `fcctl deploy [--dry-run]`: exit 10 from a dry run that found changes.
@@ -11,11 +11,7 @@ pub async fn run(ctx: &Ctx, a: DeployArgs) -> anyhow::Result<()> {
     let r = execute(&ctx.project, &cloud, a.dry_run).await?;
     ctx.out.result(&r, || describe(&r));
     if a.dry_run && r.changed {
-        return Err(Exit {
-            code: 10,
-            message: String::new(),
-        }
-        .into());
+        return Err(Refusal::silent(ExitStatus::ChangesPending).into());
     }
     Ok(())
 }

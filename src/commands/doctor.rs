@@ -5,8 +5,9 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::commands::{Ctx, Exit};
+use crate::commands::Ctx;
 use crate::config::Config;
+use crate::exit::{ExitStatus, Refusal};
 
 #[derive(Debug, Serialize)]
 struct Check {
@@ -169,11 +170,7 @@ fn finish(ctx: &Ctx, checks: Vec<Check>) -> anyhow::Result<()> {
     if ok {
         Ok(())
     } else {
-        Err(Exit {
-            code: crate::cli::exit::USER,
-            message: String::new(),
-        }
-        .into())
+        Err(Refusal::silent(ExitStatus::User).into())
     }
 }
 

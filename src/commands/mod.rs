@@ -20,10 +20,11 @@ mod up;
 
 use anyhow::Context as _;
 
-use crate::cli::{Cli, Command, Global, exit};
+use crate::cli::{Cli, Command, Global};
 use crate::cloud::{Cloud, Target};
 use crate::config::Config;
 use crate::credentials::{self, Credentials};
+use crate::exit::{self, ExitStatus, Refusal};
 
 use crate::printer::Printer;
 use crate::project::Project;
@@ -83,35 +84,9 @@ impl Ctx {
     }
 }
 
-/// A command that refuses with a specific exit code (e.g. "changes pending" for `--dry-run`).
-#[derive(Debug, thiserror::Error)]
-#[error("{message}")]
-pub struct Exit {
-    /// Exit code.
-    pub code: i32,
-    /// Message for stderr (may be empty).
-    pub message: String,
-}
-
-fn init_tracing(g: &Global) {
-    let level = match (g.quiet, g.verbose) {
-        (true, _) => "error",
-        (false, 0) => "warn",
-        (false, 1) => "fcctl=debug,emulator=debug,info",
-        (false, _) => "fcctl=trace,emulator=trace,debug",
-    };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .try_init();
-}
-
-/// Runs the CLI and returns the process exit code.
-pub fn run(cli: Cli) -> i32 {
-    init_tracing(&cli.global);
+/// Runs the CLI: the error, if any, on stderr with its hints last, and the exit status.
+pub fn run(cli: Cli) -> ExitStatus {
+    crate::logging::init(cli.global.quiet, cli.global.verbose);
     let ctx = Ctx {
         project: Project::locate(&cli.global.config, cli.global.region.clone()),
         out: Printer {
@@ -127,37 +102,33 @@ pub fn run(cli: Cli) -> i32 {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
-            return exit::USER;
+            return ExitStatus::User;
         }
     };
-    let result = runtime.block_on(dispatch(&ctx, cli.command));
-    match result {
-        Ok(()) => exit::OK,
+    match runtime.block_on(dispatch(&ctx, cli.command)) {
+        Ok(()) => ExitStatus::Success,
         Err(e) => {
-            if let Some(x) = e.downcast_ref::<Exit>() {
-                if !x.message.is_empty() {
-                    eprintln!("{}", x.message);
-                }
-                return x.code;
-            }
-            eprintln!("error: {e:#}");
-            exit_code_for(&e)
+            report(&e);
+            exit::status_of(&e)
         }
     }
 }
 
-/// 3 when the cloud (or emulator) answered with an error, else 1.
-fn exit_code_for(e: &anyhow::Error) -> i32 {
-    if e.chain().any(is_cloud_error) {
-        exit::CLOUD
-    } else {
-        exit::USER
+/// `error: <message>` (a silent [`Refusal`] prints nothing), then one `hint:` line per hint.
+fn report(e: &anyhow::Error) {
+    let silent = e
+        .downcast_ref::<Refusal>()
+        .is_some_and(|r| r.message.is_empty());
+    if !silent {
+        if e.downcast_ref::<Refusal>().is_some() {
+            eprintln!("{e}");
+        } else {
+            eprintln!("error: {e:#}");
+        }
     }
-}
-
-fn is_cloud_error(e: &(dyn std::error::Error + 'static)) -> bool {
-    e.downcast_ref::<crate::aliyun::Error>()
-        .is_some_and(|e| e.status().is_some())
+    for h in exit::hints(e) {
+        eprintln!("  hint: {h}");
+    }
 }
 
 async fn dispatch(ctx: &Ctx, command: Command) -> anyhow::Result<()> {

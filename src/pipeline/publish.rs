@@ -89,7 +89,11 @@ pub async fn execute(
                 if attempt < policy.max_attempts
                     && retry::is_retryable(Idempotency::Idempotent, &e) =>
             {
-                tracing::warn!(attempt, error = %e, "publish failed; checking whether it landed");
+                tracing::warn!(
+                    attempt,
+                    "publishing failed ({}); checking whether it landed",
+                    e.short_reason()
+                );
                 tokio::time::sleep(policy.delay(attempt)).await;
             }
             Err(e) => return Err(e.into()),
