@@ -1053,7 +1053,7 @@ pub fn validate(c: &Config) -> Result<(), Invalid> {
                 Some("use letters, digits and `_`, not starting with a digit".into()),
             ));
         }
-        if k == "MODEL_DIR" || k == "ORT_DYLIB_PATH" {
+        if k == fcctl_protocol::env::MODEL_DIR || k == "ORT_DYLIB_PATH" {
             return Err(invalid(
                 &format!("function.env.{k}"),
                 format!("`{k}` is set by fcctl from the NAS release"),

@@ -261,15 +261,18 @@ pub fn release_env(cfg: &Config, release_id: Option<&str>) -> BTreeMap<String, S
     let mut env = cfg.function.env.clone();
     let release = release_id.unwrap_or("NOT-SYNCED-run-fcctl-nas-sync");
     let dir = format!("{}/releases/{release}", cfg.nas_app_dir());
-    env.insert("MODEL_DIR".into(), format!("{dir}/model"));
+    env.insert(
+        fcctl_protocol::env::MODEL_DIR.into(),
+        format!("{dir}/model"),
+    );
     env.insert(
         "ORT_DYLIB_PATH".into(),
         format!("{dir}/lib/libonnxruntime.so"),
     );
-    env.insert("FCCTL_RELEASE".into(), release.into());
+    env.insert(fcctl_protocol::env::RELEASE.into(), release.into());
     // Shared by every version and instance: entries are keyed on model, CPU and runtime build.
     env.insert(
-        "FCCTL_MODEL_CACHE".into(),
+        fcctl_protocol::env::MODEL_CACHE.into(),
         format!("{}/cache/ort", cfg.nas_app_dir()),
     );
     // ONNX Runtime ≥ 1.29 otherwise creates a device id and a telemetry store under $HOME and

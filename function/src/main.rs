@@ -25,7 +25,7 @@ fn main() -> anyhow::Result<()> {
         )
         .with(filter)
         .init();
-    let port: u16 = match std::env::var("FC_CUSTOM_LISTEN_PORT") {
+    let port: u16 = match std::env::var(fcctl_protocol::env::LISTEN_PORT) {
         Ok(v) if !v.is_empty() => v
             .parse()
             .with_context(|| format!("FC_CUSTOM_LISTEN_PORT={v:?} is not a port"))?,
@@ -35,7 +35,7 @@ fn main() -> anyhow::Result<()> {
     // Load the model in the background right away (FCCTL_EAGER_LOAD=0 to wait for
     // /initialize or the first request): overlaps the load with start-up and the first
     // request's arrival; callers wait on the same load either way.
-    let eager = std::env::var("FCCTL_EAGER_LOAD")
+    let eager = std::env::var(fcctl_protocol::env::EAGER_LOAD)
         .map(|v| v != "0")
         .unwrap_or(true);
     let rt = tokio::runtime::Builder::new_multi_thread()

@@ -3,8 +3,8 @@
 
 use std::path::Path;
 
-/// Marker file name at the root of a committed release (must match nas-agent).
-pub const MARKER: &str = ".fcctl-release.json";
+pub use fcctl_protocol::release::MARKER;
+use fcctl_protocol::release::ReleaseMarker;
 
 /// True when `model_dir` is `<release>/<dir>` of a committed release whose marker lists
 /// `<dir>/<file>` with `sha256`, and the file still has the listed size. Then the bytes were
@@ -17,22 +17,18 @@ pub fn vouches_for(model_dir: &Path, file: &str, sha256: &str) -> bool {
     let Ok(bytes) = std::fs::read(release.join(MARKER)) else {
         return false;
     };
-    let Ok(marker) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
+    let Ok(marker) = serde_json::from_slice::<ReleaseMarker>(&bytes) else {
         return false;
     };
     let want = Path::new(dir).join(file);
     let Ok(size) = std::fs::metadata(model_dir.join(file)).map(|m| m.len()) else {
         return false;
     };
-    marker["files"].as_array().is_some_and(|files| {
-        files.iter().any(|f| {
-            f["path"].as_str().map(Path::new) == Some(want.as_path())
-                && f["sha256"]
-                    .as_str()
-                    .is_some_and(|s| s.eq_ignore_ascii_case(sha256))
-                && f["size"].as_u64() == Some(size)
-                && f.get("link").is_none_or(|l| l.is_null())
-        })
+    marker.files.iter().any(|f| {
+        Path::new(&f.path) == want.as_path()
+            && f.sha256.eq_ignore_ascii_case(sha256)
+            && f.size == size
+            && f.link.is_none()
     })
 }
 

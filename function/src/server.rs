@@ -41,20 +41,22 @@ impl Config {
     pub fn from_env() -> Self {
         let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
         let mut limits = DecodeLimits::default();
-        if let Some(v) = env("FCCTL_MAX_PIXELS").and_then(|v| v.parse().ok()) {
+        if let Some(v) = env(fcctl_protocol::env::MAX_PIXELS).and_then(|v| v.parse().ok()) {
             limits.max_pixels = v;
         }
         let cpus = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1);
         Self {
-            model_dir: PathBuf::from(env("MODEL_DIR").unwrap_or_else(|| "model".into())),
+            model_dir: PathBuf::from(
+                env(fcctl_protocol::env::MODEL_DIR).unwrap_or_else(|| "model".into()),
+            ),
             ort_lib: env("ORT_DYLIB_PATH").map(PathBuf::from),
-            model_cache: env("FCCTL_MODEL_CACHE").map(PathBuf::from),
+            model_cache: env(fcctl_protocol::env::MODEL_CACHE).map(PathBuf::from),
             instance_id: env("FC_INSTANCE_ID")
                 .unwrap_or_else(|| format!("local-{}", uuid::Uuid::new_v4())),
             limits,
-            max_jobs: env("FCCTL_MAX_JOBS")
+            max_jobs: env(fcctl_protocol::env::MAX_JOBS)
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(cpus.clamp(1, 4)),
         }

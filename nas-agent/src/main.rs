@@ -2,9 +2,10 @@
 //! fcctl NAS releases from content-addressed OSS blobs.
 //!
 //! Contract: listens on `0.0.0.0:$FC_CUSTOM_LISTEN_PORT` (default 9000), answers
-//! `POST /initialize`, `GET /pre-stop` and `POST /invoke`. The invoke body is a JSON [`Job`];
-//! the reply is a JSON object (`ok: false` + `error` on failure). The agent holds no
-//! credentials: fcctl sends a short-lived presigned GET URL per blob.
+//! `POST /initialize`, `GET /pre-stop` and `POST /invoke`. The invoke body is a
+//! [`fcctl_protocol::agent::Job`]; the answer is its reply or a typed
+//! [`fcctl_protocol::agent::Failure`]. The agent holds no credentials: fcctl sends a
+//! short-lived presigned GET URL per blob.
 //!
 //! Layout under `$FCCTL_NAS_ROOT` (e.g. `/mnt/auto/<app>`):
 //! - `releases/<id>/…`           a complete release; `.fcctl-release.json` (the marker, with
@@ -24,52 +25,15 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use fcctl_protocol::agent::{
+    CommitJob, CommitReply, Failure, FailureKind, Job, ListReply, ReleaseOnNas, RemoveReply,
+    StageJob, StageReply, StatusReply, encode_answer,
+};
+use fcctl_protocol::release::{MARKER, ManifestEntry as Entry, RELEASES_DIR, ReleaseMarker};
 use sha2::{Digest as _, Sha256};
 
-/// Name of the marker file inside a release (written last).
-const MARKER: &str = ".fcctl-release.json";
-
-/// One manifest entry.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-struct Entry {
-    path: String,
-    size: u64,
-    mode: u32,
-    sha256: String,
-    /// Symlink target (relative); then size/sha256 describe the target text.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    link: Option<String>,
-}
-
-/// A request from fcctl.
-#[derive(Debug, Default, Deserialize)]
-struct Job {
-    op: String,
-    #[serde(default)]
-    release: String,
-    #[serde(default)]
-    files: Vec<Entry>,
-    #[serde(default)]
-    urls: HashMap<String, String>,
-    #[serde(default)]
-    uid: Option<u32>,
-    #[serde(default)]
-    gid: Option<u32>,
-    /// Seconds this invocation may spend downloading before it returns `remaining`.
-    #[serde(default)]
-    budget_s: Option<u64>,
-    /// Parallel downloads.
-    #[serde(default)]
-    jobs: Option<usize>,
-    /// Releases to remove (`remove`).
-    #[serde(default)]
-    releases: Vec<String>,
-}
-
 fn main() {
-    let port: u16 = std::env::var("FC_CUSTOM_LISTEN_PORT")
+    let port: u16 = std::env::var(fcctl_protocol::env::LISTEN_PORT)
         .ok()
         .and_then(|p| p.parse().ok())
         .unwrap_or(9000);
@@ -81,34 +45,42 @@ fn main() {
         }
     };
     eprintln!("nas-agent: listening on {port}");
+    // Read once: a missing variable is reported per job, as the job's failure.
+    let root = root();
     for mut req in server.incoming_requests() {
         let path = req.url().split('?').next().unwrap_or("").to_string();
         let (status, body) = match (req.method(), path.as_str()) {
             (tiny_http::Method::Post, "/initialize") | (tiny_http::Method::Get, "/pre-stop") => {
-                (200, json!({"ok": true}))
+                (200, br#"{"ok":true}"#.to_vec())
             }
             (tiny_http::Method::Post, "/invoke") => {
                 let mut buf = Vec::new();
                 match req.as_reader().read_to_end(&mut buf) {
                     Ok(_) => match serde_json::from_slice::<Job>(&buf) {
-                        Ok(job) => match handle(&job) {
-                            Ok(v) => (200, v),
-                            Err(e) => {
-                                eprintln!("nas-agent: {} failed: {e}", job.op);
-                                (200, json!({"ok": false, "error": e}))
-                            }
-                        },
-                        Err(e) => (400, json!({"ok": false, "error": format!("bad job: {e}")})),
+                        Ok(job) => (200, handle(&job, &root)),
+                        Err(e) => (
+                            400,
+                            encode_answer::<()>(&Err(Failure::new(
+                                FailureKind::BadJob,
+                                format!("bad job: {e}"),
+                            ))),
+                        ),
                     },
                     Err(e) => (
                         400,
-                        json!({"ok": false, "error": format!("reading body: {e}")}),
+                        encode_answer::<()>(&Err(Failure::new(
+                            FailureKind::BadJob,
+                            format!("reading body: {e}"),
+                        ))),
                     ),
                 }
             }
-            _ => (404, json!({"ok": false, "error": "not found"})),
+            _ => (
+                404,
+                encode_answer::<()>(&Err(Failure::new(FailureKind::BadJob, "not found"))),
+            ),
         };
-        let resp = tiny_http::Response::from_data(body.to_string().into_bytes())
+        let resp = tiny_http::Response::from_data(body)
             .with_status_code(status)
             .with_header(
                 tiny_http::Header::from_bytes(&b"content-type"[..], &b"application/json"[..])
@@ -118,46 +90,81 @@ fn main() {
     }
 }
 
-fn root() -> Result<PathBuf, String> {
-    std::env::var("FCCTL_NAS_ROOT")
+fn root() -> Result<PathBuf, Failure> {
+    std::env::var(fcctl_protocol::env::NAS_ROOT)
         .map(PathBuf::from)
-        .map_err(|_| "FCCTL_NAS_ROOT is not set in the function environment".to_string())
+        .map_err(|_| {
+            Failure::new(
+                FailureKind::Misconfigured,
+                format!(
+                    "{} is not set in the function environment",
+                    fcctl_protocol::env::NAS_ROOT
+                ),
+            )
+        })
 }
 
-fn handle(job: &Job) -> Result<Value, String> {
-    let releases = root()?.join("releases");
-    fs::create_dir_all(&releases).map_err(|e| format!("creating {}: {e}", releases.display()))?;
-    match job.op.as_str() {
-        "status" => {
-            check_id(&job.release)?;
-            Ok(json!({"ok": true, "complete": is_complete(&releases.join(&job.release))}))
+/// A file-system failure on NAS.
+fn io(message: String) -> Failure {
+    Failure::new(FailureKind::Io, message)
+}
+
+/// Runs a job and encodes its answer.
+fn handle(job: &Job, root: &Result<PathBuf, Failure>) -> Vec<u8> {
+    fn answer<T: serde::Serialize>(op: &str, result: Result<T, Failure>) -> Vec<u8> {
+        if let Err(f) = &result {
+            eprintln!("nas-agent: {op} failed: {f}");
         }
-        "stage" => stage(&releases, job),
-        "commit" => commit(&releases, job),
-        "list" => list(&releases),
-        "remove" => remove(&releases, &job.releases),
-        other => Err(format!("unknown op `{other}`")),
+        encode_answer(&result)
+    }
+    let op = job.op();
+    let releases = match releases_dir(root) {
+        Ok(r) => r,
+        Err(f) => return answer::<()>(op, Err(f)),
+    };
+    match job {
+        Job::Status { release } => answer(op, status(&releases, release)),
+        Job::Stage(stage_job) => answer(op, stage(&releases, stage_job)),
+        Job::Commit(commit_job) => answer(op, commit(&releases, commit_job)),
+        Job::List => answer(op, list(&releases)),
+        Job::Remove { releases: ids } => answer(op, remove(&releases, ids)),
     }
 }
 
-/// Release ids are `r-<hex>`; staging dirs add `.tmp`.
-fn check_id(id: &str) -> Result<(), String> {
-    let base = id.strip_suffix(".tmp").unwrap_or(id);
-    let ok = base.len() > 2
-        && base.starts_with("r-")
-        && base[2..].chars().all(|c| c.is_ascii_alphanumeric());
-    if ok {
+/// `<root>/releases`, created on first use.
+fn releases_dir(root: &Result<PathBuf, Failure>) -> Result<PathBuf, Failure> {
+    let releases = root.clone()?.join(RELEASES_DIR);
+    fs::create_dir_all(&releases)
+        .map_err(|e| io(format!("creating {}: {e}", releases.display())))?;
+    Ok(releases)
+}
+
+fn status(releases: &Path, release: &str) -> Result<StatusReply, Failure> {
+    check_id(release)?;
+    Ok(StatusReply {
+        complete: is_complete(&releases.join(release)),
+    })
+}
+
+fn check_id(id: &str) -> Result<(), Failure> {
+    if fcctl_protocol::release::is_release_id(id) {
         Ok(())
     } else {
-        Err(format!("`{id}` is not a release id"))
+        Err(Failure::new(
+            FailureKind::Refused,
+            format!("`{id}` is not a release id"),
+        ))
     }
 }
 
 /// A relative path without `..`, absolute parts or empty segments.
-fn safe_rel(p: &str) -> Result<&Path, String> {
+fn safe_rel(p: &str) -> Result<&Path, Failure> {
     let path = Path::new(p);
     if p.is_empty() || !path.components().all(|c| matches!(c, Component::Normal(_))) {
-        return Err(format!("unsafe path `{p}` in manifest"));
+        return Err(Failure::new(
+            FailureKind::Refused,
+            format!("unsafe path `{p}` in manifest"),
+        ));
     }
     Ok(path)
 }
@@ -185,13 +192,10 @@ fn link_index(releases: &Path) -> HashMap<String, (PathBuf, u32, u64)> {
         let Ok(bytes) = fs::read(dir.join(MARKER)) else {
             continue;
         };
-        let Ok(m) = serde_json::from_slice::<Value>(&bytes) else {
+        let Ok(marker) = serde_json::from_slice::<ReleaseMarker>(&bytes) else {
             continue;
         };
-        let Ok(files) = serde_json::from_value::<Vec<Entry>>(m["files"].clone()) else {
-            continue;
-        };
-        for f in files {
+        for f in marker.files {
             if f.link.is_none() {
                 idx.entry(f.sha256.clone())
                     .or_insert((dir.join(&f.path), f.mode, f.size));
@@ -229,13 +233,16 @@ struct Counters {
     links: u64,
 }
 
-fn stage(releases: &Path, job: &Job) -> Result<Value, String> {
+fn stage(releases: &Path, job: &StageJob) -> Result<StageReply, Failure> {
     check_id(&job.release)?;
     if is_complete(&releases.join(&job.release)) {
-        return Ok(json!({"ok": true, "complete": true, "remaining": []}));
+        return Ok(StageReply {
+            complete: true,
+            ..StageReply::default()
+        });
     }
     let staging = releases.join(format!("{}.tmp", job.release));
-    fs::create_dir_all(&staging).map_err(|e| format!("creating {}: {e}", staging.display()))?;
+    fs::create_dir_all(&staging).map_err(|e| io(format!("creating {}: {e}", staging.display())))?;
     let deadline = Instant::now() + Duration::from_secs(job.budget_s.unwrap_or(240));
     let index = link_index(releases);
     let agent = ureq::Agent::new_with_config(
@@ -248,7 +255,7 @@ fn stage(releases: &Path, job: &Job) -> Result<Value, String> {
     let next = AtomicUsize::new(0);
     let counters = Mutex::new(Counters::default());
     let remaining = Mutex::new(Vec::<String>::new());
-    let errors = Mutex::new(Vec::<String>::new());
+    let errors = Mutex::new(Vec::<Failure>::new());
     let workers = job.jobs.unwrap_or(4).clamp(1, 16);
     std::thread::scope(|s| {
         for _ in 0..workers {
@@ -280,24 +287,24 @@ fn stage(releases: &Path, job: &Job) -> Result<Value, String> {
         }
     });
     let errors = errors.into_inner().unwrap();
-    if !errors.is_empty() {
-        return Err(format!(
-            "{} file(s) failed: {}",
-            errors.len(),
-            errors.join("; ")
+    if let Some(first) = errors.first() {
+        // The first kind speaks for all: a refused path must not read as a network problem.
+        let messages: Vec<String> = errors.iter().map(|e| e.message.clone()).collect();
+        return Err(Failure::new(
+            first.kind,
+            format!("{} file(s) failed: {}", errors.len(), messages.join("; ")),
         ));
     }
     let c = counters.into_inner().unwrap();
-    Ok(json!({
-        "ok": true,
-        "complete": false,
-        "downloaded": c.downloaded,
-        "downloaded_bytes": c.downloaded_bytes,
-        "linked": c.linked,
-        "skipped": c.skipped,
-        "symlinks": c.links,
-        "remaining": remaining.into_inner().unwrap(),
-    }))
+    Ok(StageReply {
+        complete: false,
+        downloaded: c.downloaded,
+        downloaded_bytes: c.downloaded_bytes,
+        linked: c.linked,
+        skipped: c.skipped,
+        symlinks: c.links,
+        remaining: remaining.into_inner().unwrap(),
+    })
 }
 
 enum Placed {
@@ -310,23 +317,23 @@ enum Placed {
 fn place(
     staging: &Path,
     f: &Entry,
-    job: &Job,
+    job: &StageJob,
     index: &HashMap<String, (PathBuf, u32, u64)>,
     agent: &ureq::Agent,
-) -> Result<Placed, String> {
+) -> Result<Placed, Failure> {
     let rel = safe_rel(&f.path)?;
     let dst = staging.join(rel);
     let parent = dst.parent().unwrap_or(staging).to_path_buf();
-    fs::create_dir_all(&parent).map_err(|e| format!("mkdir {}: {e}", parent.display()))?;
+    fs::create_dir_all(&parent).map_err(|e| io(format!("mkdir {}: {e}", parent.display())))?;
     if let Some(target) = &f.link {
         if fs::read_link(&dst).ok().as_deref() == Some(Path::new(target)) {
             return Ok(Placed::Skipped);
         }
         let tmp = parent.join(format!(".{}.part-{}", file_name(&dst), nonce()));
         std::os::unix::fs::symlink(target, &tmp)
-            .map_err(|e| format!("symlink {}: {e}", tmp.display()))?;
-        let _ = set_owner_mode_link(&tmp, job);
-        fs::rename(&tmp, &dst).map_err(|e| format!("rename {}: {e}", dst.display()))?;
+            .map_err(|e| io(format!("symlink {}: {e}", tmp.display())))?;
+        let _ = set_owner_mode_link(&tmp, job.uid, job.gid);
+        fs::rename(&tmp, &dst).map_err(|e| io(format!("rename {}: {e}", dst.display())))?;
         return Ok(Placed::Symlink);
     }
     // Only verified files are ever renamed into staging: size + mode equal → already done.
@@ -346,27 +353,29 @@ fn place(
             .unwrap_or(false)
         && fs::hard_link(src, &tmp).is_ok()
     {
-        fs::rename(&tmp, &dst).map_err(|e| format!("rename {}: {e}", dst.display()))?;
+        fs::rename(&tmp, &dst).map_err(|e| io(format!("rename {}: {e}", dst.display())))?;
         return Ok(Placed::Linked);
     }
-    let url = job
-        .urls
-        .get(&f.sha256)
-        .ok_or_else(|| format!("{}: no URL for blob {}", f.path, f.sha256))?;
+    let url = job.urls.get(&f.sha256).ok_or_else(|| {
+        Failure::new(
+            FailureKind::Download,
+            format!("{}: no URL for blob {}", f.path, f.sha256),
+        )
+    })?;
     let result = download(agent, url, &tmp, f);
     if let Err(e) = result {
         let _ = fs::remove_file(&tmp);
-        return Err(e);
+        return Err(Failure::new(FailureKind::Download, e));
     }
-    set_owner_mode(&tmp, f.mode, job.uid, job.gid)?;
-    fs::rename(&tmp, &dst).map_err(|e| format!("rename {}: {e}", dst.display()))?;
+    set_owner_mode(&tmp, f.mode, job.uid, job.gid).map_err(io)?;
+    fs::rename(&tmp, &dst).map_err(|e| io(format!("rename {}: {e}", dst.display())))?;
     Ok(Placed::Downloaded(f.size))
 }
 
-fn set_owner_mode_link(p: &Path, job: &Job) -> Result<(), String> {
+fn set_owner_mode_link(p: &Path, uid: Option<u32>, gid: Option<u32>) -> Result<(), String> {
     let md = fs::symlink_metadata(p).map_err(|e| e.to_string())?;
-    if md.uid() == 0 && (job.uid.is_some() || job.gid.is_some()) {
-        std::os::unix::fs::lchown(p, job.uid, job.gid).map_err(|e| e.to_string())?;
+    if md.uid() == 0 && (uid.is_some() || gid.is_some()) {
+        std::os::unix::fs::lchown(p, uid, gid).map_err(|e| e.to_string())?;
     }
     Ok(())
 }
@@ -431,18 +440,21 @@ fn download(agent: &ureq::Agent, url: &str, tmp: &Path, f: &Entry) -> Result<(),
     Err(last)
 }
 
-fn commit(releases: &Path, job: &Job) -> Result<Value, String> {
+fn commit(releases: &Path, job: &CommitJob) -> Result<CommitReply, Failure> {
     check_id(&job.release)?;
-    let lock = File::create(releases.join(".lock")).map_err(|e| format!("lock: {e}"))?;
-    lock.lock().map_err(|e| format!("lock: {e}"))?;
+    let lock = File::create(releases.join(".lock")).map_err(|e| io(format!("lock: {e}")))?;
+    lock.lock().map_err(|e| io(format!("lock: {e}")))?;
     let final_dir = releases.join(&job.release);
     if is_complete(&final_dir) {
-        return Ok(json!({"ok": true, "complete": true, "already": true}));
+        return Ok(CommitReply {
+            complete: true,
+            already: true,
+        });
     }
     if final_dir.exists() {
         // Not produced by this agent (no marker): move it aside, never serve it.
         let aside = releases.join(format!("{}.broken-{}", job.release, nonce()));
-        fs::rename(&final_dir, &aside).map_err(|e| format!("moving aside: {e}"))?;
+        fs::rename(&final_dir, &aside).map_err(|e| io(format!("moving aside: {e}")))?;
     }
     let staging = releases.join(format!("{}.tmp", job.release));
     let mut missing = Vec::new();
@@ -459,35 +471,47 @@ fn commit(releases: &Path, job: &Job) -> Result<Value, String> {
         }
     }
     if !missing.is_empty() {
-        return Ok(json!({"ok": false, "error": "files missing from staging", "missing": missing}));
+        let mut failure = Failure::new(
+            FailureKind::MissingFromStaging,
+            format!("{} file(s) missing from staging", missing.len()),
+        );
+        failure.missing = missing;
+        return Err(failure);
     }
     // Remove leftovers (interrupted .part files, files not in this manifest) and fix dirs.
     let wanted: std::collections::HashSet<PathBuf> =
         job.files.iter().map(|f| PathBuf::from(&f.path)).collect();
-    clean_extra(&staging, &staging, &wanted, job)?;
-    let marker = json!({
-        "release": job.release,
-        "files": job.files,
-        "created": SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
-    });
+    clean_extra(&staging, &staging, &wanted, job).map_err(io)?;
+    let marker = ReleaseMarker {
+        release: job.release.clone(),
+        files: job.files.clone(),
+        created: SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0),
+    };
+    let marker = serde_json::to_vec(&marker).map_err(|e| io(format!("marker: {e}")))?;
     let mpath = staging.join(MARKER);
-    let mut mf = File::create(&mpath).map_err(|e| format!("marker: {e}"))?;
-    mf.write_all(marker.to_string().as_bytes())
-        .map_err(|e| format!("marker: {e}"))?;
-    mf.sync_all().map_err(|e| format!("marker: {e}"))?;
-    set_owner_mode(&mpath, 0o644, job.uid, job.gid)?;
-    set_owner_mode(&staging, 0o755, job.uid, job.gid)?;
+    let mut mf = File::create(&mpath).map_err(|e| io(format!("marker: {e}")))?;
+    mf.write_all(&marker)
+        .map_err(|e| io(format!("marker: {e}")))?;
+    mf.sync_all().map_err(|e| io(format!("marker: {e}")))?;
+    set_owner_mode(&mpath, 0o644, job.uid, job.gid).map_err(io)?;
+    set_owner_mode(&staging, 0o755, job.uid, job.gid).map_err(io)?;
     fsync_dir(&staging);
-    fs::rename(&staging, &final_dir).map_err(|e| format!("publishing release: {e}"))?;
+    fs::rename(&staging, &final_dir).map_err(|e| io(format!("publishing release: {e}")))?;
     fsync_dir(releases);
-    Ok(json!({"ok": true, "complete": true, "already": false}))
+    Ok(CommitReply {
+        complete: true,
+        already: false,
+    })
 }
 
 fn clean_extra(
     base: &Path,
     dir: &Path,
     wanted: &std::collections::HashSet<PathBuf>,
-    job: &Job,
+    job: &CommitJob,
 ) -> Result<(), String> {
     let rd = fs::read_dir(dir).map_err(|e| format!("reading {}: {e}", dir.display()))?;
     for e in rd.flatten() {
@@ -525,9 +549,10 @@ fn dir_usage(p: &Path) -> (u64, u64) {
     (bytes, files)
 }
 
-fn list(releases: &Path) -> Result<Value, String> {
+fn list(releases: &Path) -> Result<ListReply, Failure> {
     let mut out = Vec::new();
-    let rd = fs::read_dir(releases).map_err(|e| e.to_string())?;
+    let rd =
+        fs::read_dir(releases).map_err(|e| io(format!("reading {}: {e}", releases.display())))?;
     for e in rd.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
         if name.starts_with('.') || !e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
@@ -542,19 +567,19 @@ fn list(releases: &Path) -> Result<Value, String> {
             .and_then(|t| t.elapsed().ok())
             .map(|d| d.as_secs())
             .unwrap_or(0);
-        out.push(json!({
-            "id": name,
-            "complete": is_complete(&p),
-            "bytes": bytes,
-            "files": files,
-            "age_s": age_s,
-        }));
+        out.push(ReleaseOnNas {
+            complete: is_complete(&p),
+            id: name,
+            bytes,
+            files,
+            age_s,
+        });
     }
-    out.sort_by(|a, b| a["id"].as_str().cmp(&b["id"].as_str()));
-    Ok(json!({"ok": true, "releases": out}))
+    out.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(ListReply { releases: out })
 }
 
-fn remove(releases: &Path, ids: &[String]) -> Result<Value, String> {
+fn remove(releases: &Path, ids: &[String]) -> Result<RemoveReply, Failure> {
     let mut removed = Vec::new();
     for id in ids {
         let base = id.split(".broken-").next().unwrap_or(id);
@@ -563,28 +588,29 @@ fn remove(releases: &Path, ids: &[String]) -> Result<Value, String> {
         if p.exists() {
             // Rename first so a half-removed release is never visible under its id.
             let trash = releases.join(format!(".trash-{}", nonce()));
-            fs::rename(&p, &trash).map_err(|e| format!("removing {id}: {e}"))?;
-            fs::remove_dir_all(&trash).map_err(|e| format!("removing {id}: {e}"))?;
+            fs::rename(&p, &trash).map_err(|e| io(format!("removing {id}: {e}")))?;
+            fs::remove_dir_all(&trash).map_err(|e| io(format!("removing {id}: {e}")))?;
             removed.push(id.clone());
         }
     }
-    Ok(json!({"ok": true, "removed": removed}))
+    Ok(RemoveReply { removed })
 }
 
 #[cfg(test)]
 mod tests {
+    use fcctl_protocol::agent::decode_answer;
+
     use super::*;
 
     #[test]
     fn ids_and_paths_are_checked() {
         assert!(check_id("r-0123abcd").is_ok());
         assert!(check_id("r-0123abcd.tmp").is_ok());
-        assert!(check_id("../etc").is_err());
+        assert_eq!(check_id("../etc").unwrap_err().kind, FailureKind::Refused);
         assert!(check_id("r-").is_err());
         assert!(safe_rel("model/a.onnx").is_ok());
-        assert!(safe_rel("../x").is_err());
+        assert_eq!(safe_rel("../x").unwrap_err().kind, FailureKind::Refused);
         assert!(safe_rel("/etc/passwd").is_err());
-        assert!(safe_rel("a/./b").is_ok() || safe_rel("a/./b").is_err());
     }
 
     #[test]
@@ -601,11 +627,11 @@ mod tests {
             sha256: sha.clone(),
             link: None,
         };
-        let mut job = Job {
-            op: "commit".into(),
-            release: "r-aaa".into(),
+        let commit_job = |release: &str| CommitJob {
+            release: release.into(),
             files: vec![e.clone()],
-            ..Job::default()
+            uid: None,
+            gid: None,
         };
         fs::set_permissions(
             rel.join("r-aaa.tmp/model/x"),
@@ -613,23 +639,65 @@ mod tests {
         )
         .unwrap();
         fs::write(rel.join("r-aaa.tmp/model/.x.part-1"), b"junk").unwrap();
-        let v = commit(&rel, &job).unwrap();
-        assert_eq!(v["ok"], true, "{v}");
+        let r = commit(&rel, &commit_job("r-aaa")).unwrap();
+        assert!(r.complete && !r.already);
         assert!(is_complete(&rel.join("r-aaa")));
         assert!(!rel.join("r-aaa/model/.x.part-1").exists());
+        let marker: ReleaseMarker =
+            serde_json::from_slice(&fs::read(rel.join("r-aaa").join(MARKER)).unwrap()).unwrap();
+        assert_eq!(marker.files, vec![e.clone()]);
         // A second release with the same content links instead of downloading.
-        job.op = "stage".into();
-        job.release = "r-bbb".into();
-        let v = stage(&rel, &job).unwrap();
-        assert_eq!(v["linked"], 1, "{v}");
+        let stage_job = StageJob {
+            release: "r-bbb".into(),
+            files: vec![e.clone()],
+            urls: Default::default(),
+            uid: None,
+            gid: None,
+            budget_s: None,
+            jobs: None,
+        };
+        let r = stage(&rel, &stage_job).unwrap();
+        assert_eq!(r.linked, 1, "{r:?}");
         let a = fs::metadata(rel.join("r-aaa/model/x")).unwrap().ino();
         let b = fs::metadata(rel.join("r-bbb.tmp/model/x")).unwrap().ino();
         assert_eq!(a, b);
-        // Missing file → commit refuses.
-        job.op = "commit".into();
-        job.release = "r-ccc".into();
-        let v = commit(&rel, &job).unwrap();
-        assert_eq!(v["ok"], false);
+        // Missing file → commit refuses, naming it.
+        let f = commit(&rel, &commit_job("r-ccc")).unwrap_err();
+        assert_eq!(f.kind, FailureKind::MissingFromStaging);
+        assert_eq!(f.missing, vec!["model/x".to_string()]);
         assert!(!rel.join("r-ccc").exists());
+    }
+
+    /// What fcctl sends, as fcctl's types serialise it, through the agent's HTTP-facing entry
+    /// (`handle`), back through fcctl's decoder.
+    #[test]
+    fn a_job_from_fcctl_round_trips_through_the_agent() {
+        let d = tempfile::tempdir().unwrap();
+        let root = Ok(d.path().join("app"));
+        let wire = serde_json::to_vec(&Job::Status {
+            release: "r-abc".into(),
+        })
+        .unwrap();
+        let job: Job = serde_json::from_slice(&wire).unwrap();
+        let answer = handle(&job, &root);
+        let status = decode_answer::<StatusReply>(&answer).unwrap().unwrap();
+        assert!(!status.complete);
+        let wire = serde_json::to_vec(&Job::Remove {
+            releases: vec!["../../etc".into()],
+        })
+        .unwrap();
+        let answer = handle(&serde_json::from_slice(&wire).unwrap(), &root);
+        let failure = decode_answer::<RemoveReply>(&answer).unwrap().unwrap_err();
+        assert_eq!(failure.kind, FailureKind::Refused);
+        let answer = handle(&Job::List, &root);
+        let list = decode_answer::<ListReply>(&answer).unwrap().unwrap();
+        assert!(list.releases.is_empty());
+        let unset = Err(Failure::new(
+            FailureKind::Misconfigured,
+            "FCCTL_NAS_ROOT is not set",
+        ));
+        let answer = handle(&Job::List, &unset);
+        let failure = decode_answer::<ListReply>(&answer).unwrap().unwrap_err();
+        assert_eq!(failure.kind, FailureKind::Misconfigured);
     }
 }

@@ -139,7 +139,7 @@ pub async fn execute(cloud: &Cloud) -> anyhow::Result<StatusReport> {
         release_id: f
             .environment_variables
             .as_ref()
-            .and_then(|e| e.get("FCCTL_RELEASE").cloned())
+            .and_then(|e| e.get(fcctl_protocol::env::RELEASE).cloned())
             .unwrap_or_default(),
         state: f.state.clone().unwrap_or_default(),
     };

@@ -1,12 +1,13 @@
 //! The `<function>-nas-agent` helper function: deploy (create-or-update, skipped when
-//! unchanged) and typed invocations.
+//! unchanged) and jobs in the shared protocol types (`fcctl_protocol::agent`).
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::Context as _;
 use base64::Engine as _;
-use serde_json::Value;
+use fcctl_protocol::agent::{Failure, Job, decode_answer};
+use serde::de::DeserializeOwned;
 
 use crate::aliyun::fc_models::{
     CreateFunctionInput, CustomRuntimeConfig, Function, InputCodeLocation, InvocationType,
@@ -34,7 +35,7 @@ pub fn name(cfg: &Config) -> String {
 use crate::deploy::plan::{nas_config, vpc_config};
 
 fn env(cfg: &Config) -> BTreeMap<String, String> {
-    BTreeMap::from([("FCCTL_NAS_ROOT".to_string(), cfg.nas_app_dir())])
+    BTreeMap::from([(fcctl_protocol::env::NAS_ROOT.to_string(), cfg.nas_app_dir())])
 }
 
 /// What the agent function must look like; `vpc` from the main function when `auto`.
@@ -201,8 +202,13 @@ async fn wait_ready(fc: &FcClient, name: &str) -> anyhow::Result<()> {
     anyhow::bail!("function {name} is still pending after 3 minutes")
 }
 
-/// Invokes the agent synchronously with a JSON job and returns its JSON reply (`ok` checked).
-pub async fn invoke(fc: &FcClient, name: &str, job: &Value) -> anyhow::Result<Value> {
+/// Runs `job` on the agent synchronously and returns its reply; the agent's own failure is an
+/// [`AgentFailure`] in the error chain.
+pub async fn invoke<T: DeserializeOwned>(
+    fc: &FcClient,
+    name: &str,
+    job: &Job,
+) -> anyhow::Result<T> {
     let body = serde_json::to_vec(job)?;
     if body.len() > 30 * 1024 * 1024 {
         anyhow::bail!(
@@ -210,7 +216,7 @@ pub async fn invoke(fc: &FcClient, name: &str, job: &Value) -> anyhow::Result<Va
             body.len()
         );
     }
-    let op = job["op"].as_str().unwrap_or("?").to_string();
+    let op = job.op();
     let out = fc
         .invoke_function(
             name,
@@ -234,12 +240,28 @@ pub async fn invoke(fc: &FcClient, name: &str, job: &Value) -> anyhow::Result<Va
             String::from_utf8_lossy(&out.body)
         );
     }
-    let v: Value = serde_json::from_slice(&out.body).with_context(|| {
+    let answer = decode_answer::<T>(&out.body).with_context(|| {
         format!(
-            "{name} ({op}) returned non-JSON (status {}): {}",
+            "{name} ({op}) answered with status {}: {}",
             out.status,
             String::from_utf8_lossy(&out.body)
         )
     })?;
-    Ok(v)
+    answer.map_err(|failure| {
+        anyhow::Error::new(AgentFailure {
+            op,
+            agent: name.to_string(),
+            failure,
+        })
+    })
+}
+
+/// The nas-agent ran the job and reported a failure.
+#[derive(Debug, thiserror::Error)]
+#[error("nas-agent {op} failed ({agent}): {failure}")]
+pub struct AgentFailure {
+    pub op: &'static str,
+    pub agent: String,
+    #[source]
+    pub failure: Failure,
 }

@@ -12,21 +12,8 @@ use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
-/// One file (or symlink) of a release.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct Entry {
-    /// Relative path, `/`-separated.
-    pub path: String,
-    /// Size in bytes (symlinks: length of the target text).
-    pub size: u64,
-    /// Permission bits.
-    pub mode: u32,
-    /// sha256 hex of the content (symlinks: of the target text).
-    pub sha256: String,
-    /// Symlink target (relative to the link's directory).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub link: Option<String>,
-}
+/// One file (or symlink) of a release: the type the nas-agent receives.
+pub use fcctl_protocol::release::ManifestEntry as Entry;
 
 /// A whole tree.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -8,6 +8,7 @@
 pub mod agent;
 pub mod manifest;
 pub mod presign;
+pub mod releases;
 
 use crate::cloud::Cloud;
 

@@ -13,8 +13,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context as _;
+use fcctl_protocol::agent::{
+    CommitJob, CommitReply, FailureKind, Job, StageJob, StageReply, StatusReply,
+};
 use serde::Serialize;
-use serde_json::json;
 
 use crate::aliyun::oss::{MultipartOptions, ObjectStore as _};
 use crate::cloud::Cloud;
@@ -221,15 +223,16 @@ pub async fn execute(
     };
     report.agent_updated = agent::ensure(cloud, &agent_zip, &crc).await?;
     let name = agent::name(cfg);
-    let st = agent::invoke(
+    let st: StatusReply = agent::invoke(
         &cloud.fc,
         &name,
-        &json!({"op": "status", "release": release_id}),
+        &Job::Status {
+            release: release_id.clone(),
+        },
     )
     .await?;
     report.agent_invocations += 1;
-    check_ok(&st, "status")?;
-    if st["complete"].as_bool() == Some(true) {
+    if st.complete {
         report.release_existed = true;
     } else {
         let presigner = crate::nas::presigner(cloud);
@@ -245,20 +248,23 @@ pub async fn execute(
             &mut report,
         )
         .await?;
-        let commit = json!({
-            "op": "commit",
-            "release": release_id,
-            "files": m.files,
-            "uid": cfg.nas.user_id,
-            "gid": cfg.nas.group_id,
+        let commit = Job::Commit(CommitJob {
+            release: release_id.clone(),
+            files: m.files.clone(),
+            uid: Some(cfg.nas.user_id),
+            gid: Some(cfg.nas.group_id),
         });
-        let mut c = agent::invoke(&cloud.fc, &name, &commit).await?;
+        let first = agent::invoke::<CommitReply>(&cloud.fc, &name, &commit).await;
         report.agent_invocations += 1;
-        if c["ok"].as_bool() != Some(true)
-            && let Some(miss) = c["missing"].as_array()
-        {
+        if let Err(e) = first {
             // Something vanished from staging (e.g. a concurrent gc): stage it again once.
-            let miss: HashSet<&str> = miss.iter().filter_map(|v| v.as_str()).collect();
+            let missing = match e.downcast_ref::<agent::AgentFailure>() {
+                Some(f) if f.failure.kind == FailureKind::MissingFromStaging => {
+                    f.failure.missing.clone()
+                }
+                _ => return Err(e),
+            };
+            let miss: HashSet<&str> = missing.iter().map(String::as_str).collect();
             let again: Vec<&Entry> = m
                 .files
                 .iter()
@@ -275,10 +281,9 @@ pub async fn execute(
                 &mut report,
             )
             .await?;
-            c = agent::invoke(&cloud.fc, &name, &commit).await?;
+            agent::invoke::<CommitReply>(&cloud.fc, &name, &commit).await?;
             report.agent_invocations += 1;
         }
-        check_ok(&c, "commit")?;
     }
 
     // 5. Only a completed sync moves the local pointer.
@@ -288,19 +293,6 @@ pub async fn execute(
     crate::fsutil::write_atomic(&last_path, &serde_json::to_vec(&m)?)?;
     report.seconds = t0.elapsed().as_secs_f64();
     Ok(report)
-}
-
-fn check_ok(v: &serde_json::Value, op: &str) -> anyhow::Result<()> {
-    if v["ok"].as_bool() == Some(true) {
-        return Ok(());
-    }
-    anyhow::bail!(
-        "nas-agent {op} failed: {}",
-        v["error"]
-            .as_str()
-            .map(String::from)
-            .unwrap_or_else(|| v.to_string())
-    )
 }
 
 fn read_build_json(work: &std::path::Path) -> Option<serde_json::Value> {
@@ -348,25 +340,24 @@ async fn stage_all(
                 .unwrap_or(0)
                 + agent::BUDGET_S
                 + 900;
-            let urls: BTreeMap<&str, String> = todo
+            let urls: BTreeMap<String, String> = todo
                 .iter()
                 .filter(|e| e.link.is_none())
                 .map(|e| {
                     (
-                        e.sha256.as_str(),
+                        e.sha256.clone(),
                         presigner.get_url(&blob_key(prefix, &e.sha256), expires),
                     )
                 })
                 .collect();
-            let job = json!({
-                "op": "stage",
-                "release": release_id,
-                "files": todo,
-                "urls": urls,
-                "uid": cfg.nas.user_id,
-                "gid": cfg.nas.group_id,
-                "budget_s": agent::BUDGET_S,
-                "jobs": 4,
+            let job = Job::Stage(StageJob {
+                release: release_id.to_string(),
+                files: todo.iter().map(|e| (*e).clone()).collect(),
+                urls,
+                uid: Some(cfg.nas.user_id),
+                gid: Some(cfg.nas.group_id),
+                budget_s: Some(agent::BUDGET_S),
+                jobs: Some(4),
             });
             if batches.len() > 1 {
                 printer.note(format!(
@@ -376,18 +367,14 @@ async fn stage_all(
                     todo.len()
                 ));
             }
-            let r = agent::invoke(&cloud.fc, name, &job).await?;
+            let r: StageReply = agent::invoke(&cloud.fc, name, &job).await?;
             report.agent_invocations += 1;
-            check_ok(&r, "stage")?;
-            report.agent_downloaded += r["downloaded"].as_u64().unwrap_or(0);
-            report.agent_linked += r["linked"].as_u64().unwrap_or(0);
-            if r["complete"].as_bool() == Some(true) {
+            report.agent_downloaded += r.downloaded;
+            report.agent_linked += r.linked;
+            if r.complete {
                 return Ok(());
             }
-            let rem: HashSet<&str> = r["remaining"]
-                .as_array()
-                .map(|a| a.iter().filter_map(|v| v.as_str()).collect())
-                .unwrap_or_default();
+            let rem: HashSet<&str> = r.remaining.iter().map(String::as_str).collect();
             todo.retain(|e| rem.contains(e.path.as_str()));
         }
     }

@@ -37,7 +37,7 @@ pub async fn execute(
     let release = f
         .environment_variables
         .as_ref()
-        .and_then(|e| e.get("FCCTL_RELEASE").cloned())
+        .and_then(|e| e.get(fcctl_protocol::env::RELEASE).cloned())
         .unwrap_or_default();
     if !force {
         let built = BuiltCode::load(&project.work_dir())?;
