@@ -1,8 +1,9 @@
 //! FC3 OpenAPI (`/2023-03-30/...`): functions, code, versions, aliases, provision configs,
 //! triggers, custom domains, InvokeFunction, ListInstances.
 
-use crate::Ctx;
-use crate::runtime::{InvokeError, error_response, resolve};
+use crate::api_error::{Api, ApiError};
+use crate::context::Ctx;
+use crate::runtime::resolve;
 use crate::state::{FunctionRec, ProvisionRec, TriggerRec, VersionRec};
 use crate::util::{crc64, now_rfc3339, request_id};
 use axum::Router;
@@ -23,31 +24,7 @@ pub fn router(ctx: Arc<Ctx>) -> Router {
     Router::new().fallback(handle).with_state(ctx)
 }
 
-pub struct ApiError {
-    status: u16,
-    code: &'static str,
-    message: String,
-}
-
-fn err(status: u16, code: &'static str, message: impl Into<String>) -> ApiError {
-    ApiError {
-        status,
-        code,
-        message: message.into(),
-    }
-}
-
-impl From<InvokeError> for ApiError {
-    fn from(e: InvokeError) -> Self {
-        ApiError {
-            status: e.status,
-            code: e.code,
-            message: e.message,
-        }
-    }
-}
-
-type R = Result<Response, ApiError>;
+type Reply = Result<Response, ApiError>;
 
 fn with_ids(mut r: Response, rid: &str) -> Response {
     if let Ok(v) = HeaderValue::from_str(rid) {
@@ -67,80 +44,14 @@ fn json_resp(status: u16, v: &Value) -> Response {
     r
 }
 
-fn ok(v: Value) -> R {
+fn ok(v: Value) -> Reply {
     Ok(json_resp(200, &v))
 }
 
-fn no_content() -> R {
+fn no_content() -> Reply {
     let mut r = Response::new(Body::empty());
     *r.status_mut() = StatusCode::NO_CONTENT;
     Ok(r)
-}
-
-pub fn api_error_response(rid: &str, e: &ApiError) -> Response {
-    let r = json_resp(
-        e.status,
-        &json!({"Code": e.code, "Message": e.message, "RequestId": rid}),
-    );
-    with_ids(r, rid)
-}
-
-/// Applies injected faults; returns Some(response) when the call must fail.
-pub async fn inject_faults(ctx: &Ctx, oss: bool, rid: &str) -> Option<Response> {
-    let f = &ctx.cfg.faults;
-    if f.latency_ms > 0 {
-        tokio::time::sleep(std::time::Duration::from_millis(f.latency_ms)).await;
-    }
-    if f.drop_rate > 0.0 && rand::random::<f64>() < f.drop_rate {
-        // Headers go out, then the body stream fails: hyper aborts the connection.
-        let mut r = Response::new(Body::new(DropBody));
-        r.headers_mut()
-            .insert("content-length", HeaderValue::from_static("1024"));
-        return Some(r);
-    }
-    if f.error_rate > 0.0 && rand::random::<f64>() < f.error_rate {
-        let throttle = rand::random::<bool>();
-        if oss {
-            let (st, code) = if throttle {
-                (429, "TooManyRequests")
-            } else {
-                (503, "ServiceUnavailable")
-            };
-            return Some(crate::oss::xml_error(st, code, "injected fault", rid));
-        }
-        let e = if throttle {
-            err(
-                429,
-                "ResourceExhausted",
-                "Request was throttled (injected fault)",
-            )
-        } else {
-            err(
-                503,
-                "ServiceUnavailable",
-                "The service is temporarily unavailable (injected fault)",
-            )
-        };
-        return Some(api_error_response(rid, &e));
-    }
-    None
-}
-
-/// A response body that fails immediately: the connection is aborted mid-response.
-struct DropBody;
-
-impl http_body::Body for DropBody {
-    type Data = bytes::Bytes;
-    type Error = std::io::Error;
-    fn poll_frame(
-        self: std::pin::Pin<&mut Self>,
-        _: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Result<http_body::Frame<bytes::Bytes>, std::io::Error>>> {
-        std::task::Poll::Ready(Some(Err(std::io::Error::new(
-            std::io::ErrorKind::ConnectionAborted,
-            "injected connection drop",
-        ))))
-    }
 }
 
 async fn handle(State(ctx): State<Arc<Ctx>>, req: Request) -> Response {
@@ -151,9 +62,9 @@ async fn handle(State(ctx): State<Arc<Ctx>>, req: Request) -> Response {
         .and_then(|s| s.strip_suffix(".zip"))
     {
         let r = serve_code(&ctx, sha).await;
-        return with_ids(r.unwrap_or_else(|e| api_error_response(&rid, &e)), &rid);
+        return with_ids(r.unwrap_or_else(|e| e.to_response(Api::Fc, &rid)), &rid);
     }
-    if let Some(r) = inject_faults(&ctx, false, &rid).await {
+    if let Some(r) = ctx.cfg.faults.inject(Api::Fc, &rid).await {
         return r;
     }
     let (parts, body) = req.into_parts();
@@ -163,32 +74,26 @@ async fn handle(State(ctx): State<Arc<Ctx>>, req: Request) -> Response {
     {
         Ok(b) => b.to_bytes(),
         Err(e) => {
-            return api_error_response(
-                &rid,
-                &err(400, "EntityTooLarge", format!("request body: {e}")),
-            );
+            return ApiError::new(400, "EntityTooLarge", format!("request body: {e}"))
+                .to_response(Api::Fc, &rid);
         }
     };
     let query = parts.uri.query().unwrap_or("").to_string();
-    if let Err(e) = crate::auth::verify_acs3(
-        &ctx,
-        parts.method.as_str(),
-        &path,
-        &query,
-        &parts.headers,
-        &body,
-    ) {
-        return api_error_response(&rid, &err(e.status, e.code, e.message));
+    if let Err(e) =
+        ctx.auth
+            .verify_acs3(parts.method.as_str(), &path, &query, &parts.headers, &body)
+    {
+        return e.to_response(Api::Fc, &rid);
     }
     let q: Vec<(String, String)> = crate::sign::parse_query(&query);
     let r = dispatch(&ctx, &parts, &path, &q, body, &rid).await;
     match r {
         Ok(resp) => with_ids(resp, &rid),
-        Err(e) => api_error_response(&rid, &e),
+        Err(e) => e.to_response(Api::Fc, &rid),
     }
 }
 
-fn qget<'a>(q: &'a [(String, String)], k: &str) -> Option<&'a str> {
+fn query_param<'a>(q: &'a [(String, String)], k: &str) -> Option<&'a str> {
     q.iter().find(|(a, _)| a == k).map(|(_, v)| v.as_str())
 }
 
@@ -198,16 +103,12 @@ fn parse_body(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
     }
     match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(m)) => Ok(m),
-        Ok(_) => Err(err(
-            400,
-            "InvalidArgument",
+        Ok(_) => Err(ApiError::invalid_argument(
             "request body must be a JSON object",
         )),
-        Err(e) => Err(err(
-            400,
-            "InvalidArgument",
-            format!("request body is not valid JSON: {e}"),
-        )),
+        Err(e) => Err(ApiError::invalid_argument(format!(
+            "request body is not valid JSON: {e}"
+        ))),
     }
 }
 
@@ -224,9 +125,9 @@ async fn dispatch(
     q: &[(String, String)],
     body: bytes::Bytes,
     rid: &str,
-) -> R {
+) -> Reply {
     let Some(rest) = path.strip_prefix("/2023-03-30/") else {
-        return Err(err(
+        return Err(ApiError::new(
             400,
             "PathNotSupported",
             format!("path {path} is not supported (expected /2023-03-30/...)"),
@@ -238,10 +139,10 @@ async fn dispatch(
     match (m.clone(), s.as_slice()) {
         (Method::POST, ["functions"]) => create_function(ctx, parse_body(&body)?),
         (Method::GET, ["functions"]) => list_functions(ctx, q),
-        (Method::GET, ["functions", f]) => get_function(ctx, f, qget(q, "qualifier")),
+        (Method::GET, ["functions", f]) => get_function(ctx, f, query_param(q, "qualifier")),
         (Method::PUT, ["functions", f]) => update_function(ctx, f, parse_body(&body)?),
         (Method::DELETE, ["functions", f]) => delete_function(ctx, f),
-        (Method::GET, ["functions", f, "code"]) => get_code(ctx, f, qget(q, "qualifier")),
+        (Method::GET, ["functions", f, "code"]) => get_code(ctx, f, query_param(q, "qualifier")),
         (Method::POST, ["functions", f, "versions"]) => publish(ctx, f, parse_body(&body)?),
         (Method::GET, ["functions", f, "versions"]) => list_versions(ctx, f, q),
         (Method::DELETE, ["functions", f, "versions", v]) => delete_version(ctx, f, v),
@@ -253,15 +154,17 @@ async fn dispatch(
         }
         (Method::DELETE, ["functions", f, "aliases", a]) => delete_alias(ctx, f, a),
         (Method::PUT, ["functions", f, "provision-config"]) => {
-            put_provision(ctx, f, qget(q, "qualifier"), parse_body(&body)?)
+            put_provision(ctx, f, query_param(q, "qualifier"), parse_body(&body)?)
         }
         (Method::GET, ["functions", f, "provision-config"]) => {
-            get_provision(ctx, f, qget(q, "qualifier"))
+            get_provision(ctx, f, query_param(q, "qualifier"))
         }
         (Method::DELETE, ["functions", f, "provision-config"]) => {
-            delete_provision(ctx, f, qget(q, "qualifier"))
+            delete_provision(ctx, f, query_param(q, "qualifier"))
         }
-        (Method::GET, ["provision-configs"]) => list_provisions(ctx, qget(q, "functionName")),
+        (Method::GET, ["provision-configs"]) => {
+            list_provisions(ctx, query_param(q, "functionName"))
+        }
         (Method::POST, ["functions", f, "triggers"]) => {
             create_trigger(ctx, f, parse_body(&body)?).await
         }
@@ -277,16 +180,16 @@ async fn dispatch(
         (Method::PUT, ["custom-domains", d]) => update_domain(ctx, d, parse_body(&body)?),
         (Method::DELETE, ["custom-domains", d]) => delete_domain(ctx, d),
         (Method::POST, ["functions", f, "invocations"]) => {
-            invoke(ctx, parts, f, qget(q, "qualifier"), body, rid).await
+            invoke(ctx, parts, f, query_param(q, "qualifier"), body, rid).await
         }
         (Method::GET, ["functions", f, "instances"]) => {
-            list_instances(ctx, f, qget(q, "qualifier"))
+            list_instances(ctx, f, query_param(q, "qualifier"))
         }
         (Method::POST, ["functions", f, "invoke", op @ ("enable" | "disable")]) => {
             set_invocation(ctx, f, *op == "disable")
         }
         (Method::GET, ["regions"]) => ok(json!({"regions": [{"regionId": ctx.cfg.region}]})),
-        _ => Err(err(
+        _ => Err(ApiError::new(
             400,
             "PathNotSupported",
             format!("{m} {path} is not supported by the fcctl emulator"),
@@ -295,7 +198,7 @@ async fn dispatch(
 }
 
 fn not_found_fn(f: &str) -> ApiError {
-    err(
+    ApiError::new(
         404,
         "FunctionNotFound",
         format!("function '{f}' does not exist"),
@@ -323,27 +226,19 @@ fn store_code(ctx: &Ctx, code: &Value) -> Result<(String, u64, u64), ApiError> {
         base64::engine::general_purpose::STANDARD
             .decode(z.trim())
             .map_err(|e| {
-                err(
-                    400,
-                    "InvalidArgument",
-                    format!("code.zipFile is not valid base64: {e}"),
-                )
+                ApiError::invalid_argument(format!("code.zipFile is not valid base64: {e}"))
             })?
     } else if let (Some(b), Some(o)) = (
         code["ossBucketName"].as_str(),
         code["ossObjectName"].as_str(),
     ) {
         crate::oss::read_object(ctx, b, o).ok_or_else(|| {
-            err(
-                400,
-                "InvalidArgument",
-                format!("code package oss://{b}/{o} does not exist in the emulator's OSS"),
-            )
+            ApiError::invalid_argument(format!(
+                "code package oss://{b}/{o} does not exist in the emulator's OSS"
+            ))
         })?
     } else {
-        return Err(err(
-            400,
-            "InvalidArgument",
+        return Err(ApiError::invalid_argument(
             "code must have zipFile or ossBucketName + ossObjectName",
         ));
     };
@@ -351,11 +246,9 @@ fn store_code(ctx: &Ctx, code: &Value) -> Result<(String, u64, u64), ApiError> {
     if let Some(c) = code["checksum"].as_str().filter(|s| !s.is_empty())
         && c != crc.to_string()
     {
-        return Err(err(
-            400,
-            "InvalidArgument",
-            format!("code checksum mismatch: given {c}, computed crc64 {crc}"),
-        ));
+        return Err(ApiError::invalid_argument(format!(
+            "code checksum mismatch: given {c}, computed crc64 {crc}"
+        )));
     }
     let sha = crate::sign::sha256_hex(&bytes);
     let dir = ctx.info.data_dir.join("code");
@@ -363,14 +256,10 @@ fn store_code(ctx: &Ctx, code: &Value) -> Result<(String, u64, u64), ApiError> {
     if !target.exists() {
         let tmp = dir.join(format!(".{sha}.tmp-{}", uuid::Uuid::new_v4().simple()));
         unpack_zip(&bytes, &tmp).map_err(|e| {
-            err(
-                400,
-                "InvalidArgument",
-                format!("code package is not a valid zip: {e}"),
-            )
+            ApiError::invalid_argument(format!("code package is not a valid zip: {e}"))
         })?;
         crate::util::atomic_write(&dir.join(format!("{sha}.zip")), &bytes)
-            .map_err(|e| err(500, "InternalServerError", format!("storing code: {e}")))?;
+            .map_err(|e| ApiError::internal(format!("storing code: {e}")))?;
         if std::fs::rename(&tmp, &target).is_err() {
             let _ = std::fs::remove_dir_all(&tmp);
         }
@@ -415,9 +304,7 @@ fn check_env(cfg: &Map<String, Value>) -> Result<(), ApiError> {
             .map(|(k, v)| k.len() + v.as_str().map_or(0, str::len))
             .sum();
         if total > 4096 {
-            return Err(err(
-                400,
-                "InvalidArgument",
+            return Err(ApiError::invalid_argument(
                 "environment variables exceed 4 KB in total",
             ));
         }
@@ -425,25 +312,21 @@ fn check_env(cfg: &Map<String, Value>) -> Result<(), ApiError> {
             if !k.starts_with(|c: char| c.is_ascii_alphabetic())
                 || !k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
             {
-                return Err(err(
-                    400,
-                    "InvalidArgument",
-                    format!("invalid environment variable name '{k}'"),
-                ));
+                return Err(ApiError::invalid_argument(format!(
+                    "invalid environment variable name '{k}'"
+                )));
             }
         }
     }
     Ok(())
 }
 
-fn create_function(ctx: &Arc<Ctx>, mut body: Map<String, Value>) -> R {
+fn create_function(ctx: &Arc<Ctx>, mut body: Map<String, Value>) -> Reply {
     let name = str_field(&body, "functionName");
     if !valid_name(&name) {
-        return Err(err(
-            400,
-            "InvalidArgument",
-            format!("invalid functionName '{name}'"),
-        ));
+        return Err(ApiError::invalid_argument(format!(
+            "invalid functionName '{name}'"
+        )));
     }
     if body
         .get("runtime")
@@ -451,7 +334,7 @@ fn create_function(ctx: &Arc<Ctx>, mut body: Map<String, Value>) -> R {
         .unwrap_or("")
         .is_empty()
     {
-        return Err(err(400, "InvalidArgument", "runtime is required"));
+        return Err(ApiError::invalid_argument("runtime is required"));
     }
     // Required by the official SDK model (CreateFunctionInput.handler, "This parameter is
     // required"), for custom runtimes too; FC's own words for a missing one.
@@ -461,15 +344,13 @@ fn create_function(ctx: &Arc<Ctx>, mut body: Map<String, Value>) -> R {
         .unwrap_or("")
         .is_empty()
     {
-        return Err(err(
-            400,
-            "InvalidArgument",
+        return Err(ApiError::invalid_argument(
             "Handler is required but not provided",
         ));
     }
     check_env(&body)?;
     if ctx.store.read().functions.contains_key(&name) {
-        return Err(err(
+        return Err(ApiError::new(
             409,
             "FunctionAlreadyExists",
             format!("function '{name}' already exists"),
@@ -506,7 +387,7 @@ fn create_function(ctx: &Arc<Ctx>, mut body: Map<String, Value>) -> R {
     let cfg = Value::Object(body);
     ctx.store.update(|s| {
         if s.functions.contains_key(&name) {
-            return Err(err(
+            return Err(ApiError::new(
                 409,
                 "FunctionAlreadyExists",
                 format!("function '{name}' already exists"),
@@ -527,7 +408,7 @@ fn create_function(ctx: &Arc<Ctx>, mut body: Map<String, Value>) -> R {
     ok(cfg)
 }
 
-fn update_function(ctx: &Arc<Ctx>, f: &str, mut body: Map<String, Value>) -> R {
+fn update_function(ctx: &Arc<Ctx>, f: &str, mut body: Map<String, Value>) -> Reply {
     check_env(&body)?;
     if !ctx.store.read().functions.contains_key(f) {
         return Err(not_found_fn(f));
@@ -571,12 +452,12 @@ fn update_function(ctx: &Arc<Ctx>, f: &str, mut body: Map<String, Value>) -> R {
     ok(cfg)
 }
 
-fn get_function(ctx: &Arc<Ctx>, f: &str, q: Option<&str>) -> R {
+fn get_function(ctx: &Arc<Ctx>, f: &str, q: Option<&str>) -> Reply {
     let t = resolve(ctx, f, q, false)?;
     ok(t.config)
 }
 
-fn get_code(ctx: &Arc<Ctx>, f: &str, q: Option<&str>) -> R {
+fn get_code(ctx: &Arc<Ctx>, f: &str, q: Option<&str>) -> Reply {
     let t = resolve(ctx, f, q, false)?;
     ok(json!({
         "url": format!("{}/_emulator/code/{}.zip", ctx.info.fc_endpoint, t.code_sha),
@@ -584,40 +465,40 @@ fn get_code(ctx: &Arc<Ctx>, f: &str, q: Option<&str>) -> R {
     }))
 }
 
-async fn serve_code(ctx: &Ctx, sha: &str) -> R {
+async fn serve_code(ctx: &Ctx, sha: &str) -> Reply {
     if sha.len() != 64 || !sha.chars().all(|c| c.is_ascii_hexdigit()) {
-        return Err(err(404, "NotFound", "no such code package"));
+        return Err(ApiError::new(404, "NotFound", "no such code package"));
     }
     let p = ctx.info.data_dir.join("code").join(format!("{sha}.zip"));
     let b = tokio::fs::read(&p)
         .await
-        .map_err(|_| err(404, "NotFound", "no such code package"))?;
+        .map_err(|_| ApiError::new(404, "NotFound", "no such code package"))?;
     let mut r = Response::new(Body::from(b));
     r.headers_mut()
         .insert("content-type", HeaderValue::from_static("application/zip"));
     Ok(r)
 }
 
-fn delete_function(ctx: &Arc<Ctx>, f: &str) -> R {
+fn delete_function(ctx: &Arc<Ctx>, f: &str) -> Reply {
     ctx.store.update(|s| {
         s.functions
             .remove(f)
             .map(|_| ())
             .ok_or_else(|| not_found_fn(f))
     })?;
-    ctx.gateway.stop_function(f);
+    ctx.listeners.stop_function(f);
     ctx.runtime.wake.notify_one();
     no_content()
 }
 
 /// Generic pagination over sorted (key, item) pairs: nextToken = key of the next item.
 fn paginate(items: Vec<(String, Value)>, q: &[(String, String)]) -> (Vec<Value>, Option<String>) {
-    let limit = qget(q, "limit")
+    let limit = query_param(q, "limit")
         .and_then(|l| l.parse::<usize>().ok())
         .filter(|l| *l > 0)
         .unwrap_or(100);
-    let token = qget(q, "nextToken").unwrap_or("");
-    let prefix = qget(q, "prefix").unwrap_or("");
+    let token = query_param(q, "nextToken").unwrap_or("");
+    let prefix = query_param(q, "prefix").unwrap_or("");
     let mut it = items
         .into_iter()
         .filter(|(k, _)| k.starts_with(prefix) && (token.is_empty() || k.as_str() >= token))
@@ -632,7 +513,7 @@ fn paginate(items: Vec<(String, Value)>, q: &[(String, String)]) -> (Vec<Value>,
     (out, it.peek().map(|(k, _)| k.clone()))
 }
 
-fn list_functions(ctx: &Arc<Ctx>, q: &[(String, String)]) -> R {
+fn list_functions(ctx: &Arc<Ctx>, q: &[(String, String)]) -> Reply {
     let items: Vec<(String, Value)> = ctx
         .store
         .read()
@@ -652,7 +533,7 @@ fn version_json(v: &VersionRec) -> Value {
     json!({"versionId": v.version_id, "description": v.description, "createdTime": v.created_time, "lastModifiedTime": v.created_time})
 }
 
-fn publish(ctx: &Arc<Ctx>, f: &str, body: Map<String, Value>) -> R {
+fn publish(ctx: &Arc<Ctx>, f: &str, body: Map<String, Value>) -> Reply {
     let desc = str_field(&body, "description");
     let v = ctx.store.update(|s| {
         let rec = s.functions.get_mut(f).ok_or_else(|| not_found_fn(f))?;
@@ -672,19 +553,19 @@ fn publish(ctx: &Arc<Ctx>, f: &str, body: Map<String, Value>) -> R {
     ok(version_json(&v))
 }
 
-fn list_versions(ctx: &Arc<Ctx>, f: &str, q: &[(String, String)]) -> R {
+fn list_versions(ctx: &Arc<Ctx>, f: &str, q: &[(String, String)]) -> Reply {
     let st = ctx.store.read();
     let rec = st.functions.get(f).ok_or_else(|| not_found_fn(f))?;
-    let forward = qget(q, "direction") == Some("FORWARD");
+    let forward = query_param(q, "direction") == Some("FORWARD");
     let mut vs: Vec<&VersionRec> = rec.versions.values().collect();
     if !forward {
         vs.reverse();
     }
-    let limit = qget(q, "limit")
+    let limit = query_param(q, "limit")
         .and_then(|l| l.parse::<usize>().ok())
         .filter(|l| *l > 0)
         .unwrap_or(100);
-    let token: Option<u64> = qget(q, "nextToken").and_then(|t| t.parse().ok());
+    let token: Option<u64> = query_param(q, "nextToken").and_then(|t| t.parse().ok());
     let filtered: Vec<&VersionRec> = vs
         .into_iter()
         .filter(|v| {
@@ -704,22 +585,32 @@ fn list_versions(ctx: &Arc<Ctx>, f: &str, q: &[(String, String)]) -> R {
     ok(out)
 }
 
-fn delete_version(ctx: &Arc<Ctx>, f: &str, v: &str) -> R {
+fn delete_version(ctx: &Arc<Ctx>, f: &str, v: &str) -> Reply {
     ctx.store.update(|s| {
         let rec = s.functions.get_mut(f).ok_or_else(|| not_found_fn(f))?;
-        let n: u64 = v.parse().map_err(|_| err(404, "VersionNotFound", format!("version '{v}' does not exist")))?;
+        let n: u64 = v.parse().map_err(|_| {
+            ApiError::new(
+                404,
+                "VersionNotFound",
+                format!("version '{v}' does not exist"),
+            )
+        })?;
         if !rec.versions.contains_key(&n) {
-            return Err(err(404, "VersionNotFound", format!("version '{v}' does not exist")));
+            return Err(ApiError::new(
+                404,
+                "VersionNotFound",
+                format!("version '{v}' does not exist"),
+            ));
         }
         for (an, a) in &rec.aliases {
             let main = a["versionId"].as_str() == Some(v);
-            let extra = a["additionalVersionWeight"].as_object().is_some_and(|w| w.contains_key(v));
+            let extra = a["additionalVersionWeight"]
+                .as_object()
+                .is_some_and(|w| w.contains_key(v));
             if main || extra {
-                return Err(err(
-                    400,
-                    "InvalidArgument",
-                    format!("version '{v}' is referenced by alias '{an}'; move or delete the alias first"),
-                ));
+                return Err(ApiError::invalid_argument(format!(
+                    "version '{v}' is referenced by alias '{an}'; move or delete the alias first"
+                )));
             }
         }
         rec.versions.remove(&n);
@@ -736,7 +627,7 @@ fn validate_alias(rec: &FunctionRec, version: &str, weights: &Value) -> Result<(
                 .is_some_and(|n| rec.versions.contains_key(&n))
     };
     if !exists(version) {
-        return Err(err(
+        return Err(ApiError::new(
             404,
             "VersionNotFound",
             format!("version '{version}' does not exist"),
@@ -746,14 +637,12 @@ fn validate_alias(rec: &FunctionRec, version: &str, weights: &Value) -> Result<(
         let mut sum = 0.0;
         for (k, x) in w {
             if k == version {
-                return Err(err(
-                    400,
-                    "InvalidArgument",
+                return Err(ApiError::invalid_argument(
                     "additionalVersionWeight must not contain the alias's main version",
                 ));
             }
             if !exists(k) {
-                return Err(err(
+                return Err(ApiError::new(
                     404,
                     "VersionNotFound",
                     format!("version '{k}' in additionalVersionWeight does not exist"),
@@ -761,16 +650,14 @@ fn validate_alias(rec: &FunctionRec, version: &str, weights: &Value) -> Result<(
             }
             let x = x
                 .as_f64()
-                .ok_or_else(|| err(400, "InvalidArgument", "weights must be numbers"))?;
+                .ok_or_else(|| ApiError::invalid_argument("weights must be numbers"))?;
             if !(0.0..=1.0).contains(&x) {
-                return Err(err(400, "InvalidArgument", "weights must be within [0, 1]"));
+                return Err(ApiError::invalid_argument("weights must be within [0, 1]"));
             }
             sum += x;
         }
         if sum > 1.0 + 1e-9 {
-            return Err(err(
-                400,
-                "InvalidArgument",
+            return Err(ApiError::invalid_argument(
                 "the sum of additionalVersionWeight must not exceed 1",
             ));
         }
@@ -786,14 +673,12 @@ fn str_field(body: &Map<String, Value>, key: &str) -> String {
         .to_string()
 }
 
-fn create_alias(ctx: &Arc<Ctx>, f: &str, body: Map<String, Value>) -> R {
+fn create_alias(ctx: &Arc<Ctx>, f: &str, body: Map<String, Value>) -> Reply {
     let name = str_field(&body, "aliasName");
     if !valid_name(&name) || name == "LATEST" {
-        return Err(err(
-            400,
-            "InvalidArgument",
-            format!("invalid aliasName '{name}'"),
-        ));
+        return Err(ApiError::invalid_argument(format!(
+            "invalid aliasName '{name}'"
+        )));
     }
     let version = str_field(&body, "versionId");
     let weights = body
@@ -803,7 +688,7 @@ fn create_alias(ctx: &Arc<Ctx>, f: &str, body: Map<String, Value>) -> R {
     let a = ctx.store.update(|s| {
         let rec = s.functions.get_mut(f).ok_or_else(|| not_found_fn(f))?;
         if rec.aliases.contains_key(&name) {
-            return Err(err(
+            return Err(ApiError::new(
                 409,
                 "AliasAlreadyExists",
                 format!("alias '{name}' already exists"),
@@ -823,14 +708,12 @@ fn create_alias(ctx: &Arc<Ctx>, f: &str, body: Map<String, Value>) -> R {
     ok(a)
 }
 
-fn update_alias(ctx: &Arc<Ctx>, f: &str, a: &str, body: Map<String, Value>) -> R {
+fn update_alias(ctx: &Arc<Ctx>, f: &str, a: &str, body: Map<String, Value>) -> Reply {
     let out = ctx.store.update(|s| {
         let rec = s.functions.get_mut(f).ok_or_else(|| not_found_fn(f))?;
-        let cur = rec
-            .aliases
-            .get(a)
-            .cloned()
-            .ok_or_else(|| err(404, "AliasNotFound", format!("alias '{a}' does not exist")))?;
+        let cur = rec.aliases.get(a).cloned().ok_or_else(|| {
+            ApiError::new(404, "AliasNotFound", format!("alias '{a}' does not exist"))
+        })?;
         let version = body
             .get("versionId")
             .and_then(|v| v.as_str())
@@ -856,17 +739,16 @@ fn update_alias(ctx: &Arc<Ctx>, f: &str, a: &str, body: Map<String, Value>) -> R
     ok(out)
 }
 
-fn get_alias(ctx: &Arc<Ctx>, f: &str, a: &str) -> R {
+fn get_alias(ctx: &Arc<Ctx>, f: &str, a: &str) -> Reply {
     let st = ctx.store.read();
     let rec = st.functions.get(f).ok_or_else(|| not_found_fn(f))?;
-    let a = rec
-        .aliases
-        .get(a)
-        .ok_or_else(|| err(404, "AliasNotFound", format!("alias '{a}' does not exist")))?;
+    let a = rec.aliases.get(a).ok_or_else(|| {
+        ApiError::new(404, "AliasNotFound", format!("alias '{a}' does not exist"))
+    })?;
     ok(a.clone())
 }
 
-fn list_aliases(ctx: &Arc<Ctx>, f: &str, q: &[(String, String)]) -> R {
+fn list_aliases(ctx: &Arc<Ctx>, f: &str, q: &[(String, String)]) -> Reply {
     let st = ctx.store.read();
     let rec = st.functions.get(f).ok_or_else(|| not_found_fn(f))?;
     let (page, next) = paginate(
@@ -883,19 +765,17 @@ fn list_aliases(ctx: &Arc<Ctx>, f: &str, q: &[(String, String)]) -> R {
     ok(v)
 }
 
-fn delete_alias(ctx: &Arc<Ctx>, f: &str, a: &str) -> R {
+fn delete_alias(ctx: &Arc<Ctx>, f: &str, a: &str) -> Reply {
     ctx.store.update(|s| {
         let rec = s.functions.get_mut(f).ok_or_else(|| not_found_fn(f))?;
         if rec.provision.get(a).is_some_and(|p| p.target > 0) {
-            return Err(err(
-                400,
-                "InvalidArgument",
-                format!("alias '{a}' has a provision config; delete it first"),
-            ));
+            return Err(ApiError::invalid_argument(format!(
+                "alias '{a}' has a provision config; delete it first"
+            )));
         }
-        rec.aliases
-            .remove(a)
-            .ok_or_else(|| err(404, "AliasNotFound", format!("alias '{a}' does not exist")))?;
+        rec.aliases.remove(a).ok_or_else(|| {
+            ApiError::new(404, "AliasNotFound", format!("alias '{a}' does not exist"))
+        })?;
         rec.provision.remove(a);
         Ok(())
     })?;
@@ -917,12 +797,10 @@ fn provision_json(ctx: &Ctx, f: &str, q: &str, p: &ProvisionRec) -> Value {
     })
 }
 
-fn put_provision(ctx: &Arc<Ctx>, f: &str, q: Option<&str>, body: Map<String, Value>) -> R {
+fn put_provision(ctx: &Arc<Ctx>, f: &str, q: Option<&str>, body: Map<String, Value>) -> Reply {
     let q = q.filter(|q| !q.is_empty()).unwrap_or("LATEST").to_string();
     if q.parse::<u64>().is_ok() {
-        return Err(err(
-            400,
-            "InvalidArgument",
+        return Err(ApiError::invalid_argument(
             "provision configs are set on an alias (or LATEST), not a version number",
         ));
     }
@@ -934,9 +812,7 @@ fn put_provision(ctx: &Arc<Ctx>, f: &str, q: Option<&str>, body: Map<String, Val
         .or(default_target)
         .unwrap_or(0);
     if !(0..=10000).contains(&target) {
-        return Err(err(
-            400,
-            "InvalidArgument",
+        return Err(ApiError::invalid_argument(
             "target must be within 0..=10000",
         ));
     }
@@ -960,12 +836,12 @@ fn put_provision(ctx: &Arc<Ctx>, f: &str, q: Option<&str>, body: Map<String, Val
     ok(provision_json(ctx, f, &q, &rec))
 }
 
-fn get_provision(ctx: &Arc<Ctx>, f: &str, q: Option<&str>) -> R {
+fn get_provision(ctx: &Arc<Ctx>, f: &str, q: Option<&str>) -> Reply {
     let q = q.filter(|q| !q.is_empty()).unwrap_or("LATEST");
     let st = ctx.store.read();
     let fr = st.functions.get(f).ok_or_else(|| not_found_fn(f))?;
     let p = fr.provision.get(q).cloned().ok_or_else(|| {
-        err(
+        ApiError::new(
             404,
             "ProvisionConfigNotFound",
             format!("provision config of function '{f}' qualifier '{q}' does not exist"),
@@ -975,7 +851,7 @@ fn get_provision(ctx: &Arc<Ctx>, f: &str, q: Option<&str>) -> R {
     ok(provision_json(ctx, f, q, &p))
 }
 
-fn delete_provision(ctx: &Arc<Ctx>, f: &str, q: Option<&str>) -> R {
+fn delete_provision(ctx: &Arc<Ctx>, f: &str, q: Option<&str>) -> Reply {
     let q = q.filter(|q| !q.is_empty()).unwrap_or("LATEST");
     ctx.store.update(|s| {
         let fr = s.functions.get_mut(f).ok_or_else(|| not_found_fn(f))?;
@@ -986,7 +862,7 @@ fn delete_provision(ctx: &Arc<Ctx>, f: &str, q: Option<&str>) -> R {
     no_content()
 }
 
-fn list_provisions(ctx: &Arc<Ctx>, f: Option<&str>) -> R {
+fn list_provisions(ctx: &Arc<Ctx>, f: Option<&str>) -> Reply {
     let all: Vec<(String, String, ProvisionRec)> = {
         let st = ctx.store.read();
         st.functions
@@ -1011,7 +887,7 @@ fn trigger_json(ctx: &Ctx, f: &str, t: &TriggerRec) -> Value {
     let mut v = t.trigger.clone();
     if v["triggerType"].as_str() == Some("http") {
         let port = ctx
-            .gateway
+            .listeners
             .port(f, v["triggerName"].as_str().unwrap_or(""))
             .unwrap_or(t.port);
         let url = format!("http://{}:{}", ctx.cfg.host, port);
@@ -1020,28 +896,22 @@ fn trigger_json(ctx: &Ctx, f: &str, t: &TriggerRec) -> Value {
     v
 }
 
-async fn create_trigger(ctx: &Arc<Ctx>, f: &str, body: Map<String, Value>) -> R {
+async fn create_trigger(ctx: &Arc<Ctx>, f: &str, body: Map<String, Value>) -> Reply {
     let name = str_field(&body, "triggerName");
     if !valid_name(&name) {
-        return Err(err(
-            400,
-            "InvalidArgument",
-            format!("invalid triggerName '{name}'"),
-        ));
+        return Err(ApiError::invalid_argument(format!(
+            "invalid triggerName '{name}'"
+        )));
     }
     let ttype = str_field(&body, "triggerType");
     if ttype.is_empty() {
-        return Err(err(400, "InvalidArgument", "triggerType is required"));
+        return Err(ApiError::invalid_argument("triggerType is required"));
     }
     let tc = body.get("triggerConfig").cloned().unwrap_or(json!("{}"));
     let tc = match tc {
         Value::String(s) => {
             serde_json::from_str::<Value>(&s).map_err(|e| {
-                err(
-                    400,
-                    "InvalidArgument",
-                    format!("triggerConfig is not valid JSON: {e}"),
-                )
+                ApiError::invalid_argument(format!("triggerConfig is not valid JSON: {e}"))
             })?;
             s
         }
@@ -1051,7 +921,7 @@ async fn create_trigger(ctx: &Arc<Ctx>, f: &str, body: Map<String, Value>) -> R 
         let st = ctx.store.read();
         let fr = st.functions.get(f).ok_or_else(|| not_found_fn(f))?;
         if fr.triggers.contains_key(&name) {
-            return Err(err(
+            return Err(ApiError::new(
                 409,
                 "TriggerAlreadyExists",
                 format!("trigger '{name}' already exists"),
@@ -1071,13 +941,7 @@ async fn create_trigger(ctx: &Arc<Ctx>, f: &str, body: Map<String, Value>) -> R 
     let port = if ttype == "http" {
         crate::gateway::start_trigger(ctx, f, &name, 0)
             .await
-            .map_err(|e| {
-                err(
-                    500,
-                    "InternalServerError",
-                    format!("opening trigger port: {e}"),
-                )
-            })?
+            .map_err(|e| ApiError::internal(format!("opening trigger port: {e}")))?
     } else {
         0
     };
@@ -1088,7 +952,7 @@ async fn create_trigger(ctx: &Arc<Ctx>, f: &str, body: Map<String, Value>) -> R 
     let r = ctx.store.update(|s| {
         let fr = s.functions.get_mut(f).ok_or_else(|| not_found_fn(f))?;
         if fr.triggers.contains_key(&name) {
-            return Err(err(
+            return Err(ApiError::new(
                 409,
                 "TriggerAlreadyExists",
                 format!("trigger '{name}' already exists"),
@@ -1099,18 +963,18 @@ async fn create_trigger(ctx: &Arc<Ctx>, f: &str, body: Map<String, Value>) -> R 
     });
     if let Err(e) = r {
         if port != 0 && e.code != "TriggerAlreadyExists" {
-            ctx.gateway.stop(f, &name);
+            ctx.listeners.stop(f, &name);
         }
         return Err(e);
     }
     ok(trigger_json(ctx, f, &rec))
 }
 
-fn update_trigger(ctx: &Arc<Ctx>, f: &str, t: &str, body: Map<String, Value>) -> R {
+fn update_trigger(ctx: &Arc<Ctx>, f: &str, t: &str, body: Map<String, Value>) -> Reply {
     let rec = ctx.store.update(|s| {
         let fr = s.functions.get_mut(f).ok_or_else(|| not_found_fn(f))?;
         let tr = fr.triggers.get_mut(t).ok_or_else(|| {
-            err(
+            ApiError::new(
                 404,
                 "TriggerNotFound",
                 format!("trigger '{t}' does not exist"),
@@ -1125,11 +989,7 @@ fn update_trigger(ctx: &Arc<Ctx>, f: &str, t: &str, body: Map<String, Value>) ->
             let s = match v {
                 Value::String(s) => {
                     serde_json::from_str::<Value>(s).map_err(|e| {
-                        err(
-                            400,
-                            "InvalidArgument",
-                            format!("triggerConfig is not valid JSON: {e}"),
-                        )
+                        ApiError::invalid_argument(format!("triggerConfig is not valid JSON: {e}"))
                     })?;
                     s.clone()
                 }
@@ -1143,11 +1003,11 @@ fn update_trigger(ctx: &Arc<Ctx>, f: &str, t: &str, body: Map<String, Value>) ->
     ok(trigger_json(ctx, f, &rec))
 }
 
-fn get_trigger(ctx: &Arc<Ctx>, f: &str, t: &str) -> R {
+fn get_trigger(ctx: &Arc<Ctx>, f: &str, t: &str) -> Reply {
     let st = ctx.store.read();
     let fr = st.functions.get(f).ok_or_else(|| not_found_fn(f))?;
     let tr = fr.triggers.get(t).ok_or_else(|| {
-        err(
+        ApiError::new(
             404,
             "TriggerNotFound",
             format!("trigger '{t}' does not exist"),
@@ -1156,7 +1016,7 @@ fn get_trigger(ctx: &Arc<Ctx>, f: &str, t: &str) -> R {
     ok(trigger_json(ctx, f, tr))
 }
 
-fn list_triggers(ctx: &Arc<Ctx>, f: &str, q: &[(String, String)]) -> R {
+fn list_triggers(ctx: &Arc<Ctx>, f: &str, q: &[(String, String)]) -> Reply {
     let st = ctx.store.read();
     let fr = st.functions.get(f).ok_or_else(|| not_found_fn(f))?;
     let items = fr
@@ -1172,11 +1032,11 @@ fn list_triggers(ctx: &Arc<Ctx>, f: &str, q: &[(String, String)]) -> R {
     ok(v)
 }
 
-fn delete_trigger(ctx: &Arc<Ctx>, f: &str, t: &str) -> R {
+fn delete_trigger(ctx: &Arc<Ctx>, f: &str, t: &str) -> Reply {
     ctx.store.update(|s| {
         let fr = s.functions.get_mut(f).ok_or_else(|| not_found_fn(f))?;
         fr.triggers.remove(t).ok_or_else(|| {
-            err(
+            ApiError::new(
                 404,
                 "TriggerNotFound",
                 format!("trigger '{t}' does not exist"),
@@ -1184,7 +1044,7 @@ fn delete_trigger(ctx: &Arc<Ctx>, f: &str, t: &str) -> R {
         })?;
         Ok::<_, ApiError>(())
     })?;
-    ctx.gateway.stop(f, t);
+    ctx.listeners.stop(f, t);
     no_content()
 }
 
@@ -1196,18 +1056,16 @@ fn domain_json(ctx: &Ctx, d: &Value) -> Value {
     v
 }
 
-fn create_domain(ctx: &Arc<Ctx>, body: Map<String, Value>) -> R {
+fn create_domain(ctx: &Arc<Ctx>, body: Map<String, Value>) -> Reply {
     let name = body
         .get("domainName")
         .and_then(|v| v.as_str())
         .unwrap_or("")
         .to_ascii_lowercase();
     if name.is_empty() || name.contains('/') {
-        return Err(err(
-            400,
-            "InvalidArgument",
-            format!("invalid domainName '{name}'"),
-        ));
+        return Err(ApiError::invalid_argument(format!(
+            "invalid domainName '{name}'"
+        )));
     }
     let now = now_rfc3339();
     let mut d = Value::Object(body);
@@ -1219,7 +1077,7 @@ fn create_domain(ctx: &Arc<Ctx>, body: Map<String, Value>) -> R {
     }
     ctx.store.update(|s| {
         if s.custom_domains.contains_key(&name) {
-            return Err(err(
+            return Err(ApiError::new(
                 409,
                 "DomainNameAlreadyExists",
                 format!("custom domain '{name}' already exists"),
@@ -1231,11 +1089,11 @@ fn create_domain(ctx: &Arc<Ctx>, body: Map<String, Value>) -> R {
     ok(domain_json(ctx, &d))
 }
 
-fn update_domain(ctx: &Arc<Ctx>, dn: &str, body: Map<String, Value>) -> R {
+fn update_domain(ctx: &Arc<Ctx>, dn: &str, body: Map<String, Value>) -> Reply {
     let dn = dn.to_ascii_lowercase();
     let d = ctx.store.update(|s| {
         let d = s.custom_domains.get_mut(&dn).ok_or_else(|| {
-            err(
+            ApiError::new(
                 404,
                 "DomainNameNotFound",
                 format!("custom domain '{dn}' does not exist"),
@@ -1252,11 +1110,11 @@ fn update_domain(ctx: &Arc<Ctx>, dn: &str, body: Map<String, Value>) -> R {
     ok(domain_json(ctx, &d))
 }
 
-fn get_domain(ctx: &Arc<Ctx>, dn: &str) -> R {
+fn get_domain(ctx: &Arc<Ctx>, dn: &str) -> Reply {
     let dn = dn.to_ascii_lowercase();
     let st = ctx.store.read();
     let d = st.custom_domains.get(&dn).ok_or_else(|| {
-        err(
+        ApiError::new(
             404,
             "DomainNameNotFound",
             format!("custom domain '{dn}' does not exist"),
@@ -1265,7 +1123,7 @@ fn get_domain(ctx: &Arc<Ctx>, dn: &str) -> R {
     ok(domain_json(ctx, d))
 }
 
-fn list_domains(ctx: &Arc<Ctx>, q: &[(String, String)]) -> R {
+fn list_domains(ctx: &Arc<Ctx>, q: &[(String, String)]) -> Reply {
     let items = ctx
         .store
         .read()
@@ -1281,11 +1139,11 @@ fn list_domains(ctx: &Arc<Ctx>, q: &[(String, String)]) -> R {
     ok(v)
 }
 
-fn delete_domain(ctx: &Arc<Ctx>, dn: &str) -> R {
+fn delete_domain(ctx: &Arc<Ctx>, dn: &str) -> Reply {
     let dn = dn.to_ascii_lowercase();
     ctx.store.update(|s| {
         s.custom_domains.remove(&dn).map(|_| ()).ok_or_else(|| {
-            err(
+            ApiError::new(
                 404,
                 "DomainNameNotFound",
                 format!("custom domain '{dn}' does not exist"),
@@ -1302,7 +1160,7 @@ async fn invoke(
     q: Option<&str>,
     body: bytes::Bytes,
     rid: &str,
-) -> R {
+) -> Reply {
     let t = resolve(ctx, f, q, true)?;
     if ctx
         .store
@@ -1311,7 +1169,7 @@ async fn invoke(
         .get(f)
         .is_some_and(|r| r.invocation_disabled)
     {
-        return Err(err(
+        return Err(ApiError::new(
             412,
             "FunctionInvocationDisabled",
             "invocation of this function is disabled",
@@ -1331,7 +1189,7 @@ async fn invoke(
     }
     let req = b
         .body(Body::from(body))
-        .map_err(|e| err(400, "InvalidArgument", e.to_string()))?;
+        .map_err(|e| ApiError::invalid_argument(e.to_string()))?;
     let is_async = parts
         .headers
         .get("x-fc-invocation-type")
@@ -1351,12 +1209,12 @@ async fn invoke(
     }
     match ctx.runtime.forward(ctx, &t, req, rid).await {
         Ok(r) => Ok(r),
-        Err(e) if e.error_type.is_some() => Ok(error_response(rid, &e)),
-        Err(e) => Err(e.into()),
+        Err(e) if e.error_type.is_some() => Ok(e.to_response(Api::Fc, rid)),
+        Err(e) => Err(e),
     }
 }
 
-fn list_instances(ctx: &Arc<Ctx>, f: &str, q: Option<&str>) -> R {
+fn list_instances(ctx: &Arc<Ctx>, f: &str, q: Option<&str>) -> Reply {
     if !ctx.store.read().functions.contains_key(f) {
         return Err(not_found_fn(f));
     }
@@ -1384,7 +1242,7 @@ fn list_instances(ctx: &Arc<Ctx>, f: &str, q: Option<&str>) -> R {
     ok(json!({"instances": list, "requestId": request_id()}))
 }
 
-fn set_invocation(ctx: &Arc<Ctx>, f: &str, disabled: bool) -> R {
+fn set_invocation(ctx: &Arc<Ctx>, f: &str, disabled: bool) -> Reply {
     ctx.store.update(|s| {
         let fr = s.functions.get_mut(f).ok_or_else(|| not_found_fn(f))?;
         fr.invocation_disabled = disabled;

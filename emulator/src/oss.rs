@@ -2,7 +2,8 @@
 //! (initiate / upload part / complete / abort / list parts), ListObjects (V1 + V2),
 //! DeleteMultipleObjects. Data on disk under `<data_dir>/oss/<bucket>/`.
 
-use crate::Ctx;
+use crate::api_error::{Api, ApiError, xml_escape};
+use crate::context::Ctx;
 use crate::util::{atomic_write, crc64, crc64_update, request_id};
 use axum::Router;
 use axum::body::Body;
@@ -45,35 +46,9 @@ struct UploadInfo {
     user_meta: BTreeMap<String, String>,
 }
 
-fn xml_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&apos;")
-}
+type Reply = Result<Response, ApiError>;
 
-pub fn xml_error(status: u16, code: &str, message: &str, rid: &str) -> Response {
-    let body = format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error>\n  <Code>{}</Code>\n  <Message>{}</Message>\n  <RequestId>{}</RequestId>\n  <HostId>127.0.0.1</HostId>\n</Error>\n",
-        xml_escape(code),
-        xml_escape(message),
-        rid
-    );
-    let mut r = Response::new(Body::from(body));
-    *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    r.headers_mut()
-        .insert("content-type", HeaderValue::from_static("application/xml"));
-    if let Ok(v) = HeaderValue::from_str(rid) {
-        r.headers_mut().insert("x-oss-request-id", v);
-    }
-    r
-}
-
-struct E(u16, &'static str, String);
-type R = Result<Response, E>;
-
-fn xml_ok(body: String) -> R {
+fn xml_ok(body: String) -> Reply {
     let mut r = Response::new(Body::from(format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n{body}"
     )));
@@ -82,7 +57,7 @@ fn xml_ok(body: String) -> R {
     Ok(r)
 }
 
-fn empty(status: u16) -> R {
+fn empty(status: u16) -> Reply {
     let mut r = Response::new(Body::empty());
     *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
     Ok(r)
@@ -128,7 +103,7 @@ fn valid_bucket(b: &str) -> bool {
         && !b.ends_with('-')
 }
 
-fn hget<'a>(h: &'a HeaderMap, n: &str) -> Option<&'a str> {
+fn header<'a>(h: &'a HeaderMap, n: &str) -> Option<&'a str> {
     h.get(n).and_then(|v| v.to_str().ok())
 }
 
@@ -150,12 +125,12 @@ fn etag_of(md5: &[u8]) -> String {
 
 async fn handle(State(ctx): State<Arc<Ctx>>, req: Request) -> Response {
     let rid = request_id();
-    if let Some(r) = crate::fc::inject_faults(&ctx, true, &rid).await {
+    if let Some(r) = ctx.cfg.faults.inject(Api::Oss, &rid).await {
         return r;
     }
     let mut r = match handle_inner(&ctx, req, &rid).await {
         Ok(r) => r,
-        Err(E(s, c, m)) => return xml_error(s, c, &m, &rid),
+        Err(e) => return e.to_response(Api::Oss, &rid),
     };
     if let Ok(v) = HeaderValue::from_str(&rid) {
         r.headers_mut().insert("x-oss-request-id", v);
@@ -163,7 +138,7 @@ async fn handle(State(ctx): State<Arc<Ctx>>, req: Request) -> Response {
     r
 }
 
-async fn handle_inner(ctx: &Arc<Ctx>, req: Request, _rid: &str) -> R {
+async fn handle_inner(ctx: &Arc<Ctx>, req: Request, _rid: &str) -> Reply {
     let (parts, body) = req.into_parts();
     let raw_path = parts.uri.path().to_string();
     let query = crate::sign::parse_query(parts.uri.query().unwrap_or(""));
@@ -180,14 +155,8 @@ async fn handle_inner(ctx: &Arc<Ctx>, req: Request, _rid: &str) -> R {
     } else {
         format!("/{bucket}/{key}")
     };
-    crate::auth::verify_oss(
-        ctx,
-        parts.method.as_str(),
-        &resource,
-        &query,
-        &parts.headers,
-    )
-    .map_err(|e| E(e.status, e.code, e.message))?;
+    ctx.auth
+        .verify_oss(parts.method.as_str(), &resource, &query, &parts.headers)?;
     let has = |k: &str| query.iter().any(|(a, _)| a == k);
     let qv = |k: &str| query.iter().find(|(a, _)| a == k).map(|(_, v)| v.clone());
     let m = parts.method.clone();
@@ -195,7 +164,7 @@ async fn handle_inner(ctx: &Arc<Ctx>, req: Request, _rid: &str) -> R {
         return if m == Method::GET {
             list_buckets(ctx)
         } else {
-            Err(E(405, "MethodNotAllowed", "unsupported".into()))
+            Err(ApiError::new(405, "MethodNotAllowed", "unsupported"))
         };
     }
     let bdir = bucket_dir(ctx, &bucket);
@@ -203,17 +172,17 @@ async fn handle_inner(ctx: &Arc<Ctx>, req: Request, _rid: &str) -> R {
         return match m {
             Method::PUT => {
                 if !valid_bucket(&bucket) {
-                    return Err(E(
+                    return Err(ApiError::new(
                         400,
                         "InvalidBucketName",
                         format!("The specified bucket is not valid: {bucket}"),
                     ));
                 }
-                std::fs::create_dir_all(bdir.join("objects")).map_err(ioe)?;
-                std::fs::create_dir_all(bdir.join("uploads")).map_err(ioe)?;
+                std::fs::create_dir_all(bdir.join("objects")).map_err(internal_error)?;
+                std::fs::create_dir_all(bdir.join("uploads")).map_err(internal_error)?;
                 empty(200)
             }
-            _ if !bdir.exists() => Err(E(
+            _ if !bdir.exists() => Err(ApiError::new(
                 404,
                 "NoSuchBucket",
                 format!("The specified bucket does not exist: {bucket}"),
@@ -223,13 +192,13 @@ async fn handle_inner(ctx: &Arc<Ctx>, req: Request, _rid: &str) -> R {
                     .map(|d| d.count())
                     .unwrap_or(0);
                 if n > 0 {
-                    return Err(E(
+                    return Err(ApiError::new(
                         409,
                         "BucketNotEmpty",
-                        "The bucket you tried to delete is not empty.".into(),
+                        "The bucket you tried to delete is not empty.",
                     ));
                 }
-                std::fs::remove_dir_all(&bdir).map_err(ioe)?;
+                std::fs::remove_dir_all(&bdir).map_err(internal_error)?;
                 empty(204)
             }
             Method::GET if has("location") => xml_ok(format!(
@@ -249,15 +218,15 @@ async fn handle_inner(ctx: &Arc<Ctx>, req: Request, _rid: &str) -> R {
                 let body = collect(body, 16 * 1024 * 1024).await?;
                 delete_multiple(ctx, &bucket, &body)
             }
-            _ => Err(E(
+            _ => Err(ApiError::new(
                 405,
                 "MethodNotAllowed",
-                "unsupported bucket operation".into(),
+                "unsupported bucket operation",
             )),
         };
     }
     if !bdir.exists() {
-        return Err(E(
+        return Err(ApiError::new(
             404,
             "NoSuchBucket",
             format!("The specified bucket does not exist: {bucket}"),
@@ -268,13 +237,7 @@ async fn handle_inner(ctx: &Arc<Ctx>, req: Request, _rid: &str) -> R {
             let n: u32 = qv("partNumber")
                 .and_then(|p| p.parse().ok())
                 .filter(|n| (1..=10000).contains(n))
-                .ok_or_else(|| {
-                    E(
-                        400,
-                        "InvalidArgument",
-                        "partNumber must be 1..=10000".into(),
-                    )
-                })?;
+                .ok_or_else(|| ApiError::invalid_argument("partNumber must be 1..=10000"))?;
             let up = bdir
                 .join("uploads")
                 .join(sanitize(&qv("uploadId").unwrap_or_default()));
@@ -284,7 +247,7 @@ async fn handle_inner(ctx: &Arc<Ctx>, req: Request, _rid: &str) -> R {
             let data = collect(body, MAX_OBJECT).await?;
             check_md5(&parts.headers, &data)?;
             let md5 = Md5::digest(&data);
-            atomic_write(&up.join(format!("part-{n:05}")), &data).map_err(ioe)?;
+            atomic_write(&up.join(format!("part-{n:05}")), &data).map_err(internal_error)?;
             let mut r = empty(200)?;
             r.headers_mut()
                 .insert("etag", HeaderValue::from_str(&etag_of(&md5)).expect("hex"));
@@ -293,7 +256,7 @@ async fn handle_inner(ctx: &Arc<Ctx>, req: Request, _rid: &str) -> R {
             Ok(r)
         }
         Method::PUT => {
-            if let Some(src) = hget(&parts.headers, "x-oss-copy-source") {
+            if let Some(src) = header(&parts.headers, "x-oss-copy-source") {
                 return copy_object(ctx, &bucket, &key, src, &parts.headers);
             }
             let data = collect(body, MAX_OBJECT).await?;
@@ -303,7 +266,7 @@ async fn handle_inner(ctx: &Arc<Ctx>, req: Request, _rid: &str) -> R {
                 key: key.clone(),
                 size: data.len() as u64,
                 etag: etag_of(&md5),
-                content_type: hget(&parts.headers, "content-type")
+                content_type: header(&parts.headers, "content-type")
                     .unwrap_or("application/octet-stream")
                     .to_string(),
                 last_modified: crate::util::now_ms(),
@@ -322,10 +285,10 @@ async fn handle_inner(ctx: &Arc<Ctx>, req: Request, _rid: &str) -> R {
                 .to_string()
                 .to_ascii_uppercase();
             let up = bdir.join("uploads").join(&id);
-            std::fs::create_dir_all(&up).map_err(ioe)?;
+            std::fs::create_dir_all(&up).map_err(internal_error)?;
             let info = UploadInfo {
                 key: key.clone(),
-                content_type: hget(&parts.headers, "content-type")
+                content_type: header(&parts.headers, "content-type")
                     .unwrap_or("application/octet-stream")
                     .to_string(),
                 initiated: crate::util::now_ms(),
@@ -335,7 +298,7 @@ async fn handle_inner(ctx: &Arc<Ctx>, req: Request, _rid: &str) -> R {
                 &up.join("info.json"),
                 &serde_json::to_vec(&info).unwrap_or_default(),
             )
-            .map_err(ioe)?;
+            .map_err(internal_error)?;
             xml_ok(format!(
                 "<InitiateMultipartUploadResult><Bucket>{}</Bucket><Key>{}</Key><UploadId>{id}</UploadId></InitiateMultipartUploadResult>",
                 xml_escape(&bucket),
@@ -360,7 +323,7 @@ async fn handle_inner(ctx: &Arc<Ctx>, req: Request, _rid: &str) -> R {
             if !up.exists() {
                 return Err(no_such_upload());
             }
-            std::fs::remove_dir_all(up).map_err(ioe)?;
+            std::fs::remove_dir_all(up).map_err(internal_error)?;
             empty(204)
         }
         Method::GET if has("uploadId") => {
@@ -368,15 +331,16 @@ async fn handle_inner(ctx: &Arc<Ctx>, req: Request, _rid: &str) -> R {
         }
         Method::GET | Method::HEAD => {
             let head = m == Method::HEAD;
-            let meta = load_meta(ctx, &bucket, &key)
-                .ok_or_else(|| E(404, "NoSuchKey", "The specified key does not exist.".into()))?;
+            let meta = load_meta(ctx, &bucket, &key).ok_or_else(|| {
+                ApiError::new(404, "NoSuchKey", "The specified key does not exist.")
+            })?;
             let (data_p, _) = obj_paths(ctx, &bucket, &key);
-            let range = hget(&parts.headers, "range").and_then(|r| parse_range(r, meta.size));
+            let range = header(&parts.headers, "range").and_then(|r| parse_range(r, meta.size));
             if let Some(Err(())) = range {
-                return Err(E(
+                return Err(ApiError::new(
                     416,
                     "InvalidRange",
-                    "The requested range is not satisfiable".into(),
+                    "The requested range is not satisfiable",
                 ));
             }
             let mut resp;
@@ -384,7 +348,7 @@ async fn handle_inner(ctx: &Arc<Ctx>, req: Request, _rid: &str) -> R {
                 let data = if head {
                     Vec::new()
                 } else {
-                    let all = std::fs::read(&data_p).map_err(ioe)?;
+                    let all = std::fs::read(&data_p).map_err(internal_error)?;
                     all[a as usize..=b as usize].to_vec()
                 };
                 resp = Response::new(Body::from(data));
@@ -401,7 +365,7 @@ async fn handle_inner(ctx: &Arc<Ctx>, req: Request, _rid: &str) -> R {
                 let data = if head {
                     Vec::new()
                 } else {
-                    std::fs::read(&data_p).map_err(ioe)?
+                    std::fs::read(&data_p).map_err(internal_error)?
                 };
                 resp = Response::new(Body::from(data));
                 set_obj_headers(resp.headers_mut(), &meta, true);
@@ -416,48 +380,48 @@ async fn handle_inner(ctx: &Arc<Ctx>, req: Request, _rid: &str) -> R {
             let _ = std::fs::remove_file(d);
             empty(204)
         }
-        _ => Err(E(
+        _ => Err(ApiError::new(
             405,
             "MethodNotAllowed",
-            "unsupported object operation".into(),
+            "unsupported object operation",
         )),
     }
 }
 
-fn ioe(e: std::io::Error) -> E {
-    E(500, "InternalError", e.to_string())
+fn internal_error(e: std::io::Error) -> ApiError {
+    ApiError::new(500, "InternalError", e.to_string())
 }
 
 fn sanitize(s: &str) -> String {
     s.chars().filter(|c| c.is_ascii_alphanumeric()).collect()
 }
 
-async fn collect(body: Body, limit: usize) -> Result<bytes::Bytes, E> {
+async fn collect(body: Body, limit: usize) -> Result<bytes::Bytes, ApiError> {
     http_body_util::Limited::new(body, limit)
         .collect()
         .await
         .map(|c| c.to_bytes())
-        .map_err(|e| E(400, "EntityTooLarge", e.to_string()))
+        .map_err(|e| ApiError::new(400, "EntityTooLarge", e.to_string()))
 }
 
-fn check_md5(h: &HeaderMap, data: &[u8]) -> Result<(), E> {
-    if let Some(m) = hget(h, "content-md5") {
+fn check_md5(h: &HeaderMap, data: &[u8]) -> Result<(), ApiError> {
+    if let Some(m) = header(h, "content-md5") {
         let got = base64::engine::general_purpose::STANDARD.encode(Md5::digest(data));
         if got != m.trim() {
-            return Err(E(
+            return Err(ApiError::new(
                 400,
                 "InvalidDigest",
-                "The Content-MD5 you specified did not match what we received.".into(),
+                "The Content-MD5 you specified did not match what we received.",
             ));
         }
     }
     Ok(())
 }
 
-fn store(ctx: &Ctx, bucket: &str, meta: &Meta, data: &[u8]) -> Result<(), E> {
+fn store(ctx: &Ctx, bucket: &str, meta: &Meta, data: &[u8]) -> Result<(), ApiError> {
     let (d, m) = obj_paths(ctx, bucket, &meta.key);
-    atomic_write(&d, data).map_err(ioe)?;
-    atomic_write(&m, &serde_json::to_vec(meta).unwrap_or_default()).map_err(ioe)
+    atomic_write(&d, data).map_err(internal_error)?;
+    atomic_write(&m, &serde_json::to_vec(meta).unwrap_or_default()).map_err(internal_error)
 }
 
 fn set_obj_headers(h: &mut HeaderMap, m: &Meta, full: bool) {
@@ -523,7 +487,7 @@ fn parse_range(r: &str, size: u64) -> Option<Result<(u64, u64), ()>> {
     Some(Ok((a, b)))
 }
 
-fn list_buckets(ctx: &Ctx) -> R {
+fn list_buckets(ctx: &Ctx) -> Reply {
     let mut names: Vec<String> = std::fs::read_dir(ctx.info.data_dir.join("oss"))
         .map(|d| {
             d.filter_map(|e| e.ok())
@@ -556,7 +520,7 @@ fn all_meta(ctx: &Ctx, bucket: &str) -> Vec<Meta> {
     v
 }
 
-fn list_objects(ctx: &Ctx, bucket: &str, q: &[(String, String)]) -> R {
+fn list_objects(ctx: &Ctx, bucket: &str, q: &[(String, String)]) -> Reply {
     let qv = |k: &str| {
         q.iter()
             .find(|(a, _)| a == k)
@@ -704,7 +668,7 @@ fn xml_values(xml: &str, tag: &str) -> Vec<String> {
     out
 }
 
-fn delete_multiple(ctx: &Ctx, bucket: &str, body: &[u8]) -> R {
+fn delete_multiple(ctx: &Ctx, bucket: &str, body: &[u8]) -> Reply {
     let xml = String::from_utf8_lossy(body);
     let quiet = xml_values(&xml, "Quiet")
         .first()
@@ -721,22 +685,22 @@ fn delete_multiple(ctx: &Ctx, bucket: &str, body: &[u8]) -> R {
     xml_ok(format!("<DeleteResult>{out}</DeleteResult>"))
 }
 
-fn copy_object(ctx: &Ctx, bucket: &str, key: &str, src: &str, h: &HeaderMap) -> R {
+fn copy_object(ctx: &Ctx, bucket: &str, key: &str, src: &str, h: &HeaderMap) -> Reply {
     let src = percent_encoding::percent_decode_str(src)
         .decode_utf8_lossy()
         .into_owned();
     let (sb, sk) = src
         .trim_start_matches('/')
         .split_once('/')
-        .ok_or_else(|| E(400, "InvalidArgument", "bad x-oss-copy-source".into()))?;
+        .ok_or_else(|| ApiError::invalid_argument("bad x-oss-copy-source"))?;
     let mut meta = load_meta(ctx, sb, sk)
-        .ok_or_else(|| E(404, "NoSuchKey", "The specified key does not exist.".into()))?;
-    let data = std::fs::read(obj_paths(ctx, sb, sk).0).map_err(ioe)?;
+        .ok_or_else(|| ApiError::new(404, "NoSuchKey", "The specified key does not exist."))?;
+    let data = std::fs::read(obj_paths(ctx, sb, sk).0).map_err(internal_error)?;
     meta.key = key.to_string();
     meta.last_modified = crate::util::now_ms();
-    if hget(h, "x-oss-metadata-directive") == Some("REPLACE") {
+    if header(h, "x-oss-metadata-directive") == Some("REPLACE") {
         meta.user_meta = user_meta(h);
-        if let Some(ct) = hget(h, "content-type") {
+        if let Some(ct) = header(h, "content-type") {
             meta.content_type = ct.to_string();
         }
     }
@@ -775,7 +739,7 @@ fn complete_upload(
     upload_id: &str,
     body: &[u8],
     h: &HeaderMap,
-) -> R {
+) -> Reply {
     let up = bucket_dir(ctx, bucket)
         .join("uploads")
         .join(sanitize(upload_id));
@@ -784,33 +748,31 @@ fn complete_upload(
         .and_then(|b| serde_json::from_slice(&b).ok())
         .ok_or_else(no_such_upload)?;
     if info.key != key {
-        return Err(E(
-            400,
-            "InvalidArgument",
-            "upload id belongs to another key".into(),
+        return Err(ApiError::invalid_argument(
+            "upload id belongs to another key",
         ));
     }
     let stored = parts_of(&up);
     let xml = String::from_utf8_lossy(body);
     let wanted: Vec<(u32, Option<String>)> =
-        if hget(h, "x-oss-complete-all").is_some_and(|v| v.eq_ignore_ascii_case("yes")) {
+        if header(h, "x-oss-complete-all").is_some_and(|v| v.eq_ignore_ascii_case("yes")) {
             stored.iter().map(|(n, _)| (*n, None)).collect()
         } else {
             let nums = xml_values(&xml, "PartNumber");
             let etags = xml_values(&xml, "ETag");
             if nums.is_empty() || nums.len() != etags.len() {
-                return Err(E(
+                return Err(ApiError::new(
                     400,
                     "MalformedXML",
-                    "The XML you provided was not well-formed.".into(),
+                    "The XML you provided was not well-formed.",
                 ));
             }
             let mut v = Vec::new();
             for (n, e) in nums.iter().zip(etags) {
                 v.push((
-                    n.trim()
-                        .parse()
-                        .map_err(|_| E(400, "InvalidPart", format!("bad part number {n}")))?,
+                    n.trim().parse().map_err(|_| {
+                        ApiError::new(400, "InvalidPart", format!("bad part number {n}"))
+                    })?,
                     Some(e),
                 ));
             }
@@ -821,23 +783,22 @@ fn complete_upload(
     let mut md5s = Vec::new();
     for (n, etag) in &wanted {
         if *n <= prev {
-            return Err(E(
+            return Err(ApiError::new(
                 400,
                 "InvalidPartOrder",
-                "The list of parts was not in ascending order.".into(),
+                "The list of parts was not in ascending order.",
             ));
         }
         prev = *n;
-        let p = stored
-            .iter()
-            .find(|(x, _)| x == n)
-            .ok_or_else(|| E(400, "InvalidPart", format!("part {n} was not uploaded")))?;
-        let b = std::fs::read(&p.1).map_err(ioe)?;
+        let p = stored.iter().find(|(x, _)| x == n).ok_or_else(|| {
+            ApiError::new(400, "InvalidPart", format!("part {n} was not uploaded"))
+        })?;
+        let b = std::fs::read(&p.1).map_err(internal_error)?;
         let md5 = Md5::digest(&b);
         if let Some(e) = etag
             && !e.trim_matches('"').eq_ignore_ascii_case(&hex::encode(md5))
         {
-            return Err(E(
+            return Err(ApiError::new(
                 400,
                 "InvalidPart",
                 format!("ETag of part {n} does not match"),
@@ -880,15 +841,11 @@ fn complete_upload(
 }
 
 /// The error OSS gives for an unknown or finished multipart upload id.
-fn no_such_upload() -> E {
-    E(
-        404,
-        "NoSuchUpload",
-        "The specified upload does not exist.".into(),
-    )
+fn no_such_upload() -> ApiError {
+    ApiError::new(404, "NoSuchUpload", "The specified upload does not exist.")
 }
 
-fn list_parts(ctx: &Ctx, bucket: &str, key: &str, upload_id: &str) -> R {
+fn list_parts(ctx: &Ctx, bucket: &str, key: &str, upload_id: &str) -> Reply {
     let up = bucket_dir(ctx, bucket)
         .join("uploads")
         .join(sanitize(upload_id));
@@ -897,7 +854,7 @@ fn list_parts(ctx: &Ctx, bucket: &str, key: &str, upload_id: &str) -> R {
     }
     let mut parts = String::new();
     for (n, p) in parts_of(&up) {
-        let b = std::fs::read(&p).map_err(ioe)?;
+        let b = std::fs::read(&p).map_err(internal_error)?;
         let mt = std::fs::metadata(&p)
             .and_then(|m| m.modified())
             .ok()

@@ -1,15 +1,17 @@
 //! Function instances as real processes (FC custom-runtime contract), request routing,
 //! on-demand scale-out, idle reaping and the provisioned-instance reconciler.
 
+use crate::api_error::ApiError;
+use crate::config::{Config, Isolation};
+use crate::context::Ctx;
 use crate::util::{free_port, now_ms, sh_quote};
-use crate::{Config, Ctx, Isolation};
 use axum::body::Body;
 use bytes::Bytes;
-use http::{HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode};
+use http::{HeaderMap, HeaderName, HeaderValue, Request, Response};
 use http_body_util::BodyExt as _;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -28,26 +30,6 @@ pub struct Target {
     pub code_sha: String,
 }
 
-#[derive(Debug)]
-pub struct InvokeError {
-    pub status: u16,
-    pub code: &'static str,
-    pub message: String,
-    /// FC reports runtime failures as 200 + `x-fc-error-type` on invocations.
-    pub error_type: Option<&'static str>,
-}
-
-impl InvokeError {
-    fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
-        InvokeError {
-            status,
-            code,
-            message: message.into(),
-            error_type: None,
-        }
-    }
-}
-
 /// Resolves `qualifier` (None/LATEST, version id, alias) of `function`. With `weighted`,
 /// an alias's `additionalVersionWeight` is honoured by a random draw.
 pub fn resolve(
@@ -55,17 +37,17 @@ pub fn resolve(
     function: &str,
     qualifier: Option<&str>,
     weighted: bool,
-) -> Result<Target, InvokeError> {
+) -> Result<Target, ApiError> {
     let st = ctx.store.read();
     let f = st.functions.get(function).ok_or_else(|| {
-        InvokeError::new(
+        ApiError::new(
             404,
             "FunctionNotFound",
             format!("function '{function}' does not exist"),
         )
     })?;
     let q = qualifier.filter(|q| !q.is_empty()).unwrap_or("LATEST");
-    let version_of = |v: &str| -> Result<Target, InvokeError> {
+    let version_of = |v: &str| -> Result<Target, ApiError> {
         if v == "LATEST" {
             return Ok(Target {
                 function: function.into(),
@@ -80,7 +62,7 @@ pub fn resolve(
             .ok()
             .and_then(|n| f.versions.get(&n))
             .ok_or_else(|| {
-                InvokeError::new(
+                ApiError::new(
                     404,
                     "VersionNotFound",
                     format!("version '{v}' of function '{function}' does not exist"),
@@ -98,7 +80,7 @@ pub fn resolve(
         return version_of(q);
     }
     let alias = f.aliases.get(q).ok_or_else(|| {
-        InvokeError::new(
+        ApiError::new(
             404,
             "AliasNotFound",
             format!("alias '{q}' of function '{function}' does not exist"),
@@ -324,14 +306,12 @@ impl Runtime {
         ctx: &Ctx,
         t: &Target,
         provisioned: Option<String>,
-    ) -> Result<(Arc<Instance>, ColdStart), InvokeError> {
+    ) -> Result<(Arc<Instance>, ColdStart), ApiError> {
         let t0 = Instant::now();
         let cfg = &t.config;
         let code_dir = self.data_dir.join("code").join(&t.code_sha);
         let id = format!("c-{}", &uuid::Uuid::new_v4().simple().to_string()[..20]);
-        let port = free_port().map_err(|e| {
-            InvokeError::new(500, "InternalServerError", format!("no free port: {e}"))
-        })?;
+        let port = free_port().map_err(|e| ApiError::internal(format!("no free port: {e}")))?;
         let mut mounts: Vec<(PathBuf, String)> = Vec::new();
         if let Some(mps) = cfg["nasConfig"]["mountPoints"].as_array() {
             for mp in mps {
@@ -407,10 +387,10 @@ impl Runtime {
         let _ = std::fs::create_dir_all(&log_dir);
         let log_path = log_dir.join(format!("{id}.log"));
         let log = std::fs::File::create(&log_path)
-            .map_err(|e| InvokeError::new(500, "InternalServerError", format!("log file: {e}")))?;
+            .map_err(|e| ApiError::internal(format!("log file: {e}")))?;
         let log2 = log
             .try_clone()
-            .map_err(|e| InvokeError::new(500, "InternalServerError", format!("log file: {e}")))?;
+            .map_err(|e| ApiError::internal(format!("log file: {e}")))?;
 
         let mut cmd;
         if self.use_ns {
@@ -460,7 +440,7 @@ impl Runtime {
             .process_group(0)
             .kill_on_drop(true);
         let child = cmd.spawn().map_err(|e| {
-            InvokeError::new(
+            ApiError::new(
                 412,
                 "CAExited",
                 format!(
@@ -502,7 +482,7 @@ impl Runtime {
                     .into_iter()
                     .rev()
                     .collect();
-                return Err(InvokeError::new(
+                return Err(ApiError::new(
                     412,
                     "CAExited",
                     format!(
@@ -518,7 +498,7 @@ impl Runtime {
             }
             if Instant::now() > deadline {
                 inst.kill_now();
-                return Err(InvokeError::new(
+                return Err(ApiError::new(
                     412,
                     "FunctionNotStarted",
                     format!(
@@ -564,12 +544,11 @@ impl Runtime {
             };
             if let Some(e) = err {
                 inst.kill_now();
-                return Err(InvokeError {
-                    status: 200,
-                    code: "InitializationError",
-                    message: e,
-                    error_type: Some("InitializationError"),
-                });
+                return Err(ApiError::function_failure(
+                    "InitializationError",
+                    "InitializationError",
+                    e,
+                ));
             }
             init_ms = Some(t1.elapsed().as_millis() as u64);
         }
@@ -579,7 +558,7 @@ impl Runtime {
     }
 
     /// Finds (or starts) an instance with a free slot for `t`.
-    pub async fn acquire(&self, ctx: &Ctx, t: &Target) -> Result<Lease, InvokeError> {
+    pub async fn acquire(&self, ctx: &Ctx, t: &Target) -> Result<Lease, ApiError> {
         let pool = self.pool(&t.function, &pool_version(t));
         let disable_ondemand = t.config["disableOndemand"].as_bool().unwrap_or(false);
         let timeout = Duration::from_secs(t.config["timeout"].as_u64().unwrap_or(3).max(1))
@@ -593,7 +572,7 @@ impl Runtime {
                 Got(Arc<Instance>),
                 Start,
                 Wait,
-                Fail(InvokeError),
+                Fail(ApiError),
             }
             let step = {
                 let mut g = pool.inner.lock().unwrap();
@@ -625,7 +604,7 @@ impl Runtime {
                     && !g.instances.iter().any(|i| i.provisioned.is_some())
                     && g.starting_prov.values().sum::<usize>() == 0
                 {
-                    Step::Fail(InvokeError::new(
+                    Step::Fail(ApiError::new(
                         429,
                         "ResourceExhausted",
                         "on-demand instances are disabled for this function and no provisioned instance is available",
@@ -674,7 +653,7 @@ impl Runtime {
             }
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() || tokio::time::timeout(left, notified).await.is_err() {
-                return Err(InvokeError::new(
+                return Err(ApiError::new(
                     429,
                     "ResourceExhausted",
                     format!(
@@ -695,12 +674,12 @@ impl Runtime {
         t: &Target,
         mut req: Request<Body>,
         request_id: &str,
-    ) -> Result<Response<Body>, InvokeError> {
+    ) -> Result<Response<Body>, ApiError> {
         let lease = self.acquire(ctx, t).await?;
         let inst = lease.inst.clone();
-        if ctx.cfg.faults.crash_rate > 0.0 && rand::random::<f64>() < ctx.cfg.faults.crash_rate {
+        if ctx.cfg.faults.crash_now() {
             inst.kill_now();
-            return Err(InvokeError::new(
+            return Err(ApiError::new(
                 502,
                 "CAExited",
                 "function instance crashed (injected fault)",
@@ -714,7 +693,7 @@ impl Runtime {
             .to_string();
         *req.uri_mut() = format!("http://127.0.0.1:{}{}", inst.port, pq)
             .parse()
-            .map_err(|e| InvokeError::new(400, "InvalidArgument", format!("bad uri: {e}")))?;
+            .map_err(|e| ApiError::invalid_argument(format!("bad uri: {e}")))?;
         let h = req.headers_mut();
         for n in [
             "connection",
@@ -760,22 +739,21 @@ impl Runtime {
         .await;
         let (parts, body): (http::response::Parts, Bytes) = match r {
             Err(_) => {
-                return Err(InvokeError {
-                    status: 200,
-                    code: "FunctionTimeout",
-                    message: format!("Function timed out after {} seconds", timeout.as_secs()),
-                    error_type: Some("FunctionTimeoutError"),
-                });
+                return Err(ApiError::function_failure(
+                    "FunctionTimeout",
+                    "FunctionTimeoutError",
+                    format!("Function timed out after {} seconds", timeout.as_secs()),
+                ));
             }
             Ok(Err(e)) => {
                 if inst.has_exited() {
-                    return Err(InvokeError::new(
+                    return Err(ApiError::new(
                         502,
                         "CAExited",
                         format!("function instance exited: {e}"),
                     ));
                 }
-                return Err(InvokeError::new(
+                return Err(ApiError::new(
                     502,
                     "BadResponse",
                     format!("function instance returned an invalid response: {e}"),
@@ -1136,22 +1114,6 @@ pub fn set_invoke_headers(
             set("x-fcctl-initialize-ms", &i.to_string());
         }
     }
-}
-
-pub fn error_response(request_id: &str, e: &InvokeError) -> Response<Body> {
-    let body = json!({"Code": e.code, "Message": e.message, "RequestId": request_id});
-    let mut r = Response::new(Body::from(body.to_string()));
-    *r.status_mut() = StatusCode::from_u16(e.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let h = r.headers_mut();
-    h.insert("content-type", HeaderValue::from_static("application/json"));
-    if let Some(t) = e.error_type {
-        h.insert("x-fc-error-type", HeaderValue::from_static(t));
-    }
-    if let Ok(v) = HeaderValue::from_str(request_id) {
-        h.insert("x-fc-request-id", v.clone());
-        h.insert("x-acs-request-id", v);
-    }
-    r
 }
 
 /// Background housekeeping loop.
