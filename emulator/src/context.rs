@@ -4,14 +4,13 @@ use crate::auth::Authenticator;
 use crate::config::{Config, Info};
 use crate::listeners::TriggerListeners;
 use crate::{runtime, state};
-use std::path::PathBuf;
+use std::sync::Arc;
 
 pub(crate) struct Ctx {
     pub cfg: Config,
     pub info: Info,
-    pub nas_dir: PathBuf,
-    pub store: state::Store,
+    pub store: Arc<state::Store>,
     pub auth: Authenticator,
-    pub runtime: runtime::Runtime,
+    pub runtime: Arc<runtime::Runtime>,
     pub listeners: TriggerListeners,
 }

@@ -109,7 +109,7 @@ async fn invoke_http(
     body: bytes::Bytes,
     rid: &str,
 ) -> Result<Response, ApiError> {
-    let target = resolve(ctx, function, qualifier, true)?;
+    let target = resolve(&ctx.store, function, qualifier, true)?;
     if ctx
         .store
         .read()
@@ -124,7 +124,7 @@ async fn invoke_http(
         ));
     }
     let req = http::Request::from_parts(parts, Body::from(body));
-    ctx.runtime.forward(ctx, &target, req, rid).await
+    ctx.runtime.forward(&target, req, rid).await
 }
 
 async fn trigger_handler(

@@ -119,12 +119,11 @@ impl Emulator {
             data_dir: data_dir.clone(),
             pid: std::process::id(),
         };
-        let runtime = runtime::Runtime::new(&cfg2, &data_dir).await;
+        let runtime = Arc::new(runtime::Runtime::new(&cfg2, &data_dir, &nas_dir).await);
         let ctx = Arc::new(Ctx {
             cfg: cfg2,
             info: info.clone(),
-            nas_dir,
-            store,
+            store: Arc::new(store),
             auth: auth::Authenticator::new(cfg.keys.clone()),
             runtime,
             listeners: TriggerListeners::default(),
@@ -139,7 +138,11 @@ impl Emulator {
             shutdown_rx.clone(),
         ));
         gateway::start_all_triggers(&ctx).await;
-        servers.push(tokio::spawn(runtime::background(ctx.clone(), shutdown_rx)));
+        servers.push(tokio::spawn(runtime::background(
+            ctx.runtime.clone(),
+            ctx.store.clone(),
+            shutdown_rx,
+        )));
         let _ = util::atomic_write(
             &data_dir.join("emulator.json"),
             &serde_json::to_vec(&info).unwrap_or_default(),
@@ -164,7 +167,7 @@ impl Emulator {
         for s in self.servers {
             let _ = tokio::time::timeout(Duration::from_secs(5), s).await;
         }
-        self.ctx.runtime.stop_all(&self.ctx).await;
+        self.ctx.runtime.stop_all().await;
         if let Err(e) = self.ctx.store.flush() {
             tracing::warn!("flushing state: {e}");
         }

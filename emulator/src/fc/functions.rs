@@ -170,12 +170,12 @@ pub fn update_function(ctx: &Arc<Ctx>, f: &str, mut body: Map<String, Value>) ->
 }
 
 pub fn get_function(ctx: &Arc<Ctx>, f: &str, q: Option<&str>) -> Reply {
-    let t = resolve(ctx, f, q, false)?;
+    let t = resolve(&ctx.store, f, q, false)?;
     ok(t.config)
 }
 
 pub fn get_code(ctx: &Arc<Ctx>, f: &str, q: Option<&str>) -> Reply {
-    let t = resolve(ctx, f, q, false)?;
+    let t = resolve(&ctx.store, f, q, false)?;
     ok(json!({
         "url": format!("{}/_emulator/code/{}.zip", ctx.info.fc_endpoint, t.code_sha),
         "checksum": t.config["codeChecksum"],

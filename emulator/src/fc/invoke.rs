@@ -19,7 +19,7 @@ pub async fn invoke(
     body: bytes::Bytes,
     rid: &str,
 ) -> Reply {
-    let t = resolve(ctx, f, q, true)?;
+    let t = resolve(&ctx.store, f, q, true)?;
     if ctx
         .store
         .read()
@@ -56,7 +56,7 @@ pub async fn invoke(
     if is_async {
         let (ctx2, t2, rid2) = (ctx.clone(), t.clone(), rid.to_string());
         tokio::spawn(async move {
-            let _ = ctx2.runtime.forward(&ctx2, &t2, req, &rid2).await;
+            let _ = ctx2.runtime.forward(&t2, req, &rid2).await;
         });
         let mut r = Response::new(Body::empty());
         *r.status_mut() = StatusCode::ACCEPTED;
@@ -65,7 +65,7 @@ pub async fn invoke(
         }
         return Ok(r);
     }
-    match ctx.runtime.forward(ctx, &t, req, rid).await {
+    match ctx.runtime.forward(&t, req, rid).await {
         Ok(r) => Ok(r),
         Err(e) if e.error_type.is_some() => Ok(e.to_response(Api::Fc, rid)),
         Err(e) => Err(e),

@@ -31,7 +31,7 @@ pub fn put_provision(ctx: &Arc<Ctx>, f: &str, q: Option<&str>, body: Map<String,
             "provision configs are set on an alias (or LATEST), not a version number",
         ));
     }
-    resolve(ctx, f, Some(&q), false)?;
+    resolve(&ctx.store, f, Some(&q), false)?;
     let default_target = body.get("defaultTarget").and_then(|v| v.as_i64());
     let target = body
         .get("target")
