@@ -12,10 +12,10 @@ use serde_json::{Value, json};
 use std::io::Write as _;
 use std::time::{Duration, Instant};
 
-type C = Client<HttpConnector, Full<Bytes>>;
+type HttpClient = Client<HttpConnector, Full<Bytes>>;
 
 async fn call(
-    c: &C,
+    c: &HttpClient,
     info: &emulator::Info,
     method: &str,
     path: &str,
@@ -70,7 +70,7 @@ async fn call(
     v
 }
 
-async fn get(c: &C, url: &str) -> (Duration, http::HeaderMap) {
+async fn get(c: &HttpClient, url: &str) -> (Duration, http::HeaderMap) {
     let t = Instant::now();
     let r = c
         .request(
@@ -125,7 +125,8 @@ async fn main() {
     .await
     .unwrap();
     let info = emu.info().clone();
-    let c: C = Client::builder(hyper_util::rt::TokioExecutor::new()).build(HttpConnector::new());
+    let c: HttpClient =
+        Client::builder(hyper_util::rt::TokioExecutor::new()).build(HttpConnector::new());
     let func = |name: &str| {
         json!({"functionName": name, "runtime": "custom.debian12", "handler": "x", "timeout": 10,
         "code": {"zipFile": zip_b64}, "customRuntimeConfig": {"command": ["/code/bootstrap"]}})

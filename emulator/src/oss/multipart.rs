@@ -7,7 +7,7 @@ use crate::oss::request::{
     MAX_OBJECT, MAX_XML_BODY, OssRequest, check_md5, collect, header, user_meta, xml_values,
 };
 use crate::oss::store::{Meta, UploadInfo, bucket_dir, internal_error, parts_of, sanitize, store};
-use crate::util::{atomic_write, crc64, crc64_update, now_ms};
+use crate::util::{atomic_write, crc64, now_ms};
 use axum::body::Body;
 use http::{HeaderMap, HeaderValue};
 use md5::{Digest as _, Md5};
@@ -176,7 +176,7 @@ fn complete_upload(
         etag: etag.clone(),
         content_type: info.content_type,
         last_modified: now_ms(),
-        crc64: crc64_update(0, &data),
+        crc64: crc64(&data),
         multipart: true,
         user_meta: info.user_meta,
     };
