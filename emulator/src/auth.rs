@@ -194,109 +194,140 @@ impl Authenticator {
         query: &[(String, String)],
         headers: &HeaderMap,
     ) -> Result<(), ApiError> {
-        let pairs = header_pairs(headers);
-        let authz = header(headers, "authorization");
-        let query_param = |k: &str| query.iter().find(|(a, _)| a == k).map(|(_, v)| v.as_str());
-        if let Some(a) = authz.filter(|a| a.starts_with("OSS4-HMAC-SHA256")) {
-            let auth = sign::parse_oss_v4_authorization(a).ok_or_else(|| {
-                ApiError::invalid_argument("malformed OSS4-HMAC-SHA256 Authorization")
-            })?;
-            let key = self.find_key(&auth.access_key_id).ok_or_else(|| {
-                deny(
-                    "InvalidAccessKeyId",
-                    "The OSS Access Key Id you provided does not exist in our records.",
-                )
-            })?;
-            let xdate = header(headers, "x-oss-date").unwrap_or("");
-            let fmt =
-                time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
-            let t = time::PrimitiveDateTime::parse(xdate, &fmt)
-                .map_err(|_| ApiError::invalid_argument("x-oss-date missing or malformed"))?
-                .assume_utc();
-            if !skew_ok(t) {
-                return Err(deny(
-                    "RequestTimeTooSkewed",
-                    "The difference between the request time and the current time is too large.",
-                ));
-            }
-            let sig = sign::oss_v4_signature(method, resource, query, &pairs, &auth, &key.secret);
-            if !sign::eq_ct(&sig, &auth.signature) {
-                return Err(deny(
-                    "SignatureDoesNotMatch",
-                    "The request signature we calculated does not match the signature you provided. Check your key and signing method.",
-                ));
-            }
-            return check_token(key, header(headers, "x-oss-security-token"));
+        let call = OssCall {
+            method,
+            resource,
+            query,
+            headers,
+            pairs: header_pairs(headers),
+        };
+        match header(headers, "authorization") {
+            Some(a) if a.starts_with("OSS4-HMAC-SHA256") => self.verify_oss_v4(&call, a),
+            Some(a) => self.verify_oss_v1(&call, a),
+            None => self.verify_oss_presigned(&call),
         }
-        if let Some(a) = authz {
-            let rest = a
-                .strip_prefix("OSS ")
-                .ok_or_else(|| ApiError::invalid_argument("Authorization header is invalid"))?;
-            let (ak, sig) = rest
-                .trim()
-                .split_once(':')
-                .ok_or_else(|| ApiError::invalid_argument("Authorization header is invalid"))?;
-            let key = self.find_key(ak).ok_or_else(|| {
-                deny(
-                    "InvalidAccessKeyId",
-                    "The OSS Access Key Id you provided does not exist in our records.",
-                )
-            })?;
-            let date = header(headers, "x-oss-date")
-                .or_else(|| header(headers, "date"))
-                .unwrap_or("");
-            let t = httpdate::parse_http_date(date).map_err(|_| {
-                ApiError::new(403, "AccessDenied", "Date header is missing or invalid")
-            })?;
-            if !skew_ok(time::OffsetDateTime::from(t)) {
-                return Err(deny(
-                    "RequestTimeTooSkewed",
-                    "The difference between the request time and the current time is too large.",
-                ));
-            }
-            let sts = sign::oss_v1_string_to_sign(method, &pairs, resource, query);
-            let expect = sign::oss_v1_signature(&key.secret, &sts);
-            if !sign::eq_ct(&expect, sig) {
-                return Err(deny(
-                    "SignatureDoesNotMatch",
-                    format!(
-                        "The request signature we calculated does not match the signature you provided. Check your key and signing method. StringToSign: {sts:?}"
-                    ),
-                ));
-            }
-            return check_token(key, header(headers, "x-oss-security-token"));
+    }
+
+    fn oss_key(&self, id: &str) -> Result<&AccessKey, ApiError> {
+        self.find_key(id).ok_or_else(|| {
+            deny(
+                "InvalidAccessKeyId",
+                "The OSS Access Key Id you provided does not exist in our records.",
+            )
+        })
+    }
+
+    fn verify_oss_v4(&self, call: &OssCall, authorization: &str) -> Result<(), ApiError> {
+        let auth = sign::parse_oss_v4_authorization(authorization).ok_or_else(|| {
+            ApiError::invalid_argument("malformed OSS4-HMAC-SHA256 Authorization")
+        })?;
+        let key = self.oss_key(&auth.access_key_id)?;
+        let xdate = header(call.headers, "x-oss-date").unwrap_or("");
+        let fmt = time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
+        let t = time::PrimitiveDateTime::parse(xdate, &fmt)
+            .map_err(|_| ApiError::invalid_argument("x-oss-date missing or malformed"))?
+            .assume_utc();
+        if !skew_ok(t) {
+            return Err(oss_skewed());
         }
-        // V1 presigned URL: ?OSSAccessKeyId=&Expires=&Signature=
-        if let (Some(ak), Some(exp), Some(sig)) = (
+        let sig = sign::oss_v4_signature(
+            call.method,
+            call.resource,
+            call.query,
+            &call.pairs,
+            &auth,
+            &key.secret,
+        );
+        if !sign::eq_ct(&sig, &auth.signature) {
+            return Err(deny(
+                "SignatureDoesNotMatch",
+                "The request signature we calculated does not match the signature you provided. Check your key and signing method.",
+            ));
+        }
+        check_token(key, header(call.headers, "x-oss-security-token"))
+    }
+
+    fn verify_oss_v1(&self, call: &OssCall, authorization: &str) -> Result<(), ApiError> {
+        let rest = authorization
+            .strip_prefix("OSS ")
+            .ok_or_else(|| ApiError::invalid_argument("Authorization header is invalid"))?;
+        let (ak, sig) = rest
+            .trim()
+            .split_once(':')
+            .ok_or_else(|| ApiError::invalid_argument("Authorization header is invalid"))?;
+        let key = self.oss_key(ak)?;
+        let date = header(call.headers, "x-oss-date")
+            .or_else(|| header(call.headers, "date"))
+            .unwrap_or("");
+        let t = httpdate::parse_http_date(date)
+            .map_err(|_| ApiError::new(403, "AccessDenied", "Date header is missing or invalid"))?;
+        if !skew_ok(time::OffsetDateTime::from(t)) {
+            return Err(oss_skewed());
+        }
+        let sts = sign::oss_v1_string_to_sign(call.method, &call.pairs, call.resource, call.query);
+        let expect = sign::oss_v1_signature(&key.secret, &sts);
+        if !sign::eq_ct(&expect, sig) {
+            return Err(deny(
+                "SignatureDoesNotMatch",
+                format!(
+                    "The request signature we calculated does not match the signature you provided. Check your key and signing method. StringToSign: {sts:?}"
+                ),
+            ));
+        }
+        check_token(key, header(call.headers, "x-oss-security-token"))
+    }
+
+    /// V1 presigned URL: `?OSSAccessKeyId=&Expires=&Signature=`; the expiry takes the place
+    /// of the Date header in the string to sign.
+    fn verify_oss_presigned(&self, call: &OssCall) -> Result<(), ApiError> {
+        let query_param = |k: &str| {
+            call.query
+                .iter()
+                .find(|(a, _)| a == k)
+                .map(|(_, v)| v.as_str())
+        };
+        let (Some(ak), Some(exp), Some(sig)) = (
             query_param("OSSAccessKeyId"),
             query_param("Expires"),
             query_param("Signature"),
-        ) {
-            let key = self.find_key(ak).ok_or_else(|| {
-                deny(
-                    "InvalidAccessKeyId",
-                    "The OSS Access Key Id you provided does not exist in our records.",
-                )
-            })?;
-            let e: u64 = exp.parse().unwrap_or(0);
-            if e < crate::util::now_ms() / 1000 {
-                return Err(deny("AccessDenied", "Request has expired."));
-            }
-            let mut hs = pairs.clone();
-            hs.retain(|(k, _)| k != "date");
-            hs.push(("date".into(), exp.into()));
-            let sts = sign::oss_v1_string_to_sign(method, &hs, resource, query);
-            if !sign::eq_ct(&sign::oss_v1_signature(&key.secret, &sts), sig) {
-                return Err(deny(
-                    "SignatureDoesNotMatch",
-                    "The request signature we calculated does not match the signature you provided.",
-                ));
-            }
-            return check_token(key, query_param("security-token"));
+        ) else {
+            return Err(deny(
+                "AccessDenied",
+                "Anonymous access is forbidden for this operation.",
+            ));
+        };
+        let key = self.oss_key(ak)?;
+        let e: u64 = exp.parse().unwrap_or(0);
+        if e < crate::util::now_ms() / 1000 {
+            return Err(deny("AccessDenied", "Request has expired."));
         }
-        Err(deny(
-            "AccessDenied",
-            "Anonymous access is forbidden for this operation.",
-        ))
+        let mut hs = call.pairs.clone();
+        hs.retain(|(k, _)| k != "date");
+        hs.push(("date".into(), exp.into()));
+        let sts = sign::oss_v1_string_to_sign(call.method, &hs, call.resource, call.query);
+        if !sign::eq_ct(&sign::oss_v1_signature(&key.secret, &sts), sig) {
+            return Err(deny(
+                "SignatureDoesNotMatch",
+                "The request signature we calculated does not match the signature you provided.",
+            ));
+        }
+        check_token(key, query_param("security-token"))
     }
+}
+
+/// The parts of an OSS request its signature covers.
+struct OssCall<'a> {
+    method: &'a str,
+    resource: &'a str,
+    query: &'a [(String, String)],
+    headers: &'a HeaderMap,
+    /// `headers` as (lower-case name, value) pairs, as the signers take them.
+    pairs: Vec<(String, String)>,
+}
+
+fn oss_skewed() -> ApiError {
+    deny(
+        "RequestTimeTooSkewed",
+        "The difference between the request time and the current time is too large.",
+    )
 }

@@ -11,6 +11,7 @@ use crate::util::{atomic_write, crc64, now_ms};
 use axum::body::Body;
 use http::{HeaderMap, HeaderValue};
 use md5::{Digest as _, Md5};
+use std::path::PathBuf;
 
 fn upload_dir(ctx: &Ctx, r: &OssRequest) -> std::path::PathBuf {
     bucket_dir(ctx, &r.bucket)
@@ -71,36 +72,8 @@ pub async fn upload_part(ctx: &Ctx, r: &OssRequest, body: Body) -> Reply {
 
 pub async fn complete(ctx: &Ctx, r: &OssRequest, body: Body) -> Reply {
     let body = collect(body, MAX_XML_BODY).await?;
-    complete_upload(
-        ctx,
-        &r.bucket,
-        &r.key,
-        &r.param("uploadId"),
-        &body,
-        &r.parts.headers,
-    )
-}
-
-pub fn abort(ctx: &Ctx, r: &OssRequest) -> Reply {
+    let (bucket, key) = (r.bucket.as_str(), r.key.as_str());
     let up = upload_dir(ctx, r);
-    if !up.exists() {
-        return Err(no_such_upload());
-    }
-    std::fs::remove_dir_all(up).map_err(internal_error)?;
-    empty(204)
-}
-
-fn complete_upload(
-    ctx: &Ctx,
-    bucket: &str,
-    key: &str,
-    upload_id: &str,
-    body: &[u8],
-    h: &HeaderMap,
-) -> Reply {
-    let up = bucket_dir(ctx, bucket)
-        .join("uploads")
-        .join(sanitize(upload_id));
     let info: UploadInfo = std::fs::read(up.join("info.json"))
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok())
@@ -111,35 +84,78 @@ fn complete_upload(
         ));
     }
     let stored = parts_of(&up);
+    let wanted = requested_parts(&r.parts.headers, &body, &stored)?;
+    let (data, etag) = concatenate_parts(&wanted, &stored)?;
+    let meta = Meta {
+        key: key.to_string(),
+        size: data.len() as u64,
+        etag: etag.clone(),
+        content_type: info.content_type,
+        last_modified: now_ms(),
+        crc64: crc64(&data),
+        multipart: true,
+        user_meta: info.user_meta,
+    };
+    store(ctx, bucket, &meta, &data)?;
+    let _ = std::fs::remove_dir_all(&up);
+    let mut resp = xml_ok(format!(
+        "<CompleteMultipartUploadResult><Location>{}/{}/{}</Location><Bucket>{}</Bucket><Key>{}</Key><ETag>{}</ETag></CompleteMultipartUploadResult>",
+        ctx.info.oss_endpoint,
+        xml_escape(bucket),
+        xml_escape(key),
+        xml_escape(bucket),
+        xml_escape(key),
+        xml_escape(&etag)
+    ))?;
+    resp.headers_mut()
+        .insert("etag", HeaderValue::from_str(&etag).expect("ascii"));
+    resp.headers_mut()
+        .insert("x-oss-hash-crc64ecma", HeaderValue::from(meta.crc64));
+    Ok(resp)
+}
+
+/// The parts to join, with the ETag the client expects for each: every stored part with
+/// `x-oss-complete-all: yes`, else the `<Part>` list of the XML body.
+fn requested_parts(
+    h: &HeaderMap,
+    body: &[u8],
+    stored: &[(u32, PathBuf)],
+) -> Result<Vec<(u32, Option<String>)>, ApiError> {
+    if header(h, "x-oss-complete-all").is_some_and(|v| v.eq_ignore_ascii_case("yes")) {
+        return Ok(stored.iter().map(|(n, _)| (*n, None)).collect());
+    }
     let xml = String::from_utf8_lossy(body);
-    let wanted: Vec<(u32, Option<String>)> =
-        if header(h, "x-oss-complete-all").is_some_and(|v| v.eq_ignore_ascii_case("yes")) {
-            stored.iter().map(|(n, _)| (*n, None)).collect()
-        } else {
-            let nums = xml_values(&xml, "PartNumber");
-            let etags = xml_values(&xml, "ETag");
-            if nums.is_empty() || nums.len() != etags.len() {
-                return Err(ApiError::new(
-                    400,
-                    "MalformedXML",
-                    "The XML you provided was not well-formed.",
-                ));
-            }
-            let mut v = Vec::new();
-            for (n, e) in nums.iter().zip(etags) {
-                v.push((
-                    n.trim().parse().map_err(|_| {
-                        ApiError::new(400, "InvalidPart", format!("bad part number {n}"))
-                    })?,
-                    Some(e),
-                ));
-            }
-            v
-        };
+    let nums = xml_values(&xml, "PartNumber");
+    let etags = xml_values(&xml, "ETag");
+    if nums.is_empty() || nums.len() != etags.len() {
+        return Err(ApiError::new(
+            400,
+            "MalformedXML",
+            "The XML you provided was not well-formed.",
+        ));
+    }
+    let mut v = Vec::new();
+    for (n, e) in nums.iter().zip(etags) {
+        v.push((
+            n.trim()
+                .parse()
+                .map_err(|_| ApiError::new(400, "InvalidPart", format!("bad part number {n}")))?,
+            Some(e),
+        ));
+    }
+    Ok(v)
+}
+
+/// Joins the parts in order, checking order and ETags; returns the data and OSS's multipart
+/// ETag (MD5 of the part MD5s, then `-<part count>`).
+fn concatenate_parts(
+    wanted: &[(u32, Option<String>)],
+    stored: &[(u32, PathBuf)],
+) -> Result<(Vec<u8>, String), ApiError> {
     let mut prev = 0;
     let mut data = Vec::new();
     let mut md5s = Vec::new();
-    for (n, etag) in &wanted {
+    for (n, etag) in wanted {
         if *n <= prev {
             return Err(ApiError::new(
                 400,
@@ -170,32 +186,16 @@ fn complete_upload(
         hex::encode_upper(Md5::digest(&md5s)),
         wanted.len()
     );
-    let meta = Meta {
-        key: key.to_string(),
-        size: data.len() as u64,
-        etag: etag.clone(),
-        content_type: info.content_type,
-        last_modified: now_ms(),
-        crc64: crc64(&data),
-        multipart: true,
-        user_meta: info.user_meta,
-    };
-    store(ctx, bucket, &meta, &data)?;
-    let _ = std::fs::remove_dir_all(&up);
-    let mut r = xml_ok(format!(
-        "<CompleteMultipartUploadResult><Location>{}/{}/{}</Location><Bucket>{}</Bucket><Key>{}</Key><ETag>{}</ETag></CompleteMultipartUploadResult>",
-        ctx.info.oss_endpoint,
-        xml_escape(bucket),
-        xml_escape(key),
-        xml_escape(bucket),
-        xml_escape(key),
-        xml_escape(&etag)
-    ))?;
-    r.headers_mut()
-        .insert("etag", HeaderValue::from_str(&etag).expect("ascii"));
-    r.headers_mut()
-        .insert("x-oss-hash-crc64ecma", HeaderValue::from(meta.crc64));
-    Ok(r)
+    Ok((data, etag))
+}
+
+pub fn abort(ctx: &Ctx, r: &OssRequest) -> Reply {
+    let up = upload_dir(ctx, r);
+    if !up.exists() {
+        return Err(no_such_upload());
+    }
+    std::fs::remove_dir_all(up).map_err(internal_error)?;
+    empty(204)
 }
 
 /// The error OSS gives for an unknown or finished multipart upload id.
@@ -205,9 +205,7 @@ pub fn no_such_upload() -> ApiError {
 
 pub fn list_parts(ctx: &Ctx, r: &OssRequest) -> Reply {
     let (bucket, key, upload_id) = (r.bucket.as_str(), r.key.as_str(), &r.param("uploadId"));
-    let up = bucket_dir(ctx, bucket)
-        .join("uploads")
-        .join(sanitize(upload_id));
+    let up = upload_dir(ctx, r);
     if !up.join("info.json").exists() {
         return Err(no_such_upload());
     }
