@@ -1,20 +1,24 @@
 //! Local FC3 + OSS + NAS emulator.
 //!
-//! Module map (each module depends only on modules listed above it, so there are no
-//! import cycles):
+//! Module map. Each module uses only modules listed above it, so there are no import
+//! cycles; within `runtime`, `fc` and `oss` the submodules never use their `mod.rs`.
 //! - [`sign`]: independent ACS3-HMAC-SHA256 / OSS V1 / OSS V4 signature code (verify + sign).
-//! - `util`: CRC-64, timestamps, request ids, crash-safe writes.
-//! - `error`: start-up and persistence errors; `api_error`: the error every API answers with.
+//! - `util`: CRC-64, timestamps, request ids, crash-safe writes, free ports, shell quoting.
+//! - `error`: start-up and persistence errors; `api_error`: the error every API answers
+//!   with, rendered as FC JSON or OSS XML.
 //! - `faults`: fault injection; `config`: [`Config`] and the reported [`Info`].
 //! - `auth`: request authentication against the configured key pairs (skew, nonce, STS).
 //! - `state`: the persisted control-plane model (functions, versions, aliases, triggers,
 //!   provision configs, custom domains), JSON on disk, crash-safe writes.
-//! - `runtime`: function instances as real processes (custom-runtime contract), router,
-//!   scale-out, idle reaping, provisioned instances reconciler.
+//! - `runtime`: function instances as real processes (custom-runtime contract): `target`
+//!   (qualifier resolution), `spec` (what an instance runs, pure), `spawn`, `instance`,
+//!   `pool` (slots, scale-out cap), `proxy`, `reconcile` (idle reaping, provisioned instances).
 //! - `listeners`: the registry of HTTP trigger listeners; `context`: the shared `Ctx`.
 //! - `gateway`: HTTP trigger listeners (one port per trigger) and the custom-domain endpoint.
-//! - `oss`: path-style OSS subset (buckets, objects, Range, multipart, ListObjects(V2)).
-//! - `fc`: the FC3 OpenAPI (`/2023-03-30/...`) HTTP handlers.
+//! - `oss`: path-style OSS subset: `buckets`, `objects`, `multipart`, `store` (disk layout).
+//! - `fc`: the FC3 OpenAPI (`/2023-03-30/...`): route table in `fc/mod.rs`, one module per
+//!   resource (`functions`, `code`, `versions`, `aliases`, `provision`, `triggers`,
+//!   `domains`, `invoke`).
 
 pub mod sign;
 
