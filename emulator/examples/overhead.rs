@@ -4,7 +4,7 @@
 
 use base64::Engine as _;
 use bytes::Bytes;
-use emulator::{Config, Emulator, sign};
+use emulator::{Config, Emulator, Info, sign};
 use http_body_util::{BodyExt as _, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -12,11 +12,11 @@ use serde_json::{Value, json};
 use std::io::Write as _;
 use std::time::{Duration, Instant};
 
-type C = Client<HttpConnector, Full<Bytes>>;
+type HttpClient = Client<HttpConnector, Full<Bytes>>;
 
 async fn call(
-    c: &C,
-    info: &emulator::Info,
+    c: &HttpClient,
+    info: &Info,
     method: &str,
     path: &str,
     query: &str,
@@ -70,7 +70,7 @@ async fn call(
     v
 }
 
-async fn get(c: &C, url: &str) -> (Duration, http::HeaderMap) {
+async fn get(c: &HttpClient, url: &str) -> (Duration, http::HeaderMap) {
     let t = Instant::now();
     let r = c
         .request(
@@ -101,6 +101,38 @@ async fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(20);
+    let zip_b64 = hello_zip_b64();
+    let dir = tempfile::tempdir().unwrap();
+    let emu = Emulator::start(Config {
+        data_dir: dir.path().into(),
+        ..Config::default()
+    })
+    .await
+    .unwrap();
+    let info = emu.info().clone();
+    let c: HttpClient =
+        Client::builder(hyper_util::rt::TokioExecutor::new()).build(HttpConnector::new());
+    let func = |name: &str| {
+        json!({"functionName": name, "runtime": "custom.debian12", "handler": "x", "timeout": 10,
+        "code": {"zipFile": zip_b64}, "customRuntimeConfig": {"command": ["/code/bootstrap"]}})
+    };
+    call(
+        &c,
+        &info,
+        "POST",
+        "/2023-03-30/functions",
+        "",
+        "CreateFunction",
+        Some(func("hello")),
+    )
+    .await;
+    measure_proxy_overhead(&c, &info, n).await;
+    measure_cold_starts(&c, &info, cold_n, &func).await;
+    emu.shutdown().await;
+}
+
+/// The hello_server example (built next to this one) as a base64 code zip (`bootstrap`).
+fn hello_zip_b64() -> String {
     let hello = std::env::current_exe()
         .unwrap()
         .with_file_name("hello_server");
@@ -116,41 +148,22 @@ async fn main() {
             .unwrap();
         z.finish().unwrap();
     }
-    let zip_b64 = base64::engine::general_purpose::STANDARD.encode(zbuf.into_inner());
-    let dir = tempfile::tempdir().unwrap();
-    let emu = Emulator::start(Config {
-        data_dir: dir.path().into(),
-        ..Config::default()
-    })
-    .await
-    .unwrap();
-    let info = emu.info().clone();
-    let c: C = Client::builder(hyper_util::rt::TokioExecutor::new()).build(HttpConnector::new());
-    let func = |name: &str| {
-        json!({"functionName": name, "runtime": "custom.debian12", "handler": "x", "timeout": 10,
-        "code": {"zipFile": zip_b64}, "customRuntimeConfig": {"command": ["/code/bootstrap"]}})
-    };
-    call(
-        &c,
-        &info,
-        "POST",
-        "/2023-03-30/functions",
-        "",
-        "CreateFunction",
-        Some(func("hello")),
-    )
-    .await;
+    base64::engine::general_purpose::STANDARD.encode(zbuf.into_inner())
+}
+
+/// Warm requests to function `hello`: via its HTTP trigger vs straight to its instance.
+async fn measure_proxy_overhead(c: &HttpClient, info: &Info, n: usize) {
     let tc = json!({"authType": "anonymous", "methods": ["GET"]}).to_string();
-    let t = call(&c, &info, "POST", "/2023-03-30/functions/hello/triggers", "", "CreateTrigger",
+    let t = call(c, info, "POST", "/2023-03-30/functions/hello/triggers", "", "CreateTrigger",
         Some(json!({"triggerName": "h", "triggerType": "http", "qualifier": "LATEST", "triggerConfig": tc}))).await;
     let url = t["httpTrigger"]["urlInternet"]
         .as_str()
         .unwrap()
         .to_string();
-    let _ = get(&c, &url).await; // cold start
+    let _ = get(c, &url).await; // cold start
     let li = call(
-        &c,
-        &info,
+        c,
+        info,
         "GET",
         "/2023-03-30/functions/hello/instances",
         "",
@@ -161,13 +174,13 @@ async fn main() {
     let port = li["instances"][0]["fcctlListenPort"].as_u64().unwrap();
     let direct = format!("http://127.0.0.1:{port}/");
     for _ in 0..200 {
-        get(&c, &url).await;
-        get(&c, &direct).await;
+        get(c, &url).await;
+        get(c, &direct).await;
     }
     let (mut via, mut dir_t) = (Vec::with_capacity(n), Vec::with_capacity(n));
     for _ in 0..n {
-        via.push(get(&c, &url).await.0.as_secs_f64() * 1e3);
-        dir_t.push(get(&c, &direct).await.0.as_secs_f64() * 1e3);
+        via.push(get(c, &url).await.0.as_secs_f64() * 1e3);
+        dir_t.push(get(c, &direct).await.0.as_secs_f64() * 1e3);
     }
     let (v50, v99, d50, d99) = (
         pct(&mut via, 0.5),
@@ -183,13 +196,22 @@ async fn main() {
         v50 - d50,
         v99 - d99
     );
+}
 
+/// One cold start each for `cold_n` new functions.
+async fn measure_cold_starts(
+    c: &HttpClient,
+    info: &Info,
+    cold_n: usize,
+    func: &dyn Fn(&str) -> Value,
+) {
+    let tc = json!({"authType": "anonymous", "methods": ["GET"]}).to_string();
     let (mut spawn, mut total) = (Vec::new(), Vec::new());
     for i in 0..cold_n {
         let name = format!("cold{i}");
         call(
-            &c,
-            &info,
+            c,
+            info,
             "POST",
             "/2023-03-30/functions",
             "",
@@ -197,9 +219,9 @@ async fn main() {
             Some(func(&name)),
         )
         .await;
-        let t = call(&c, &info, "POST", &format!("/2023-03-30/functions/{name}/triggers"), "", "CreateTrigger",
+        let t = call(c, info, "POST", &format!("/2023-03-30/functions/{name}/triggers"), "", "CreateTrigger",
             Some(json!({"triggerName": "h", "triggerType": "http", "qualifier": "LATEST", "triggerConfig": tc}))).await;
-        let (d, h) = get(&c, t["httpTrigger"]["urlInternet"].as_str().unwrap()).await;
+        let (d, h) = get(c, t["httpTrigger"]["urlInternet"].as_str().unwrap()).await;
         assert_eq!(h.get("x-fcctl-cold-start").unwrap(), "true");
         spawn.push(
             h.get("x-fcctl-instance-start-ms")
@@ -218,5 +240,4 @@ async fn main() {
         pct(&mut total, 0.5),
         pct(&mut total, 0.99)
     );
-    emu.shutdown().await;
 }

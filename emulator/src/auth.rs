@@ -1,30 +1,27 @@
 //! Request authentication: ACS3 for FC (API + `function` HTTP triggers), V1/V4 for OSS.
 
+use crate::api_error::ApiError;
+use crate::config::AccessKey;
 use crate::sign;
-use crate::{AccessKey, Ctx};
 use http::HeaderMap;
 use std::collections::HashMap;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 pub const MAX_SKEW: Duration = Duration::from_secs(15 * 60);
 
-#[derive(Debug)]
-pub struct AuthError {
-    pub status: u16,
-    pub code: &'static str,
-    pub message: String,
+fn deny(code: &'static str, message: impl Into<String>) -> ApiError {
+    ApiError::new(403, code, message)
 }
 
-fn deny(code: &'static str, message: impl Into<String>) -> AuthError {
-    AuthError {
-        status: 403,
-        code,
-        message: message.into(),
-    }
+/// The configured key pairs plus the nonces seen recently (replay protection).
+pub struct Authenticator {
+    keys: Vec<AccessKey>,
+    nonces: Mutex<NonceCache>,
 }
 
 #[derive(Default)]
-pub struct NonceCache {
+struct NonceCache {
     seen: HashMap<String, Instant>,
 }
 
@@ -51,15 +48,11 @@ pub fn header_pairs(h: &HeaderMap) -> Vec<(String, String)> {
         .collect()
 }
 
-fn hget<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
+fn header<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
     h.get(name).and_then(|v| v.to_str().ok())
 }
 
-fn find_key<'a>(ctx: &'a Ctx, id: &str) -> Option<&'a AccessKey> {
-    ctx.cfg.keys.iter().find(|k| k.id == id)
-}
-
-fn check_token(key: &AccessKey, sent: Option<&str>) -> Result<(), AuthError> {
+fn check_token(key: &AccessKey, sent: Option<&str>) -> Result<(), ApiError> {
     match (&key.security_token, sent) {
         (Some(expected), Some(s)) if expected == s => Ok(()),
         (Some(_), Some(_)) => Err(deny(
@@ -79,182 +72,199 @@ fn skew_ok(t: time::OffsetDateTime) -> bool {
     (now - t).unsigned_abs() <= MAX_SKEW
 }
 
-/// Verifies an ACS3-HMAC-SHA256 request. `body` is the exact received body.
-pub fn verify_acs3(
-    ctx: &Ctx,
-    method: &str,
-    path: &str,
-    query: &str,
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Result<String, AuthError> {
-    let Some(authz) = hget(headers, "authorization") else {
-        return Err(deny(
-            "MissingAuthorization",
-            "Authorization header is required (ACS3-HMAC-SHA256).",
-        ));
-    };
-    let auth = sign::parse_acs3_authorization(authz).ok_or_else(|| AuthError {
-        status: 400,
-        code: "InvalidAuthorization",
-        message: "Authorization header is not a valid ACS3-HMAC-SHA256 authorization".into(),
-    })?;
-    let key = find_key(ctx, &auth.access_key_id).ok_or_else(|| {
-        deny(
-            "InvalidAccessKeyId.NotFound",
-            format!("Specified access key is not found: {}", auth.access_key_id),
-        )
-    })?;
-    let date = hget(headers, "x-acs-date").unwrap_or("");
-    let parsed = time::OffsetDateTime::parse(date, &time::format_description::well_known::Rfc3339)
-        .map_err(|_| AuthError {
-            status: 400,
-            code: "MissingParameter.x-acs-date",
-            message: format!(
-                "x-acs-date `{date}` is missing or not ISO-8601 (yyyy-MM-ddTHH:mm:ssZ)"
-            ),
-        })?;
-    if !skew_ok(parsed) {
-        return Err(deny(
-            "InvalidTimeStamp.Expired",
-            format!(
-                "Specified time stamp or date value is expired (x-acs-date {date} differs from server time by more than 15 minutes)."
-            ),
-        ));
-    }
-    for must in ["host", "x-acs-date"] {
-        if !auth.signed_headers.iter().any(|h| h == must) {
-            return Err(deny(
-                "SignatureDoesNotMatch",
-                format!("header `{must}` must be signed"),
-            ));
+impl Authenticator {
+    pub fn new(keys: Vec<AccessKey>) -> Self {
+        Authenticator {
+            keys,
+            nonces: Mutex::new(NonceCache::default()),
         }
     }
-    let body_hash = sign::sha256_hex(body);
-    if let Some(sent) = hget(headers, "x-acs-content-sha256")
-        && !sent.eq_ignore_ascii_case(&body_hash)
-        && sent != "UNSIGNED-PAYLOAD"
-    {
-        return Err(deny(
-            "SignatureDoesNotMatch",
-            "x-acs-content-sha256 does not match the SHA-256 of the request body",
-        ));
-    }
-    let payload_hash = hget(headers, "x-acs-content-sha256")
-        .unwrap_or(&body_hash)
-        .to_string();
-    let pairs = header_pairs(headers);
-    let (canonical, sig) = sign::acs3_signature(
-        method,
-        path,
-        query,
-        &pairs,
-        &auth.signed_headers,
-        &payload_hash,
-        &key.secret,
-    );
-    if !sign::eq_ct(&sig, &auth.signature) {
-        return Err(deny(
-            "SignatureDoesNotMatch",
-            format!(
-                "The request signature does not conform to Aliyun standards. server string to sign is:ACS3-HMAC-SHA256\n{}",
-                sign::sha256_hex(canonical.as_bytes())
-            ),
-        ));
-    }
-    check_token(key, hget(headers, "x-acs-security-token"))?;
-    if let Some(nonce) = hget(headers, "x-acs-signature-nonce")
-        && !ctx.nonces.lock().unwrap().check_and_insert(nonce)
-    {
-        return Err(AuthError {
-            status: 400,
-            code: "SignatureNonceUsed",
-            message: "Specified signature nonce was used already.".into(),
-        });
-    }
-    Ok(key.id.clone())
-}
 
-/// Verifies an OSS request (V1 header auth, V1 presigned query, or V4 header auth).
-/// `resource` is `/bucket/key` (raw, decoded key) or `/bucket/` or `/`.
-pub fn verify_oss(
-    ctx: &Ctx,
-    method: &str,
-    resource: &str,
-    query: &[(String, String)],
-    headers: &HeaderMap,
-) -> Result<(), AuthError> {
-    let pairs = header_pairs(headers);
-    let authz = hget(headers, "authorization");
-    let qget = |k: &str| query.iter().find(|(a, _)| a == k).map(|(_, v)| v.as_str());
-    if let Some(a) = authz.filter(|a| a.starts_with("OSS4-HMAC-SHA256")) {
-        let auth = sign::parse_oss_v4_authorization(a).ok_or_else(|| AuthError {
-            status: 400,
-            code: "InvalidArgument",
-            message: "malformed OSS4-HMAC-SHA256 Authorization".into(),
+    fn find_key(&self, id: &str) -> Option<&AccessKey> {
+        self.keys.iter().find(|k| k.id == id)
+    }
+
+    /// Verifies an ACS3-HMAC-SHA256 request. `body` is the exact received body.
+    pub fn verify_acs3(
+        &self,
+        method: &str,
+        path: &str,
+        query: &str,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Result<String, ApiError> {
+        let Some(authz) = header(headers, "authorization") else {
+            return Err(deny(
+                "MissingAuthorization",
+                "Authorization header is required (ACS3-HMAC-SHA256).",
+            ));
+        };
+        let auth = sign::parse_acs3_authorization(authz).ok_or_else(|| {
+            ApiError::new(
+                400,
+                "InvalidAuthorization",
+                "Authorization header is not a valid ACS3-HMAC-SHA256 authorization",
+            )
         })?;
-        let key = find_key(ctx, &auth.access_key_id).ok_or_else(|| {
+        let key = self.find_key(&auth.access_key_id).ok_or_else(|| {
+            deny(
+                "InvalidAccessKeyId.NotFound",
+                format!("Specified access key is not found: {}", auth.access_key_id),
+            )
+        })?;
+        let date = header(headers, "x-acs-date").unwrap_or("");
+        let parsed =
+            time::OffsetDateTime::parse(date, &time::format_description::well_known::Rfc3339)
+                .map_err(|_| {
+                    ApiError::new(
+                        400,
+                        "MissingParameter.x-acs-date",
+                        format!(
+                            "x-acs-date `{date}` is missing or not ISO-8601 (yyyy-MM-ddTHH:mm:ssZ)"
+                        ),
+                    )
+                })?;
+        if !skew_ok(parsed) {
+            return Err(deny(
+                "InvalidTimeStamp.Expired",
+                format!(
+                    "Specified time stamp or date value is expired (x-acs-date {date} differs from server time by more than 15 minutes)."
+                ),
+            ));
+        }
+        for must in ["host", "x-acs-date"] {
+            if !auth.signed_headers.iter().any(|h| h == must) {
+                return Err(deny(
+                    "SignatureDoesNotMatch",
+                    format!("header `{must}` must be signed"),
+                ));
+            }
+        }
+        let body_hash = sign::sha256_hex(body);
+        if let Some(sent) = header(headers, "x-acs-content-sha256")
+            && !sent.eq_ignore_ascii_case(&body_hash)
+            && sent != "UNSIGNED-PAYLOAD"
+        {
+            return Err(deny(
+                "SignatureDoesNotMatch",
+                "x-acs-content-sha256 does not match the SHA-256 of the request body",
+            ));
+        }
+        let payload_hash = header(headers, "x-acs-content-sha256")
+            .unwrap_or(&body_hash)
+            .to_string();
+        let pairs = header_pairs(headers);
+        let (canonical, sig) = sign::acs3_signature(
+            method,
+            path,
+            query,
+            &pairs,
+            &auth.signed_headers,
+            &payload_hash,
+            &key.secret,
+        );
+        if !sign::eq_ct(&sig, &auth.signature) {
+            return Err(deny(
+                "SignatureDoesNotMatch",
+                format!(
+                    "The request signature does not conform to Aliyun standards. server string to sign is:ACS3-HMAC-SHA256\n{}",
+                    sign::sha256_hex(canonical.as_bytes())
+                ),
+            ));
+        }
+        check_token(key, header(headers, "x-acs-security-token"))?;
+        if let Some(nonce) = header(headers, "x-acs-signature-nonce")
+            && !self.nonces.lock().unwrap().check_and_insert(nonce)
+        {
+            return Err(ApiError::new(
+                400,
+                "SignatureNonceUsed",
+                "Specified signature nonce was used already.",
+            ));
+        }
+        Ok(key.id.clone())
+    }
+
+    /// Verifies an OSS request (V1 header auth, V1 presigned query, or V4 header auth).
+    /// `resource` is `/bucket/key` (raw, decoded key) or `/bucket/` or `/`.
+    pub fn verify_oss(
+        &self,
+        method: &str,
+        resource: &str,
+        query: &[(String, String)],
+        headers: &HeaderMap,
+    ) -> Result<(), ApiError> {
+        let call = OssCall {
+            method,
+            resource,
+            query,
+            headers,
+            pairs: header_pairs(headers),
+        };
+        match header(headers, "authorization") {
+            Some(a) if a.starts_with("OSS4-HMAC-SHA256") => self.verify_oss_v4(&call, a),
+            Some(a) => self.verify_oss_v1(&call, a),
+            None => self.verify_oss_presigned(&call),
+        }
+    }
+
+    fn oss_key(&self, id: &str) -> Result<&AccessKey, ApiError> {
+        self.find_key(id).ok_or_else(|| {
             deny(
                 "InvalidAccessKeyId",
                 "The OSS Access Key Id you provided does not exist in our records.",
             )
+        })
+    }
+
+    fn verify_oss_v4(&self, call: &OssCall, authorization: &str) -> Result<(), ApiError> {
+        let auth = sign::parse_oss_v4_authorization(authorization).ok_or_else(|| {
+            ApiError::invalid_argument("malformed OSS4-HMAC-SHA256 Authorization")
         })?;
-        let xdate = hget(headers, "x-oss-date").unwrap_or("");
+        let key = self.oss_key(&auth.access_key_id)?;
+        let xdate = header(call.headers, "x-oss-date").unwrap_or("");
         let fmt = time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
         let t = time::PrimitiveDateTime::parse(xdate, &fmt)
-            .map_err(|_| AuthError {
-                status: 400,
-                code: "InvalidArgument",
-                message: "x-oss-date missing or malformed".into(),
-            })?
+            .map_err(|_| ApiError::invalid_argument("x-oss-date missing or malformed"))?
             .assume_utc();
         if !skew_ok(t) {
-            return Err(deny(
-                "RequestTimeTooSkewed",
-                "The difference between the request time and the current time is too large.",
-            ));
+            return Err(oss_skewed());
         }
-        let sig = sign::oss_v4_signature(method, resource, query, &pairs, &auth, &key.secret);
+        let sig = sign::oss_v4_signature(
+            call.method,
+            call.resource,
+            call.query,
+            &call.pairs,
+            &auth,
+            &key.secret,
+        );
         if !sign::eq_ct(&sig, &auth.signature) {
             return Err(deny(
                 "SignatureDoesNotMatch",
                 "The request signature we calculated does not match the signature you provided. Check your key and signing method.",
             ));
         }
-        return check_token(key, hget(headers, "x-oss-security-token"));
+        check_token(key, header(call.headers, "x-oss-security-token"))
     }
-    if let Some(a) = authz {
-        let rest = a.strip_prefix("OSS ").ok_or_else(|| AuthError {
-            status: 400,
-            code: "InvalidArgument",
-            message: "Authorization header is invalid".into(),
-        })?;
-        let (ak, sig) = rest.trim().split_once(':').ok_or_else(|| AuthError {
-            status: 400,
-            code: "InvalidArgument",
-            message: "Authorization header is invalid".into(),
-        })?;
-        let key = find_key(ctx, ak).ok_or_else(|| {
-            deny(
-                "InvalidAccessKeyId",
-                "The OSS Access Key Id you provided does not exist in our records.",
-            )
-        })?;
-        let date = hget(headers, "x-oss-date")
-            .or_else(|| hget(headers, "date"))
+
+    fn verify_oss_v1(&self, call: &OssCall, authorization: &str) -> Result<(), ApiError> {
+        let rest = authorization
+            .strip_prefix("OSS ")
+            .ok_or_else(|| ApiError::invalid_argument("Authorization header is invalid"))?;
+        let (ak, sig) = rest
+            .trim()
+            .split_once(':')
+            .ok_or_else(|| ApiError::invalid_argument("Authorization header is invalid"))?;
+        let key = self.oss_key(ak)?;
+        let date = header(call.headers, "x-oss-date")
+            .or_else(|| header(call.headers, "date"))
             .unwrap_or("");
-        let t = httpdate::parse_http_date(date).map_err(|_| AuthError {
-            status: 403,
-            code: "AccessDenied",
-            message: "Date header is missing or invalid".into(),
-        })?;
+        let t = httpdate::parse_http_date(date)
+            .map_err(|_| ApiError::new(403, "AccessDenied", "Date header is missing or invalid"))?;
         if !skew_ok(time::OffsetDateTime::from(t)) {
-            return Err(deny(
-                "RequestTimeTooSkewed",
-                "The difference between the request time and the current time is too large.",
-            ));
+            return Err(oss_skewed());
         }
-        let sts = sign::oss_v1_string_to_sign(method, &pairs, resource, query);
+        let sts = sign::oss_v1_string_to_sign(call.method, &call.pairs, call.resource, call.query);
         let expect = sign::oss_v1_signature(&key.secret, &sts);
         if !sign::eq_ct(&expect, sig) {
             return Err(deny(
@@ -264,36 +274,60 @@ pub fn verify_oss(
                 ),
             ));
         }
-        return check_token(key, hget(headers, "x-oss-security-token"));
+        check_token(key, header(call.headers, "x-oss-security-token"))
     }
-    // V1 presigned URL: ?OSSAccessKeyId=&Expires=&Signature=
-    if let (Some(ak), Some(exp), Some(sig)) =
-        (qget("OSSAccessKeyId"), qget("Expires"), qget("Signature"))
-    {
-        let key = find_key(ctx, ak).ok_or_else(|| {
-            deny(
-                "InvalidAccessKeyId",
-                "The OSS Access Key Id you provided does not exist in our records.",
-            )
-        })?;
+
+    /// V1 presigned URL: `?OSSAccessKeyId=&Expires=&Signature=`; the expiry takes the place
+    /// of the Date header in the string to sign.
+    fn verify_oss_presigned(&self, call: &OssCall) -> Result<(), ApiError> {
+        let query_param = |k: &str| {
+            call.query
+                .iter()
+                .find(|(a, _)| a == k)
+                .map(|(_, v)| v.as_str())
+        };
+        let (Some(ak), Some(exp), Some(sig)) = (
+            query_param("OSSAccessKeyId"),
+            query_param("Expires"),
+            query_param("Signature"),
+        ) else {
+            return Err(deny(
+                "AccessDenied",
+                "Anonymous access is forbidden for this operation.",
+            ));
+        };
+        let key = self.oss_key(ak)?;
         let e: u64 = exp.parse().unwrap_or(0);
         if e < crate::util::now_ms() / 1000 {
             return Err(deny("AccessDenied", "Request has expired."));
         }
-        let mut hs = pairs.clone();
+        let mut hs = call.pairs.clone();
         hs.retain(|(k, _)| k != "date");
         hs.push(("date".into(), exp.into()));
-        let sts = sign::oss_v1_string_to_sign(method, &hs, resource, query);
+        let sts = sign::oss_v1_string_to_sign(call.method, &hs, call.resource, call.query);
         if !sign::eq_ct(&sign::oss_v1_signature(&key.secret, &sts), sig) {
             return Err(deny(
                 "SignatureDoesNotMatch",
                 "The request signature we calculated does not match the signature you provided.",
             ));
         }
-        return check_token(key, qget("security-token"));
+        check_token(key, query_param("security-token"))
     }
-    Err(deny(
-        "AccessDenied",
-        "Anonymous access is forbidden for this operation.",
-    ))
+}
+
+/// The parts of an OSS request its signature covers.
+struct OssCall<'a> {
+    method: &'a str,
+    resource: &'a str,
+    query: &'a [(String, String)],
+    headers: &'a HeaderMap,
+    /// `headers` as (lower-case name, value) pairs, as the signers take them.
+    pairs: Vec<(String, String)>,
+}
+
+fn oss_skewed() -> ApiError {
+    deny(
+        "RequestTimeTooSkewed",
+        "The difference between the request time and the current time is too large.",
+    )
 }

@@ -1,8 +1,9 @@
 //! HTTP triggers (one listening port per trigger, so the function sees the request path
 //! unchanged) and custom domains (one endpoint, routed by `Host:`).
 
-use crate::Ctx;
-use crate::runtime::{InvokeError, error_response, resolve};
+use crate::api_error::{Api, ApiError};
+use crate::context::Ctx;
+use crate::runtime::resolve;
 use crate::util::request_id;
 use axum::Router;
 use axum::body::Body;
@@ -10,54 +11,10 @@ use axum::extract::{Request, State};
 use axum::response::Response;
 use http_body_util::BodyExt as _;
 use serde_json::Value;
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 /// FC's synchronous invocation payload limit.
 pub const MAX_SYNC_BODY: usize = 32 * 1024 * 1024;
-
-type Listeners = HashMap<(String, String), (u16, tokio::task::JoinHandle<()>)>;
-
-#[derive(Default)]
-pub struct Gateway {
-    listeners: Mutex<Listeners>,
-}
-
-impl Gateway {
-    pub fn stop(&self, function: &str, trigger: &str) {
-        if let Some((_, h)) = self
-            .listeners
-            .lock()
-            .unwrap()
-            .remove(&(function.to_string(), trigger.to_string()))
-        {
-            h.abort();
-        }
-    }
-    pub fn stop_function(&self, function: &str) {
-        let mut l = self.listeners.lock().unwrap();
-        l.retain(|(f, _), (_, h)| {
-            if f == function {
-                h.abort();
-                false
-            } else {
-                true
-            }
-        });
-    }
-    pub fn stop_all(&self) {
-        for (_, (_, h)) in self.listeners.lock().unwrap().drain() {
-            h.abort();
-        }
-    }
-    pub fn port(&self, function: &str, trigger: &str) -> Option<u16> {
-        self.listeners
-            .lock()
-            .unwrap()
-            .get(&(function.to_string(), trigger.to_string()))
-            .map(|(p, _)| *p)
-    }
-}
 
 pub fn trigger_config(trigger: &Value) -> Value {
     match &trigger["triggerConfig"] {
@@ -73,7 +30,7 @@ pub async fn start_trigger(
     trigger: &str,
     preferred_port: u16,
 ) -> std::io::Result<u16> {
-    if let Some(p) = ctx.gateway.port(function, trigger) {
+    if let Some(p) = ctx.listeners.port(function, trigger) {
         return Ok(p);
     }
     let host = ctx.cfg.host;
@@ -88,11 +45,7 @@ pub async fn start_trigger(
     let handle = tokio::spawn(async move {
         let _ = axum::serve(listener, router).await;
     });
-    ctx.gateway
-        .listeners
-        .lock()
-        .unwrap()
-        .insert((function.to_string(), trigger.to_string()), (port, handle));
+    ctx.listeners.insert(function, trigger, port, handle);
     Ok(port)
 }
 
@@ -126,25 +79,17 @@ pub async fn start_all_triggers(ctx: &Arc<Ctx>) {
     }
 }
 
-async fn read_body(req: Request) -> Result<(http::request::Parts, bytes::Bytes), InvokeError> {
+async fn read_body(req: Request) -> Result<(http::request::Parts, bytes::Bytes), ApiError> {
     let (parts, body) = req.into_parts();
     let limited = http_body_util::Limited::new(body, MAX_SYNC_BODY);
-    let b = limited.collect().await.map_err(|e| InvokeError {
-        status: 413,
-        code: "EntityTooLarge",
-        message: format!("request body too large or unreadable (limit 32 MiB): {e}"),
-        error_type: None,
+    let b = limited.collect().await.map_err(|e| {
+        ApiError::new(
+            413,
+            "EntityTooLarge",
+            format!("request body too large or unreadable (limit 32 MiB): {e}"),
+        )
     })?;
     Ok((parts, b.to_bytes()))
-}
-
-fn fail(status: u16, code: &'static str, message: impl Into<String>) -> InvokeError {
-    InvokeError {
-        status,
-        code,
-        message: message.into(),
-        error_type: None,
-    }
 }
 
 fn method_allowed(methods: &Value, m: &str) -> bool {
@@ -163,8 +108,8 @@ async fn invoke_http(
     parts: http::request::Parts,
     body: bytes::Bytes,
     rid: &str,
-) -> Result<Response, InvokeError> {
-    let target = resolve(ctx, function, qualifier, true)?;
+) -> Result<Response, ApiError> {
+    let target = resolve(&ctx.store, function, qualifier, true)?;
     if ctx
         .store
         .read()
@@ -172,14 +117,14 @@ async fn invoke_http(
         .get(function)
         .is_some_and(|f| f.invocation_disabled)
     {
-        return Err(fail(
+        return Err(ApiError::new(
             412,
             "FunctionInvocationDisabled",
             "invocation of this function is disabled",
         ));
     }
     let req = http::Request::from_parts(parts, Body::from(body));
-    ctx.runtime.forward(ctx, &target, req, rid).await
+    ctx.runtime.forward(&target, req, rid).await
 }
 
 async fn trigger_handler(
@@ -196,7 +141,7 @@ async fn trigger_handler(
             .and_then(|f| f.triggers.get(&trigger))
             .map(|t| t.trigger.clone())
             .ok_or_else(|| {
-                fail(
+                ApiError::new(
                     404,
                     "TriggerNotFound",
                     format!("trigger '{trigger}' does not exist"),
@@ -204,14 +149,14 @@ async fn trigger_handler(
             })?;
         let tc = trigger_config(&trig);
         if tc["disableURLInternet"].as_bool() == Some(true) {
-            return Err(fail(
+            return Err(ApiError::new(
                 403,
                 "AccessDenied",
                 "access denied due to function internet URL is disable",
             ));
         }
         if !method_allowed(&tc["methods"], req.method().as_str()) {
-            return Err(fail(
+            return Err(ApiError::new(
                 405,
                 "MethodNotAllowed",
                 format!(
@@ -223,17 +168,15 @@ async fn trigger_handler(
         let (parts, body) = read_body(req).await?;
         let auth = tc["authType"].as_str().unwrap_or("function");
         if auth.eq_ignore_ascii_case("function") {
-            crate::auth::verify_acs3(
-                &ctx,
+            ctx.auth.verify_acs3(
                 parts.method.as_str(),
                 parts.uri.path(),
                 parts.uri.query().unwrap_or(""),
                 &parts.headers,
                 &body,
-            )
-            .map_err(|e| fail(e.status, e.code, e.message))?;
+            )?;
         } else if !auth.eq_ignore_ascii_case("anonymous") {
-            return Err(fail(
+            return Err(ApiError::new(
                 403,
                 "AccessDenied",
                 format!("authType '{auth}' is not supported by the emulator"),
@@ -243,7 +186,7 @@ async fn trigger_handler(
         invoke_http(&ctx, &function, q.as_deref(), parts, body, &rid).await
     }
     .await;
-    r.unwrap_or_else(|e| error_response(&rid, &e))
+    r.unwrap_or_else(|e| e.to_response(Api::Function, &rid))
 }
 
 pub fn domain_router(ctx: Arc<Ctx>) -> Router {
@@ -295,7 +238,7 @@ async fn domain_handler(State(ctx): State<Arc<Ctx>>, req: Request) -> Response {
         let route = {
             let st = ctx.store.read();
             let d = st.custom_domains.get(&host).ok_or_else(|| {
-                fail(
+                ApiError::new(
                     404,
                     "DomainNameNotFound",
                     format!(
@@ -310,7 +253,7 @@ async fn domain_handler(State(ctx): State<Arc<Ctx>>, req: Request) -> Response {
             match_route(&routes, req.uri().path())
                 .cloned()
                 .ok_or_else(|| {
-                    fail(
+                    ApiError::new(
                         404,
                         "PathNotFound",
                         format!(
@@ -321,7 +264,7 @@ async fn domain_handler(State(ctx): State<Arc<Ctx>>, req: Request) -> Response {
                 })?
         };
         if !method_allowed(&route["methods"], req.method().as_str()) {
-            return Err(fail(
+            return Err(ApiError::new(
                 405,
                 "MethodNotAllowed",
                 format!("method {} is not allowed on this route", req.method()),
@@ -333,7 +276,7 @@ async fn domain_handler(State(ctx): State<Arc<Ctx>>, req: Request) -> Response {
         invoke_http(&ctx, &function, q.as_deref(), parts, body, &rid).await
     }
     .await;
-    r.unwrap_or_else(|e| error_response(&rid, &e))
+    r.unwrap_or_else(|e| e.to_response(Api::Function, &rid))
 }
 
 #[cfg(test)]

@@ -1,205 +1,55 @@
 //! Local FC3 + OSS + NAS emulator.
 //!
-//! Module map:
+//! Module map. Each module uses only modules listed above it, so there are no import
+//! cycles; within `runtime`, `fc` and `oss` the submodules never use their `mod.rs`.
 //! - [`sign`]: independent ACS3-HMAC-SHA256 / OSS V1 / OSS V4 signature code (verify + sign).
+//! - `util`: CRC-64, timestamps, request ids, crash-safe writes, free ports, shell quoting.
+//! - `error`: start-up and persistence errors; `api_error`: the error every API answers
+//!   with, rendered as FC JSON or OSS XML.
+//! - `faults`: fault injection; `config`: [`Config`] and the reported [`Info`].
 //! - `auth`: request authentication against the configured key pairs (skew, nonce, STS).
 //! - `state`: the persisted control-plane model (functions, versions, aliases, triggers,
 //!   provision configs, custom domains), JSON on disk, crash-safe writes.
-//! - `fc`: the FC3 OpenAPI (`/2023-03-30/...`) HTTP handlers.
-//! - `oss`: path-style OSS subset (buckets, objects, Range, multipart, ListObjects(V2)).
-//! - `runtime`: function instances as real processes (custom-runtime contract), router,
-//!   scale-out, idle reaping, provisioned instances reconciler.
+//! - `runtime`: function instances as real processes (custom-runtime contract): `target`
+//!   (qualifier resolution), `spec` (what an instance runs, pure), `spawn`, `instance`,
+//!   `pool` (slots, scale-out cap), `proxy`, `reconcile` (idle reaping, provisioned instances).
+//! - `listeners`: the registry of HTTP trigger listeners; `context`: the shared `Ctx`.
 //! - `gateway`: HTTP trigger listeners (one port per trigger) and the custom-domain endpoint.
-//! - [`Faults`]: fault injection.
+//! - `oss`: path-style OSS subset: `buckets`, `objects`, `multipart`, `store` (disk layout).
+//! - `fc`: the FC3 OpenAPI (`/2023-03-30/...`): route table in `fc/mod.rs`, one module per
+//!   resource (`functions`, `code`, `versions`, `aliases`, `provision`, `triggers`,
+//!   `domains`, `invoke`).
 
 pub mod sign;
 
+mod api_error;
 mod auth;
+mod config;
+mod context;
+mod error;
+mod faults;
 mod fc;
 mod gateway;
+mod listeners;
 mod oss;
 mod runtime;
 mod state;
 mod util;
 
+pub use config::{
+    AccessKey, Config, DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET, DEFAULT_ACCOUNT_ID,
+    DEFAULT_REGION, Info, Isolation,
+};
+pub use error::Error;
+pub use faults::Faults;
 pub use util::crc64;
 
-use serde::{Deserialize, Serialize};
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::path::PathBuf;
-use std::str::FromStr;
-use std::sync::{Arc, Mutex};
+use context::Ctx;
+use error::io_err;
+use listeners::TriggerListeners;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
-
-/// Default access key id accepted by a default-configured emulator.
-pub const DEFAULT_ACCESS_KEY_ID: &str = "LTAI5tLocalEmulatorKey";
-/// Default access key secret accepted by a default-configured emulator (local use only).
-pub const DEFAULT_ACCESS_KEY_SECRET: &str = "LocalEmulatorSecret0123456789abcd";
-pub const DEFAULT_ACCOUNT_ID: &str = "1234567890123456";
-pub const DEFAULT_REGION: &str = "cn-shenzhen";
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct AccessKey {
-    pub id: String,
-    pub secret: String,
-    /// When set, requests with this key must carry this STS token.
-    pub security_token: Option<String>,
-}
-
-/// How `/code` and NAS mount dirs are made visible inside instances.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub enum Isolation {
-    /// Use a private mount namespace if `unshare --mount` works, else path mapping.
-    #[default]
-    Auto,
-    /// Always `unshare --mount --propagation private` + `mount --bind`.
-    Namespace,
-    /// Never use namespaces: rewrite `/code` and mount-dir prefixes in command, args and env
-    /// values, run with cwd = the code dir and `FC_FUNC_CODE_PATH` = the code dir.
-    PathMap,
-}
-
-/// Fault injection, configured per run.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Faults {
-    /// Probability that an FC/OSS API call fails (half 429 throttling, half 503).
-    pub error_rate: f64,
-    /// Added latency on every FC/OSS API call (ms).
-    pub latency_ms: u64,
-    /// Probability that an FC/OSS API call's connection is dropped mid-response.
-    pub drop_rate: f64,
-    /// Probability that a proxied invocation finds its instance crashed (killed).
-    pub crash_rate: f64,
-}
-
-impl FromStr for Faults {
-    type Err = Error;
-    /// Parses `error_rate=0.1,latency_ms=20,drop_rate=0.01,crash_rate=0.001` (any subset).
-    fn from_str(s: &str) -> Result<Self, Error> {
-        let mut f = Faults::default();
-        for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            let (k, v) = part
-                .split_once('=')
-                .ok_or_else(|| Error::Config(format!("fault spec `{part}`: expected key=value")))?;
-            let bad = |e: &dyn std::fmt::Display| {
-                Error::Config(format!("fault spec `{part}`: invalid value: {e}"))
-            };
-            let rate = |v: &str| -> Result<f64, Error> {
-                let x: f64 = v.parse().map_err(|e| bad(&e))?;
-                if !(0.0..=1.0).contains(&x) {
-                    return Err(bad(&"rate must be within 0..=1"));
-                }
-                Ok(x)
-            };
-            match k.trim() {
-                "error_rate" => f.error_rate = rate(v)?,
-                "drop_rate" => f.drop_rate = rate(v)?,
-                "crash_rate" => f.crash_rate = rate(v)?,
-                "latency_ms" => f.latency_ms = v.parse().map_err(|e| bad(&e))?,
-                other => {
-                    return Err(Error::Config(format!(
-                        "unknown fault `{other}` (known: error_rate, latency_ms, drop_rate, crash_rate)"
-                    )));
-                }
-            }
-        }
-        Ok(f)
-    }
-}
-
-#[derive(Debug, Clone)]
-pub struct Config {
-    pub data_dir: PathBuf,
-    pub host: IpAddr,
-    /// FC API port (0 = ephemeral). When non-zero, OSS listens on `port+1` and the
-    /// custom-domain endpoint on `port+2`; otherwise both are ephemeral too.
-    pub port: u16,
-    pub keys: Vec<AccessKey>,
-    pub account_id: String,
-    pub region: String,
-    pub faults: Faults,
-    /// Host directory behind NAS mounts (default `<data_dir>/nas`).
-    pub nas_dir: Option<PathBuf>,
-    /// Cap of instances per function (on-demand + provisioned).
-    pub max_instances_per_function: usize,
-    /// On-demand instances idle for this long are stopped (with `/pre-stop`).
-    pub idle_timeout: Duration,
-    /// Max time from spawn to the instance port accepting connections.
-    pub instance_start_timeout: Duration,
-    pub isolation: Isolation,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            data_dir: PathBuf::from(".fcctl-emulator"),
-            host: IpAddr::V4(Ipv4Addr::LOCALHOST),
-            port: 0,
-            keys: vec![AccessKey {
-                id: DEFAULT_ACCESS_KEY_ID.into(),
-                secret: DEFAULT_ACCESS_KEY_SECRET.into(),
-                security_token: None,
-            }],
-            account_id: DEFAULT_ACCOUNT_ID.into(),
-            region: DEFAULT_REGION.into(),
-            faults: Faults::default(),
-            nas_dir: None,
-            max_instances_per_function: 100,
-            idle_timeout: Duration::from_secs(300),
-            instance_start_timeout: Duration::from_secs(120),
-            isolation: Isolation::Auto,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct Info {
-    pub fc_endpoint: String,
-    pub oss_endpoint: String,
-    /// Send custom-domain requests here with a `Host:` header naming the domain.
-    pub domain_endpoint: String,
-    pub account_id: String,
-    pub region: String,
-    pub access_key_id: String,
-    pub access_key_secret: String,
-    pub nas_dir: PathBuf,
-    pub data_dir: PathBuf,
-    pub pid: u32,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    #[error("invalid emulator configuration: {0}")]
-    Config(String),
-    #[error("{what}: {source}")]
-    Io {
-        what: String,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error(
-        "data dir {0} is in use by another running emulator (lock held); stop it or use another --data-dir"
-    )]
-    Locked(PathBuf),
-    #[error("state file {path} is corrupt: {msg}")]
-    State { path: PathBuf, msg: String },
-}
-
-pub(crate) fn io_err(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> Error {
-    let what = what.into();
-    move |source| Error::Io { what, source }
-}
-
-/// Shared context of all servers.
-pub(crate) struct Ctx {
-    pub cfg: Config,
-    pub info: Info,
-    pub nas_dir: PathBuf,
-    pub store: state::Store,
-    pub nonces: Mutex<auth::NonceCache>,
-    pub runtime: runtime::Runtime,
-    pub gateway: gateway::Gateway,
-}
 
 pub struct Emulator {
     ctx: Arc<Ctx>,
@@ -273,15 +123,14 @@ impl Emulator {
             data_dir: data_dir.clone(),
             pid: std::process::id(),
         };
-        let runtime = runtime::Runtime::new(&cfg2, &data_dir).await;
+        let runtime = Arc::new(runtime::Runtime::new(&cfg2, &data_dir, &nas_dir).await);
         let ctx = Arc::new(Ctx {
             cfg: cfg2,
             info: info.clone(),
-            nas_dir,
-            store,
-            nonces: Mutex::new(auth::NonceCache::default()),
+            store: Arc::new(store),
+            auth: auth::Authenticator::new(cfg.keys.clone()),
             runtime,
-            gateway: gateway::Gateway::default(),
+            listeners: TriggerListeners::default(),
         });
         let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
         let mut servers = Vec::new();
@@ -293,7 +142,11 @@ impl Emulator {
             shutdown_rx.clone(),
         ));
         gateway::start_all_triggers(&ctx).await;
-        servers.push(tokio::spawn(runtime::background(ctx.clone(), shutdown_rx)));
+        servers.push(tokio::spawn(runtime::background(
+            ctx.runtime.clone(),
+            ctx.store.clone(),
+            shutdown_rx,
+        )));
         let _ = util::atomic_write(
             &data_dir.join("emulator.json"),
             &serde_json::to_vec(&info).unwrap_or_default(),
@@ -314,11 +167,11 @@ impl Emulator {
     /// Stops accepting requests, sends `/pre-stop` to every instance, stops them, flushes state.
     pub async fn shutdown(self) {
         let _ = self.shutdown_tx.send(true);
-        self.ctx.gateway.stop_all();
+        self.ctx.listeners.stop_all();
         for s in self.servers {
             let _ = tokio::time::timeout(Duration::from_secs(5), s).await;
         }
-        self.ctx.runtime.stop_all(&self.ctx).await;
+        self.ctx.runtime.stop_all().await;
         if let Err(e) = self.ctx.store.flush() {
             tracing::warn!("flushing state: {e}");
         }
@@ -338,20 +191,4 @@ pub(crate) fn serve(
             })
             .await;
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    #[test]
-    fn faults_parse() {
-        let f: Faults = "error_rate=0.1,latency_ms=20,drop_rate=0.01"
-            .parse()
-            .unwrap();
-        assert_eq!(f.error_rate, 0.1);
-        assert_eq!(f.latency_ms, 20);
-        assert_eq!(f.drop_rate, 0.01);
-        assert!("bogus=1".parse::<Faults>().is_err());
-        assert!("error_rate=2".parse::<Faults>().is_err());
-    }
 }

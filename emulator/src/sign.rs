@@ -325,7 +325,8 @@ pub fn oss_v1_signature(secret: &str, string_to_sign: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(m.finalize().into_bytes())
 }
 
-/// Parsed V4 authorization.
+/// Parsed `Authorization: OSS4-HMAC-SHA256 Credential=<id>/<date>/<region>/oss/aliyun_v4_request,
+/// AdditionalHeaders=..,Signature=..`.
 #[derive(Debug, Clone)]
 pub struct OssV4Auth {
     pub access_key_id: String,
@@ -442,7 +443,8 @@ pub fn oss_v4_signature(
     hex::encode(hmac256(&k4, sts.as_bytes()))
 }
 
-/// Constant-time-ish string comparison.
+/// String comparison whose time depends only on the lengths (signature checks must not
+/// leak how many leading characters matched). Unequal lengths return early.
 pub fn eq_ct(a: &str, b: &str) -> bool {
     a.len() == b.len()
         && a.bytes()

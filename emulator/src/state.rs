@@ -1,6 +1,6 @@
 //! Persisted control-plane state: `<data_dir>/state.json` (temp + fsync + rename).
 
-use crate::Error;
+use crate::error::Error;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;

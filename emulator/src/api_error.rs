@@ -1,0 +1,167 @@
+//! The error every API surface of the emulator answers with, rendered in the wire format of
+//! the API that failed: FC's JSON body or OSS's XML body.
+
+use axum::body::Body;
+use axum::response::Response;
+use http::{HeaderValue, StatusCode};
+use serde_json::json;
+
+/// Which API an error belongs to; decides the body format and the request-id headers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Api {
+    /// The FC OpenAPI (`/2023-03-30/...`), including InvokeFunction.
+    Fc,
+    /// HTTP triggers and custom domains: the function's own endpoints.
+    Function,
+    Oss,
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct ApiError {
+    pub status: u16,
+    pub code: &'static str,
+    pub message: String,
+    /// FC reports runtime failures as 200 + `x-fc-error-type` on invocations.
+    pub error_type: Option<&'static str>,
+}
+
+impl ApiError {
+    pub fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            error_type: None,
+        }
+    }
+
+    /// A failure of the function itself (timeout, initializer): FC answers 200 and names the
+    /// failure in `x-fc-error-type`.
+    pub fn function_failure(code: &'static str, error_type: &'static str, message: String) -> Self {
+        ApiError {
+            status: 200,
+            code,
+            message,
+            error_type: Some(error_type),
+        }
+    }
+
+    pub fn internal(message: impl Into<String>) -> Self {
+        ApiError::new(500, "InternalServerError", message)
+    }
+
+    pub fn invalid_argument(message: impl Into<String>) -> Self {
+        ApiError::new(400, "InvalidArgument", message)
+    }
+
+    pub fn to_response(&self, api: Api, request_id: &str) -> Response {
+        match api {
+            Api::Fc | Api::Function => self.json_response(api, request_id),
+            Api::Oss => self.xml_response(request_id),
+        }
+    }
+
+    fn json_response(&self, api: Api, request_id: &str) -> Response {
+        let body = json!({"Code": self.code, "Message": self.message, "RequestId": request_id});
+        // The OpenAPI's own errors carry the charset like FC's; errors on the function's
+        // endpoints (and function failures) come from the invocation path, which FC sends
+        // as plain `application/json`.
+        let content_type = if api == Api::Fc && self.error_type.is_none() {
+            "application/json; charset=utf-8"
+        } else {
+            "application/json"
+        };
+        let mut r = self.response_with(Body::from(body.to_string()), content_type);
+        let h = r.headers_mut();
+        if let Some(t) = self.error_type {
+            h.insert("x-fc-error-type", HeaderValue::from_static(t));
+        }
+        if let Ok(v) = HeaderValue::from_str(request_id) {
+            h.insert("x-fc-request-id", v.clone());
+            h.insert("x-acs-request-id", v);
+        }
+        r
+    }
+
+    fn xml_response(&self, request_id: &str) -> Response {
+        let body = format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error>\n  <Code>{}</Code>\n  <Message>{}</Message>\n  <RequestId>{}</RequestId>\n  <HostId>127.0.0.1</HostId>\n</Error>\n",
+            xml_escape(self.code),
+            xml_escape(&self.message),
+            request_id
+        );
+        let mut r = self.response_with(Body::from(body), "application/xml");
+        if let Ok(v) = HeaderValue::from_str(request_id) {
+            r.headers_mut().insert("x-oss-request-id", v);
+        }
+        r
+    }
+
+    fn response_with(&self, body: Body, content_type: &'static str) -> Response {
+        let mut r = Response::new(body);
+        *r.status_mut() =
+            StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        r.headers_mut()
+            .insert("content-type", HeaderValue::from_static(content_type));
+        r
+    }
+}
+
+pub fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&apos;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::BodyExt as _;
+
+    async fn body_of(r: Response) -> String {
+        let b = r.into_body().collect().await.unwrap().to_bytes();
+        String::from_utf8(b.to_vec()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn fc_errors_are_json_with_both_request_id_headers() {
+        let r = ApiError::new(404, "FunctionNotFound", "no f").to_response(Api::Fc, "rid-1");
+        assert_eq!(r.status(), 404);
+        assert_eq!(
+            r.headers()["content-type"],
+            "application/json; charset=utf-8"
+        );
+        assert_eq!(r.headers()["x-fc-request-id"], "rid-1");
+        assert_eq!(r.headers()["x-acs-request-id"], "rid-1");
+        let v: serde_json::Value = serde_json::from_str(&body_of(r).await).unwrap();
+        assert_eq!(
+            v,
+            json!({"Code": "FunctionNotFound", "Message": "no f", "RequestId": "rid-1"})
+        );
+    }
+
+    #[tokio::test]
+    async fn function_failures_name_their_type() {
+        let e = ApiError::function_failure("FunctionTimeout", "FunctionTimeoutError", "t".into());
+        let r = e.to_response(Api::Fc, "rid");
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.headers()["content-type"], "application/json");
+        assert_eq!(r.headers()["x-fc-error-type"], "FunctionTimeoutError");
+    }
+
+    #[tokio::test]
+    async fn oss_errors_are_escaped_xml() {
+        let r = ApiError::new(404, "NoSuchKey", "a<b").to_response(Api::Oss, "rid-2");
+        assert_eq!(r.status(), 404);
+        assert_eq!(r.headers()["content-type"], "application/xml");
+        assert_eq!(r.headers()["x-oss-request-id"], "rid-2");
+        assert!(r.headers().get("x-fc-request-id").is_none());
+        let b = body_of(r).await;
+        assert!(b.contains("<Code>NoSuchKey</Code>"), "{b}");
+        assert!(b.contains("<Message>a&lt;b</Message>"), "{b}");
+        assert!(b.contains("<RequestId>rid-2</RequestId>"), "{b}");
+    }
+}

@@ -1,0 +1,95 @@
+//! The emulator's configuration and the endpoint info it reports once started.
+
+use crate::faults::Faults;
+use serde::{Deserialize, Serialize};
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Default access key id accepted by a default-configured emulator.
+pub const DEFAULT_ACCESS_KEY_ID: &str = "LTAI5tLocalEmulatorKey";
+/// Default access key secret accepted by a default-configured emulator (local use only).
+pub const DEFAULT_ACCESS_KEY_SECRET: &str = "LocalEmulatorSecret0123456789abcd";
+pub const DEFAULT_ACCOUNT_ID: &str = "1234567890123456";
+pub const DEFAULT_REGION: &str = "cn-shenzhen";
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct AccessKey {
+    pub id: String,
+    pub secret: String,
+    /// When set, requests with this key must carry this STS token.
+    pub security_token: Option<String>,
+}
+
+/// How `/code` and NAS mount dirs are made visible inside instances.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum Isolation {
+    /// Use a private mount namespace if `unshare --mount` works, else path mapping.
+    #[default]
+    Auto,
+    /// Always `unshare --mount --propagation private` + `mount --bind`.
+    Namespace,
+    /// Never use namespaces: rewrite `/code` and mount-dir prefixes in command, args and env
+    /// values, run with cwd = the code dir and `FC_FUNC_CODE_PATH` = the code dir.
+    PathMap,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub host: IpAddr,
+    /// FC API port (0 = ephemeral). When non-zero, OSS listens on `port+1` and the
+    /// custom-domain endpoint on `port+2`; otherwise both are ephemeral too.
+    pub port: u16,
+    pub keys: Vec<AccessKey>,
+    pub account_id: String,
+    pub region: String,
+    pub faults: Faults,
+    /// Host directory behind NAS mounts (default `<data_dir>/nas`).
+    pub nas_dir: Option<PathBuf>,
+    /// Cap of instances per function (on-demand + provisioned).
+    pub max_instances_per_function: usize,
+    /// On-demand instances idle for this long are stopped (with `/pre-stop`).
+    pub idle_timeout: Duration,
+    /// Max time from spawn to the instance port accepting connections.
+    pub instance_start_timeout: Duration,
+    pub isolation: Isolation,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: PathBuf::from(".fcctl-emulator"),
+            host: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            port: 0,
+            keys: vec![AccessKey {
+                id: DEFAULT_ACCESS_KEY_ID.into(),
+                secret: DEFAULT_ACCESS_KEY_SECRET.into(),
+                security_token: None,
+            }],
+            account_id: DEFAULT_ACCOUNT_ID.into(),
+            region: DEFAULT_REGION.into(),
+            faults: Faults::default(),
+            nas_dir: None,
+            max_instances_per_function: 100,
+            idle_timeout: Duration::from_secs(300),
+            instance_start_timeout: Duration::from_secs(120),
+            isolation: Isolation::Auto,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Info {
+    pub fc_endpoint: String,
+    pub oss_endpoint: String,
+    /// Send custom-domain requests here with a `Host:` header naming the domain.
+    pub domain_endpoint: String,
+    pub account_id: String,
+    pub region: String,
+    pub access_key_id: String,
+    pub access_key_secret: String,
+    pub nas_dir: PathBuf,
+    pub data_dir: PathBuf,
+    pub pid: u32,
+}

@@ -1,0 +1,16 @@
+//! The state shared by every server of one running emulator.
+
+use crate::auth::Authenticator;
+use crate::config::{Config, Info};
+use crate::listeners::TriggerListeners;
+use crate::{runtime, state};
+use std::sync::Arc;
+
+pub(crate) struct Ctx {
+    pub cfg: Config,
+    pub info: Info,
+    pub store: Arc<state::Store>,
+    pub auth: Authenticator,
+    pub runtime: Arc<runtime::Runtime>,
+    pub listeners: TriggerListeners,
+}

@@ -1,0 +1,218 @@
+//! Functions: create, update, get, list, delete, code URL, invocation switch.
+
+use crate::api_error::ApiError;
+use crate::context::Ctx;
+use crate::fc::code::store_code;
+use crate::fc::reply::{Reply, function_not_found, no_content, ok};
+use crate::fc::request::{arn, page_json, str_field, valid_name};
+use crate::runtime::resolve;
+use crate::state::FunctionRec;
+use crate::util::now_rfc3339;
+use serde_json::{Map, Value, json};
+use std::sync::Arc;
+
+pub fn check_env(cfg: &Map<String, Value>) -> Result<(), ApiError> {
+    if let Some(e) = cfg.get("environmentVariables").and_then(|v| v.as_object()) {
+        let total: usize = e
+            .iter()
+            .map(|(k, v)| k.len() + v.as_str().map_or(0, str::len))
+            .sum();
+        if total > 4096 {
+            return Err(ApiError::invalid_argument(
+                "environment variables exceed 4 KB in total",
+            ));
+        }
+        for k in e.keys() {
+            if !k.starts_with(|c: char| c.is_ascii_alphabetic())
+                || !k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            {
+                return Err(ApiError::invalid_argument(format!(
+                    "invalid environment variable name '{k}'"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+pub fn create_function(ctx: &Arc<Ctx>, mut body: Map<String, Value>) -> Reply {
+    let name = str_field(&body, "functionName");
+    if !valid_name(&name) {
+        return Err(ApiError::invalid_argument(format!(
+            "invalid functionName '{name}'"
+        )));
+    }
+    if body
+        .get("runtime")
+        .and_then(|v| v.as_str())
+        .unwrap_or("")
+        .is_empty()
+    {
+        return Err(ApiError::invalid_argument("runtime is required"));
+    }
+    // Required by the official SDK model (CreateFunctionInput.handler, "This parameter is
+    // required"), for custom runtimes too; FC's own words for a missing one.
+    if body
+        .get("handler")
+        .and_then(|v| v.as_str())
+        .unwrap_or("")
+        .is_empty()
+    {
+        return Err(ApiError::invalid_argument(
+            "Handler is required but not provided",
+        ));
+    }
+    check_env(&body)?;
+    if ctx.store.read().functions.contains_key(&name) {
+        return Err(ApiError::new(
+            409,
+            "FunctionAlreadyExists",
+            format!("function '{name}' already exists"),
+        ));
+    }
+    let code = body.remove("code").unwrap_or(Value::Null);
+    let (sha, crc, size) = store_code(ctx, &code)?;
+    let now = now_rfc3339();
+    let defaults = [
+        ("timeout", json!(3)),
+        ("memorySize", json!(512)),
+        ("cpu", json!(0.35)),
+        ("diskSize", json!(512)),
+        ("instanceConcurrency", json!(1)),
+        ("internetAccess", json!(true)),
+        ("layers", json!([])),
+        ("tags", json!([])),
+        ("environmentVariables", json!({})),
+        ("description", json!("")),
+    ];
+    for (k, v) in defaults {
+        if body.get(k).is_none_or(Value::is_null) {
+            body.insert(k.into(), v);
+        }
+    }
+    body.insert("functionId".into(), json!(uuid::Uuid::new_v4().to_string()));
+    body.insert("functionArn".into(), json!(arn(ctx, &name)));
+    body.insert("createdTime".into(), json!(now));
+    body.insert("lastModifiedTime".into(), json!(now));
+    body.insert("codeChecksum".into(), json!(crc.to_string()));
+    body.insert("codeSize".into(), json!(size));
+    body.insert("state".into(), json!("Active"));
+    body.insert("lastUpdateStatus".into(), json!("Successful"));
+    let cfg = Value::Object(body);
+    ctx.store.update(|s| {
+        if s.functions.contains_key(&name) {
+            return Err(ApiError::new(
+                409,
+                "FunctionAlreadyExists",
+                format!("function '{name}' already exists"),
+            ));
+        }
+        s.functions.insert(
+            name.clone(),
+            FunctionRec {
+                config: cfg.clone(),
+                code_sha: sha,
+                next_version: 1,
+                dirty: true,
+                ..Default::default()
+            },
+        );
+        Ok(())
+    })?;
+    ok(cfg)
+}
+
+pub fn update_function(ctx: &Arc<Ctx>, f: &str, mut body: Map<String, Value>) -> Reply {
+    check_env(&body)?;
+    if !ctx.store.read().functions.contains_key(f) {
+        return Err(function_not_found(f));
+    }
+    let code = body.remove("code");
+    let new_code = match code {
+        Some(c) if !c.is_null() => Some(store_code(ctx, &c)?),
+        _ => None,
+    };
+    for k in [
+        "functionName",
+        "functionId",
+        "functionArn",
+        "createdTime",
+        "codeChecksum",
+        "codeSize",
+        "state",
+    ] {
+        body.remove(k);
+    }
+    let cfg = ctx.store.update(|s| {
+        let rec = s
+            .functions
+            .get_mut(f)
+            .ok_or_else(|| function_not_found(f))?;
+        let obj = rec
+            .config
+            .as_object_mut()
+            .expect("function config is an object");
+        for (k, v) in body {
+            if !v.is_null() {
+                obj.insert(k, v);
+            }
+        }
+        if let Some((sha, crc, size)) = new_code {
+            rec.code_sha = sha;
+            obj.insert("codeChecksum".into(), json!(crc.to_string()));
+            obj.insert("codeSize".into(), json!(size));
+        }
+        obj.insert("lastModifiedTime".into(), json!(now_rfc3339()));
+        rec.dirty = true;
+        Ok::<_, ApiError>(rec.config.clone())
+    })?;
+    ok(cfg)
+}
+
+pub fn get_function(ctx: &Arc<Ctx>, f: &str, q: Option<&str>) -> Reply {
+    let t = resolve(&ctx.store, f, q, false)?;
+    ok(t.config)
+}
+
+pub fn get_code(ctx: &Arc<Ctx>, f: &str, q: Option<&str>) -> Reply {
+    let t = resolve(&ctx.store, f, q, false)?;
+    ok(json!({
+        "url": format!("{}/_emulator/code/{}.zip", ctx.info.fc_endpoint, t.code_sha),
+        "checksum": t.config["codeChecksum"],
+    }))
+}
+
+pub fn delete_function(ctx: &Arc<Ctx>, f: &str) -> Reply {
+    ctx.store.update(|s| {
+        s.functions
+            .remove(f)
+            .map(|_| ())
+            .ok_or_else(|| function_not_found(f))
+    })?;
+    ctx.listeners.stop_function(f);
+    ctx.runtime.wake.notify_one();
+    no_content()
+}
+
+pub fn list_functions(ctx: &Arc<Ctx>, q: &[(String, String)]) -> Reply {
+    let items: Vec<(String, Value)> = ctx
+        .store
+        .read()
+        .functions
+        .iter()
+        .map(|(k, v)| (k.clone(), v.config.clone()))
+        .collect();
+    ok(page_json("functions", items, q))
+}
+
+pub fn set_invocation(ctx: &Arc<Ctx>, f: &str, disabled: bool) -> Reply {
+    ctx.store.update(|s| {
+        let fr = s
+            .functions
+            .get_mut(f)
+            .ok_or_else(|| function_not_found(f))?;
+        fr.invocation_disabled = disabled;
+        Ok::<_, ApiError>(())
+    })?;
+    ok(json!({}))
+}

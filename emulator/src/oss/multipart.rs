@@ -1,0 +1,234 @@
+//! Multipart uploads: initiate, upload part, complete, abort, list parts.
+
+use crate::api_error::{ApiError, xml_escape};
+use crate::context::Ctx;
+use crate::oss::reply::{Reply, empty, etag_of, iso, xml_ok};
+use crate::oss::request::{
+    MAX_OBJECT, MAX_XML_BODY, OssRequest, check_md5, collect, header, user_meta, xml_values,
+};
+use crate::oss::store::{Meta, UploadInfo, bucket_dir, internal_error, parts_of, sanitize, store};
+use crate::util::{atomic_write, crc64, now_ms};
+use axum::body::Body;
+use http::{HeaderMap, HeaderValue};
+use md5::{Digest as _, Md5};
+use std::path::PathBuf;
+
+fn upload_dir(ctx: &Ctx, r: &OssRequest) -> std::path::PathBuf {
+    bucket_dir(ctx, &r.bucket)
+        .join("uploads")
+        .join(sanitize(&r.param("uploadId")))
+}
+
+pub fn initiate(ctx: &Ctx, r: &OssRequest) -> Reply {
+    let id = uuid::Uuid::new_v4()
+        .simple()
+        .to_string()
+        .to_ascii_uppercase();
+    let up = bucket_dir(ctx, &r.bucket).join("uploads").join(&id);
+    std::fs::create_dir_all(&up).map_err(internal_error)?;
+    let info = UploadInfo {
+        key: r.key.clone(),
+        content_type: r
+            .header("content-type")
+            .unwrap_or("application/octet-stream")
+            .to_string(),
+        initiated: now_ms(),
+        user_meta: user_meta(&r.parts.headers),
+    };
+    atomic_write(
+        &up.join("info.json"),
+        &serde_json::to_vec(&info).unwrap_or_default(),
+    )
+    .map_err(internal_error)?;
+    xml_ok(format!(
+        "<InitiateMultipartUploadResult><Bucket>{}</Bucket><Key>{}</Key><UploadId>{id}</UploadId></InitiateMultipartUploadResult>",
+        xml_escape(&r.bucket),
+        xml_escape(&r.key)
+    ))
+}
+
+pub async fn upload_part(ctx: &Ctx, r: &OssRequest, body: Body) -> Reply {
+    let n: u32 = r
+        .param("partNumber")
+        .parse()
+        .ok()
+        .filter(|n| (1..=10000).contains(n))
+        .ok_or_else(|| ApiError::invalid_argument("partNumber must be 1..=10000"))?;
+    let up = upload_dir(ctx, r);
+    if !up.exists() {
+        return Err(no_such_upload());
+    }
+    let data = collect(body, MAX_OBJECT).await?;
+    check_md5(&r.parts.headers, &data)?;
+    let md5 = Md5::digest(&data);
+    atomic_write(&up.join(format!("part-{n:05}")), &data).map_err(internal_error)?;
+    let mut resp = empty(200)?;
+    resp.headers_mut()
+        .insert("etag", HeaderValue::from_str(&etag_of(&md5)).expect("hex"));
+    resp.headers_mut()
+        .insert("x-oss-hash-crc64ecma", HeaderValue::from(crc64(&data)));
+    Ok(resp)
+}
+
+pub async fn complete(ctx: &Ctx, r: &OssRequest, body: Body) -> Reply {
+    let body = collect(body, MAX_XML_BODY).await?;
+    let (bucket, key) = (r.bucket.as_str(), r.key.as_str());
+    let up = upload_dir(ctx, r);
+    let info: UploadInfo = std::fs::read(up.join("info.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .ok_or_else(no_such_upload)?;
+    if info.key != key {
+        return Err(ApiError::invalid_argument(
+            "upload id belongs to another key",
+        ));
+    }
+    let stored = parts_of(&up);
+    let wanted = requested_parts(&r.parts.headers, &body, &stored)?;
+    let (data, etag) = concatenate_parts(&wanted, &stored)?;
+    let meta = Meta {
+        key: key.to_string(),
+        size: data.len() as u64,
+        etag: etag.clone(),
+        content_type: info.content_type,
+        last_modified: now_ms(),
+        crc64: crc64(&data),
+        multipart: true,
+        user_meta: info.user_meta,
+    };
+    store(ctx, bucket, &meta, &data)?;
+    let _ = std::fs::remove_dir_all(&up);
+    let mut resp = xml_ok(format!(
+        "<CompleteMultipartUploadResult><Location>{}/{}/{}</Location><Bucket>{}</Bucket><Key>{}</Key><ETag>{}</ETag></CompleteMultipartUploadResult>",
+        ctx.info.oss_endpoint,
+        xml_escape(bucket),
+        xml_escape(key),
+        xml_escape(bucket),
+        xml_escape(key),
+        xml_escape(&etag)
+    ))?;
+    resp.headers_mut()
+        .insert("etag", HeaderValue::from_str(&etag).expect("ascii"));
+    resp.headers_mut()
+        .insert("x-oss-hash-crc64ecma", HeaderValue::from(meta.crc64));
+    Ok(resp)
+}
+
+/// The parts to join, with the ETag the client expects for each: every stored part with
+/// `x-oss-complete-all: yes`, else the `<Part>` list of the XML body.
+fn requested_parts(
+    h: &HeaderMap,
+    body: &[u8],
+    stored: &[(u32, PathBuf)],
+) -> Result<Vec<(u32, Option<String>)>, ApiError> {
+    if header(h, "x-oss-complete-all").is_some_and(|v| v.eq_ignore_ascii_case("yes")) {
+        return Ok(stored.iter().map(|(n, _)| (*n, None)).collect());
+    }
+    let xml = String::from_utf8_lossy(body);
+    let nums = xml_values(&xml, "PartNumber");
+    let etags = xml_values(&xml, "ETag");
+    if nums.is_empty() || nums.len() != etags.len() {
+        return Err(ApiError::new(
+            400,
+            "MalformedXML",
+            "The XML you provided was not well-formed.",
+        ));
+    }
+    let mut v = Vec::new();
+    for (n, e) in nums.iter().zip(etags) {
+        v.push((
+            n.trim()
+                .parse()
+                .map_err(|_| ApiError::new(400, "InvalidPart", format!("bad part number {n}")))?,
+            Some(e),
+        ));
+    }
+    Ok(v)
+}
+
+/// Joins the parts in order, checking order and ETags; returns the data and OSS's multipart
+/// ETag (MD5 of the part MD5s, then `-<part count>`).
+fn concatenate_parts(
+    wanted: &[(u32, Option<String>)],
+    stored: &[(u32, PathBuf)],
+) -> Result<(Vec<u8>, String), ApiError> {
+    let mut prev = 0;
+    let mut data = Vec::new();
+    let mut md5s = Vec::new();
+    for (n, etag) in wanted {
+        if *n <= prev {
+            return Err(ApiError::new(
+                400,
+                "InvalidPartOrder",
+                "The list of parts was not in ascending order.",
+            ));
+        }
+        prev = *n;
+        let p = stored.iter().find(|(x, _)| x == n).ok_or_else(|| {
+            ApiError::new(400, "InvalidPart", format!("part {n} was not uploaded"))
+        })?;
+        let b = std::fs::read(&p.1).map_err(internal_error)?;
+        let md5 = Md5::digest(&b);
+        if let Some(e) = etag
+            && !e.trim_matches('"').eq_ignore_ascii_case(&hex::encode(md5))
+        {
+            return Err(ApiError::new(
+                400,
+                "InvalidPart",
+                format!("ETag of part {n} does not match"),
+            ));
+        }
+        md5s.extend_from_slice(&md5);
+        data.extend_from_slice(&b);
+    }
+    let etag = format!(
+        "\"{}-{}\"",
+        hex::encode_upper(Md5::digest(&md5s)),
+        wanted.len()
+    );
+    Ok((data, etag))
+}
+
+pub fn abort(ctx: &Ctx, r: &OssRequest) -> Reply {
+    let up = upload_dir(ctx, r);
+    if !up.exists() {
+        return Err(no_such_upload());
+    }
+    std::fs::remove_dir_all(up).map_err(internal_error)?;
+    empty(204)
+}
+
+/// The error OSS gives for an unknown or finished multipart upload id.
+pub fn no_such_upload() -> ApiError {
+    ApiError::new(404, "NoSuchUpload", "The specified upload does not exist.")
+}
+
+pub fn list_parts(ctx: &Ctx, r: &OssRequest) -> Reply {
+    let (bucket, key, upload_id) = (r.bucket.as_str(), r.key.as_str(), &r.param("uploadId"));
+    let up = upload_dir(ctx, r);
+    if !up.join("info.json").exists() {
+        return Err(no_such_upload());
+    }
+    let mut parts = String::new();
+    for (n, p) in parts_of(&up) {
+        let b = std::fs::read(&p).map_err(internal_error)?;
+        let mt = std::fs::metadata(&p)
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
+        parts.push_str(&format!(
+            "<Part><PartNumber>{n}</PartNumber><LastModified>{}</LastModified><ETag>{}</ETag><Size>{}</Size></Part>",
+            iso(mt),
+            xml_escape(&etag_of(&Md5::digest(&b))),
+            b.len()
+        ));
+    }
+    xml_ok(format!(
+        "<ListPartsResult><Bucket>{}</Bucket><Key>{}</Key><UploadId>{}</UploadId><PartNumberMarker>0</PartNumberMarker><NextPartNumberMarker>0</NextPartNumberMarker><MaxParts>1000</MaxParts><IsTruncated>false</IsTruncated>{parts}</ListPartsResult>",
+        xml_escape(bucket),
+        xml_escape(key),
+        xml_escape(upload_id)
+    ))
+}

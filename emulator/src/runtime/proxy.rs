@@ -1,0 +1,144 @@
+//! Forwarding one request to a leased instance: FC's request headers in, hop-by-hop headers
+//! out, the function timeout, and the `x-fc-*` / `x-fcctl-*` response headers.
+
+use crate::api_error::ApiError;
+use crate::runtime::pool::Lease;
+use crate::runtime::spawn::HttpClient;
+use crate::runtime::target::Target;
+use axum::body::Body;
+use bytes::Bytes;
+use http::{HeaderMap, HeaderName, HeaderValue, Request, Response};
+use http_body_util::BodyExt as _;
+use std::time::Duration;
+
+/// The account facts FC passes to every invocation.
+pub struct Account<'a> {
+    pub region: &'a str,
+    pub account_id: &'a str,
+}
+
+pub async fn proxy(
+    client: &HttpClient,
+    lease: Lease,
+    t: &Target,
+    mut req: Request<Body>,
+    request_id: &str,
+    account: &Account<'_>,
+) -> Result<Response<Body>, ApiError> {
+    let inst = lease.inst.clone();
+    let pq = req
+        .uri()
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/")
+        .to_string();
+    *req.uri_mut() = format!("http://127.0.0.1:{}{}", inst.port, pq)
+        .parse()
+        .map_err(|e| ApiError::invalid_argument(format!("bad uri: {e}")))?;
+    set_request_headers(req.headers_mut(), t, request_id, account);
+    let timeout = Duration::from_secs(t.config["timeout"].as_u64().unwrap_or(3).max(1));
+    let r = tokio::time::timeout(timeout, async {
+        let resp = client.request(req).await.map_err(|e| e.to_string())?;
+        let (parts, body) = resp.into_parts();
+        let b = body.collect().await.map_err(|e| e.to_string())?.to_bytes();
+        Ok::<_, String>((parts, b))
+    })
+    .await;
+    let (parts, body): (http::response::Parts, Bytes) = match r {
+        Err(_) => {
+            return Err(ApiError::function_failure(
+                "FunctionTimeout",
+                "FunctionTimeoutError",
+                format!("Function timed out after {} seconds", timeout.as_secs()),
+            ));
+        }
+        Ok(Err(e)) if inst.has_exited() => {
+            return Err(ApiError::new(
+                502,
+                "CAExited",
+                format!("function instance exited: {e}"),
+            ));
+        }
+        Ok(Err(e)) => {
+            return Err(ApiError::new(
+                502,
+                "BadResponse",
+                format!("function instance returned an invalid response: {e}"),
+            ));
+        }
+        Ok(Ok(x)) => x,
+    };
+    let cold = lease.cold.as_ref().map(|c| (c.start_ms, c.init_ms));
+    drop(lease);
+    let mut resp = Response::from_parts(parts, Body::from(body));
+    let h = resp.headers_mut();
+    for n in ["connection", "keep-alive", "transfer-encoding"] {
+        h.remove(n);
+    }
+    set_invoke_headers(h, request_id, &inst.id, cold);
+    Ok(resp)
+}
+
+fn set_request_headers(h: &mut HeaderMap, t: &Target, request_id: &str, account: &Account) {
+    for n in [
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "upgrade",
+    ] {
+        h.remove(n);
+    }
+    let cfg = &t.config;
+    let mut add = |k: &'static str, v: String| {
+        if let Ok(v) = HeaderValue::from_str(&v) {
+            h.insert(HeaderName::from_static(k), v);
+        }
+    };
+    add("x-fc-request-id", request_id.to_string());
+    add("x-fc-function-name", t.function.clone());
+    add(
+        "x-fc-function-memory",
+        cfg["memorySize"].as_u64().unwrap_or(512).to_string(),
+    );
+    add(
+        "x-fc-function-timeout",
+        cfg["timeout"].as_u64().unwrap_or(3).to_string(),
+    );
+    add(
+        "x-fc-function-handler",
+        cfg["handler"].as_str().unwrap_or("").to_string(),
+    );
+    add("x-fc-region", account.region.to_string());
+    add("x-fc-account-id", account.account_id.to_string());
+    add("x-fc-qualifier", t.qualifier.clone());
+    add("x-fc-version-id", t.version.clone());
+}
+
+fn set_invoke_headers(
+    h: &mut HeaderMap,
+    request_id: &str,
+    instance: &str,
+    cold: Option<(u64, Option<u64>)>,
+) {
+    let mut set = |k: &'static str, v: &str| {
+        if let Ok(v) = HeaderValue::from_str(v) {
+            h.insert(HeaderName::from_static(k), v);
+        }
+    };
+    set("x-fc-request-id", request_id);
+    if !instance.is_empty() {
+        set("x-fc-instance-id", instance);
+    }
+    set(
+        "x-fcctl-cold-start",
+        if cold.is_some() { "true" } else { "false" },
+    );
+    if let Some((s, i)) = cold {
+        set("x-fcctl-instance-start-ms", &s.to_string());
+        if let Some(i) = i {
+            set("x-fcctl-initialize-ms", &i.to_string());
+        }
+    }
+}

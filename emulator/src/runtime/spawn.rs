@@ -1,0 +1,241 @@
+//! Starting instances (spawn, L4 health check, initializer) and stopping them (drain,
+//! pre-stop, SIGTERM then SIGKILL of the process group).
+
+use crate::api_error::ApiError;
+use crate::runtime::instance::{ColdStart, Instance};
+use crate::runtime::spec::{InstanceSpec, Placement};
+use crate::runtime::target::Target;
+use crate::util::{free_port, request_id};
+use axum::body::Body;
+use http::Request;
+use http_body_util::BodyExt as _;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+pub type HttpClient = Client<HttpConnector, Body>;
+
+pub struct Spawner {
+    pub data_dir: PathBuf,
+    pub nas_dir: PathBuf,
+    pub namespaces: bool,
+    pub region: String,
+    pub account_id: String,
+    pub start_timeout: Duration,
+    pub client: HttpClient,
+}
+
+impl Spawner {
+    /// Spawns one instance and waits until it listens and is initialised.
+    pub async fn start(
+        &self,
+        t: &Target,
+        provisioned: Option<String>,
+    ) -> Result<(Arc<Instance>, ColdStart), ApiError> {
+        let t0 = Instant::now();
+        let id = format!("c-{}", &uuid::Uuid::new_v4().simple().to_string()[..20]);
+        let port = free_port().map_err(|e| ApiError::internal(format!("no free port: {e}")))?;
+        let code_dir = self.data_dir.join("code").join(&t.code_sha);
+        let spec = InstanceSpec::from_function(
+            t,
+            &Placement {
+                instance_id: &id,
+                port,
+                code_dir: &code_dir,
+                nas_dir: &self.nas_dir,
+                region: &self.region,
+                account_id: &self.account_id,
+                namespaces: self.namespaces,
+            },
+        );
+        let (child, log_path) = self.spawn(&spec, &t.function, &id)?;
+        let inst = Arc::new(Instance::new(id, port, t, provisioned, &spec, child));
+        self.wait_for_port(&inst, &log_path, t0).await?;
+        let start_ms = t0.elapsed().as_millis() as u64;
+        let init_ms = match spec.initializer {
+            Some(timeout) => Some(self.initialize(&inst, &t.function, timeout).await?),
+            None => None,
+        };
+        inst.ready.store(true, Ordering::Release);
+        tracing::debug!(instance = %inst.id, function = %t.function, version = %t.version, start_ms, "instance ready");
+        Ok((inst, ColdStart { start_ms, init_ms }))
+    }
+
+    /// Starts the process (its own process group, output to a per-instance log file).
+    fn spawn(
+        &self,
+        spec: &InstanceSpec,
+        function: &str,
+        id: &str,
+    ) -> Result<(tokio::process::Child, PathBuf), ApiError> {
+        for m in &spec.mounts {
+            let _ = std::fs::create_dir_all(&m.source);
+        }
+        let log_dir = self.data_dir.join("logs").join(function);
+        let _ = std::fs::create_dir_all(&log_dir);
+        let log_path = log_dir.join(format!("{id}.log"));
+        let log_error = |e: std::io::Error| ApiError::internal(format!("log file: {e}"));
+        let log = std::fs::File::create(&log_path).map_err(log_error)?;
+        let log2 = log.try_clone().map_err(log_error)?;
+        let mut cmd = tokio::process::Command::new(&spec.program);
+        cmd.args(&spec.args);
+        if let Some(dir) = &spec.cwd {
+            cmd.current_dir(dir);
+        }
+        cmd.envs(spec.env.iter().cloned())
+            .stdin(std::process::Stdio::null())
+            .stdout(log)
+            .stderr(log2)
+            .process_group(0)
+            .kill_on_drop(true);
+        let child = cmd.spawn().map_err(|e| {
+            ApiError::new(
+                412,
+                "CAExited",
+                format!(
+                    "failed to start function instance ({}): {e}",
+                    spec.command_line
+                ),
+            )
+        })?;
+        Ok((child, log_path))
+    }
+
+    /// Waits for the port to accept connections (L4 health check, as FC does).
+    async fn wait_for_port(
+        &self,
+        inst: &Instance,
+        log_path: &Path,
+        t0: Instant,
+    ) -> Result<(), ApiError> {
+        let port = inst.port;
+        let deadline = t0 + self.start_timeout;
+        loop {
+            if inst.has_exited() {
+                let tail = log_tail(log_path, 800);
+                return Err(ApiError::new(
+                    412,
+                    "CAExited",
+                    format!(
+                        "function instance exited before listening on port {port}; log tail: {tail}"
+                    ),
+                ));
+            }
+            if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+            {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                inst.kill_now();
+                return Err(ApiError::new(
+                    412,
+                    "FunctionNotStarted",
+                    format!(
+                        "Function instance health check failed on port {port} in {} seconds",
+                        self.start_timeout.as_secs()
+                    ),
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    }
+
+    /// Calls `/initialize`; returns how long it took (ms).
+    async fn initialize(
+        &self,
+        inst: &Instance,
+        function: &str,
+        timeout: Duration,
+    ) -> Result<u64, ApiError> {
+        let t1 = Instant::now();
+        let req = Request::post(format!("http://127.0.0.1:{}/initialize", inst.port))
+            .header("x-fc-request-id", request_id())
+            .header("x-fc-function-name", function)
+            .header("x-fc-control-path", "/initialize")
+            .header("x-fc-initialization-timeout", timeout.as_secs().to_string())
+            .header("x-fc-function-initializer", "true")
+            .body(Body::empty())
+            .expect("valid request");
+        let r = tokio::time::timeout(timeout, async {
+            let resp = self.client.request(req).await.map_err(|e| e.to_string())?;
+            let status = resp.status();
+            let body = resp
+                .into_body()
+                .collect()
+                .await
+                .map_err(|e| e.to_string())?
+                .to_bytes();
+            Ok::<_, String>((status, body))
+        })
+        .await;
+        let failure = match r {
+            Err(_) => Some(format!(
+                "initializer timed out after {} s",
+                timeout.as_secs()
+            )),
+            Ok(Err(e)) => Some(format!("initializer request failed: {e}")),
+            Ok(Ok((s, b))) if !s.is_success() => Some(format!(
+                "initializer returned {s}: {}",
+                String::from_utf8_lossy(&b[..b.len().min(500)])
+            )),
+            _ => None,
+        };
+        if let Some(e) = failure {
+            inst.kill_now();
+            return Err(ApiError::function_failure(
+                "InitializationError",
+                "InitializationError",
+                e,
+            ));
+        }
+        Ok(t1.elapsed().as_millis() as u64)
+    }
+
+    /// Sends `/pre-stop` (if configured) after in-flight requests drain, then stops the process group.
+    pub async fn stop(&self, inst: Arc<Instance>) {
+        let drain_deadline = Instant::now() + Duration::from_secs(30);
+        while inst.inflight() > 0 && Instant::now() < drain_deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        if let Some(tmo) = inst.pre_stop
+            && !inst.has_exited()
+        {
+            let req = Request::get(format!("http://127.0.0.1:{}/pre-stop", inst.port))
+                .header("x-fc-request-id", request_id())
+                .header("x-fc-control-path", "/pre-stop")
+                .body(Body::empty())
+                .expect("valid request");
+            let _ = tokio::time::timeout(tmo, async {
+                if let Ok(r) = self.client.request(req).await {
+                    let _ = r.into_body().collect().await;
+                }
+            })
+            .await;
+        }
+        let child = inst.child.lock().unwrap().take();
+        inst.dead.store(true, Ordering::Relaxed);
+        if let (Some(mut child), Some(pid)) = (child, inst.pid) {
+            let pg = nix::unistd::Pid::from_raw(pid as i32);
+            let _ = nix::sys::signal::killpg(pg, nix::sys::signal::Signal::SIGTERM);
+            if tokio::time::timeout(Duration::from_secs(3), child.wait())
+                .await
+                .is_err()
+            {
+                let _ = nix::sys::signal::killpg(pg, nix::sys::signal::Signal::SIGKILL);
+                let _ = child.wait().await;
+            }
+        }
+    }
+}
+
+/// The last `chars` characters of an instance log, for start-up error messages.
+fn log_tail(log_path: &Path, chars: usize) -> String {
+    let log = std::fs::read_to_string(log_path).unwrap_or_default();
+    let skip = log.chars().count().saturating_sub(chars);
+    log.chars().skip(skip).collect()
+}
