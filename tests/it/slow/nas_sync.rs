@@ -1,25 +1,23 @@
 //! End-to-end: `fcctl nas-sync` against a fresh emulator (small trees).
 
-mod nas_common;
+use crate::support::{TestProject, verify_releases, write_file};
 
-use nas_common::{Project, verify_releases, write_file};
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn sync_publishes_a_verified_release_and_reruns_are_no_ops() {
-    let p = Project::new().await;
+#[test]
+fn sync_publishes_a_verified_release_and_reruns_are_no_ops() {
+    let p = TestProject::nas();
     write_file(&p.tree().join("weights.bin"), 3 << 20, 1);
     write_file(&p.tree().join("sub/a.txt"), 1000, 2);
     write_file(&p.tree().join("sub/b.txt"), 2000, 3);
     std::os::unix::fs::symlink("weights.bin", p.tree().join("current.bin")).ok();
-    p.build().await;
+    p.build_with_agent_only();
 
-    let plan = p.json(&["nas-sync", "--dry-run", "--json"]).await;
+    let plan = p.json(&["nas-sync", "--dry-run", "--json"]);
     assert_eq!(plan["dry_run"], true);
     assert_eq!(plan["files_uploaded"], 3, "{plan}");
     assert!(plan["added"].as_array().unwrap().len() >= 3, "{plan}");
     assert!(!p.releases().exists() || verify_releases(&p.releases()).is_empty());
 
-    let r1 = p.json(&["nas-sync", "--json"]).await;
+    let r1 = p.json(&["nas-sync", "--json"]);
     let id = r1["release_id"].as_str().unwrap().to_string();
     assert!(id.starts_with("r-"), "{r1}");
     assert_eq!(r1["files_uploaded"], 3, "{r1}");
@@ -31,7 +29,7 @@ async fn sync_publishes_a_verified_release_and_reruns_are_no_ops() {
     assert!(p.releases().join(&id).join("model/sub/a.txt").is_file());
 
     // Unchanged rerun: same id, nothing uploaded, nothing re-hashed, release already there.
-    let r2 = p.json(&["nas-sync", "--json"]).await;
+    let r2 = p.json(&["nas-sync", "--json"]);
     assert_eq!(r2["release_id"], id.as_str());
     assert_eq!(r2["files_uploaded"], 0, "{r2}");
     assert_eq!(r2["uploaded_bytes"], 0);
@@ -41,14 +39,14 @@ async fn sync_publishes_a_verified_release_and_reruns_are_no_ops() {
 
     // One changed file → only it is sent; unchanged files are hard-linked, not downloaded.
     write_file(&p.tree().join("sub/b.txt"), 2000, 99);
-    p.build().await;
-    let plan = p.json(&["nas-sync", "--dry-run", "--json"]).await;
+    p.build_with_agent_only();
+    let plan = p.json(&["nas-sync", "--dry-run", "--json"]);
     assert_eq!(
         plan["changed"],
         serde_json::json!(["model/sub/b.txt"]),
         "{plan}"
     );
-    let r3 = p.json(&["nas-sync", "--json"]).await;
+    let r3 = p.json(&["nas-sync", "--json"]);
     assert_ne!(r3["release_id"], id.as_str());
     assert_eq!(r3["files_uploaded"], 1, "{r3}");
     assert_eq!(r3["uploaded_bytes"], 2000);
@@ -61,16 +59,16 @@ async fn sync_publishes_a_verified_release_and_reruns_are_no_ops() {
     let new_id = r3["release_id"].as_str().unwrap().to_string();
 
     // ls shows both; gc removes the unreferenced old one, never the live (state.json) one.
-    let ls = p.json(&["nas", "ls", "--json"]).await;
+    let ls = p.json(&["nas", "ls", "--json"]);
     assert_eq!(ls["releases"].as_array().unwrap().len(), 2, "{ls}");
-    let gc = p.json(&["nas", "gc", "--dry-run", "--json"]).await;
+    let gc = p.json(&["nas", "gc", "--dry-run", "--json"]);
     assert_eq!(gc["removed"], serde_json::json!([id]), "{gc}");
     assert_eq!(
         verify_releases(&p.releases()).len(),
         2,
         "dry run removes nothing"
     );
-    p.json(&["nas", "gc", "--json"]).await;
+    p.json(&["nas", "gc", "--json"]);
     assert_eq!(verify_releases(&p.releases()), vec![new_id]);
-    p.shutdown().await;
+    drop(p);
 }

@@ -1,15 +1,13 @@
 //! Crash safety: SIGKILL `fcctl nas-sync` at many random moments; each rerun converges and no
 //! partial release is ever visible under `releases/`.
 
-mod nas_common;
-
 use std::time::Duration;
 
-use nas_common::{Project, verify_releases_cached, write_file};
+use crate::support::{TestProject, verify_releases_cached, write_file};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn sigkill_at_random_moments_then_rerun_converges() {
-    let p = Project::new().await;
+#[test]
+fn sigkill_at_random_moments_then_rerun_converges() {
+    let p = TestProject::nas();
     // Small tree: one multipart blob (2 MiB in 256 KiB parts: the resumable path), a few
     // small files.
     write_file(&p.tree().join("big.bin"), 2 << 20, 7);
@@ -21,7 +19,7 @@ async fn sigkill_at_random_moments_then_rerun_converges() {
             i as u64,
         );
     }
-    p.build().await;
+    p.build_with_agent_only();
     let mut rng: u64 = 0x9e37_79b9_7f4a_7c15;
     let mut next = || {
         rng ^= rng << 13;
@@ -49,15 +47,15 @@ async fn sigkill_at_random_moments_then_rerun_converges() {
             5000,
             2000 + i,
         );
-        p.build().await;
+        p.build_with_agent_only();
         let delay = Duration::from_millis(next() % (last_ms * 3 / 4).max(10));
         let mut child = p
-            .cmd(&["nas-sync", "--json"])
+            .command(&["nas-sync", "--json"])
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap();
-        tokio::time::sleep(delay).await;
+        std::thread::sleep(delay);
         if child.try_wait().unwrap().is_none() {
             killed_mid_run += 1;
         }
@@ -76,12 +74,12 @@ async fn sigkill_at_random_moments_then_rerun_converges() {
         }
         // Rerun converges.
         let t = std::time::Instant::now();
-        let r = p.json(&["nas-sync", "--json"]).await;
+        let r = p.json(&["nas-sync", "--json"]);
         last_ms = (t.elapsed().as_millis() as u64).max(last_ms * 3 / 4);
         let id = r["release_id"].as_str().unwrap().to_string();
         let ids = verify_releases_cached(&p.releases(), &mut seen);
         assert!(ids.contains(&id), "round {i}: {id} not published: {ids:?}");
-        let again = p.json(&["nas-sync", "--json"]).await;
+        let again = p.json(&["nas-sync", "--json"]);
         assert_eq!(again["release_id"], id.as_str());
         assert_eq!(again["release_existed"], true, "{again}");
         assert_eq!(again["uploaded_bytes"], 0);
@@ -90,5 +88,5 @@ async fn sigkill_at_random_moments_then_rerun_converges() {
         killed_mid_run >= 20,
         "only {killed_mid_run} kills hit a running sync"
     );
-    p.shutdown().await;
+    drop(p);
 }

@@ -1,36 +1,27 @@
 //! End-to-end CLI behaviour that needs no emulator: init, render, config errors, completions,
 //! exit codes.
 
-mod common;
-
-use std::process::Command;
+use crate::support;
 
 fn fcctl(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_fcctl"))
-        .current_dir(dir)
-        .args(args)
-        .env("HOME", dir)
-        .env_remove("ALIBABA_CLOUD_ACCESS_KEY_ID")
-        .env_remove("ALIBABA_CLOUD_ACCESS_KEY_SECRET")
-        .output()
-        .unwrap()
+    support::fcctl_command(dir, args).output().unwrap()
 }
 
 #[test]
 fn init_then_render_in_an_empty_dir_gives_a_schema_valid_s_yaml() {
     let d = tempfile::tempdir().unwrap();
     let out = fcctl(d.path(), &["init"]);
-    assert!(out.status.success(), "{}", common::text(&out));
+    assert!(out.status.success(), "{}", support::text(&out));
     let again = fcctl(d.path(), &["init"]);
     assert_eq!(again.status.code(), Some(1));
-    assert!(common::text(&again).contains("--force"));
+    assert!(support::text(&again).contains("--force"));
     assert!(
         fcctl(d.path(), &["init", "--force", "--app", "pets"])
             .status
             .success()
     );
     let out = fcctl(d.path(), &["render", "--json"]);
-    assert!(out.status.success(), "{}", common::text(&out));
+    assert!(out.status.success(), "{}", support::text(&out));
     let text = std::fs::read_to_string(d.path().join("s.yaml")).unwrap();
     let doc: serde_json::Value = serde_saphyr::from_str(&text).unwrap();
     assert_eq!(doc["edition"], "3.0.0");
@@ -81,7 +72,7 @@ fn malformed_config_errors_name_file_line_column_and_key() {
         std::fs::write(d.path().join("fcctl.yaml"), yaml).unwrap();
         let out = fcctl(d.path(), &["render", "--dry-run"]);
         assert_eq!(out.status.code(), Some(1), "{yaml}");
-        let err = common::text(&out);
+        let err = support::text(&out);
         assert!(err.contains(want), "{yaml:?}: expected {want:?} in:\n{err}");
     }
 }
@@ -90,9 +81,7 @@ fn malformed_config_errors_name_file_line_column_and_key() {
 fn env_layer_and_flags_override_the_file() {
     let d = tempfile::tempdir().unwrap();
     std::fs::write(d.path().join("fcctl.yaml"), "app: a\nregion: cn-hangzhou\n").unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_fcctl"))
-        .current_dir(d.path())
-        .args(["render", "-o", "-"])
+    let out = support::fcctl_command(d.path(), &["render", "-o", "-"])
         .env("FCCTL_REGION", "cn-beijing")
         .env("FCCTL_FUNCTION__MEMORY_MB", "2048")
         .output()
@@ -100,9 +89,7 @@ fn env_layer_and_flags_override_the_file() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("region: cn-beijing"), "{text}");
     assert!(text.contains("memorySize: 2048"), "{text}");
-    let out = Command::new(env!("CARGO_BIN_EXE_fcctl"))
-        .current_dir(d.path())
-        .args(["render", "-o", "-", "--region", "cn-shanghai"])
+    let out = support::fcctl_command(d.path(), &["render", "-o", "-", "--region", "cn-shanghai"])
         .env("FCCTL_REGION", "cn-beijing")
         .output()
         .unwrap();
@@ -115,7 +102,7 @@ fn missing_credentials_list_every_place_and_exit_1() {
     std::fs::write(d.path().join("fcctl.yaml"), "app: a\naccount_id: '123'\n").unwrap();
     let out = fcctl(d.path(), &["status"]);
     assert_eq!(out.status.code(), Some(1));
-    let err = common::text(&out);
+    let err = support::text(&out);
     for place in [
         "environment",
         ".aliyun/config.json",
@@ -143,8 +130,8 @@ fn missing_credentials_list_every_place_and_exit_1() {
 fn init_and_doctor_outside_a_checkout_say_what_a_build_needs() {
     let d = tempfile::tempdir().unwrap();
     let out = fcctl(d.path(), &["init"]);
-    assert!(out.status.success(), "{}", common::text(&out));
-    let said = common::text(&out);
+    assert!(out.status.success(), "{}", support::text(&out));
+    let said = support::text(&out);
     assert!(!said.contains("then `fcctl up --local`"), "{said}");
     for want in [
         "not the fcctl workspace",
@@ -200,10 +187,7 @@ fn a_closed_stdout_pipe_exits_0_without_a_panic() {
     let d = tempfile::tempdir().unwrap();
     std::fs::write(d.path().join("fcctl.yaml"), "app: a\n").unwrap();
     for args in [&["render", "-o", "-"][..], &["completions", "bash"][..]] {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_fcctl"))
-            .current_dir(d.path())
-            .args(args)
-            .env("HOME", d.path())
+        let mut child = support::fcctl_command(d.path(), args)
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .spawn()
@@ -223,10 +207,7 @@ fn concurrent_up_local_start_one_emulator() {
     let d = tempfile::tempdir().unwrap();
     std::fs::write(d.path().join("fcctl.yaml"), "app: a\n").unwrap();
     let spawn = || {
-        Command::new(env!("CARGO_BIN_EXE_fcctl"))
-            .current_dir(d.path())
-            .args(["up", "--local", "--detach"])
-            .env("HOME", d.path())
+        support::fcctl_command(d.path(), &["up", "--local", "--detach"])
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped())
             .spawn()
@@ -238,7 +219,7 @@ fn concurrent_up_local_start_one_emulator() {
         .map(|c| String::from_utf8_lossy(&c.wait_with_output().unwrap().stderr).into_owned())
         .collect();
     let stop = fcctl(d.path(), &["local", "stop"]);
-    assert!(stop.status.success(), "{}", common::text(&stop));
+    assert!(stop.status.success(), "{}", support::text(&stop));
     let started = notes
         .iter()
         .filter(|n| n.contains("started local emulator"))
@@ -276,7 +257,7 @@ fn credentials_readable_by_others_are_warned_about() {
     for (mode, warned) in [(0o644, true), (0o600, false)] {
         std::fs::set_permissions(&file, std::fs::Permissions::from_mode(mode)).unwrap();
         let out = fcctl(d.path(), &["doctor", "--json"]);
-        let all = common::text(&out);
+        let all = support::text(&out);
         assert_eq!(
             all.contains("readable by other users") && all.contains("chmod 600"),
             warned,
@@ -325,17 +306,14 @@ fn an_unreachable_endpoint_exits_4_with_a_network_hint_after_the_retries() {
     let d = tempfile::tempdir().unwrap();
     std::fs::write(d.path().join("fcctl.yaml"), "app: a\naccount_id: '1'\n").unwrap();
     // Port 1 on loopback: nothing listens, so every attempt is refused at once.
-    let out = Command::new(env!("CARGO_BIN_EXE_fcctl"))
-        .current_dir(d.path())
-        .args(["status"])
-        .env("HOME", d.path())
+    let out = support::fcctl_command(d.path(), &["status"])
         .env("ALIBABA_CLOUD_ACCESS_KEY_ID", "LTAI-test")
         .env("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "test-secret")
         .env("FCCTL_FC_ENDPOINT", "http://127.0.0.1:1")
         .env("FCCTL_OSS_ENDPOINT", "http://127.0.0.1:1")
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(4), "{}", common::text(&out));
+    assert_eq!(out.status.code(), Some(4), "{}", support::text(&out));
     let err = stable_stderr(&out, d.path());
     assert!(!err.contains("test-secret"), "{err}");
     let lines: Vec<&str> = err.lines().filter(|l| !l.starts_with("warning:")).collect();

@@ -1,9 +1,7 @@
 //! End-to-end: deploy / publish / alias / provision / status / invoke / rollback with the real
 //! fcctl binary against a fresh emulator (a tiny Python function stands in for the model server).
 
-mod common;
-
-use common::{Project, text};
+use crate::support::{TestProject, text};
 
 fn post(url: &str, host: Option<&str>) -> serde_json::Value {
     let mut args = vec!["-s", "-X", "POST", "--data-binary", "x"];
@@ -26,7 +24,7 @@ fn post(url: &str, host: Option<&str>) -> serde_json::Value {
 
 #[test]
 fn deploy_is_planned_idempotent_and_dry_run_exit_code_reports_changes() {
-    let p = Project::new("");
+    let p = TestProject::builder().start();
     p.fake_build("dog", "r-one");
     let dry = p.fcctl(&["deploy", "--dry-run", "--json"]);
     assert_eq!(dry.status.code(), Some(10), "{}", text(&dry));
@@ -66,7 +64,7 @@ fn deploy_is_planned_idempotent_and_dry_run_exit_code_reports_changes() {
 
 #[test]
 fn release_flow_publish_alias_provision_status_invoke_rollback() {
-    let p = Project::new("");
+    let p = TestProject::builder().start();
     p.fake_build("v1", "r-one");
     p.json(&["deploy", "--json"]);
     let v1 = p.json(&["publish", "--json"]);
@@ -127,7 +125,7 @@ fn release_flow_publish_alias_provision_status_invoke_rollback() {
 
 #[test]
 fn canary_weights_and_provision_conflict_is_explained() {
-    let p = Project::new("");
+    let p = TestProject::builder().start();
     p.fake_build("a", "r-a");
     p.json(&["deploy", "--json"]);
     p.json(&["publish", "--json"]);
@@ -152,7 +150,7 @@ fn canary_weights_and_provision_conflict_is_explained() {
 
 #[test]
 fn status_warns_when_capacity_is_on_a_qualifier_nothing_routes_to() {
-    let p = Project::new("");
+    let p = TestProject::builder().start();
     p.fake_build("a", "r-a");
     p.json(&["deploy", "--json"]);
     p.json(&["publish", "--json"]);
@@ -175,7 +173,7 @@ fn status_warns_when_capacity_is_on_a_qualifier_nothing_routes_to() {
 
 #[test]
 fn wrong_credentials_exit_3_change_nothing_and_never_print_the_secret() {
-    let p = Project::new("");
+    let p = TestProject::builder().start();
     p.fake_build("a", "r-a");
     let secret = "WrongSecretThatMustNeverAppear123";
     let out = p.fcctl_env(
@@ -196,7 +194,7 @@ fn wrong_credentials_exit_3_change_nothing_and_never_print_the_secret() {
 
 #[test]
 fn converges_under_injected_throttling_and_server_errors() {
-    let p = Project::new("error_rate=0.1");
+    let p = TestProject::builder().faults("error_rate=0.1").start();
     p.fake_build("a", "r-a");
     for args in [
         vec!["deploy", "--json"],

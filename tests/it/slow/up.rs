@@ -5,12 +5,10 @@
 //! repository (`scripts/test` runs it before the tests); the tests pass them with `--binary`
 //! so each temp project does not recompile them.
 
-mod common;
-
 use std::path::PathBuf;
 use std::time::Duration;
 
-use common::{Project, text};
+use crate::support::{TestProject, text};
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -48,8 +46,8 @@ fn seed(name: &str) -> String {
 }
 
 /// A project whose model directory is a private copy (so tests can change it).
-fn project(faults: &str) -> Project {
-    let p = Project::new(faults);
+fn project(faults: &str) -> TestProject {
+    let p = TestProject::builder().faults(faults).start();
     let model = p.path().join("model");
     std::fs::create_dir_all(&model).unwrap();
     for f in std::fs::read_dir(repo().join("model")).unwrap() {
@@ -83,7 +81,7 @@ fn up_args() -> Vec<String> {
     ]
 }
 
-fn up(p: &Project) -> serde_json::Value {
+fn up(p: &TestProject) -> serde_json::Value {
     let args = up_args();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     p.json(&args)
@@ -91,7 +89,7 @@ fn up(p: &Project) -> serde_json::Value {
 
 /// `up --local` without `--detach` while another process owns the emulator: it must return
 /// (bounded wait) and say whose emulator it used and how to stop it.
-fn up_joining(p: &Project) -> serde_json::Value {
+fn up_joining(p: &TestProject) -> serde_json::Value {
     let args: Vec<String> = up_args().into_iter().filter(|a| a != "--detach").collect();
     let mut child = p
         .local_command(&args)
@@ -219,7 +217,7 @@ fn up_deploys_then_converges_with_no_writes_then_model_change_and_rollback() {
 }
 
 /// The release a version pins must be complete on NAS (marker written last).
-fn assert_prod_release_complete(p: &Project) {
+fn assert_prod_release_complete(p: &TestProject) {
     let st = p.fcctl(&["status", "--json"]);
     if !st.status.success() {
         return;

@@ -1,0 +1,5 @@
+//! Seconds each: CLI behaviour, the control plane on the emulator, the client layer.
+
+mod aliyun_emulator;
+mod cli;
+mod control_plane;

@@ -1,0 +1,6 @@
+//! Minutes: cross-built binaries, the real model, kill tests.
+
+mod build_glibc;
+mod nas_kill;
+mod nas_sync;
+mod up;
