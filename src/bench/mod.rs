@@ -23,6 +23,8 @@ mod engine;
 mod h1;
 mod html;
 mod render;
+#[cfg(test)]
+mod snapshot_tests;
 mod stats;
 mod target;
 mod timefmt;
