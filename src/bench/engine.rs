@@ -15,10 +15,10 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::cold::{ColdStartSample, ColdStartSummary, summarize_cold};
+use super::format::rfc3339_ms;
 use super::h1::{self, ExchangeError};
 use super::stats::{self, Failure, LatencyStats, MAX_COLD_SAMPLES, Outcome, WorkerStats};
 use super::target::{self, Target};
-use super::timefmt::{now_unix_ms, rfc3339_ms};
 use super::{BenchError, BenchOptions, BenchReport, Mode, Progress, ProgressFn};
 
 struct Shared {
@@ -51,6 +51,13 @@ impl Shared {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
     }
+}
+
+/// Wall-clock time for the report's timestamps; the run itself is timed with the
+/// monotonic clock. A clock set before 1970 reads as 0.
+fn now_unix_ms() -> u64 {
+    let ms = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
+    u64::try_from(ms).unwrap_or(0)
 }
 
 /// Number of measurement shards for `workers` workers.

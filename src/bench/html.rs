@@ -7,9 +7,8 @@ use std::fmt::Write as _;
 use std::io;
 use std::path::Path;
 
-use super::render::{fmt_bytes_per_s, fmt_ms, fmt_rate, request_label, success_pct, thousands};
+use super::format::{fmt_bytes_per_s, fmt_ms, fmt_rate, hms, human_duration, percent, thousands};
 use super::stats::BenchReport;
-use super::timefmt::{hms, human_duration};
 use super::{Mode, PhaseStats};
 
 pub(crate) fn esc(s: &str) -> String {
@@ -295,7 +294,7 @@ pub fn render_html(r: &BenchReport) -> String {
     kv(
         &mut o,
         "Scenario",
-        &format!("{} {}", request_label(r.options.request), r.url),
+        &format!("{} {}", r.options.request.label(), r.url),
     );
     kv(
         &mut o,
@@ -393,10 +392,10 @@ pub fn render_html(r: &BenchReport) -> String {
     let _ = write!(
         o,
         "<tr><td>{}</td><td>{}</td><td>{:.2}</td><td>{} ({}/{})</td><td>{}</td></tr>",
-        esc(request_label(r.options.request)),
+        esc(r.options.request.label()),
         thousands(r.requests),
         r.rps_avg,
-        success_pct(r),
+        percent(r.success_rate),
         thousands(r.successes),
         thousands(r.errors),
         fmt_ms(l.avg)

@@ -20,14 +20,14 @@
 
 mod cold;
 mod engine;
+mod format;
 mod h1;
 mod html;
-mod render;
 #[cfg(test)]
 mod snapshot_tests;
 mod stats;
 mod target;
-mod timefmt;
+mod terminal;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -38,11 +38,11 @@ use serde::{Deserialize, Serialize};
 pub use cold::{ColdStartSample, ColdStartSummary, PhaseStats, summarize_cold};
 pub use engine::{probe, run, run_cold};
 pub use html::{render_html, write_html_report};
-pub use render::{compare, render_summary};
 pub use stats::{
     BenchReport, ErrorsByClass, HistogramBucket, LatencyStats, SecondBucket, StatusCounts,
 };
 pub use stats::{report_dir_name, save_report};
+pub use terminal::{compare, render_summary};
 
 /// Hard ceilings that no option can lift: every run is bounded.
 pub const MAX_CONNECTIONS: usize = 10_000;
@@ -60,6 +60,17 @@ pub enum RequestKind {
     PostImage,
     /// `POST <url>/classify` with the raw image as the body, images round-robin.
     Classify,
+}
+
+impl RequestKind {
+    /// How the summary and the HTML report name the request.
+    pub fn label(self) -> &'static str {
+        match self {
+            RequestKind::GetPage => "GET page",
+            RequestKind::PostImage => "POST image (multipart `file`)",
+            RequestKind::Classify => "POST /classify (raw image)",
+        }
+    }
 }
 
 /// How load is generated.
@@ -137,7 +148,7 @@ impl Mode {
                 step_duration,
             } => format!(
                 "concurrency, auto-ramp {from}→{to}, +{step_pct} % of max per step, {} per step",
-                timefmt::human_duration(step_duration)
+                format::human_duration(step_duration)
             ),
         }
     }

@@ -460,7 +460,7 @@ pub(crate) const SCHEMA: u32 = 1;
 
 /// `20261126T035437Z`: the directory name for a report under `target/fcctl/bench/`.
 pub fn report_dir_name(r: &BenchReport) -> String {
-    let t = super::timefmt::rfc3339_ms(r.started_unix_ms);
+    let t = super::format::rfc3339_ms(r.started_unix_ms);
     // 2026-11-26T03:54:37.736Z -> 20261126T035437Z
     let compact: String = t[..19].chars().filter(|c| *c != '-' && *c != ':').collect();
     format!("{compact}Z")

@@ -2,71 +2,15 @@
 
 use std::fmt::Write as _;
 
+use super::format::{fmt_bytes_per_s, fmt_ms, fmt_rate, human_duration, percent, thousands};
 use super::stats::{BenchReport, LatencyStats, SecondBucket};
-use super::timefmt::human_duration;
-use super::{Mode, RequestKind};
+use super::{Mode, PhaseStats};
 
 const RULE: &str =
     "────────────────────────────────────────────────────────────────────────────────────────────";
 
-/// `176933` → `176,933`
-pub(crate) fn thousands(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::with_capacity(s.len() + s.len() / 3);
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
-/// Milliseconds with sensible precision: `32319 ms`, `41.25 ms`, `0.183 ms`.
-pub(crate) fn fmt_ms(x: f64) -> String {
-    if x >= 1000.0 {
-        format!("{x:.0} ms")
-    } else if x >= 10.0 {
-        format!("{x:.2} ms").replace(".00 ms", " ms")
-    } else {
-        format!("{x:.3} ms")
-    }
-}
-
-pub(crate) fn fmt_bytes_per_s(b: f64) -> String {
-    if b >= 1e9 {
-        format!("{:.2} GB/s", b / 1e9)
-    } else if b >= 1e6 {
-        format!("{:.2} MB/s", b / 1e6)
-    } else if b >= 1e3 {
-        format!("{:.2} kB/s", b / 1e3)
-    } else {
-        format!("{b:.0} B/s")
-    }
-}
-
-pub(crate) fn fmt_rate(x: f64) -> String {
-    if x.fract() == 0.0 {
-        thousands(x as u64)
-    } else {
-        format!("{x:.2}")
-    }
-}
-
-pub(crate) fn request_label(k: RequestKind) -> &'static str {
-    match k {
-        RequestKind::GetPage => "GET page",
-        RequestKind::PostImage => "POST image (multipart `file`)",
-        RequestKind::Classify => "POST /classify (raw image)",
-    }
-}
-
-pub(crate) fn success_pct(r: &BenchReport) -> String {
-    format!("{:.2}%", r.success_rate * 100.0)
-}
-
 /// Unicode sparkline of `values` resampled (max per cell) to at most `width` cells.
-pub(crate) fn sparkline(values: &[f64], width: usize) -> String {
+fn sparkline(values: &[f64], width: usize) -> String {
     const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
     if values.is_empty() || width == 0 {
         return String::new();
@@ -117,12 +61,7 @@ fn latency_line(l: &LatencyStats) -> String {
 pub fn render_summary(r: &BenchReport) -> String {
     let mut o = String::new();
     let o_ = &mut o;
-    let _ = writeln!(
-        o_,
-        "fcctl bench · {} {}",
-        request_label(r.options.request),
-        r.url
-    );
+    let _ = writeln!(o_, "fcctl bench · {} {}", r.options.request.label(), r.url);
     let _ = writeln!(o_, "{RULE}");
     let length = human_duration(std::time::Duration::from_secs_f64(r.duration_s.max(0.0)));
     let _ = writeln!(
@@ -185,7 +124,7 @@ pub fn render_summary(r: &BenchReport) -> String {
     let l = &r.latency_ms;
     let success = format!(
         "{} ({}/{})",
-        success_pct(r),
+        percent(r.success_rate),
         thousands(r.successes),
         thousands(r.errors)
     );
@@ -250,7 +189,7 @@ pub fn render_summary(r: &BenchReport) -> String {
         let _ = writeln!(o_, "   warm        {}", latency_line(&r.warm_latency_ms));
     }
     if let Some(c) = &r.cold_start {
-        let phase = |name: &str, p: &super::PhaseStats| {
+        let phase = |name: &str, p: &PhaseStats| {
             if p.count == 0 {
                 String::new()
             } else {
@@ -323,7 +262,7 @@ pub fn compare(a: &BenchReport, b: &BenchReport) -> String {
             o,
             "  {tag}  {}  {} {}  {}, {}",
             r.started_at,
-            request_label(r.options.request),
+            r.options.request.label(),
             r.url,
             r.options.mode.describe(),
             human_duration(std::time::Duration::from_secs_f64(r.duration_s.max(0.0)))
@@ -496,13 +435,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn helpers() {
-        assert_eq!(thousands(176_933), "176,933");
-        assert_eq!(thousands(12), "12");
-        assert_eq!(thousands(1_000_000), "1,000,000");
-        assert_eq!(fmt_ms(32319.0), "32319 ms");
-        assert_eq!(fmt_ms(41.25), "41.25 ms");
-        assert_eq!(fmt_ms(38.0), "38 ms");
+    fn sparkline_cells() {
         assert_eq!(sparkline(&[0.0, 1.0, 2.0, 7.0], 10), "▁▂▃█");
         assert_eq!(sparkline(&[1.0; 100], 10).chars().count(), 10);
     }
