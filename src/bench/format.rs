@@ -10,6 +10,8 @@ use time::macros::format_description;
 const RFC3339_MS: &[FormatItem<'static>] =
     format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
 const HMS: &[FormatItem<'static>] = format_description!("[hour]:[minute]:[second]");
+const COMPACT: &[FormatItem<'static>] =
+    format_description!("[year][month][day]T[hour][minute][second]Z");
 
 /// `unix_ms` as a UTC time; times beyond year 9999 (never a real run) become the epoch.
 fn utc(unix_ms: u64) -> OffsetDateTime {
@@ -26,6 +28,11 @@ fn format_utc(unix_ms: u64, format: &[FormatItem<'_>]) -> String {
 /// `2019-09-22T22:15:52.123Z`
 pub(crate) fn rfc3339_ms(unix_ms: u64) -> String {
     format_utc(unix_ms, RFC3339_MS)
+}
+
+/// `20190922T221552Z`: sortable and safe in a file name.
+pub(crate) fn compact_utc(unix_ms: u64) -> String {
+    format_utc(unix_ms, COMPACT)
 }
 
 /// `22:15:52` (UTC)
@@ -110,6 +117,7 @@ mod tests {
         // 2019-09-22T22:15:52Z, the seed's run
         assert_eq!(rfc3339_ms(1_569_190_552_000), "2019-09-22T22:15:52.000Z");
         assert_eq!(hms(1_569_190_552_999), "22:15:52");
+        assert_eq!(compact_utc(1_569_190_552_999), "20190922T221552Z");
         assert_eq!(rfc3339_ms(951_782_400_000), "2000-02-29T00:00:00.000Z");
         assert_eq!(human_duration(Duration::from_secs(300)), "5m 0s");
         assert_eq!(human_duration(Duration::from_millis(250)), "250ms");

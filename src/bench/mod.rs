@@ -20,9 +20,12 @@
 
 mod cold;
 mod engine;
+#[cfg(test)]
+mod fixtures;
 mod format;
 mod h1;
 mod html;
+mod report;
 #[cfg(test)]
 mod snapshot_tests;
 mod stats;
@@ -37,11 +40,11 @@ use serde::{Deserialize, Serialize};
 
 pub use cold::{ColdStartSample, ColdStartSummary, PhaseStats, summarize_cold};
 pub use engine::{probe, run, run_cold};
-pub use html::{render_html, write_html_report};
+pub use html::render_html;
+pub use report::{report_dir_name, save_report, write_html_report};
 pub use stats::{
     BenchReport, ErrorsByClass, HistogramBucket, LatencyStats, SecondBucket, StatusCounts,
 };
-pub use stats::{report_dir_name, save_report};
 pub use terminal::{compare, render_summary};
 
 /// Hard ceilings that no option can lift: every run is bounded.

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::html::tests::sample_report;
+use super::fixtures::sample_report;
 use super::{BenchReport, ErrorsByClass, LatencyStats, Mode, compare, render_html, render_summary};
 
 /// The sample report with every optional branch of the renderers switched on.

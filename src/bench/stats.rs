@@ -458,37 +458,6 @@ pub struct BenchReport {
 
 pub(crate) const SCHEMA: u32 = 1;
 
-/// `20261126T035437Z`: the directory name for a report under `target/fcctl/bench/`.
-pub fn report_dir_name(r: &BenchReport) -> String {
-    let t = super::format::rfc3339_ms(r.started_unix_ms);
-    // 2026-11-26T03:54:37.736Z -> 20261126T035437Z
-    let compact: String = t[..19].chars().filter(|c| *c != '-' && *c != ':').collect();
-    format!("{compact}Z")
-}
-
-/// Write `report.html` and `report.json` into `dir` (created), set `r.report` to the
-/// HTML path, and return it. The JSON is the same object `--json` prints.
-pub fn save_report(
-    r: &mut BenchReport,
-    dir: &std::path::Path,
-) -> std::io::Result<std::path::PathBuf> {
-    let html = dir.join("report.html");
-    super::html::write_html_report(r, &html)?;
-    r.report = Some(html.display().to_string());
-    let json = serde_json::to_string_pretty(r).map_err(std::io::Error::other)?;
-    std::fs::write(dir.join("report.json"), json + "\n")?;
-    Ok(html)
-}
-
-impl BenchReport {
-    /// Read a report written with `serde_json` (for `fcctl bench compare`).
-    pub fn from_json_file(path: &std::path::Path) -> std::io::Result<BenchReport> {
-        let text = std::fs::read_to_string(path)?;
-        serde_json::from_str(&text)
-            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -591,47 +560,5 @@ mod tests {
         assert_eq!(a.cold_starts, 1);
         assert_eq!(LatencyStats::from_hist(&a.cold).count, 1);
         assert_eq!(LatencyStats::from_hist(&a.warm).count, 4);
-    }
-}
-
-#[cfg(test)]
-mod json_tests {
-    #[test]
-    fn json_has_the_keys_other_tools_rely_on() {
-        let mut r = crate::bench::html::tests::sample_report();
-        r.report = Some("target/fcctl/bench/20190922T221552Z/report.html".into());
-        let v = serde_json::to_value(&r).unwrap();
-        let o = v.as_object().unwrap();
-        for k in [
-            "requests",
-            "rps_avg",
-            "rps_peak",
-            "errors",
-            "cold_starts",
-            "latency_ms",
-            "report",
-        ] {
-            assert!(o.contains_key(k), "missing {k}");
-        }
-        assert!(v["errors"].is_u64(), "errors must be a number");
-        assert!(v["errors_by_class"]["http_5xx"].is_u64());
-        for k in ["min", "avg", "p50", "p75", "p90", "p99", "max"] {
-            assert!(v["latency_ms"][k].is_number(), "latency_ms.{k}");
-        }
-        assert_eq!(
-            v["report"],
-            "target/fcctl/bench/20190922T221552Z/report.html"
-        );
-        assert_eq!(super::report_dir_name(&r), "20190922T221552Z");
-        let dir = std::env::temp_dir().join(format!("fcctl-bench-save-{}", std::process::id()));
-        let mut saved = r.clone();
-        let html = super::save_report(&mut saved, &dir).unwrap();
-        assert_eq!(saved.report.as_deref(), Some(html.to_str().unwrap()));
-        let back = super::BenchReport::from_json_file(&dir.join("report.json")).unwrap();
-        assert_eq!(back, saved);
-        std::fs::remove_dir_all(&dir).ok();
-        assert!(v["timeline"][0]["rps_2xx"].is_u64());
-        let back: super::BenchReport = serde_json::from_value(v).unwrap();
-        assert_eq!(back, r);
     }
 }
