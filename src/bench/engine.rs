@@ -15,11 +15,31 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::cold::{ColdStartSample, ColdStartSummary, summarize_cold};
+use super::error::BenchError;
 use super::format::rfc3339_ms;
-use super::h1::{self, ExchangeError};
-use super::stats::{self, Failure, LatencyStats, MAX_COLD_SAMPLES, Outcome, WorkerStats};
+use super::http1::{self, ExchangeError};
+use super::options::{BenchOptions, Mode};
+use super::stats::{
+    self, BenchReport, Failure, LatencyStats, MAX_COLD_SAMPLES, Outcome, WorkerStats,
+};
 use super::target::{self, Target};
-use super::{BenchError, BenchOptions, BenchReport, Mode, Progress, ProgressFn};
+
+/// Live figures handed to the progress callback about 5 times a second.
+#[derive(Debug, Clone, Default)]
+pub struct Progress {
+    pub elapsed: Duration,
+    pub duration: Duration,
+    pub requests: u64,
+    pub errors: u64,
+    pub cold_starts: u64,
+    pub in_flight: usize,
+    pub target_concurrency: usize,
+    /// Completed requests during the last second.
+    pub rps: f64,
+}
+
+/// Progress callback; wrap an `indicatif::ProgressBar` in it at the command layer.
+pub type ProgressFn = Arc<dyn Fn(&Progress) + Send + Sync>;
 
 struct Shared {
     start: Instant,
@@ -290,7 +310,7 @@ struct Worker {
     target: Arc<Target>,
     timeout: Duration,
     rate: Option<f64>,
-    conn: Option<h1::Conn>,
+    conn: Option<http1::Conn>,
     payload_idx: usize,
     /// Instance ids this worker has seen (merged at the end).
     instances: HashSet<String>,
@@ -437,15 +457,15 @@ impl Worker {
 /// Send one request on the kept-alive connection (reconnecting, and retrying once, when
 /// the server had closed it), read the whole response, look at the cold-start headers.
 async fn exchange(
-    conn: &mut Option<h1::Conn>,
+    conn: &mut Option<http1::Conn>,
     addrs: &[SocketAddr],
     wire: &[u8],
     known_instances: &HashSet<String>,
-) -> Result<h1::Response, Failure> {
+) -> Result<http1::Response, Failure> {
     for attempt in 0..2 {
         let c = match conn {
             Some(c) => c,
-            None => conn.insert(h1::connect(addrs).await.map_err(|_| Failure::Connect)?),
+            None => conn.insert(http1::connect(addrs).await.map_err(|_| Failure::Connect)?),
         };
         match c.exchange(wire, known_instances).await {
             Ok(r) => {

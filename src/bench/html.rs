@@ -5,9 +5,10 @@
 
 use std::fmt::Write as _;
 
+use super::cold::PhaseStats;
 use super::format::{fmt_bytes_per_s, fmt_ms, fmt_rate, hms, human_duration, percent, thousands};
+use super::options::Mode;
 use super::stats::BenchReport;
-use super::{Mode, PhaseStats};
 
 pub(crate) fn esc(s: &str) -> String {
     let mut o = String::with_capacity(s.len());

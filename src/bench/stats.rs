@@ -6,8 +6,8 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
-use super::BenchOptions;
 use super::cold::{ColdStartSample, ColdStartSummary};
+use super::options::BenchOptions;
 
 /// Highest latency the histograms track: 1 hour, in microseconds.
 const HIST_MAX_US: u64 = 3_600_000_000;

@@ -6,7 +6,8 @@ use std::path::Path;
 use bytes::Bytes;
 use http::Uri;
 
-use super::{BenchError, BenchOptions, RequestKind};
+use super::error::BenchError;
+use super::options::{BenchOptions, RequestKind};
 
 /// A resolved target: where to connect and what to send.
 #[derive(Debug, Clone)]

@@ -2,9 +2,10 @@
 
 use std::fmt::Write as _;
 
+use super::cold::PhaseStats;
 use super::format::{fmt_bytes_per_s, fmt_ms, fmt_rate, human_duration, percent, thousands};
+use super::options::Mode;
 use super::stats::{BenchReport, LatencyStats, SecondBucket};
-use super::{Mode, PhaseStats};
 
 const RULE: &str =
     "────────────────────────────────────────────────────────────────────────────────────────────";
