@@ -1,0 +1,251 @@
+//! Inline SVG charts: time-series lines and the latency histogram.
+
+use std::fmt::Write as _;
+
+use super::escape::esc;
+use crate::bench::format::{fmt_ms, thousands};
+use crate::bench::stats::HistogramBucket;
+
+/// Smallest "nice" number (1, 2, 2.5, 5 × 10^k) ≥ x.
+fn nice_ceil(x: f64) -> f64 {
+    if x <= 0.0 || !x.is_finite() {
+        return 1.0;
+    }
+    let p = 10f64.powf(x.log10().floor());
+    for m in [1.0, 2.0, 2.5, 5.0, 10.0] {
+        if m * p >= x - 1e-9 {
+            return m * p;
+        }
+    }
+    10.0 * p
+}
+
+fn fmt_tick(v: f64) -> String {
+    if v >= 1000.0 || v.fract() == 0.0 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.1}")
+    }
+}
+
+pub(super) struct Series<'a> {
+    pub name: &'a str,
+    pub color: &'a str,
+    pub values: Vec<f64>,
+}
+
+const W: f64 = 1000.0;
+const H: f64 = 250.0;
+const ML: f64 = 64.0;
+const MR: f64 = 44.0;
+const MT: f64 = 14.0;
+const MB: f64 = 30.0;
+
+fn legend(series: &[(&str, &str)]) -> String {
+    let mut o = String::from("<div class=\"legend\">");
+    for (name, color) in series {
+        let _ = write!(
+            o,
+            "<span><i style=\"background:{color}\"></i>{}</span>",
+            esc(name)
+        );
+    }
+    o.push_str("</div>");
+    o
+}
+
+/// A time-series line chart; `x_label(i)` names point `i`.
+pub(super) fn line_chart(
+    title: &str,
+    series: &[Series],
+    x_label: &dyn Fn(usize) -> String,
+) -> String {
+    let n = series.iter().map(|s| s.values.len()).max().unwrap_or(0);
+    let max = series
+        .iter()
+        .flat_map(|s| s.values.iter().copied())
+        .fold(0.0, f64::max);
+    let ymax = nice_ceil(max);
+    let pw = W - ML - MR;
+    let ph = H - MT - MB;
+    let x = |i: usize| {
+        ML + if n > 1 {
+            i as f64 * pw / (n - 1) as f64
+        } else {
+            pw / 2.0
+        }
+    };
+    let y = |v: f64| MT + ph - (v / ymax).clamp(0.0, 1.0) * ph;
+
+    let mut o = String::new();
+    let _ = write!(
+        o,
+        "<section class=\"chart\"><h3>{}</h3><svg viewBox=\"0 0 {W} {H}\" role=\"img\" aria-label=\"{}\">",
+        esc(title),
+        esc(title)
+    );
+    for k in 0..=5 {
+        let v = ymax * k as f64 / 5.0;
+        let yy = y(v);
+        let _ = write!(
+            o,
+            "<line x1=\"{ML}\" x2=\"{}\" y1=\"{yy:.1}\" y2=\"{yy:.1}\" class=\"grid\"/><text x=\"{}\" y=\"{:.1}\" class=\"yl\">{}</text>",
+            W - MR,
+            ML - 6.0,
+            yy + 4.0,
+            fmt_tick(v)
+        );
+    }
+    let _ = write!(
+        o,
+        "<line x1=\"{ML}\" x2=\"{}\" y1=\"{:.1}\" y2=\"{:.1}\" class=\"axis\"/>",
+        W - MR,
+        MT + ph,
+        MT + ph
+    );
+    if n > 0 {
+        let ticks = 8.min(n);
+        let mut last = usize::MAX;
+        for k in 0..ticks {
+            let i = if ticks > 1 {
+                k * (n - 1) / (ticks - 1)
+            } else {
+                0
+            };
+            if i == last {
+                continue;
+            }
+            last = i;
+            let _ = write!(
+                o,
+                "<text x=\"{:.1}\" y=\"{:.1}\" class=\"xl\">{}</text>",
+                x(i),
+                H - 10.0,
+                esc(&x_label(i))
+            );
+        }
+    }
+    for s in series {
+        if s.values.is_empty() {
+            continue;
+        }
+        if s.values.len() == 1 {
+            let _ = write!(
+                o,
+                "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"3\" fill=\"{}\"/>",
+                x(0),
+                y(s.values[0]),
+                s.color
+            );
+            continue;
+        }
+        let mut pts = String::with_capacity(s.values.len() * 14);
+        for (i, v) in s.values.iter().enumerate() {
+            let _ = write!(pts, "{:.1},{:.1} ", x(i), y(*v));
+        }
+        let _ = write!(
+            o,
+            "<polyline points=\"{}\" fill=\"none\" stroke=\"{}\" stroke-width=\"2\" stroke-linejoin=\"round\"><title>{}</title></polyline>",
+            pts.trim_end(),
+            s.color,
+            esc(s.name)
+        );
+    }
+    o.push_str("</svg>");
+    o.push_str(&legend(
+        &series.iter().map(|s| (s.name, s.color)).collect::<Vec<_>>(),
+    ));
+    o.push_str("</section>");
+    o
+}
+
+/// Latency histogram: log-spaced buckets on x, count on a log scale on y so that a
+/// handful of cold starts stay visible next to a million warm responses.
+pub(super) fn histogram_chart(hb: &[HistogramBucket]) -> String {
+    let mut o = String::from(
+        "<section class=\"chart\"><h3>Latency histogram (responses per bucket, log scale)</h3>",
+    );
+    if hb.is_empty() {
+        o.push_str("<p class=\"muted\">No responses.</p></section>");
+        return o;
+    }
+    let _ = write!(
+        o,
+        "<svg viewBox=\"0 0 {W} {H}\" role=\"img\" aria-label=\"latency histogram\">"
+    );
+    let maxc = hb.iter().map(|b| b.count).max().unwrap_or(1).max(1) as f64;
+    let decades = maxc.log10().ceil().max(1.0);
+    let pw = W - ML - MR;
+    let ph = H - MT - MB;
+    let y = |c: f64| {
+        MT + ph
+            - if c <= 0.0 {
+                0.0
+            } else {
+                ((c.log10() + 1.0) / (decades + 1.0)).clamp(0.0, 1.0) * ph
+            }
+    };
+    for d in 0..=(decades as i32) {
+        let v = 10f64.powi(d);
+        let yy = y(v);
+        let _ = write!(
+            o,
+            "<line x1=\"{ML}\" x2=\"{}\" y1=\"{yy:.1}\" y2=\"{yy:.1}\" class=\"grid\"/><text x=\"{}\" y=\"{:.1}\" class=\"yl\">{}</text>",
+            W - MR,
+            ML - 6.0,
+            yy + 4.0,
+            thousands(v as u64)
+        );
+    }
+    let bw = pw / hb.len() as f64;
+    for (i, b) in hb.iter().enumerate() {
+        let x0 = ML + i as f64 * bw;
+        let top = y(b.count as f64);
+        if b.count > 0 {
+            let _ = write!(
+                o,
+                "<rect x=\"{:.1}\" y=\"{top:.1}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"#1f77b4\"><title>{} – {}: {}</title></rect>",
+                x0 + 1.0,
+                (bw - 2.0).max(1.0),
+                (MT + ph - top).max(0.5),
+                fmt_ms(b.from_ms),
+                fmt_ms(b.to_ms),
+                thousands(b.count)
+            );
+        }
+    }
+    let _ = write!(
+        o,
+        "<line x1=\"{ML}\" x2=\"{}\" y1=\"{:.1}\" y2=\"{:.1}\" class=\"axis\"/>",
+        W - MR,
+        MT + ph,
+        MT + ph
+    );
+    let step = (hb.len() / 8).max(1);
+    for (i, b) in hb.iter().enumerate() {
+        if i % step == 0 || i + 1 == hb.len() {
+            let _ = write!(
+                o,
+                "<text x=\"{:.1}\" y=\"{:.1}\" class=\"xl\">{}</text>",
+                ML + (i as f64 + 1.0) * bw,
+                H - 10.0,
+                esc(&fmt_ms(b.to_ms))
+            );
+        }
+    }
+    o.push_str("</svg><p class=\"muted\">x: upper edge of each latency bucket</p></section>");
+    o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nice_ticks() {
+        assert_eq!(nice_ceil(1184.0), 2000.0);
+        assert_eq!(nice_ceil(32_319.0), 50_000.0);
+        assert_eq!(nice_ceil(45.0), 50.0);
+        assert_eq!(nice_ceil(0.0), 1.0);
+    }
+}
