@@ -19,6 +19,7 @@
 //! ```
 
 mod cold;
+mod convert;
 mod engine;
 mod error;
 #[cfg(test)]

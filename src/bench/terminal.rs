@@ -2,10 +2,11 @@
 
 use std::fmt::Write as _;
 
-use super::cold::PhaseStats;
+use super::cold::{ColdStartSummary, PhaseStats};
+use super::convert::{saturating_usize, to_f64};
 use super::format::{fmt_bytes_per_s, fmt_ms, fmt_rate, human_duration, percent, thousands};
 use super::options::Mode;
-use super::stats::{BenchReport, LatencyStats, SecondBucket};
+use super::stats::{BenchReport, LatencyStats, SecondBucket, chart_timeline};
 
 const RULE: &str =
     "────────────────────────────────────────────────────────────────────────────────────────────";
@@ -31,12 +32,13 @@ fn sparkline(values: &[f64], width: usize) -> String {
             if max <= 0.0 {
                 BARS[0]
             } else {
-                BARS[((v / max) * 7.0).round().clamp(0.0, 7.0) as usize]
+                BARS[saturating_usize(((v / max) * 7.0).round().clamp(0.0, 7.0))]
             }
         })
         .collect()
 }
 
+/// One line of left-aligned columns, two spaces apart, without trailing blanks.
 fn row(out: &mut String, cols: &[(&str, usize)]) {
     let mut line = String::from(" ");
     for (text, w) in cols {
@@ -46,14 +48,14 @@ fn row(out: &mut String, cols: &[(&str, usize)]) {
     out.push('\n');
 }
 
-fn latency_line(l: &LatencyStats) -> String {
+fn latency_line(latency: &LatencyStats) -> String {
     format!(
         "p50 {} · p90 {} · p99 {} · max {} ({} responses)",
-        fmt_ms(l.p50),
-        fmt_ms(l.p90),
-        fmt_ms(l.p99),
-        fmt_ms(l.max),
-        thousands(l.count)
+        fmt_ms(latency.p50),
+        fmt_ms(latency.p90),
+        fmt_ms(latency.p99),
+        fmt_ms(latency.max),
+        thousands(latency.count)
     )
 }
 
@@ -61,16 +63,35 @@ fn latency_line(l: &LatencyStats) -> String {
 /// with percentiles, then errors, cold starts and sparklines of the time series.
 pub fn render_summary(r: &BenchReport) -> String {
     let mut o = String::new();
-    let o_ = &mut o;
-    let _ = writeln!(o_, "fcctl bench · {} {}", r.options.request.label(), r.url);
-    let _ = writeln!(o_, "{RULE}");
-    let length = human_duration(std::time::Duration::from_secs_f64(r.duration_s.max(0.0)));
+    run_header(&mut o, r);
+    let _ = writeln!(o, "{RULE}");
+    key_figures(&mut o, r);
+    let _ = writeln!(o, "{RULE}");
+    metrics(&mut o, r);
+    let _ = writeln!(o, "{RULE}");
+    errors_and_cold_starts(&mut o, r);
+    sparklines(&mut o, r);
+    if let Some(p) = &r.report {
+        let _ = writeln!(o, " Report        {p}");
+    }
+    o
+}
+
+fn run_length(r: &BenchReport) -> String {
+    human_duration(std::time::Duration::from_secs_f64(r.duration_s.max(0.0)))
+}
+
+fn run_header(o: &mut String, r: &BenchReport) {
+    let _ = writeln!(o, "fcctl bench · {} {}", r.options.request.label(), r.url);
+    let _ = writeln!(o, "{RULE}");
     let _ = writeln!(
-        o_,
+        o,
         " Run           {} → {}   length {}",
-        r.started_at, r.finished_at, length
+        r.started_at,
+        r.finished_at,
+        run_length(r)
     );
-    let _ = writeln!(o_, " Load mode     {}", r.options.mode.describe());
+    let _ = writeln!(o, " Load mode     {}", r.options.mode.describe());
     let mut bounds = format!(
         " Bounds        duration {}, max {} requests, timeout {}",
         human_duration(r.options.duration),
@@ -83,46 +104,41 @@ pub fn render_summary(r: &BenchReport) -> String {
     if let Some(h) = &r.options.host_header {
         let _ = write!(bounds, ", Host: {h}");
     }
-    let _ = writeln!(o_, "{bounds}");
-    let _ = writeln!(o_, "{RULE}");
+    let _ = writeln!(o, "{bounds}");
+}
 
-    let conc = format!("{}/{}", r.concurrency_peak, r.concurrency_limit);
-    let rps = format!("{}/{}", fmt_rate(r.rps_peak), fmt_rate(r.rps_avg));
-    let avg_t = fmt_bytes_per_s(r.throughput_avg_bps);
-    let peak_t = fmt_bytes_per_s(r.throughput_peak_bps);
-    let errs = thousands(r.errors);
-    let total = thousands(r.requests);
-    let conc_title = if matches!(r.options.mode, Mode::Rate { .. }) {
+fn key_figures(o: &mut String, r: &BenchReport) {
+    let concurrency_title = if matches!(r.options.mode, Mode::Rate { .. }) {
         "In flight (peak/limit)"
     } else {
         "Concurrency (peak/limit)"
     };
     let widths = [24, 16, 12, 12, 8, 14];
-    row(
-        o_,
-        &[
-            (conc_title, widths[0]),
-            ("RPS (peak/avg)", widths[1]),
-            ("Avg traffic", widths[2]),
-            ("Peak traffic", widths[3]),
-            ("Errors", widths[4]),
-            ("Total requests", widths[5]),
-        ],
-    );
-    row(
-        o_,
-        &[
-            (&conc, widths[0]),
-            (&rps, widths[1]),
-            (&avg_t, widths[2]),
-            (&peak_t, widths[3]),
-            (&errs, widths[4]),
-            (&total, widths[5]),
-        ],
-    );
-    let _ = writeln!(o_, "{RULE}");
+    let titles = [
+        concurrency_title,
+        "RPS (peak/avg)",
+        "Avg traffic",
+        "Peak traffic",
+        "Errors",
+        "Total requests",
+    ];
+    let values = [
+        format!("{}/{}", r.concurrency_peak, r.concurrency_limit),
+        format!("{}/{}", fmt_rate(r.rps_peak), fmt_rate(r.rps_avg)),
+        fmt_bytes_per_s(r.throughput_avg_bps),
+        fmt_bytes_per_s(r.throughput_peak_bps),
+        thousands(r.errors),
+        thousands(r.requests),
+    ];
+    let titles: Vec<(&str, usize)> = titles.into_iter().zip(widths).collect();
+    let values: Vec<(&str, usize)> = values.iter().map(String::as_str).zip(widths).collect();
+    row(o, &titles);
+    row(o, &values);
+}
 
-    let l = &r.latency_ms;
+fn metrics(o: &mut String, r: &BenchReport) {
+    let latency = &r.latency_ms;
+    let total = thousands(r.requests);
     let success = format!(
         "{} ({}/{})",
         percent(r.success_rate),
@@ -130,9 +146,9 @@ pub fn render_summary(r: &BenchReport) -> String {
         thousands(r.errors)
     );
     let avg_tps = format!("{:.2}", r.rps_avg);
-    let avg_rt = fmt_ms(l.avg);
+    let avg_response = fmt_ms(latency.avg);
     row(
-        o_,
+        o,
         &[
             ("Total requests", 16),
             ("Avg TPS", 12),
@@ -141,29 +157,44 @@ pub fn render_summary(r: &BenchReport) -> String {
         ],
     );
     row(
-        o_,
-        &[(&total, 16), (&avg_tps, 12), (&success, 28), (&avg_rt, 18)],
+        o,
+        &[
+            (&total, 16),
+            (&avg_tps, 12),
+            (&success, 28),
+            (&avg_response, 18),
+        ],
     );
     let heads = ["99%", "90%", "75%", "50%", "99.9%", "Max", "Min"];
-    let vals = [l.p99, l.p90, l.p75, l.p50, l.p999, l.max, l.min].map(fmt_ms);
-    let mut h = String::from(" ");
-    let mut v = String::from(" ");
-    for (a, b) in heads.iter().zip(vals.iter()) {
-        let _ = write!(h, "{a:>11}");
-        let _ = write!(v, "{b:>11}");
+    let values = [
+        latency.p99,
+        latency.p90,
+        latency.p75,
+        latency.p50,
+        latency.p999,
+        latency.max,
+        latency.min,
+    ]
+    .map(fmt_ms);
+    let mut head_line = String::from(" ");
+    let mut value_line = String::from(" ");
+    for (head, value) in heads.iter().zip(values.iter()) {
+        let _ = write!(head_line, "{head:>11}");
+        let _ = write!(value_line, "{value:>11}");
     }
-    let _ = writeln!(o_, "{h}\n{v}");
+    let _ = writeln!(o, "{head_line}\n{value_line}");
     if r.coordinated_omission_corrected {
         let _ = writeln!(
-            o_,
+            o,
             " (open loop: latency measured from the intended send time, coordinated-omission corrected)"
         );
     }
-    let _ = writeln!(o_, "{RULE}");
+}
 
+fn errors_and_cold_starts(o: &mut String, r: &BenchReport) {
     let e = &r.errors_by_class;
     let _ = writeln!(
-        o_,
+        o,
         " Errors        4xx {} · 5xx {} · timeout {} · connect {} · other {} · function (x-fc-error-type) {}",
         thousands(e.http_4xx),
         thousands(e.http_5xx),
@@ -172,78 +203,78 @@ pub fn render_summary(r: &BenchReport) -> String {
         thousands(e.other),
         thousands(e.function)
     );
-    let inst = if r.instances > 0 {
+    let instances = if r.instances > 0 {
         format!(", {} instances seen", r.instances)
     } else {
         String::new()
     };
     let _ = writeln!(
-        o_,
-        " Cold starts   {} of {} requests{inst}",
+        o,
+        " Cold starts   {} of {} requests{instances}",
         thousands(r.cold_starts),
         thousands(r.requests)
     );
     if r.cold_latency_ms.count > 0 {
-        let _ = writeln!(o_, "   cold        {}", latency_line(&r.cold_latency_ms));
+        let _ = writeln!(o, "   cold        {}", latency_line(&r.cold_latency_ms));
     }
     if r.warm_latency_ms.count > 0 {
-        let _ = writeln!(o_, "   warm        {}", latency_line(&r.warm_latency_ms));
+        let _ = writeln!(o, "   warm        {}", latency_line(&r.warm_latency_ms));
     }
     if let Some(c) = &r.cold_start {
-        let phase = |name: &str, p: &PhaseStats| {
-            if p.count == 0 {
-                String::new()
-            } else {
-                format!(
-                    "{name} p50 {} / p90 {} / max {}",
-                    fmt_ms(p.p50),
-                    fmt_ms(p.p90),
-                    fmt_ms(p.max)
-                )
-            }
-        };
-        for (name, p) in [
-            ("instance start", &c.instance_start_ms),
-            ("/initialize  ", &c.initialize_ms),
-            ("model load   ", &c.model_load_ms),
-            ("first byte   ", &c.first_byte_ms),
-        ] {
-            let s = phase(name, p);
-            if !s.is_empty() {
-                let _ = writeln!(o_, "   phase       {s}");
-            }
+        cold_phases(o, c);
+    }
+}
+
+fn cold_phases(o: &mut String, c: &ColdStartSummary) {
+    for (name, p) in [
+        ("instance start", &c.instance_start_ms),
+        ("/initialize  ", &c.initialize_ms),
+        ("model load   ", &c.model_load_ms),
+        ("first byte   ", &c.first_byte_ms),
+    ] {
+        if p.count > 0 {
+            let _ = writeln!(o, "   phase       {}", phase_line(name, p));
         }
     }
-    let tl = super::stats::chart_timeline(r);
-    if !tl.is_empty() {
-        let series = |f: fn(&SecondBucket) -> f64| tl.iter().map(f).collect::<Vec<f64>>();
-        let rps = series(|b| b.total() as f64);
-        let lat = series(|b| b.lat_max);
-        let con = series(|b| b.concurrency as f64);
-        let max = |v: &[f64]| v.iter().copied().fold(0.0, f64::max);
-        let _ = writeln!(
-            o_,
-            " RPS           {}  peak {}/s",
-            sparkline(&rps, 60),
-            fmt_rate(max(&rps))
-        );
-        let _ = writeln!(
-            o_,
-            " Latency max   {}  peak {}",
-            sparkline(&lat, 60),
-            fmt_ms(max(&lat))
-        );
-        let _ = writeln!(
-            o_,
-            " Concurrency   {}  peak {}",
-            sparkline(&con, 60),
-            max(&con)
-        );
+}
+
+fn phase_line(name: &str, p: &PhaseStats) -> String {
+    format!(
+        "{name} p50 {} / p90 {} / max {}",
+        fmt_ms(p.p50),
+        fmt_ms(p.p90),
+        fmt_ms(p.max)
+    )
+}
+
+fn sparklines(o: &mut String, r: &BenchReport) {
+    let timeline = chart_timeline(r);
+    if timeline.is_empty() {
+        return;
     }
-    if let Some(p) = &r.report {
-        let _ = writeln!(o_, " Report        {p}");
-    }
-    o
+    let series = |f: fn(&SecondBucket) -> f64| timeline.iter().map(f).collect::<Vec<f64>>();
+    let rps = series(|b| to_f64(b.total()));
+    let latency = series(|b| b.lat_max);
+    let concurrency = series(|b| to_f64(b.concurrency));
+    let max = |v: &[f64]| v.iter().copied().fold(0.0, f64::max);
+    let _ = writeln!(
+        o,
+        " RPS           {}  peak {}/s",
+        sparkline(&rps, 60),
+        fmt_rate(max(&rps))
+    );
+    let _ = writeln!(
+        o,
+        " Latency max   {}  peak {}",
+        sparkline(&latency, 60),
+        fmt_ms(max(&latency))
+    );
+    let _ = writeln!(
+        o,
+        " Concurrency   {}  peak {}",
+        sparkline(&concurrency, 60),
+        max(&concurrency)
+    );
 }
 
 /// How a metric should move to be an improvement.
@@ -252,6 +283,58 @@ enum Better {
     Higher,
     Lower,
     Neither,
+}
+
+/// One row of `compare`: how to read the figure from a report, which direction is
+/// better, and whether it is a latency (printed in ms) or a count/rate.
+struct Metric {
+    name: &'static str,
+    value: fn(&BenchReport) -> f64,
+    better: Better,
+    latency: bool,
+}
+
+const fn metric(
+    name: &'static str,
+    value: fn(&BenchReport) -> f64,
+    better: Better,
+    latency: bool,
+) -> Metric {
+    Metric {
+        name,
+        value,
+        better,
+        latency,
+    }
+}
+
+fn compared_metrics() -> [Metric; 18] {
+    use Better::{Higher, Lower, Neither};
+    [
+        metric("requests", |r| to_f64(r.requests), Neither, false),
+        metric("success rate %", |r| r.success_rate * 100.0, Higher, false),
+        metric("errors", |r| to_f64(r.errors), Lower, false),
+        metric("rps avg", |r| r.rps_avg, Higher, false),
+        metric("rps peak", |r| r.rps_peak, Higher, false),
+        metric(
+            "concurrency peak",
+            |r| to_f64(r.concurrency_peak),
+            Neither,
+            false,
+        ),
+        metric("cold starts", |r| to_f64(r.cold_starts), Lower, false),
+        metric("instances", |r| to_f64(r.instances), Neither, false),
+        metric("latency min", |r| r.latency_ms.min, Lower, true),
+        metric("latency avg", |r| r.latency_ms.avg, Lower, true),
+        metric("latency p50", |r| r.latency_ms.p50, Lower, true),
+        metric("latency p75", |r| r.latency_ms.p75, Lower, true),
+        metric("latency p90", |r| r.latency_ms.p90, Lower, true),
+        metric("latency p99", |r| r.latency_ms.p99, Lower, true),
+        metric("latency p99.9", |r| r.latency_ms.p999, Lower, true),
+        metric("latency max", |r| r.latency_ms.max, Lower, true),
+        metric("warm p99", |r| r.warm_latency_ms.p99, Lower, true),
+        metric("cold max", |r| r.cold_latency_ms.max, Lower, true),
+    ]
 }
 
 /// `fcctl bench compare A B`: key figures side by side with absolute and relative deltas.
@@ -266,7 +349,7 @@ pub fn compare(a: &BenchReport, b: &BenchReport) -> String {
             r.options.request.label(),
             r.url,
             r.options.mode.describe(),
-            human_duration(std::time::Duration::from_secs_f64(r.duration_s.max(0.0)))
+            run_length(r)
         );
     }
     let _ = writeln!(o, "{RULE}");
@@ -275,160 +358,42 @@ pub fn compare(a: &BenchReport, b: &BenchReport) -> String {
         " {:<22}{:>14}{:>14}{:>14}{:>10}",
         "metric", "A", "B", "Δ (B−A)", "Δ %"
     );
-    let rows: Vec<(&str, f64, f64, Better, bool)> = vec![
-        (
-            "requests",
-            a.requests as f64,
-            b.requests as f64,
-            Better::Neither,
-            false,
-        ),
-        (
-            "success rate %",
-            a.success_rate * 100.0,
-            b.success_rate * 100.0,
-            Better::Higher,
-            false,
-        ),
-        (
-            "errors",
-            a.errors as f64,
-            b.errors as f64,
-            Better::Lower,
-            false,
-        ),
-        ("rps avg", a.rps_avg, b.rps_avg, Better::Higher, false),
-        ("rps peak", a.rps_peak, b.rps_peak, Better::Higher, false),
-        (
-            "concurrency peak",
-            a.concurrency_peak as f64,
-            b.concurrency_peak as f64,
-            Better::Neither,
-            false,
-        ),
-        (
-            "cold starts",
-            a.cold_starts as f64,
-            b.cold_starts as f64,
-            Better::Lower,
-            false,
-        ),
-        (
-            "instances",
-            a.instances as f64,
-            b.instances as f64,
-            Better::Neither,
-            false,
-        ),
-        (
-            "latency min",
-            a.latency_ms.min,
-            b.latency_ms.min,
-            Better::Lower,
-            true,
-        ),
-        (
-            "latency avg",
-            a.latency_ms.avg,
-            b.latency_ms.avg,
-            Better::Lower,
-            true,
-        ),
-        (
-            "latency p50",
-            a.latency_ms.p50,
-            b.latency_ms.p50,
-            Better::Lower,
-            true,
-        ),
-        (
-            "latency p75",
-            a.latency_ms.p75,
-            b.latency_ms.p75,
-            Better::Lower,
-            true,
-        ),
-        (
-            "latency p90",
-            a.latency_ms.p90,
-            b.latency_ms.p90,
-            Better::Lower,
-            true,
-        ),
-        (
-            "latency p99",
-            a.latency_ms.p99,
-            b.latency_ms.p99,
-            Better::Lower,
-            true,
-        ),
-        (
-            "latency p99.9",
-            a.latency_ms.p999,
-            b.latency_ms.p999,
-            Better::Lower,
-            true,
-        ),
-        (
-            "latency max",
-            a.latency_ms.max,
-            b.latency_ms.max,
-            Better::Lower,
-            true,
-        ),
-        (
-            "warm p99",
-            a.warm_latency_ms.p99,
-            b.warm_latency_ms.p99,
-            Better::Lower,
-            true,
-        ),
-        (
-            "cold max",
-            a.cold_latency_ms.max,
-            b.cold_latency_ms.max,
-            Better::Lower,
-            true,
-        ),
-    ];
-    for (name, x, y, better, ms) in rows {
-        let f = |v: f64| {
-            if ms {
-                fmt_ms(v)
-            } else {
-                fmt_rate((v * 100.0).round() / 100.0)
-            }
-        };
-        let d = y - x;
-        let dtxt = if ms {
-            format!("{}{}", if d >= 0.0 { "+" } else { "−" }, fmt_ms(d.abs()))
-        } else {
-            format!(
-                "{}{}",
-                if d >= 0.0 { "+" } else { "−" },
-                fmt_rate((d.abs() * 100.0).round() / 100.0)
-            )
-        };
-        let pct = if x != 0.0 {
-            format!("{:+.1} %", d / x * 100.0)
-        } else {
-            "—".to_string()
-        };
-        let verdict = match better {
-            _ if d == 0.0 => "",
-            Better::Higher if d > 0.0 => "better",
-            Better::Lower if d < 0.0 => "better",
-            Better::Neither => "",
-            _ => "worse",
-        };
-        let line = format!(
-            " {name:<22}{:>14}{:>14}{dtxt:>14}{pct:>10}  {verdict}",
-            f(x),
-            f(y)
-        );
+    for m in compared_metrics() {
+        let line = compare_line(&m, (m.value)(a), (m.value)(b));
         let _ = writeln!(o, "{}", line.trim_end());
     }
     o
+}
+
+fn compare_line(m: &Metric, before: f64, after: f64) -> String {
+    let show = |v: f64| {
+        if m.latency {
+            fmt_ms(v)
+        } else {
+            fmt_rate((v * 100.0).round() / 100.0)
+        }
+    };
+    let delta = after - before;
+    let sign = if delta >= 0.0 { "+" } else { "−" };
+    let delta_text = format!("{sign}{}", show(delta.abs()));
+    let pct = if before == 0.0 {
+        "—".to_string()
+    } else {
+        format!("{:+.1} %", delta / before * 100.0)
+    };
+    let verdict = match m.better {
+        _ if delta == 0.0 => "",
+        Better::Higher if delta > 0.0 => "better",
+        Better::Lower if delta < 0.0 => "better",
+        Better::Neither => "",
+        _ => "worse",
+    };
+    format!(
+        " {:<22}{:>14}{:>14}{delta_text:>14}{pct:>10}  {verdict}",
+        m.name,
+        show(before),
+        show(after)
+    )
 }
 
 #[cfg(test)]

@@ -1,0 +1,31 @@
+//! The numeric conversions the module needs, named so that each loss is visible and
+//! argued once: counts become floats for rates, averages and charts; measured floats
+//! (already rounded by the caller) become counts or indices.
+
+/// Exact up to 2^53 (about 9·10^15): far above any count of requests, bytes or
+/// microseconds one bounded run (24 h at most) produces, so nothing is lost in practice.
+#[allow(clippy::cast_precision_loss)]
+pub(crate) fn to_f64(n: u64) -> f64 {
+    n as f64
+}
+
+/// Truncates toward zero, saturates at 0 and `usize::MAX`, NaN becomes 0: Rust's `as`
+/// semantics, which is what every caller wants after rounding or taking `ceil`.
+#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+pub(crate) fn saturating_usize(x: f64) -> usize {
+    x as usize
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conversions_saturate() {
+        assert_eq!(saturating_usize(-1.5), 0);
+        assert_eq!(saturating_usize(f64::NAN), 0);
+        assert_eq!(saturating_usize(2.9), 2);
+        assert_eq!(saturating_usize(7.0), 7);
+        assert_eq!(to_f64(1 << 53), 9_007_199_254_740_992.0);
+    }
+}
