@@ -10,6 +10,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::convert::{index_to_f64, saturating_usize};
+
 /// One request that paid a cold start (or one `--cold` probe).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -50,7 +52,8 @@ impl PhaseStats {
             return PhaseStats::default();
         }
         v.sort_by(f64::total_cmp);
-        let rank = |q: f64| v[((q * v.len() as f64).ceil() as usize).clamp(1, v.len()) - 1];
+        let rank =
+            |q: f64| v[saturating_usize((q * index_to_f64(v.len())).ceil()).clamp(1, v.len()) - 1];
         PhaseStats {
             count: v.len() as u64,
             p50: rank(0.5),
@@ -205,10 +208,10 @@ mod tests {
         let samples: Vec<ColdStartSample> = (1..=10)
             .map(|i| ColdStartSample {
                 cold: true,
-                instance_start_ms: Some(i as f64 * 10.0),
-                initialize_ms: Some(i as f64 * 100.0),
-                first_byte_ms: i as f64 * 1000.0,
-                total_ms: i as f64 * 1001.0,
+                instance_start_ms: Some(f64::from(i) * 10.0),
+                initialize_ms: Some(f64::from(i) * 100.0),
+                first_byte_ms: f64::from(i) * 1000.0,
+                total_ms: f64::from(i) * 1001.0,
                 ..Default::default()
             })
             .chain(std::iter::once(ColdStartSample {

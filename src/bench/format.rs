@@ -4,6 +4,8 @@
 use std::time::Duration;
 
 use time::OffsetDateTime;
+
+use super::convert::saturating_u64;
 use time::format_description::FormatItem;
 use time::macros::format_description;
 
@@ -97,7 +99,7 @@ pub(crate) fn fmt_bytes_per_s(b: f64) -> String {
 /// Whole rates with thousands separators (`2,000`), fractional ones with two decimals.
 pub(crate) fn fmt_rate(x: f64) -> String {
     if x.fract() == 0.0 {
-        thousands(x as u64)
+        thousands(saturating_u64(x))
     } else {
         format!("{x:.2}")
     }
@@ -119,7 +121,7 @@ mod tests {
         assert_eq!(hms(1_569_190_552_999), "22:15:52");
         assert_eq!(compact_utc(1_569_190_552_999), "20190922T221552Z");
         assert_eq!(rfc3339_ms(951_782_400_000), "2000-02-29T00:00:00.000Z");
-        assert_eq!(human_duration(Duration::from_secs(300)), "5m 0s");
+        assert_eq!(human_duration(Duration::from_mins(5)), "5m 0s");
         assert_eq!(human_duration(Duration::from_millis(250)), "250ms");
         assert_eq!(human_duration(Duration::from_secs(30)), "30s");
     }

@@ -5,13 +5,14 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::convert::{index_to_f64, saturating_usize};
 use super::error::BenchError;
 use super::format::human_duration;
 
 /// Hard ceilings that no option can lift: every run is bounded.
 pub const MAX_CONNECTIONS: usize = 10_000;
 /// Longest run the engine accepts.
-pub const MAX_DURATION: Duration = Duration::from_secs(24 * 3600);
+pub const MAX_DURATION: Duration = Duration::from_hours(24);
 
 /// What each request sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -88,7 +89,7 @@ impl Mode {
                 let step = if step_duration.is_zero() {
                     levels.len()
                 } else {
-                    (elapsed.as_secs_f64() / step_duration.as_secs_f64()) as usize
+                    saturating_usize(elapsed.as_secs_f64() / step_duration.as_secs_f64())
                 };
                 levels[step.min(levels.len() - 1)]
             }
@@ -122,7 +123,7 @@ impl Mode {
 pub fn ramp_levels(from: usize, to: usize, step_pct: f64) -> Vec<usize> {
     let from = from.max(1);
     let to = to.max(from);
-    let step = ((to as f64 * step_pct / 100.0).round() as usize).max(1);
+    let step = saturating_usize((index_to_f64(to) * step_pct / 100.0).round()).max(1);
     let mut levels = vec![from];
     let mut c = from;
     while c < to {
@@ -193,7 +194,7 @@ impl BenchOptions {
         match self.mode {
             Mode::Rate { rps } => self
                 .connections
-                .unwrap_or_else(|| ((rps / 10.0).ceil() as usize).clamp(16, 512)),
+                .unwrap_or_else(|| saturating_usize((rps / 10.0).ceil()).clamp(16, 512)),
             _ => self.mode.max_concurrency(),
         }
     }

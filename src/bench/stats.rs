@@ -7,6 +7,7 @@ use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
 use super::cold::{ColdStartSample, ColdStartSummary};
+use super::convert::{index_to_f64, saturating_u64, saturating_usize, to_f64, to_usize};
 use super::options::BenchOptions;
 
 /// Highest latency the histograms track: 1 hour, in microseconds.
@@ -117,7 +118,7 @@ impl WorkerStats {
         bytes: u64,
         cold: bool,
     ) {
-        let sec = at.as_secs() as usize;
+        let sec = to_usize(at.as_secs());
         if self.buckets.len() <= sec {
             self.buckets.resize(sec + 1, BucketAcc::default());
         }
@@ -155,7 +156,9 @@ impl WorkerStats {
                         self.errors.other += 1;
                     }
                 }
-                let us = (latency.as_micros() as u64).clamp(1, HIST_MAX_US);
+                let us = u64::try_from(latency.as_micros())
+                    .unwrap_or(HIST_MAX_US)
+                    .clamp(1, HIST_MAX_US);
                 self.all.saturating_record(us);
                 if cold {
                     self.cold.saturating_record(us);
@@ -278,7 +281,8 @@ pub struct LatencyStats {
     pub max: f64,
 }
 
-fn ms3(us: f64) -> f64 {
+/// Microseconds as milliseconds, rounded to the microsecond.
+fn micros_to_ms(us: f64) -> f64 {
     (us / 1000.0 * 1000.0).round() / 1000.0
 }
 
@@ -287,17 +291,17 @@ impl LatencyStats {
         if h.is_empty() {
             return LatencyStats::default();
         }
-        let q = |q: f64| ms3(h.value_at_quantile(q) as f64);
+        let q = |q: f64| micros_to_ms(to_f64(h.value_at_quantile(q)));
         LatencyStats {
             count: h.len(),
-            min: ms3(h.min() as f64),
-            avg: ms3(h.mean()),
+            min: micros_to_ms(to_f64(h.min())),
+            avg: micros_to_ms(h.mean()),
             p50: q(0.50),
             p75: q(0.75),
             p90: q(0.90),
             p99: q(0.99),
             p999: q(0.999),
-            max: ms3(h.max() as f64),
+            max: micros_to_ms(to_f64(h.max())),
         }
     }
 }
@@ -336,7 +340,7 @@ pub(crate) fn timeline(buckets: &[BucketAcc], concurrency: &[u64]) -> Vec<Second
         .map(|i| {
             let b = buckets.get(i).copied().unwrap_or_default();
             let avg = if b.lat_n > 0 {
-                b.lat_sum_us as f64 / b.lat_n as f64
+                to_f64(b.lat_sum_us) / to_f64(b.lat_n)
             } else {
                 0.0
             };
@@ -347,9 +351,9 @@ pub(crate) fn timeline(buckets: &[BucketAcc], concurrency: &[u64]) -> Vec<Second
                 rps_4xx: b.n4xx,
                 rps_5xx: b.n5xx,
                 rps_err: b.nerr,
-                lat_min: ms3(b.lat_min_us as f64),
-                lat_avg: ms3(avg),
-                lat_max: ms3(b.lat_max_us as f64),
+                lat_min: micros_to_ms(to_f64(b.lat_min_us)),
+                lat_avg: micros_to_ms(avg),
+                lat_max: micros_to_ms(to_f64(b.lat_max_us)),
                 concurrency: concurrency.get(i).copied().unwrap_or(0),
                 cold_starts: b.cold,
                 bytes: b.bytes,
@@ -363,7 +367,7 @@ pub(crate) fn timeline(buckets: &[BucketAcc], concurrency: &[u64]) -> Vec<Second
 pub(crate) fn chart_timeline(r: &BenchReport) -> &[SecondBucket] {
     let tl = &r.timeline[..];
     match tl.last() {
-        Some(last) if tl.len() > 1 && last.t as f64 >= r.options.duration.as_secs_f64() => {
+        Some(last) if tl.len() > 1 && to_f64(last.t) >= r.options.duration.as_secs_f64() => {
             &tl[..tl.len() - 1]
         }
         _ => tl,
@@ -384,24 +388,25 @@ pub(crate) fn histogram_buckets(h: &Histogram<u64>) -> Vec<HistogramBucket> {
     if h.is_empty() {
         return Vec::new();
     }
-    let lo = h.min().max(1) as f64;
-    let hi = h.highest_equivalent(h.max()) as f64;
+    let lo_us = h.min().max(1);
+    let hi_us = h.highest_equivalent(h.max());
+    let (lo, hi) = (to_f64(lo_us), to_f64(hi_us));
     let ratio = (hi / lo).max(1.0001);
-    let n = ((ratio.log2() * 4.0).ceil() as usize).clamp(1, 60);
+    let n = saturating_usize((ratio.log2() * 4.0).ceil()).clamp(1, 60);
     let edges: Vec<u64> = (0..=n)
-        .map(|i| (lo * ratio.powf(i as f64 / n as f64)).round() as u64)
+        .map(|i| saturating_u64((lo * ratio.powf(index_to_f64(i) / index_to_f64(n))).round()))
         .collect();
     let mut out = Vec::with_capacity(n);
-    let mut prev = h.lowest_equivalent(lo as u64).saturating_sub(1);
+    let mut prev = h.lowest_equivalent(lo_us).saturating_sub(1);
     for (i, &e) in edges.iter().enumerate().skip(1) {
-        let e = if i == n { hi as u64 } else { e };
+        let e = if i == n { hi_us } else { e };
         if e <= prev {
             continue;
         }
         let count = h.count_between(prev + 1, e);
         out.push(HistogramBucket {
-            from_ms: ms3(prev as f64),
-            to_ms: ms3(e as f64),
+            from_ms: micros_to_ms(to_f64(prev)),
+            to_ms: micros_to_ms(to_f64(e)),
             count,
         });
         prev = h.highest_equivalent(e);

@@ -3,6 +3,7 @@
 use std::fmt::Write as _;
 
 use super::escape::esc;
+use crate::bench::convert::{index_to_f64, saturating_usize, to_f64};
 use crate::bench::format::{fmt_ms, thousands};
 use crate::bench::stats::HistogramBucket;
 
@@ -60,7 +61,7 @@ pub(super) fn line_chart(
     series: &[Series],
     x_label: &dyn Fn(usize) -> String,
 ) -> String {
-    let n = series.iter().map(|s| s.values.len()).max().unwrap_or(0);
+    let points = series.iter().map(|s| s.values.len()).max().unwrap_or(0);
     let max = series
         .iter()
         .flat_map(|s| s.values.iter().copied())
@@ -69,8 +70,8 @@ pub(super) fn line_chart(
     let pw = W - ML - MR;
     let ph = H - MT - MB;
     let x = |i: usize| {
-        ML + if n > 1 {
-            i as f64 * pw / (n - 1) as f64
+        ML + if points > 1 {
+            index_to_f64(i) * pw / index_to_f64(points - 1)
         } else {
             pw / 2.0
         }
@@ -85,7 +86,7 @@ pub(super) fn line_chart(
         esc(title)
     );
     for k in 0..=5 {
-        let v = ymax * k as f64 / 5.0;
+        let v = ymax * f64::from(k) / 5.0;
         let yy = y(v);
         let _ = write!(
             o,
@@ -103,12 +104,12 @@ pub(super) fn line_chart(
         MT + ph,
         MT + ph
     );
-    if n > 0 {
-        let ticks = 8.min(n);
+    if points > 0 {
+        let ticks = 8.min(points);
         let mut last = usize::MAX;
         for k in 0..ticks {
             let i = if ticks > 1 {
-                k * (n - 1) / (ticks - 1)
+                k * (points - 1) / (ticks - 1)
             } else {
                 0
             };
@@ -173,7 +174,7 @@ pub(super) fn histogram_chart(hb: &[HistogramBucket]) -> String {
         o,
         "<svg viewBox=\"0 0 {W} {H}\" role=\"img\" aria-label=\"latency histogram\">"
     );
-    let maxc = hb.iter().map(|b| b.count).max().unwrap_or(1).max(1) as f64;
+    let maxc = to_f64(hb.iter().map(|b| b.count).max().unwrap_or(1).max(1));
     let decades = maxc.log10().ceil().max(1.0);
     let pw = W - ML - MR;
     let ph = H - MT - MB;
@@ -185,22 +186,23 @@ pub(super) fn histogram_chart(hb: &[HistogramBucket]) -> String {
                 ((c.log10() + 1.0) / (decades + 1.0)).clamp(0.0, 1.0) * ph
             }
     };
-    for d in 0..=(decades as i32) {
-        let v = 10f64.powi(d);
-        let yy = y(v);
+    let mut tick: u64 = 1;
+    for _ in 0..=saturating_usize(decades) {
+        let yy = y(to_f64(tick));
         let _ = write!(
             o,
             "<line x1=\"{ML}\" x2=\"{}\" y1=\"{yy:.1}\" y2=\"{yy:.1}\" class=\"grid\"/><text x=\"{}\" y=\"{:.1}\" class=\"yl\">{}</text>",
             W - MR,
             ML - 6.0,
             yy + 4.0,
-            thousands(v as u64)
+            thousands(tick)
         );
+        tick = tick.saturating_mul(10);
     }
-    let bw = pw / hb.len() as f64;
+    let bw = pw / index_to_f64(hb.len());
     for (i, b) in hb.iter().enumerate() {
-        let x0 = ML + i as f64 * bw;
-        let top = y(b.count as f64);
+        let x0 = ML + index_to_f64(i) * bw;
+        let top = y(to_f64(b.count));
         if b.count > 0 {
             let _ = write!(
                 o,
@@ -227,7 +229,7 @@ pub(super) fn histogram_chart(hb: &[HistogramBucket]) -> String {
             let _ = write!(
                 o,
                 "<text x=\"{:.1}\" y=\"{:.1}\" class=\"xl\">{}</text>",
-                ML + (i as f64 + 1.0) * bw,
+                ML + (index_to_f64(i) + 1.0) * bw,
                 H - 10.0,
                 esc(&fmt_ms(b.to_ms))
             );

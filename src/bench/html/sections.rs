@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 use super::chart::{Series, histogram_chart, line_chart};
 use super::escape::esc;
 use crate::bench::cold::PhaseStats;
+use crate::bench::convert::to_f64;
 use crate::bench::format::{
     fmt_bytes_per_s, fmt_ms, fmt_rate, hms, human_duration, percent, thousands,
 };
@@ -198,32 +199,32 @@ pub(super) fn time_series(o: &mut String, r: &BenchReport) {
             Series {
                 name: "Total",
                 color: "#1f5fbf",
-                values: col(|b| b.total() as f64),
+                values: col(|b| to_f64(b.total())),
             },
             Series {
                 name: "2XX",
                 color: "#1a9850",
-                values: col(|b| b.rps_2xx as f64),
+                values: col(|b| to_f64(b.rps_2xx)),
             },
             Series {
                 name: "3XX",
                 color: "#91cf60",
-                values: col(|b| b.rps_3xx as f64),
+                values: col(|b| to_f64(b.rps_3xx)),
             },
             Series {
                 name: "4XX",
                 color: "#f5a623",
-                values: col(|b| b.rps_4xx as f64),
+                values: col(|b| to_f64(b.rps_4xx)),
             },
             Series {
                 name: "5XX",
                 color: "#e8590c",
-                values: col(|b| b.rps_5xx as f64),
+                values: col(|b| to_f64(b.rps_5xx)),
             },
             Series {
                 name: "Failed (timeout, connect)",
                 color: "#d62728",
-                values: col(|b| b.rps_err as f64),
+                values: col(|b| to_f64(b.rps_err)),
             },
         ],
         &label,
@@ -259,12 +260,12 @@ pub(super) fn time_series(o: &mut String, r: &BenchReport) {
             Series {
                 name: "Concurrency",
                 color: "#1f5fbf",
-                values: col(|b| b.concurrency as f64),
+                values: col(|b| to_f64(b.concurrency)),
             },
             Series {
                 name: "Cold starts",
                 color: "#d62728",
-                values: col(|b| b.cold_starts as f64),
+                values: col(|b| to_f64(b.cold_starts)),
             },
         ],
         &label,
