@@ -77,6 +77,7 @@ pub struct ColdStartSummary {
 
 /// Summarise the samples marked `cold` (all samples if none is marked, as for probes
 /// against a server that sets no headers). `None` when there is nothing to summarise.
+#[must_use]
 pub fn summarize_cold(samples: &[ColdStartSample]) -> Option<ColdStartSummary> {
     let marked: Vec<&ColdStartSample> = samples.iter().filter(|s| s.cold).collect();
     let set: Vec<&ColdStartSample> = if marked.is_empty() {
@@ -179,6 +180,7 @@ impl HeaderInfo {
 mod tests {
     use super::*;
 
+    #[allow(clippy::float_cmp)] // exact: nearest-rank percentiles return input values unchanged
     #[test]
     fn headers_and_summary() {
         let mut h = HeaderInfo::default();

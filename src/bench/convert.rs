@@ -38,6 +38,7 @@ pub(crate) fn saturating_usize(x: f64) -> usize {
 mod tests {
     use super::*;
 
+    #[allow(clippy::float_cmp)] // exact: whole numbers below 2^53 convert without rounding
     #[test]
     fn conversions_saturate() {
         assert_eq!(saturating_usize(-1.5), 0);

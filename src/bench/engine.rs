@@ -124,6 +124,11 @@ impl Shared {
 
 /// Run a benchmark. Bounded by `opts.duration` (no request starts later; in-flight ones
 /// finish or time out) and `opts.max_requests`.
+///
+/// # Errors
+///
+/// Invalid options, a refused or unresolvable target, or an unreadable image. Failed
+/// requests are not errors: they are counted in the report.
 pub async fn run(
     opts: BenchOptions,
     progress: Option<ProgressFn>,
@@ -561,6 +566,10 @@ async fn exchange(
 /// a new instance: bump a no-op config, scale to zero on the emulator, ...) then
 /// [`probe`] once; returns the samples and their phase summary (instance start →
 /// `/initialize` done → first byte).
+///
+/// # Errors
+///
+/// A refused target, a failing `force_fresh`, or a failed probe.
 pub async fn run_cold<F, Fut, E>(
     opts: &BenchOptions,
     n: usize,
@@ -587,6 +596,10 @@ where
 
 /// One request over a fresh connection, timed (for `--cold N`: the caller forces a new
 /// instance before each probe, then summarises with [`summarize_cold`]).
+///
+/// # Errors
+///
+/// A refused or unresolvable target, or a request that fails or times out.
 pub async fn probe(opts: &BenchOptions) -> Result<ColdStartSample, BenchError> {
     let target = target::resolve(opts).await?;
     let sent = Instant::now();
@@ -663,7 +676,7 @@ mod tests {
                                 .into_body()
                                 .collect()
                                 .await
-                                .map(|b| b.to_bytes())
+                                .map(http_body_util::Collected::to_bytes)
                                 .unwrap_or_default();
                             if multipart && body.windows(9).any(|w| w == b"filename=") {
                                 st.multipart_ok.fetch_add(1, Relaxed);
@@ -758,7 +771,10 @@ mod tests {
             (c.count, c.instance_start_ms.p50, c.initialize_ms.max),
             (4, 12.5, 300.0)
         );
-        assert_eq!(r.timeline.iter().map(|b| b.total()).sum::<u64>(), 2000);
+        assert_eq!(
+            r.timeline.iter().map(SecondBucket::total).sum::<u64>(),
+            2000
+        );
         assert_eq!(r.timeline.iter().map(|b| b.cold_starts).sum::<u64>(), 4);
         assert_eq!(r.bytes_received, 2000 * 5);
         assert!(r.concurrency_peak <= 4 && r.concurrency_limit == 4);
@@ -819,6 +835,7 @@ mod tests {
         std::fs::remove_dir_all(&dir).ok();
     }
 
+    #[allow(clippy::float_cmp)] // exact: a rate with no successes is the literal 0.0
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn timeouts_and_connect_errors_are_classified() {
         let st = Arc::new(ServerState::default());
@@ -851,7 +868,7 @@ mod tests {
             from: 1,
             to: 3,
             step_pct: 50.0,
-            step_duration: Duration::from_millis(1000),
+            step_duration: Duration::from_secs(1),
         };
         // 400 ms per request: 1 user during the first second, then 3.
         let r = run(opts(addr, "/slow", mode, 1600, 4000), None)

@@ -41,7 +41,7 @@ pub(crate) fn sample_report() -> BenchReport {
         duration_s: 30.0,
         requests: 7_350,
         successes: 7_349,
-        success_rate: 0.999864,
+        success_rate: 0.999_864,
         errors: 1,
         rps_avg: 245.0,
         rps_peak: 390.0,

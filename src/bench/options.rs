@@ -29,6 +29,7 @@ pub enum RequestKind {
 
 impl RequestKind {
     /// How the summary and the HTML report name the request.
+    #[must_use]
     pub fn label(self) -> &'static str {
         match self {
             RequestKind::GetPage => "GET page",
@@ -69,6 +70,7 @@ impl Default for Mode {
 impl Mode {
     /// The concurrency levels of a ramp, first to last (`[n]` for a fixed concurrency,
     /// empty for rate mode).
+    #[must_use]
     pub fn levels(&self) -> Vec<usize> {
         match *self {
             Mode::Rate { .. } => Vec::new(),
@@ -80,6 +82,7 @@ impl Mode {
     }
 
     /// Target concurrency `elapsed` into the run (0 in rate mode).
+    #[must_use]
     pub fn concurrency_at(&self, elapsed: Duration) -> usize {
         match *self {
             Mode::Rate { .. } => 0,
@@ -97,11 +100,13 @@ impl Mode {
     }
 
     /// Highest concurrency the mode reaches (0 in rate mode).
+    #[must_use]
     pub fn max_concurrency(&self) -> usize {
         self.levels().into_iter().max().unwrap_or(0)
     }
 
     /// A short human description ("concurrency 8", "ramp 5→50 +20 %/60s", "rate 500/s").
+    #[must_use]
     pub fn describe(&self) -> String {
         match *self {
             Mode::Rate { rps } => format!("rate {rps}/s (open loop)"),
@@ -120,6 +125,7 @@ impl Mode {
 }
 
 /// Ramp levels: `from`, then `+ round(to * step_pct / 100)` (at least 1) until `to`.
+#[must_use]
 pub fn ramp_levels(from: usize, to: usize, step_pct: f64) -> Vec<usize> {
     let from = from.max(1);
     let to = to.max(from);
@@ -172,7 +178,7 @@ impl Default for BenchOptions {
             mode: Mode::default(),
             duration: Duration::from_secs(10),
             max_requests: 1_000_000,
-            timeout: Duration::from_secs(60),
+            timeout: Duration::from_mins(1),
             host_header: None,
             allow_remote: false,
             connections: None,
@@ -190,6 +196,7 @@ impl BenchOptions {
     }
 
     /// Number of worker tasks (= connections) the run uses.
+    #[must_use]
     pub fn workers(&self) -> usize {
         match self.mode {
             Mode::Rate { rps } => self
@@ -270,13 +277,13 @@ mod tests {
             from: 5,
             to: 50,
             step_pct: 20.0,
-            step_duration: Duration::from_secs(60),
+            step_duration: Duration::from_mins(1),
         };
         assert_eq!(m.concurrency_at(Duration::ZERO), 5);
         assert_eq!(m.concurrency_at(Duration::from_secs(59)), 5);
-        assert_eq!(m.concurrency_at(Duration::from_secs(60)), 15);
+        assert_eq!(m.concurrency_at(Duration::from_mins(1)), 15);
         assert_eq!(m.concurrency_at(Duration::from_secs(299)), 45);
-        assert_eq!(m.concurrency_at(Duration::from_secs(300)), 50);
+        assert_eq!(m.concurrency_at(Duration::from_mins(5)), 50);
         assert_eq!(m.concurrency_at(Duration::from_secs(10_000)), 50);
         assert_eq!(m.max_concurrency(), 50);
         // degenerate inputs stay sane

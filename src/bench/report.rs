@@ -9,12 +9,17 @@ use super::html::render_html;
 use super::stats::BenchReport;
 
 /// `20261126T035437Z`: the directory name for a report under `target/fcctl/bench/`.
+#[must_use]
 pub fn report_dir_name(r: &BenchReport) -> String {
     compact_utc(r.started_unix_ms)
 }
 
 /// Write `report.html` and `report.json` into `dir` (created), set `r.report` to the
 /// HTML path, and return it. The JSON is the same object `--json` prints.
+///
+/// # Errors
+///
+/// Any I/O error creating `dir` or writing either file.
 pub fn save_report(r: &mut BenchReport, dir: &Path) -> io::Result<PathBuf> {
     let html = dir.join("report.html");
     write_html_report(r, &html)?;
@@ -25,6 +30,10 @@ pub fn save_report(r: &mut BenchReport, dir: &Path) -> io::Result<PathBuf> {
 }
 
 /// Write the HTML report to `path` (parent directories are created).
+///
+/// # Errors
+///
+/// Any I/O error creating the directory or writing the file.
 pub fn write_html_report(r: &BenchReport, path: &Path) -> io::Result<()> {
     if let Some(dir) = path.parent()
         && !dir.as_os_str().is_empty()
@@ -36,6 +45,10 @@ pub fn write_html_report(r: &BenchReport, path: &Path) -> io::Result<()> {
 
 impl BenchReport {
     /// Read a report written with `serde_json` (for `fcctl bench compare`).
+    ///
+    /// # Errors
+    ///
+    /// The file cannot be read, or is not a report (`InvalidData`).
     pub fn from_json_file(path: &Path) -> io::Result<BenchReport> {
         let text = std::fs::read_to_string(path)?;
         serde_json::from_str(&text).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))

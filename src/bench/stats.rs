@@ -253,6 +253,7 @@ pub struct ErrorsByClass {
 }
 
 impl ErrorsByClass {
+    #[must_use]
     pub fn total(&self) -> u64 {
         self.http_4xx + self.http_5xx + self.timeout + self.connect + self.other + self.function
     }
@@ -328,6 +329,7 @@ pub struct SecondBucket {
 }
 
 impl SecondBucket {
+    #[must_use]
     pub fn total(&self) -> u64 {
         self.rps_2xx + self.rps_3xx + self.rps_4xx + self.rps_5xx + self.rps_err
     }

@@ -110,7 +110,7 @@ fn mime_for(path: &Path) -> &'static str {
     match path
         .extension()
         .and_then(std::ffi::OsStr::to_str)
-        .map(|e| e.to_ascii_lowercase())
+        .map(str::to_ascii_lowercase)
         .as_deref()
     {
         Some("jpg" | "jpeg") => "image/jpeg",

@@ -61,6 +61,7 @@ fn latency_line(latency: &LatencyStats) -> String {
 
 /// The terminal summary: run header, the key figures row, the "business metrics" table
 /// with percentiles, then errors, cold starts and sparklines of the time series.
+#[must_use]
 pub fn render_summary(r: &BenchReport) -> String {
     let mut o = String::new();
     run_header(&mut o, r);
@@ -338,6 +339,7 @@ fn compared_metrics() -> [Metric; 18] {
 }
 
 /// `fcctl bench compare A B`: key figures side by side with absolute and relative deltas.
+#[must_use]
 pub fn compare(a: &BenchReport, b: &BenchReport) -> String {
     let mut o = String::new();
     let _ = writeln!(o, "fcctl bench compare");

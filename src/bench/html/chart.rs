@@ -243,6 +243,7 @@ pub(super) fn histogram_chart(hb: &[HistogramBucket]) -> String {
 mod tests {
     use super::*;
 
+    #[allow(clippy::float_cmp)] // exact: nice numbers are products of small powers of ten
     #[test]
     fn nice_ticks() {
         assert_eq!(nice_ceil(1184.0), 2000.0);

@@ -13,6 +13,7 @@ use super::stats::BenchReport;
 use escape::esc;
 
 /// The whole report as one HTML string.
+#[must_use]
 pub fn render_html(r: &BenchReport) -> String {
     let mut o = String::with_capacity(64 * 1024);
     let title = format!("fcctl bench · {}", r.url);
