@@ -81,7 +81,6 @@ fn now_unix_ms() -> u64 {
     u64::try_from(ms).unwrap_or(0)
 }
 
-/// Number of measurement shards for `workers` workers.
 fn shard_count(workers: usize) -> usize {
     workers.clamp(1, 8)
 }
@@ -377,7 +376,7 @@ impl Worker {
                 None => self.closed_loop_next(now).await,
             };
             match next {
-                Next::Send(intended) => self.one(intended).await,
+                Next::Send(intended) => self.send_one(intended).await,
                 Next::Idle => {}
                 Next::Stop => break,
             }
@@ -410,7 +409,7 @@ impl Worker {
         Next::Send(Instant::now())
     }
 
-    async fn one(&mut self, intended: Instant) {
+    async fn send_one(&mut self, intended: Instant) {
         let sh = &*self.shared;
         let t = &*self.target;
         let payload = &t.payloads[self.payload_idx % t.payloads.len()];

@@ -38,7 +38,7 @@ pub(crate) fn compact_utc(unix_ms: u64) -> String {
 }
 
 /// `22:15:52` (UTC)
-pub(crate) fn hms(unix_ms: u64) -> String {
+pub(crate) fn time_of_day(unix_ms: u64) -> String {
     format_utc(unix_ms, HMS)
 }
 
@@ -74,7 +74,7 @@ pub(crate) fn thousands(n: u64) -> String {
 }
 
 /// Milliseconds with sensible precision: `32319 ms`, `41.25 ms`, `0.183 ms`.
-pub(crate) fn fmt_ms(x: f64) -> String {
+pub(crate) fn format_ms(x: f64) -> String {
     if x >= 1000.0 {
         format!("{x:.0} ms")
     } else if x >= 10.0 {
@@ -84,7 +84,7 @@ pub(crate) fn fmt_ms(x: f64) -> String {
     }
 }
 
-pub(crate) fn fmt_bytes_per_s(b: f64) -> String {
+pub(crate) fn format_byte_rate(b: f64) -> String {
     if b >= 1e9 {
         format!("{:.2} GB/s", b / 1e9)
     } else if b >= 1e6 {
@@ -97,7 +97,7 @@ pub(crate) fn fmt_bytes_per_s(b: f64) -> String {
 }
 
 /// Whole rates with thousands separators (`2,000`), fractional ones with two decimals.
-pub(crate) fn fmt_rate(x: f64) -> String {
+pub(crate) fn format_rate(x: f64) -> String {
     if x.fract() == 0.0 {
         thousands(saturating_u64(x))
     } else {
@@ -118,7 +118,7 @@ mod tests {
     fn formats() {
         // 2019-09-22T22:15:52Z, the seed's run
         assert_eq!(rfc3339_ms(1_569_190_552_000), "2019-09-22T22:15:52.000Z");
-        assert_eq!(hms(1_569_190_552_999), "22:15:52");
+        assert_eq!(time_of_day(1_569_190_552_999), "22:15:52");
         assert_eq!(compact_utc(1_569_190_552_999), "20190922T221552Z");
         assert_eq!(rfc3339_ms(951_782_400_000), "2000-02-29T00:00:00.000Z");
         assert_eq!(human_duration(Duration::from_mins(5)), "5m 0s");
@@ -131,8 +131,8 @@ mod tests {
         assert_eq!(thousands(176_933), "176,933");
         assert_eq!(thousands(12), "12");
         assert_eq!(thousands(1_000_000), "1,000,000");
-        assert_eq!(fmt_ms(32319.0), "32319 ms");
-        assert_eq!(fmt_ms(41.25), "41.25 ms");
-        assert_eq!(fmt_ms(38.0), "38 ms");
+        assert_eq!(format_ms(32319.0), "32319 ms");
+        assert_eq!(format_ms(41.25), "41.25 ms");
+        assert_eq!(format_ms(38.0), "38 ms");
     }
 }

@@ -97,7 +97,7 @@ impl Conn {
     }
 
     /// Consume one CRLF-terminated line (chunk trailers); returns its length without CRLF.
-    async fn line(&mut self) -> Result<usize, ExchangeError> {
+    async fn read_line(&mut self) -> Result<usize, ExchangeError> {
         loop {
             if let Some(p) = self.buf[self.start..self.end]
                 .windows(2)
@@ -198,12 +198,12 @@ impl Conn {
             let size = self.chunk_size().await?;
             if size == 0 {
                 // Trailers until the empty line.
-                while self.line().await? > 0 {}
+                while self.read_line().await? > 0 {}
                 return Ok(body_bytes);
             }
             self.skip(size).await?;
             body_bytes += size;
-            if self.line().await? != 0 {
+            if self.read_line().await? != 0 {
                 return Err(ExchangeError::Protocol);
             }
         }

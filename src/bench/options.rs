@@ -11,7 +11,6 @@ use super::format::human_duration;
 
 /// Hard ceilings that no option can lift: every run is bounded.
 pub const MAX_CONNECTIONS: usize = 10_000;
-/// Longest run the engine accepts.
 pub const MAX_DURATION: Duration = Duration::from_hours(24);
 
 /// What each request sends.

@@ -15,7 +15,7 @@ const HIST_MAX_US: u64 = 3_600_000_000;
 /// Cold-start samples kept in the report (all are counted).
 pub(crate) const MAX_COLD_SAMPLES: usize = 10_000;
 
-pub(crate) fn new_hist() -> Histogram<u64> {
+pub(crate) fn new_histogram() -> Histogram<u64> {
     // 3 significant digits, 1 µs .. 1 h: ~200 KiB per histogram.
     Histogram::new_with_bounds(1, HIST_MAX_US, 3).expect("static histogram bounds are valid")
 }
@@ -40,7 +40,7 @@ pub(crate) enum Outcome {
 
 /// One second of the run, accumulated.
 #[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct BucketAcc {
+pub(crate) struct SecondAccumulator {
     pub n2xx: u64,
     pub n3xx: u64,
     pub n4xx: u64,
@@ -54,8 +54,8 @@ pub(crate) struct BucketAcc {
     pub bytes: u64,
 }
 
-impl BucketAcc {
-    fn merge(&mut self, o: &BucketAcc) {
+impl SecondAccumulator {
+    fn merge(&mut self, o: &SecondAccumulator) {
         self.n2xx += o.n2xx;
         self.n3xx += o.n3xx;
         self.n4xx += o.n4xx;
@@ -82,7 +82,7 @@ pub(crate) struct WorkerStats {
     pub all: Histogram<u64>,
     pub warm: Histogram<u64>,
     pub cold: Histogram<u64>,
-    pub buckets: Vec<BucketAcc>,
+    pub buckets: Vec<SecondAccumulator>,
     pub status: StatusCounts,
     pub errors: ErrorsByClass,
     pub bytes: u64,
@@ -95,9 +95,9 @@ impl WorkerStats {
     pub fn new() -> Self {
         WorkerStats {
             requests: 0,
-            all: new_hist(),
-            warm: new_hist(),
-            cold: new_hist(),
+            all: new_histogram(),
+            warm: new_histogram(),
+            cold: new_histogram(),
             buckets: Vec::new(),
             status: StatusCounts::default(),
             errors: ErrorsByClass::default(),
@@ -120,7 +120,7 @@ impl WorkerStats {
     ) {
         let sec = to_usize(at.as_secs());
         if self.buckets.len() <= sec {
-            self.buckets.resize(sec + 1, BucketAcc::default());
+            self.buckets.resize(sec + 1, SecondAccumulator::default());
         }
         self.requests += 1;
         let b = &mut self.buckets[sec];
@@ -193,7 +193,8 @@ impl WorkerStats {
         let _ = self.warm.add(&o.warm);
         let _ = self.cold.add(&o.cold);
         if self.buckets.len() < o.buckets.len() {
-            self.buckets.resize(o.buckets.len(), BucketAcc::default());
+            self.buckets
+                .resize(o.buckets.len(), SecondAccumulator::default());
         }
         for (a, b) in self.buckets.iter_mut().zip(o.buckets.iter()) {
             a.merge(b);
@@ -210,7 +211,6 @@ impl WorkerStats {
     }
 }
 
-/// Responses by status class.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct StatusCounts {
@@ -336,7 +336,7 @@ impl SecondBucket {
 }
 
 /// Build the per-second timeline from merged buckets and sampled concurrency.
-pub(crate) fn timeline(buckets: &[BucketAcc], concurrency: &[u64]) -> Vec<SecondBucket> {
+pub(crate) fn timeline(buckets: &[SecondAccumulator], concurrency: &[u64]) -> Vec<SecondBucket> {
     let n = buckets.len().max(concurrency.len());
     (0..n)
         .map(|i| {
@@ -421,7 +421,6 @@ pub(crate) fn histogram_buckets(h: &Histogram<u64>) -> Vec<HistogramBucket> {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct BenchReport {
-    /// Schema version of this JSON.
     pub schema: u32,
     pub url: String,
     pub started_at: String,

@@ -26,8 +26,7 @@ pub(crate) struct Payload {
     pub wire: Bytes,
 }
 
-/// Serialise a whole HTTP/1.1 request.
-pub(crate) fn wire(
+pub(crate) fn serialize_request(
     method: &str,
     path: &str,
     host: &str,
@@ -230,7 +229,7 @@ fn classify_path(path: &str) -> String {
 fn payloads(opts: &BenchOptions, path: &str, host_value: &str) -> Result<Vec<Payload>, BenchError> {
     if opts.request == RequestKind::GetPage {
         return Ok(vec![Payload {
-            wire: wire("GET", path, host_value, None, b""),
+            wire: serialize_request("GET", path, host_value, None, b""),
         }]);
     }
     let mut payloads = Vec::with_capacity(opts.images.len());
@@ -248,7 +247,7 @@ fn payloads(opts: &BenchOptions, path: &str, host_value: &str) -> Result<Vec<Pay
             _ => (Bytes::from(data), mime),
         };
         payloads.push(Payload {
-            wire: wire("POST", path, host_value, Some(ct), &body),
+            wire: serialize_request("POST", path, host_value, Some(ct), &body),
         });
     }
     Ok(payloads)

@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 
 use super::cold::{ColdStartSummary, PhaseStats};
 use super::convert::{saturating_usize, to_f64};
-use super::format::{fmt_bytes_per_s, fmt_ms, fmt_rate, human_duration, percent, thousands};
+use super::format::{format_byte_rate, format_ms, format_rate, human_duration, percent, thousands};
 use super::options::Mode;
 use super::stats::{BenchReport, LatencyStats, SecondBucket, chart_timeline};
 
@@ -51,10 +51,10 @@ fn row(out: &mut String, cols: &[(&str, usize)]) {
 fn latency_line(latency: &LatencyStats) -> String {
     format!(
         "p50 {} · p90 {} · p99 {} · max {} ({} responses)",
-        fmt_ms(latency.p50),
-        fmt_ms(latency.p90),
-        fmt_ms(latency.p99),
-        fmt_ms(latency.max),
+        format_ms(latency.p50),
+        format_ms(latency.p90),
+        format_ms(latency.p99),
+        format_ms(latency.max),
         thousands(latency.count)
     )
 }
@@ -100,7 +100,7 @@ fn run_header(o: &mut String, r: &BenchReport) {
         human_duration(r.options.timeout)
     );
     if let Some(cap) = r.options.rps_cap {
-        let _ = write!(bounds, ", RPS cap {}", fmt_rate(cap));
+        let _ = write!(bounds, ", RPS cap {}", format_rate(cap));
     }
     if let Some(h) = &r.options.host_header {
         let _ = write!(bounds, ", Host: {h}");
@@ -125,9 +125,9 @@ fn key_figures(o: &mut String, r: &BenchReport) {
     ];
     let values = [
         format!("{}/{}", r.concurrency_peak, r.concurrency_limit),
-        format!("{}/{}", fmt_rate(r.rps_peak), fmt_rate(r.rps_avg)),
-        fmt_bytes_per_s(r.throughput_avg_bps),
-        fmt_bytes_per_s(r.throughput_peak_bps),
+        format!("{}/{}", format_rate(r.rps_peak), format_rate(r.rps_avg)),
+        format_byte_rate(r.throughput_avg_bps),
+        format_byte_rate(r.throughput_peak_bps),
         thousands(r.errors),
         thousands(r.requests),
     ];
@@ -147,7 +147,7 @@ fn metrics(o: &mut String, r: &BenchReport) {
         thousands(r.errors)
     );
     let avg_tps = format!("{:.2}", r.rps_avg);
-    let avg_response = fmt_ms(latency.avg);
+    let avg_response = format_ms(latency.avg);
     row(
         o,
         &[
@@ -176,7 +176,7 @@ fn metrics(o: &mut String, r: &BenchReport) {
         latency.max,
         latency.min,
     ]
-    .map(fmt_ms);
+    .map(format_ms);
     let mut head_line = String::from(" ");
     let mut value_line = String::from(" ");
     for (head, value) in heads.iter().zip(values.iter()) {
@@ -242,9 +242,9 @@ fn cold_phases(o: &mut String, c: &ColdStartSummary) {
 fn phase_line(name: &str, p: &PhaseStats) -> String {
     format!(
         "{name} p50 {} / p90 {} / max {}",
-        fmt_ms(p.p50),
-        fmt_ms(p.p90),
-        fmt_ms(p.max)
+        format_ms(p.p50),
+        format_ms(p.p90),
+        format_ms(p.max)
     )
 }
 
@@ -262,13 +262,13 @@ fn sparklines(o: &mut String, r: &BenchReport) {
         o,
         " RPS           {}  peak {}/s",
         sparkline(&rps, 60),
-        fmt_rate(max(&rps))
+        format_rate(max(&rps))
     );
     let _ = writeln!(
         o,
         " Latency max   {}  peak {}",
         sparkline(&latency, 60),
-        fmt_ms(max(&latency))
+        format_ms(max(&latency))
     );
     let _ = writeln!(
         o,
@@ -370,9 +370,9 @@ pub fn compare(a: &BenchReport, b: &BenchReport) -> String {
 fn compare_line(m: &Metric, before: f64, after: f64) -> String {
     let show = |v: f64| {
         if m.latency {
-            fmt_ms(v)
+            format_ms(v)
         } else {
-            fmt_rate((v * 100.0).round() / 100.0)
+            format_rate((v * 100.0).round() / 100.0)
         }
     };
     let delta = after - before;

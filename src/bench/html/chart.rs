@@ -2,9 +2,9 @@
 
 use std::fmt::Write as _;
 
-use super::escape::esc;
+use super::escape::escape;
 use crate::bench::convert::{index_to_f64, saturating_usize, to_f64};
-use crate::bench::format::{fmt_ms, thousands};
+use crate::bench::format::{format_ms, thousands};
 use crate::bench::stats::HistogramBucket;
 
 /// Smallest "nice" number (1, 2, 2.5, 5 × 10^k) ≥ x.
@@ -21,7 +21,7 @@ fn nice_ceil(x: f64) -> f64 {
     10.0 * p
 }
 
-fn fmt_tick(v: f64) -> String {
+fn tick_label(v: f64) -> String {
     if v >= 1000.0 || v.fract() == 0.0 {
         format!("{v:.0}")
     } else {
@@ -35,12 +35,12 @@ pub(super) struct Series<'a> {
     pub values: Vec<f64>,
 }
 
-const W: f64 = 1000.0;
-const H: f64 = 250.0;
-const ML: f64 = 64.0;
-const MR: f64 = 44.0;
-const MT: f64 = 14.0;
-const MB: f64 = 30.0;
+const WIDTH: f64 = 1000.0;
+const HEIGHT: f64 = 250.0;
+const MARGIN_LEFT: f64 = 64.0;
+const MARGIN_RIGHT: f64 = 44.0;
+const MARGIN_TOP: f64 = 14.0;
+const MARGIN_BOTTOM: f64 = 30.0;
 
 fn legend(series: &[(&str, &str)]) -> String {
     let mut o = String::from("<div class=\"legend\">");
@@ -48,7 +48,7 @@ fn legend(series: &[(&str, &str)]) -> String {
         let _ = write!(
             o,
             "<span><i style=\"background:{color}\"></i>{}</span>",
-            esc(name)
+            escape(name)
         );
     }
     o.push_str("</div>");
@@ -67,42 +67,43 @@ pub(super) fn line_chart(
         .flat_map(|s| s.values.iter().copied())
         .fold(0.0, f64::max);
     let ymax = nice_ceil(max);
-    let pw = W - ML - MR;
-    let ph = H - MT - MB;
+    let plot_width = WIDTH - MARGIN_LEFT - MARGIN_RIGHT;
+    let plot_height = HEIGHT - MARGIN_TOP - MARGIN_BOTTOM;
     let x = |i: usize| {
-        ML + if points > 1 {
-            index_to_f64(i) * pw / index_to_f64(points - 1)
-        } else {
-            pw / 2.0
-        }
+        MARGIN_LEFT
+            + if points > 1 {
+                index_to_f64(i) * plot_width / index_to_f64(points - 1)
+            } else {
+                plot_width / 2.0
+            }
     };
-    let y = |v: f64| MT + ph - (v / ymax).clamp(0.0, 1.0) * ph;
+    let y = |v: f64| MARGIN_TOP + plot_height - (v / ymax).clamp(0.0, 1.0) * plot_height;
 
     let mut o = String::new();
     let _ = write!(
         o,
-        "<section class=\"chart\"><h3>{}</h3><svg viewBox=\"0 0 {W} {H}\" role=\"img\" aria-label=\"{}\">",
-        esc(title),
-        esc(title)
+        "<section class=\"chart\"><h3>{}</h3><svg viewBox=\"0 0 {WIDTH} {HEIGHT}\" role=\"img\" aria-label=\"{}\">",
+        escape(title),
+        escape(title)
     );
     for k in 0..=5 {
         let v = ymax * f64::from(k) / 5.0;
         let yy = y(v);
         let _ = write!(
             o,
-            "<line x1=\"{ML}\" x2=\"{}\" y1=\"{yy:.1}\" y2=\"{yy:.1}\" class=\"grid\"/><text x=\"{}\" y=\"{:.1}\" class=\"yl\">{}</text>",
-            W - MR,
-            ML - 6.0,
+            "<line x1=\"{MARGIN_LEFT}\" x2=\"{}\" y1=\"{yy:.1}\" y2=\"{yy:.1}\" class=\"grid\"/><text x=\"{}\" y=\"{:.1}\" class=\"yl\">{}</text>",
+            WIDTH - MARGIN_RIGHT,
+            MARGIN_LEFT - 6.0,
             yy + 4.0,
-            fmt_tick(v)
+            tick_label(v)
         );
     }
     let _ = write!(
         o,
-        "<line x1=\"{ML}\" x2=\"{}\" y1=\"{:.1}\" y2=\"{:.1}\" class=\"axis\"/>",
-        W - MR,
-        MT + ph,
-        MT + ph
+        "<line x1=\"{MARGIN_LEFT}\" x2=\"{}\" y1=\"{:.1}\" y2=\"{:.1}\" class=\"axis\"/>",
+        WIDTH - MARGIN_RIGHT,
+        MARGIN_TOP + plot_height,
+        MARGIN_TOP + plot_height
     );
     if points > 0 {
         let ticks = 8.min(points);
@@ -121,8 +122,8 @@ pub(super) fn line_chart(
                 o,
                 "<text x=\"{:.1}\" y=\"{:.1}\" class=\"xl\">{}</text>",
                 x(i),
-                H - 10.0,
-                esc(&x_label(i))
+                HEIGHT - 10.0,
+                escape(&x_label(i))
             );
         }
     }
@@ -149,7 +150,7 @@ pub(super) fn line_chart(
             "<polyline points=\"{}\" fill=\"none\" stroke=\"{}\" stroke-width=\"2\" stroke-linejoin=\"round\"><title>{}</title></polyline>",
             pts.trim_end(),
             s.color,
-            esc(s.name)
+            escape(s.name)
         );
     }
     o.push_str("</svg>");
@@ -172,18 +173,18 @@ pub(super) fn histogram_chart(hb: &[HistogramBucket]) -> String {
     }
     let _ = write!(
         o,
-        "<svg viewBox=\"0 0 {W} {H}\" role=\"img\" aria-label=\"latency histogram\">"
+        "<svg viewBox=\"0 0 {WIDTH} {HEIGHT}\" role=\"img\" aria-label=\"latency histogram\">"
     );
     let maxc = to_f64(hb.iter().map(|b| b.count).max().unwrap_or(1).max(1));
     let decades = maxc.log10().ceil().max(1.0);
-    let pw = W - ML - MR;
-    let ph = H - MT - MB;
+    let plot_width = WIDTH - MARGIN_LEFT - MARGIN_RIGHT;
+    let plot_height = HEIGHT - MARGIN_TOP - MARGIN_BOTTOM;
     let y = |c: f64| {
-        MT + ph
+        MARGIN_TOP + plot_height
             - if c <= 0.0 {
                 0.0
             } else {
-                ((c.log10() + 1.0) / (decades + 1.0)).clamp(0.0, 1.0) * ph
+                ((c.log10() + 1.0) / (decades + 1.0)).clamp(0.0, 1.0) * plot_height
             }
     };
     let mut tick: u64 = 1;
@@ -191,17 +192,17 @@ pub(super) fn histogram_chart(hb: &[HistogramBucket]) -> String {
         let yy = y(to_f64(tick));
         let _ = write!(
             o,
-            "<line x1=\"{ML}\" x2=\"{}\" y1=\"{yy:.1}\" y2=\"{yy:.1}\" class=\"grid\"/><text x=\"{}\" y=\"{:.1}\" class=\"yl\">{}</text>",
-            W - MR,
-            ML - 6.0,
+            "<line x1=\"{MARGIN_LEFT}\" x2=\"{}\" y1=\"{yy:.1}\" y2=\"{yy:.1}\" class=\"grid\"/><text x=\"{}\" y=\"{:.1}\" class=\"yl\">{}</text>",
+            WIDTH - MARGIN_RIGHT,
+            MARGIN_LEFT - 6.0,
             yy + 4.0,
             thousands(tick)
         );
         tick = tick.saturating_mul(10);
     }
-    let bw = pw / index_to_f64(hb.len());
+    let bw = plot_width / index_to_f64(hb.len());
     for (i, b) in hb.iter().enumerate() {
-        let x0 = ML + index_to_f64(i) * bw;
+        let x0 = MARGIN_LEFT + index_to_f64(i) * bw;
         let top = y(to_f64(b.count));
         if b.count > 0 {
             let _ = write!(
@@ -209,19 +210,19 @@ pub(super) fn histogram_chart(hb: &[HistogramBucket]) -> String {
                 "<rect x=\"{:.1}\" y=\"{top:.1}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"#1f77b4\"><title>{} – {}: {}</title></rect>",
                 x0 + 1.0,
                 (bw - 2.0).max(1.0),
-                (MT + ph - top).max(0.5),
-                fmt_ms(b.from_ms),
-                fmt_ms(b.to_ms),
+                (MARGIN_TOP + plot_height - top).max(0.5),
+                format_ms(b.from_ms),
+                format_ms(b.to_ms),
                 thousands(b.count)
             );
         }
     }
     let _ = write!(
         o,
-        "<line x1=\"{ML}\" x2=\"{}\" y1=\"{:.1}\" y2=\"{:.1}\" class=\"axis\"/>",
-        W - MR,
-        MT + ph,
-        MT + ph
+        "<line x1=\"{MARGIN_LEFT}\" x2=\"{}\" y1=\"{:.1}\" y2=\"{:.1}\" class=\"axis\"/>",
+        WIDTH - MARGIN_RIGHT,
+        MARGIN_TOP + plot_height,
+        MARGIN_TOP + plot_height
     );
     let step = (hb.len() / 8).max(1);
     for (i, b) in hb.iter().enumerate() {
@@ -229,9 +230,9 @@ pub(super) fn histogram_chart(hb: &[HistogramBucket]) -> String {
             let _ = write!(
                 o,
                 "<text x=\"{:.1}\" y=\"{:.1}\" class=\"xl\">{}</text>",
-                ML + (index_to_f64(i) + 1.0) * bw,
-                H - 10.0,
-                esc(&fmt_ms(b.to_ms))
+                MARGIN_LEFT + (index_to_f64(i) + 1.0) * bw,
+                HEIGHT - 10.0,
+                escape(&format_ms(b.to_ms))
             );
         }
     }

@@ -1,6 +1,6 @@
 //! Escaping for text and attribute values.
 
-pub(super) fn esc(s: &str) -> String {
+pub(super) fn escape(s: &str) -> String {
     let mut o = String::with_capacity(s.len());
     for c in s.chars() {
         match c {

@@ -10,9 +10,8 @@ mod sections;
 use std::fmt::Write as _;
 
 use super::stats::BenchReport;
-use escape::esc;
+use escape::escape;
 
-/// The whole report as one HTML string.
 #[must_use]
 pub fn render_html(r: &BenchReport) -> String {
     let mut o = String::with_capacity(64 * 1024);
@@ -20,7 +19,7 @@ pub fn render_html(r: &BenchReport) -> String {
     let _ = write!(
         o,
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{}</title><style>{CSS}</style></head><body>",
-        esc(&title)
+        escape(&title)
     );
     o.push_str("<h1>Pressure test report</h1>");
     sections::run_header(&mut o, r);

@@ -3,21 +3,21 @@
 use std::fmt::Write as _;
 
 use super::chart::{Series, histogram_chart, line_chart};
-use super::escape::esc;
+use super::escape::escape;
 use crate::bench::cold::PhaseStats;
 use crate::bench::convert::to_f64;
 use crate::bench::format::{
-    fmt_bytes_per_s, fmt_ms, fmt_rate, hms, human_duration, percent, thousands,
+    format_byte_rate, format_ms, format_rate, human_duration, percent, thousands, time_of_day,
 };
 use crate::bench::options::Mode;
 use crate::bench::stats::{BenchReport, SecondBucket, chart_timeline};
 
-fn kv(o: &mut String, k: &str, v: &str) {
+fn key_value(o: &mut String, k: &str, v: &str) {
     let _ = write!(
         o,
         "<div><span class=\"k\">{}</span><span class=\"v\">{}</span></div>",
-        esc(k),
-        esc(v)
+        escape(k),
+        escape(v)
     );
 }
 
@@ -28,28 +28,28 @@ fn phase_row(o: &mut String, name: &str, p: &PhaseStats) {
     let _ = write!(
         o,
         "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-        esc(name),
+        escape(name),
         p.count,
-        fmt_ms(p.p50),
-        fmt_ms(p.p90),
-        fmt_ms(p.max)
+        format_ms(p.p50),
+        format_ms(p.p90),
+        format_ms(p.max)
     );
 }
 
 /// Scenario, execution time, run length, mode, ramp, step (the seed's PTS header).
 pub(super) fn run_header(o: &mut String, r: &BenchReport) {
     o.push_str("<section class=\"card grid3\">");
-    kv(
+    key_value(
         o,
         "Scenario",
         &format!("{} {}", r.options.request.label(), r.url),
     );
-    kv(
+    key_value(
         o,
         "Execution time",
         &format!("{} to {}", r.started_at, r.finished_at),
     );
-    kv(
+    key_value(
         o,
         "Run length",
         &human_duration(std::time::Duration::from_secs_f64(r.duration_s.max(0.0))),
@@ -79,11 +79,11 @@ pub(super) fn run_header(o: &mut String, r: &BenchReport) {
             human_duration(*step_duration),
         ),
     };
-    kv(o, "Load mode", &mode);
-    kv(o, "Ramp", &ramp);
-    kv(o, "Step", &step);
-    kv(o, "Step length", &step_len);
-    kv(
+    key_value(o, "Load mode", &mode);
+    key_value(o, "Ramp", &ramp);
+    key_value(o, "Step", &step);
+    key_value(o, "Step length", &step_len);
+    key_value(
         o,
         "Bounds",
         &format!(
@@ -93,10 +93,10 @@ pub(super) fn run_header(o: &mut String, r: &BenchReport) {
             human_duration(r.options.timeout),
             r.options
                 .rps_cap
-                .map_or(String::new(), |c| format!(", RPS cap {}", fmt_rate(c)))
+                .map_or(String::new(), |c| format!(", RPS cap {}", format_rate(c)))
         ),
     );
-    kv(
+    key_value(
         o,
         "Host header",
         r.options.host_header.as_deref().unwrap_or("(from URL)"),
@@ -104,7 +104,6 @@ pub(super) fn run_header(o: &mut String, r: &BenchReport) {
     o.push_str("</section>");
 }
 
-/// The key figures row.
 pub(super) fn key_figures(o: &mut String, r: &BenchReport) {
     o.push_str("<section class=\"card kpis\">");
     let conc_title = if matches!(r.options.mode, Mode::Rate { .. }) {
@@ -119,10 +118,10 @@ pub(super) fn key_figures(o: &mut String, r: &BenchReport) {
         ),
         (
             "RPS (peak/avg)",
-            format!("{}/{}", fmt_rate(r.rps_peak), fmt_rate(r.rps_avg)),
+            format!("{}/{}", format_rate(r.rps_peak), format_rate(r.rps_avg)),
         ),
-        ("Avg traffic", fmt_bytes_per_s(r.throughput_avg_bps)),
-        ("Peak traffic", fmt_bytes_per_s(r.throughput_peak_bps)),
+        ("Avg traffic", format_byte_rate(r.throughput_avg_bps)),
+        ("Peak traffic", format_byte_rate(r.throughput_peak_bps)),
         ("Errors", thousands(r.errors)),
         ("Cold starts", thousands(r.cold_starts)),
         ("Total requests", thousands(r.requests)),
@@ -130,8 +129,8 @@ pub(super) fn key_figures(o: &mut String, r: &BenchReport) {
         let _ = write!(
             o,
             "<div class=\"kpi\"><div class=\"k\">{}</div><div class=\"big\">{}</div></div>",
-            esc(k),
-            esc(&v)
+            escape(k),
+            escape(&v)
         );
     }
     o.push_str("</section>");
@@ -144,13 +143,13 @@ pub(super) fn metrics(o: &mut String, r: &BenchReport) {
     let _ = write!(
         o,
         "<tr><td>{}</td><td>{}</td><td>{:.2}</td><td>{} ({}/{})</td><td>{}</td></tr>",
-        esc(r.options.request.label()),
+        escape(r.options.request.label()),
         thousands(r.requests),
         r.rps_avg,
         percent(r.success_rate),
         thousands(r.successes),
         thousands(r.errors),
-        fmt_ms(l.avg)
+        format_ms(l.avg)
     );
     o.push_str("</tbody></table><table class=\"metrics pct\"><thead><tr><th>99%</th><th>90%</th><th>75%</th><th>50%</th><th>99.9%</th><th>Max</th><th>Min</th></tr></thead><tbody><tr>");
     let max_is_cold = r.cold_latency_ms.count > 0 && r.cold_latency_ms.max >= r.latency_ms.max;
@@ -163,7 +162,7 @@ pub(super) fn metrics(o: &mut String, r: &BenchReport) {
         } else {
             ""
         };
-        let _ = write!(o, "<td>{}{tag}</td>", fmt_ms(*v));
+        let _ = write!(o, "<td>{}{tag}</td>", format_ms(*v));
     }
     o.push_str("</tr></tbody></table>");
     let e = &r.errors_by_class;
@@ -190,7 +189,7 @@ pub(super) fn metrics(o: &mut String, r: &BenchReport) {
 pub(super) fn time_series(o: &mut String, r: &BenchReport) {
     let t0 = r.started_unix_ms;
     let tl = chart_timeline(r);
-    let label = |i: usize| hms(t0 + tl.get(i).map_or(0, |b| b.t) * 1000);
+    let label = |i: usize| time_of_day(t0 + tl.get(i).map_or(0, |b| b.t) * 1000);
     let col = |f: fn(&SecondBucket) -> f64| tl.iter().map(f).collect::<Vec<f64>>();
     o.push_str("<section class=\"card\">");
     o.push_str(&line_chart(
@@ -296,10 +295,10 @@ pub(super) fn cold_starts(o: &mut String, r: &BenchReport) {
                     o,
                     "<tr><td>{name}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                     thousands(s.count),
-                    fmt_ms(s.p50),
-                    fmt_ms(s.p90),
-                    fmt_ms(s.p99),
-                    fmt_ms(s.max)
+                    format_ms(s.p50),
+                    format_ms(s.p90),
+                    format_ms(s.p99),
+                    format_ms(s.max)
                 );
             }
         }
@@ -316,18 +315,18 @@ pub(super) fn cold_starts(o: &mut String, r: &BenchReport) {
     }
     if !r.cold_start_samples.is_empty() {
         o.push_str("<details><summary>Samples</summary><table class=\"metrics\"><thead><tr><th>t</th><th>status</th><th>instance</th><th>start</th><th>initialize</th><th>first byte</th><th>total</th></tr></thead><tbody>");
-        let opt = |v: Option<f64>| v.map_or("—".to_string(), fmt_ms);
+        let opt = |v: Option<f64>| v.map_or("—".to_string(), format_ms);
         for s in r.cold_start_samples.iter().take(200) {
             let _ = write!(
                 o,
                 "<tr><td>{:.1}s</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                 s.t_s,
                 s.status,
-                esc(s.instance_id.as_deref().unwrap_or("—")),
+                escape(s.instance_id.as_deref().unwrap_or("—")),
                 opt(s.instance_start_ms),
                 opt(s.initialize_ms),
-                fmt_ms(s.first_byte_ms),
-                fmt_ms(s.total_ms)
+                format_ms(s.first_byte_ms),
+                format_ms(s.total_ms)
             );
         }
         o.push_str("</tbody></table></details>");
