@@ -17,6 +17,19 @@
 //!                                     └─serde_json──────────▶ --json / report.json
 //! compare(A, B) ──▶ table of deltas
 //! ```
+//!
+//! Files depend only downwards in this list (tests aside), so the statistics never
+//! know how they are printed:
+//!
+//! | layer | files |
+//! |---|---|
+//! | leaves | `convert` (named numeric conversions), `error`, `html/escape` |
+//! | formatting, headers | `format` (numbers, rates, times), `cold` (cold-start headers and phases) |
+//! | inputs | `options` (modes, bounds, validation), `http1` (the client) |
+//! | measurement | `stats` (histograms, timeline, `BenchReport`), `target` (URL, addresses, payloads) |
+//! | output | `terminal` (summary, compare), `html/` (`sections`, `chart`) |
+//! | files | `report` (report.html, report.json) |
+//! | driver | `engine` (workers, sampler, probes) |
 
 mod cold;
 mod convert;
