@@ -105,53 +105,9 @@ pub(super) fn line_chart(
         MARGIN_TOP + plot_height,
         MARGIN_TOP + plot_height
     );
-    if points > 0 {
-        let ticks = 8.min(points);
-        let mut last = usize::MAX;
-        for k in 0..ticks {
-            let i = if ticks > 1 {
-                k * (points - 1) / (ticks - 1)
-            } else {
-                0
-            };
-            if i == last {
-                continue;
-            }
-            last = i;
-            let _ = write!(
-                o,
-                "<text x=\"{:.1}\" y=\"{:.1}\" class=\"xl\">{}</text>",
-                x(i),
-                HEIGHT - 10.0,
-                escape(&x_label(i))
-            );
-        }
-    }
+    x_labels(&mut o, points, &x, x_label);
     for s in series {
-        if s.values.is_empty() {
-            continue;
-        }
-        if s.values.len() == 1 {
-            let _ = write!(
-                o,
-                "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"3\" fill=\"{}\"/>",
-                x(0),
-                y(s.values[0]),
-                s.color
-            );
-            continue;
-        }
-        let mut pts = String::with_capacity(s.values.len() * 14);
-        for (i, v) in s.values.iter().enumerate() {
-            let _ = write!(pts, "{:.1},{:.1} ", x(i), y(*v));
-        }
-        let _ = write!(
-            o,
-            "<polyline points=\"{}\" fill=\"none\" stroke=\"{}\" stroke-width=\"2\" stroke-linejoin=\"round\"><title>{}</title></polyline>",
-            pts.trim_end(),
-            s.color,
-            escape(s.name)
-        );
+        series_line(&mut o, s, &x, &y);
     }
     o.push_str("</svg>");
     o.push_str(&legend(
@@ -159,6 +115,66 @@ pub(super) fn line_chart(
     ));
     o.push_str("</section>");
     o
+}
+
+/// Up to 8 evenly spread labels under the x axis.
+fn x_labels(
+    o: &mut String,
+    points: usize,
+    x: &dyn Fn(usize) -> f64,
+    x_label: &dyn Fn(usize) -> String,
+) {
+    if points == 0 {
+        return;
+    }
+    let ticks = 8.min(points);
+    let mut last = usize::MAX;
+    for k in 0..ticks {
+        let i = if ticks > 1 {
+            k * (points - 1) / (ticks - 1)
+        } else {
+            0
+        };
+        if i == last {
+            continue;
+        }
+        last = i;
+        let _ = write!(
+            o,
+            "<text x=\"{:.1}\" y=\"{:.1}\" class=\"xl\">{}</text>",
+            x(i),
+            HEIGHT - 10.0,
+            escape(&x_label(i))
+        );
+    }
+}
+
+/// One series as a polyline (a dot when it has a single point).
+fn series_line(o: &mut String, s: &Series, x: &dyn Fn(usize) -> f64, y: &dyn Fn(f64) -> f64) {
+    if s.values.is_empty() {
+        return;
+    }
+    if s.values.len() == 1 {
+        let _ = write!(
+            o,
+            "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"3\" fill=\"{}\"/>",
+            x(0),
+            y(s.values[0]),
+            s.color
+        );
+        return;
+    }
+    let mut pts = String::with_capacity(s.values.len() * 14);
+    for (i, v) in s.values.iter().enumerate() {
+        let _ = write!(pts, "{:.1},{:.1} ", x(i), y(*v));
+    }
+    let _ = write!(
+        o,
+        "<polyline points=\"{}\" fill=\"none\" stroke=\"{}\" stroke-width=\"2\" stroke-linejoin=\"round\"><title>{}</title></polyline>",
+        pts.trim_end(),
+        s.color,
+        escape(s.name)
+    );
 }
 
 /// Latency histogram: log-spaced buckets on x, count on a log scale on y so that a
