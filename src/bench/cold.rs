@@ -10,6 +10,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::convert::{index_to_f64, saturating_usize};
+
 /// One request that paid a cold start (or one `--cold` probe).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -50,7 +52,8 @@ impl PhaseStats {
             return PhaseStats::default();
         }
         v.sort_by(f64::total_cmp);
-        let rank = |q: f64| v[((q * v.len() as f64).ceil() as usize).clamp(1, v.len()) - 1];
+        let rank =
+            |q: f64| v[saturating_usize((q * index_to_f64(v.len())).ceil()).clamp(1, v.len()) - 1];
         PhaseStats {
             count: v.len() as u64,
             p50: rank(0.5),
@@ -74,6 +77,7 @@ pub struct ColdStartSummary {
 
 /// Summarise the samples marked `cold` (all samples if none is marked, as for probes
 /// against a server that sets no headers). `None` when there is nothing to summarise.
+#[must_use]
 pub fn summarize_cold(samples: &[ColdStartSample]) -> Option<ColdStartSummary> {
     let marked: Vec<&ColdStartSample> = samples.iter().filter(|s| s.cold).collect();
     let set: Vec<&ColdStartSample> = if marked.is_empty() {
@@ -176,6 +180,7 @@ impl HeaderInfo {
 mod tests {
     use super::*;
 
+    #[allow(clippy::float_cmp)] // exact: nearest-rank percentiles return input values unchanged
     #[test]
     fn headers_and_summary() {
         let mut h = HeaderInfo::default();
@@ -205,10 +210,10 @@ mod tests {
         let samples: Vec<ColdStartSample> = (1..=10)
             .map(|i| ColdStartSample {
                 cold: true,
-                instance_start_ms: Some(i as f64 * 10.0),
-                initialize_ms: Some(i as f64 * 100.0),
-                first_byte_ms: i as f64 * 1000.0,
-                total_ms: i as f64 * 1001.0,
+                instance_start_ms: Some(f64::from(i) * 10.0),
+                initialize_ms: Some(f64::from(i) * 100.0),
+                first_byte_ms: f64::from(i) * 1000.0,
+                total_ms: f64::from(i) * 1001.0,
                 ..Default::default()
             })
             .chain(std::iter::once(ColdStartSample {

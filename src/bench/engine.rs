@@ -15,11 +15,32 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::cold::{ColdStartSample, ColdStartSummary, summarize_cold};
-use super::h1::{self, ExchangeError};
-use super::stats::{self, Failure, LatencyStats, MAX_COLD_SAMPLES, Outcome, WorkerStats};
+use super::convert::{index_to_f64, saturating_u64, to_f64, to_usize};
+use super::error::BenchError;
+use super::format::rfc3339_ms;
+use super::http1::{self, ExchangeError};
+use super::options::{BenchOptions, Mode};
+use super::stats::{
+    self, BenchReport, Failure, LatencyStats, MAX_COLD_SAMPLES, Outcome, SecondBucket, WorkerStats,
+};
 use super::target::{self, Target};
-use super::timefmt::{now_unix_ms, rfc3339_ms};
-use super::{BenchError, BenchOptions, BenchReport, Mode, Progress, ProgressFn};
+
+/// Live figures handed to the progress callback about 5 times a second.
+#[derive(Debug, Clone, Default)]
+pub struct Progress {
+    pub elapsed: Duration,
+    pub duration: Duration,
+    pub requests: u64,
+    pub errors: u64,
+    pub cold_starts: u64,
+    pub in_flight: usize,
+    pub target_concurrency: usize,
+    /// Completed requests during the last second.
+    pub rps: f64,
+}
+
+/// Progress callback; wrap an `indicatif::ProgressBar` in it at the command layer.
+pub type ProgressFn = Arc<dyn Fn(&Progress) + Send + Sync>;
 
 struct Shared {
     start: Instant,
@@ -49,17 +70,64 @@ impl Shared {
     fn shard(&self, k: usize) -> MutexGuard<'_, WorkerStats> {
         self.shards[k % self.shards.len()]
             .lock()
-            .unwrap_or_else(|p| p.into_inner())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
-/// Number of measurement shards for `workers` workers.
+/// Wall-clock time for the report's timestamps; the run itself is timed with the
+/// monotonic clock. A clock set before 1970 reads as 0.
+fn now_unix_ms() -> u64 {
+    let ms = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
+    u64::try_from(ms).unwrap_or(0)
+}
+
 fn shard_count(workers: usize) -> usize {
     workers.clamp(1, 8)
 }
 
+impl Shared {
+    fn new(opts: &BenchOptions, workers: usize, rate: Option<f64>) -> Shared {
+        let start = Instant::now();
+        Shared {
+            start,
+            deadline: start + opts.duration,
+            max_requests: opts.max_requests,
+            issued: AtomicU64::new(0),
+            completed: AtomicU64::new(0),
+            errors: AtomicU64::new(0),
+            cold: AtomicU64::new(0),
+            in_flight: AtomicUsize::new(0),
+            target: AtomicUsize::new(opts.mode.concurrency_at(Duration::ZERO)),
+            stop: AtomicBool::new(false),
+            finished: AtomicBool::new(false),
+            cap_interval_ns: match (rate, opts.rps_cap) {
+                (None, Some(cap)) => Some(saturating_u64(1e9 / cap).max(1)),
+                _ => None,
+            },
+            next_send_ns: AtomicU64::new(0),
+            shards: (0..shard_count(workers))
+                .map(|_| Mutex::new(WorkerStats::new()))
+                .collect(),
+        }
+    }
+
+    /// Everything the workers recorded, merged (the shards are left empty).
+    fn take_totals(&self) -> WorkerStats {
+        let mut total = WorkerStats::new();
+        for k in 0..self.shards.len() {
+            total.merge(std::mem::replace(&mut *self.shard(k), WorkerStats::new()));
+        }
+        total
+    }
+}
+
 /// Run a benchmark. Bounded by `opts.duration` (no request starts later; in-flight ones
 /// finish or time out) and `opts.max_requests`.
+///
+/// # Errors
+///
+/// Invalid options, a refused or unresolvable target, or an unreadable image. Failed
+/// requests are not errors: they are counted in the report.
 pub async fn run(
     opts: BenchOptions,
     progress: Option<ProgressFn>,
@@ -73,28 +141,7 @@ pub async fn run(
     };
 
     let started_unix_ms = now_unix_ms();
-    let start = Instant::now();
-    let shared = Arc::new(Shared {
-        start,
-        deadline: start + opts.duration,
-        max_requests: opts.max_requests,
-        issued: AtomicU64::new(0),
-        completed: AtomicU64::new(0),
-        errors: AtomicU64::new(0),
-        cold: AtomicU64::new(0),
-        in_flight: AtomicUsize::new(0),
-        target: AtomicUsize::new(opts.mode.concurrency_at(Duration::ZERO)),
-        stop: AtomicBool::new(false),
-        finished: AtomicBool::new(false),
-        cap_interval_ns: match (rate, opts.rps_cap) {
-            (None, Some(cap)) => Some(((1e9 / cap) as u64).max(1)),
-            _ => None,
-        },
-        next_send_ns: AtomicU64::new(0),
-        shards: (0..shard_count(workers))
-            .map(|_| Mutex::new(WorkerStats::new()))
-            .collect(),
-    });
+    let shared = Arc::new(Shared::new(&opts, workers, rate));
     tracing::debug!(url = %target.display_url, workers, mode = ?opts.mode, "bench start");
 
     let sampler = tokio::spawn(sampler(
@@ -127,71 +174,74 @@ pub async fn run(
             Err(_) => {}
         }
     }
-    let mut total = WorkerStats::new();
-    for k in 0..shared.shards.len() {
-        total.merge(std::mem::replace(&mut *shared.shard(k), WorkerStats::new()));
-    }
+    let mut total = shared.take_totals();
     total.instances.extend(instances);
-    let elapsed = start.elapsed();
+    let elapsed = shared.start.elapsed();
     shared.finished.store(true, Relaxed);
     let concurrency = sampler.await.unwrap_or_default();
-    let finished_unix_ms = now_unix_ms();
 
     Ok(build_report(
         &opts,
         &target,
-        workers,
-        total,
-        &concurrency,
-        elapsed,
-        started_unix_ms,
-        finished_unix_ms,
+        Measured {
+            workers,
+            total,
+            concurrency,
+            elapsed,
+            started_unix_ms,
+            finished_unix_ms: now_unix_ms(),
+        },
     ))
 }
 
-#[allow(clippy::too_many_arguments)]
-fn build_report(
-    opts: &BenchOptions,
-    target: &Target,
+/// What a finished run measured, before it becomes a report.
+struct Measured {
     workers: usize,
     total: WorkerStats,
-    concurrency: &[u64],
+    /// Peak requests in flight, per second.
+    concurrency: Vec<u64>,
     elapsed: Duration,
     started_unix_ms: u64,
     finished_unix_ms: u64,
-) -> BenchReport {
-    let timeline = stats::timeline(&total.buckets, concurrency);
-    let duration_s = elapsed.min(opts.duration).as_secs_f64().max(1e-3);
+}
+
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+fn build_report(opts: &BenchOptions, target: &Target, m: Measured) -> BenchReport {
+    let total = m.total;
+    let timeline = stats::timeline(&total.buckets, &m.concurrency);
+    let duration_s = m.elapsed.min(opts.duration).as_secs_f64().max(1e-3);
     let requests = total.requests;
     let errors = total.errors.total();
     let successes = requests.saturating_sub(errors);
-    let round2 = |x: f64| (x * 100.0).round() / 100.0;
     let mut cold_samples = total.cold_samples;
     cold_samples.sort_by(|a, b| a.t_s.total_cmp(&b.t_s));
     BenchReport {
         schema: stats::SCHEMA,
         url: target.display_url.clone(),
-        started_at: rfc3339_ms(started_unix_ms),
-        finished_at: rfc3339_ms(finished_unix_ms),
-        started_unix_ms,
+        started_at: rfc3339_ms(m.started_unix_ms),
+        finished_at: rfc3339_ms(m.finished_unix_ms),
+        started_unix_ms: m.started_unix_ms,
         duration_s: round2(duration_s),
         requests,
         successes,
         success_rate: if requests > 0 {
-            (successes as f64 / requests as f64 * 1e6).round() / 1e6
+            (to_f64(successes) / to_f64(requests) * 1e6).round() / 1e6
         } else {
             0.0
         },
         errors,
         errors_by_class: total.errors,
         status: total.status,
-        rps_avg: round2(requests as f64 / duration_s),
-        rps_peak: timeline.iter().map(|b| b.total()).max().unwrap_or(0) as f64,
-        concurrency_peak: concurrency.iter().copied().max().unwrap_or(0),
-        concurrency_limit: workers as u64,
+        rps_avg: round2(to_f64(requests) / duration_s),
+        rps_peak: to_f64(timeline.iter().map(SecondBucket::total).max().unwrap_or(0)),
+        concurrency_peak: m.concurrency.iter().copied().max().unwrap_or(0),
+        concurrency_limit: m.workers as u64,
         bytes_received: total.bytes,
-        throughput_avg_bps: round2(total.bytes as f64 / duration_s),
-        throughput_peak_bps: timeline.iter().map(|b| b.bytes).max().unwrap_or(0) as f64,
+        throughput_avg_bps: round2(to_f64(total.bytes) / duration_s),
+        throughput_peak_bps: to_f64(timeline.iter().map(|b| b.bytes).max().unwrap_or(0)),
         cold_starts: total.cold_starts,
         instances: total.instances.len() as u64,
         coordinated_omission_corrected: matches!(opts.mode, Mode::Rate { .. }),
@@ -221,7 +271,7 @@ async fn sampler(
     let mut conc: Vec<u64> = Vec::new();
     let mut tick = tokio::time::interval(Duration::from_millis(50));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    let mut window: VecDeque<(Instant, u64)> = VecDeque::new();
+    let mut rate = RateWindow::default();
     let mut last_progress: Option<Instant> = None;
     let closed_loop = !matches!(mode, Mode::Rate { .. });
     loop {
@@ -231,39 +281,31 @@ async fn sampler(
         if closed_loop {
             shared.target.store(mode.concurrency_at(el), Relaxed);
         }
-        let sec = el.as_secs() as usize;
+        let sec = to_usize(el.as_secs());
         if conc.len() <= sec {
             conc.resize(sec + 1, 0);
         }
-        let inflight = shared.in_flight.load(Relaxed) as u64;
-        conc[sec] = conc[sec].max(inflight);
+        let inflight = shared.in_flight.load(Relaxed);
+        conc[sec] = conc[sec].max(inflight as u64);
 
         if let Some(cb) = &progress
             && last_progress.is_none_or(|t| now - t >= Duration::from_millis(200))
         {
             last_progress = Some(now);
             let done = shared.completed.load(Relaxed);
-            window.push_back((now, done));
-            while window.len() > 2 && now - window[1].0 >= Duration::from_secs(1) {
-                window.pop_front();
-            }
-            let rps = match window.front() {
-                Some(&(t0, d0)) if now > t0 => (done - d0) as f64 / (now - t0).as_secs_f64(),
-                _ => 0.0,
-            };
             cb(&Progress {
                 elapsed: el.min(duration),
                 duration,
                 requests: done,
                 errors: shared.errors.load(Relaxed),
                 cold_starts: shared.cold.load(Relaxed),
-                in_flight: inflight as usize,
+                in_flight: inflight,
                 target_concurrency: if closed_loop {
                     shared.target.load(Relaxed)
                 } else {
                     0
                 },
-                rps,
+                rps: rate.update(now, done),
             });
         }
         if shared.finished.load(Relaxed) {
@@ -277,16 +319,45 @@ async fn sampler(
     conc
 }
 
+/// Completions over roughly the last second, for the progress line.
+#[derive(Default)]
+struct RateWindow {
+    points: VecDeque<(Instant, u64)>,
+}
+
+impl RateWindow {
+    fn update(&mut self, now: Instant, done: u64) -> f64 {
+        let w = &mut self.points;
+        w.push_back((now, done));
+        while w.len() > 2 && now - w[1].0 >= Duration::from_secs(1) {
+            w.pop_front();
+        }
+        match w.front() {
+            Some(&(t0, d0)) if now > t0 => to_f64(done - d0) / (now - t0).as_secs_f64(),
+            _ => 0.0,
+        }
+    }
+}
+
 struct Worker {
     id: usize,
     shared: Arc<Shared>,
     target: Arc<Target>,
     timeout: Duration,
     rate: Option<f64>,
-    conn: Option<h1::Conn>,
+    conn: Option<http1::Conn>,
     payload_idx: usize,
     /// Instance ids this worker has seen (merged at the end).
     instances: HashSet<String>,
+}
+
+/// What a worker does next.
+enum Next {
+    /// Send now; latency counts from this instant (the intended time in rate mode).
+    Send(Instant),
+    /// Not active at the current ramp level yet: look again.
+    Idle,
+    Stop,
 }
 
 impl Worker {
@@ -300,67 +371,45 @@ impl Worker {
             if now >= sh.deadline {
                 break;
             }
-            let intended = match self.rate {
-                Some(rps) => {
-                    let slot = sh.issued.fetch_add(1, Relaxed);
-                    if slot >= sh.max_requests {
-                        sh.stop.store(true, Relaxed);
-                        break;
-                    }
-                    let due = sh.start + Duration::from_secs_f64(slot as f64 / rps);
-                    if due >= sh.deadline {
-                        break;
-                    }
-                    if due > now {
-                        tokio::time::sleep_until(due).await;
-                    }
-                    due
-                }
-                None => {
-                    if self.id >= sh.target.load(Relaxed) {
-                        tokio::time::sleep((sh.deadline - now).min(Duration::from_millis(20)))
-                            .await;
-                        continue;
-                    }
-                    if sh.issued.fetch_add(1, Relaxed) >= sh.max_requests {
-                        sh.stop.store(true, Relaxed);
-                        break;
-                    }
-                    if let Some(iv) = sh.cap_interval_ns {
-                        // Claim the next send slot; no catch-up bursts after a slow spell.
-                        let now_ns = (now - sh.start).as_nanos() as u64;
-                        let mut cur = sh.next_send_ns.load(Relaxed);
-                        let slot = loop {
-                            let slot = cur.max(now_ns);
-                            match sh.next_send_ns.compare_exchange_weak(
-                                cur,
-                                slot + iv,
-                                Relaxed,
-                                Relaxed,
-                            ) {
-                                Ok(_) => break slot,
-                                Err(v) => cur = v,
-                            }
-                        };
-                        if slot > now_ns {
-                            let at = sh.start + Duration::from_nanos(slot);
-                            if at >= sh.deadline {
-                                break;
-                            }
-                            tokio::time::sleep_until(at).await;
-                        }
-                        Instant::now()
-                    } else {
-                        now
-                    }
-                }
+            let next = match self.rate {
+                Some(rps) => open_loop_next(&sh, rps, now).await,
+                None => self.closed_loop_next(now).await,
             };
-            self.one(intended).await;
+            match next {
+                Next::Send(intended) => self.send_one(intended).await,
+                Next::Idle => {}
+                Next::Stop => break,
+            }
         }
         self.instances
     }
 
-    async fn one(&mut self, intended: Instant) {
+    async fn closed_loop_next(&self, now: Instant) -> Next {
+        let sh = &*self.shared;
+        if self.id >= sh.target.load(Relaxed) {
+            tokio::time::sleep((sh.deadline - now).min(Duration::from_millis(20))).await;
+            return Next::Idle;
+        }
+        if sh.issued.fetch_add(1, Relaxed) >= sh.max_requests {
+            sh.stop.store(true, Relaxed);
+            return Next::Stop;
+        }
+        let Some(interval) = sh.cap_interval_ns else {
+            return Next::Send(now);
+        };
+        let now_ns = u64::try_from((now - sh.start).as_nanos()).unwrap_or(u64::MAX);
+        let slot = claim_capped_slot(sh, interval, now_ns);
+        if slot > now_ns {
+            let at = sh.start + Duration::from_nanos(slot);
+            if at >= sh.deadline {
+                return Next::Stop;
+            }
+            tokio::time::sleep_until(at).await;
+        }
+        Next::Send(Instant::now())
+    }
+
+    async fn send_one(&mut self, intended: Instant) {
         let sh = &*self.shared;
         let t = &*self.target;
         let payload = &t.payloads[self.payload_idx % t.payloads.len()];
@@ -375,47 +424,29 @@ impl Worker {
         .await;
         sh.in_flight.fetch_sub(1, Relaxed);
         let done = Instant::now();
-        let at = done - sh.start;
-        let latency = done - intended;
+        let timing = Timing {
+            at: done - sh.start,
+            latency: done - intended,
+            sent,
+            done,
+        };
 
         let failure = match res {
-            Ok(Ok(x)) => {
-                let cold = x.info.cold();
-                if let Some(id) = x.new_instance {
-                    self.instances.insert(id);
-                }
-                if x.status >= 400 || x.info.fc_error {
-                    sh.errors.fetch_add(1, Relaxed);
-                }
-                let outcome = if x.info.fc_error {
-                    Outcome::FunctionError(x.status)
-                } else {
-                    Outcome::Status(x.status)
-                };
-                let mut stats = sh.shard(self.id);
-                if cold {
-                    sh.cold.fetch_add(1, Relaxed);
-                    if stats.cold_samples.len() < MAX_COLD_SAMPLES {
-                        let mut s = x.info.into_sample(x.status);
-                        s.t_s = at.as_secs_f64();
-                        s.first_byte_ms = (x.first_byte - sent).as_secs_f64() * 1e3;
-                        s.total_ms = (done - sent).as_secs_f64() * 1e3;
-                        stats.cold_samples.push(s);
-                    }
-                }
-                stats.record(at, outcome, latency, x.body_bytes, cold);
-                drop(stats);
-                sh.completed.fetch_add(1, Relaxed);
-                return;
-            }
+            Ok(Ok(x)) => return self.record_response(x, &timing),
             Ok(Err(f)) => f,
             Err(_) => Failure::Timeout,
         };
         // The connection is in an unknown state: drop it.
         self.conn = None;
+        let sh = &*self.shared;
         sh.errors.fetch_add(1, Relaxed);
-        sh.shard(self.id)
-            .record(at, Outcome::Failed(failure), latency, 0, false);
+        sh.shard(self.id).record(
+            timing.at,
+            Outcome::Failed(failure),
+            timing.latency,
+            0,
+            false,
+        );
         sh.completed.fetch_add(1, Relaxed);
         if failure == Failure::Connect {
             // Don't spin against a closed port; the run stays bounded either way.
@@ -425,20 +456,93 @@ impl Worker {
             }
         }
     }
+
+    fn record_response(&mut self, x: http1::Response, timing: &Timing) {
+        let sh = &*self.shared;
+        let cold = x.info.cold();
+        if let Some(id) = x.new_instance {
+            self.instances.insert(id);
+        }
+        if x.status >= 400 || x.info.fc_error {
+            sh.errors.fetch_add(1, Relaxed);
+        }
+        let outcome = if x.info.fc_error {
+            Outcome::FunctionError(x.status)
+        } else {
+            Outcome::Status(x.status)
+        };
+        let mut stats = sh.shard(self.id);
+        if cold {
+            sh.cold.fetch_add(1, Relaxed);
+            if stats.cold_samples.len() < MAX_COLD_SAMPLES {
+                let mut s = x.info.into_sample(x.status);
+                s.t_s = timing.at.as_secs_f64();
+                s.first_byte_ms = (x.first_byte - timing.sent).as_secs_f64() * 1e3;
+                s.total_ms = (timing.done - timing.sent).as_secs_f64() * 1e3;
+                stats.cold_samples.push(s);
+            }
+        }
+        stats.record(timing.at, outcome, timing.latency, x.body_bytes, cold);
+        drop(stats);
+        sh.completed.fetch_add(1, Relaxed);
+    }
+}
+
+/// When one request was sent and completed.
+struct Timing {
+    /// Completion, since the run start.
+    at: Duration,
+    /// From the intended (rate mode) or actual send to completion.
+    latency: Duration,
+    sent: Instant,
+    done: Instant,
+}
+
+/// Open loop: claim the next slot (`start + i / rps`) and sleep until it is due.
+async fn open_loop_next(sh: &Shared, rps: f64, now: Instant) -> Next {
+    let slot = sh.issued.fetch_add(1, Relaxed);
+    if slot >= sh.max_requests {
+        sh.stop.store(true, Relaxed);
+        return Next::Stop;
+    }
+    let due = sh.start + Duration::from_secs_f64(to_f64(slot) / rps);
+    if due >= sh.deadline {
+        return Next::Stop;
+    }
+    if due > now {
+        tokio::time::sleep_until(due).await;
+    }
+    Next::Send(due)
+}
+
+/// Closed loop under an RPS cap: take the next free send time (ns since start), never
+/// earlier than now, so a slow spell is not followed by a catch-up burst.
+fn claim_capped_slot(sh: &Shared, interval_ns: u64, now_ns: u64) -> u64 {
+    let mut cur = sh.next_send_ns.load(Relaxed);
+    loop {
+        let slot = cur.max(now_ns);
+        match sh
+            .next_send_ns
+            .compare_exchange_weak(cur, slot + interval_ns, Relaxed, Relaxed)
+        {
+            Ok(_) => return slot,
+            Err(v) => cur = v,
+        }
+    }
 }
 
 /// Send one request on the kept-alive connection (reconnecting, and retrying once, when
 /// the server had closed it), read the whole response, look at the cold-start headers.
 async fn exchange(
-    conn: &mut Option<h1::Conn>,
+    conn: &mut Option<http1::Conn>,
     addrs: &[SocketAddr],
     wire: &[u8],
     known_instances: &HashSet<String>,
-) -> Result<h1::Response, Failure> {
+) -> Result<http1::Response, Failure> {
     for attempt in 0..2 {
         let c = match conn {
             Some(c) => c,
-            None => conn.insert(h1::connect(addrs).await.map_err(|_| Failure::Connect)?),
+            None => conn.insert(http1::connect(addrs).await.map_err(|_| Failure::Connect)?),
         };
         match c.exchange(wire, known_instances).await {
             Ok(r) => {
@@ -461,6 +565,10 @@ async fn exchange(
 /// a new instance: bump a no-op config, scale to zero on the emulator, ...) then
 /// [`probe`] once; returns the samples and their phase summary (instance start →
 /// `/initialize` done → first byte).
+///
+/// # Errors
+///
+/// A refused target, a failing `force_fresh`, or a failed probe.
 pub async fn run_cold<F, Fut, E>(
     opts: &BenchOptions,
     n: usize,
@@ -478,7 +586,7 @@ where
             BenchError::ColdStart(format!("forcing fresh instance {}/{n}: {e}", i + 1))
         })?;
         let mut s = probe(opts).await?;
-        s.t_s = i as f64;
+        s.t_s = index_to_f64(i);
         samples.push(s);
     }
     let summary = summarize_cold(&samples);
@@ -487,6 +595,10 @@ where
 
 /// One request over a fresh connection, timed (for `--cold N`: the caller forces a new
 /// instance before each probe, then summarises with [`summarize_cold`]).
+///
+/// # Errors
+///
+/// A refused or unresolvable target, or a request that fails or times out.
 pub async fn probe(opts: &BenchOptions) -> Result<ColdStartSample, BenchError> {
     let target = target::resolve(opts).await?;
     let sent = Instant::now();
@@ -563,7 +675,7 @@ mod tests {
                                 .into_body()
                                 .collect()
                                 .await
-                                .map(|b| b.to_bytes())
+                                .map(http_body_util::Collected::to_bytes)
                                 .unwrap_or_default();
                             if multipart && body.windows(9).any(|w| w == b"filename=") {
                                 st.multipart_ok.fetch_add(1, Relaxed);
@@ -658,7 +770,10 @@ mod tests {
             (c.count, c.instance_start_ms.p50, c.initialize_ms.max),
             (4, 12.5, 300.0)
         );
-        assert_eq!(r.timeline.iter().map(|b| b.total()).sum::<u64>(), 2000);
+        assert_eq!(
+            r.timeline.iter().map(SecondBucket::total).sum::<u64>(),
+            2000
+        );
         assert_eq!(r.timeline.iter().map(|b| b.cold_starts).sum::<u64>(), 4);
         assert_eq!(r.bytes_received, 2000 * 5);
         assert!(r.concurrency_peak <= 4 && r.concurrency_limit == 4);
@@ -719,6 +834,7 @@ mod tests {
         std::fs::remove_dir_all(&dir).ok();
     }
 
+    #[allow(clippy::float_cmp)] // exact: a rate with no successes is the literal 0.0
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn timeouts_and_connect_errors_are_classified() {
         let st = Arc::new(ServerState::default());
@@ -751,7 +867,7 @@ mod tests {
             from: 1,
             to: 3,
             step_pct: 50.0,
-            step_duration: Duration::from_millis(1000),
+            step_duration: Duration::from_secs(1),
         };
         // 400 ms per request: 1 user during the first second, then 3.
         let r = run(opts(addr, "/slow", mode, 1600, 4000), None)

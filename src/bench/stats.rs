@@ -6,15 +6,16 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
-use super::BenchOptions;
 use super::cold::{ColdStartSample, ColdStartSummary};
+use super::convert::{index_to_f64, saturating_u64, saturating_usize, to_f64, to_usize};
+use super::options::BenchOptions;
 
 /// Highest latency the histograms track: 1 hour, in microseconds.
 const HIST_MAX_US: u64 = 3_600_000_000;
 /// Cold-start samples kept in the report (all are counted).
 pub(crate) const MAX_COLD_SAMPLES: usize = 10_000;
 
-pub(crate) fn new_hist() -> Histogram<u64> {
+pub(crate) fn new_histogram() -> Histogram<u64> {
     // 3 significant digits, 1 µs .. 1 h: ~200 KiB per histogram.
     Histogram::new_with_bounds(1, HIST_MAX_US, 3).expect("static histogram bounds are valid")
 }
@@ -39,7 +40,7 @@ pub(crate) enum Outcome {
 
 /// One second of the run, accumulated.
 #[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct BucketAcc {
+pub(crate) struct SecondAccumulator {
     pub n2xx: u64,
     pub n3xx: u64,
     pub n4xx: u64,
@@ -53,8 +54,8 @@ pub(crate) struct BucketAcc {
     pub bytes: u64,
 }
 
-impl BucketAcc {
-    fn merge(&mut self, o: &BucketAcc) {
+impl SecondAccumulator {
+    fn merge(&mut self, o: &SecondAccumulator) {
         self.n2xx += o.n2xx;
         self.n3xx += o.n3xx;
         self.n4xx += o.n4xx;
@@ -81,7 +82,7 @@ pub(crate) struct WorkerStats {
     pub all: Histogram<u64>,
     pub warm: Histogram<u64>,
     pub cold: Histogram<u64>,
-    pub buckets: Vec<BucketAcc>,
+    pub buckets: Vec<SecondAccumulator>,
     pub status: StatusCounts,
     pub errors: ErrorsByClass,
     pub bytes: u64,
@@ -94,9 +95,9 @@ impl WorkerStats {
     pub fn new() -> Self {
         WorkerStats {
             requests: 0,
-            all: new_hist(),
-            warm: new_hist(),
-            cold: new_hist(),
+            all: new_histogram(),
+            warm: new_histogram(),
+            cold: new_histogram(),
             buckets: Vec::new(),
             status: StatusCounts::default(),
             errors: ErrorsByClass::default(),
@@ -117,9 +118,9 @@ impl WorkerStats {
         bytes: u64,
         cold: bool,
     ) {
-        let sec = at.as_secs() as usize;
+        let sec = to_usize(at.as_secs());
         if self.buckets.len() <= sec {
-            self.buckets.resize(sec + 1, BucketAcc::default());
+            self.buckets.resize(sec + 1, SecondAccumulator::default());
         }
         self.requests += 1;
         let b = &mut self.buckets[sec];
@@ -155,7 +156,9 @@ impl WorkerStats {
                         self.errors.other += 1;
                     }
                 }
-                let us = (latency.as_micros() as u64).clamp(1, HIST_MAX_US);
+                let us = u64::try_from(latency.as_micros())
+                    .unwrap_or(HIST_MAX_US)
+                    .clamp(1, HIST_MAX_US);
                 self.all.saturating_record(us);
                 if cold {
                     self.cold.saturating_record(us);
@@ -190,7 +193,8 @@ impl WorkerStats {
         let _ = self.warm.add(&o.warm);
         let _ = self.cold.add(&o.cold);
         if self.buckets.len() < o.buckets.len() {
-            self.buckets.resize(o.buckets.len(), BucketAcc::default());
+            self.buckets
+                .resize(o.buckets.len(), SecondAccumulator::default());
         }
         for (a, b) in self.buckets.iter_mut().zip(o.buckets.iter()) {
             a.merge(b);
@@ -207,7 +211,6 @@ impl WorkerStats {
     }
 }
 
-/// Responses by status class.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct StatusCounts {
@@ -250,6 +253,7 @@ pub struct ErrorsByClass {
 }
 
 impl ErrorsByClass {
+    #[must_use]
     pub fn total(&self) -> u64 {
         self.http_4xx + self.http_5xx + self.timeout + self.connect + self.other + self.function
     }
@@ -278,7 +282,8 @@ pub struct LatencyStats {
     pub max: f64,
 }
 
-fn ms3(us: f64) -> f64 {
+/// Microseconds as milliseconds, rounded to the microsecond.
+fn micros_to_ms(us: f64) -> f64 {
     (us / 1000.0 * 1000.0).round() / 1000.0
 }
 
@@ -287,17 +292,17 @@ impl LatencyStats {
         if h.is_empty() {
             return LatencyStats::default();
         }
-        let q = |q: f64| ms3(h.value_at_quantile(q) as f64);
+        let q = |q: f64| micros_to_ms(to_f64(h.value_at_quantile(q)));
         LatencyStats {
             count: h.len(),
-            min: ms3(h.min() as f64),
-            avg: ms3(h.mean()),
+            min: micros_to_ms(to_f64(h.min())),
+            avg: micros_to_ms(h.mean()),
             p50: q(0.50),
             p75: q(0.75),
             p90: q(0.90),
             p99: q(0.99),
             p999: q(0.999),
-            max: ms3(h.max() as f64),
+            max: micros_to_ms(to_f64(h.max())),
         }
     }
 }
@@ -324,19 +329,20 @@ pub struct SecondBucket {
 }
 
 impl SecondBucket {
+    #[must_use]
     pub fn total(&self) -> u64 {
         self.rps_2xx + self.rps_3xx + self.rps_4xx + self.rps_5xx + self.rps_err
     }
 }
 
 /// Build the per-second timeline from merged buckets and sampled concurrency.
-pub(crate) fn timeline(buckets: &[BucketAcc], concurrency: &[u64]) -> Vec<SecondBucket> {
+pub(crate) fn timeline(buckets: &[SecondAccumulator], concurrency: &[u64]) -> Vec<SecondBucket> {
     let n = buckets.len().max(concurrency.len());
     (0..n)
         .map(|i| {
             let b = buckets.get(i).copied().unwrap_or_default();
             let avg = if b.lat_n > 0 {
-                b.lat_sum_us as f64 / b.lat_n as f64
+                to_f64(b.lat_sum_us) / to_f64(b.lat_n)
             } else {
                 0.0
             };
@@ -347,9 +353,9 @@ pub(crate) fn timeline(buckets: &[BucketAcc], concurrency: &[u64]) -> Vec<Second
                 rps_4xx: b.n4xx,
                 rps_5xx: b.n5xx,
                 rps_err: b.nerr,
-                lat_min: ms3(b.lat_min_us as f64),
-                lat_avg: ms3(avg),
-                lat_max: ms3(b.lat_max_us as f64),
+                lat_min: micros_to_ms(to_f64(b.lat_min_us)),
+                lat_avg: micros_to_ms(avg),
+                lat_max: micros_to_ms(to_f64(b.lat_max_us)),
                 concurrency: concurrency.get(i).copied().unwrap_or(0),
                 cold_starts: b.cold,
                 bytes: b.bytes,
@@ -363,7 +369,7 @@ pub(crate) fn timeline(buckets: &[BucketAcc], concurrency: &[u64]) -> Vec<Second
 pub(crate) fn chart_timeline(r: &BenchReport) -> &[SecondBucket] {
     let tl = &r.timeline[..];
     match tl.last() {
-        Some(last) if tl.len() > 1 && last.t as f64 >= r.options.duration.as_secs_f64() => {
+        Some(last) if tl.len() > 1 && to_f64(last.t) >= r.options.duration.as_secs_f64() => {
             &tl[..tl.len() - 1]
         }
         _ => tl,
@@ -384,24 +390,25 @@ pub(crate) fn histogram_buckets(h: &Histogram<u64>) -> Vec<HistogramBucket> {
     if h.is_empty() {
         return Vec::new();
     }
-    let lo = h.min().max(1) as f64;
-    let hi = h.highest_equivalent(h.max()) as f64;
+    let lo_us = h.min().max(1);
+    let hi_us = h.highest_equivalent(h.max());
+    let (lo, hi) = (to_f64(lo_us), to_f64(hi_us));
     let ratio = (hi / lo).max(1.0001);
-    let n = ((ratio.log2() * 4.0).ceil() as usize).clamp(1, 60);
+    let n = saturating_usize((ratio.log2() * 4.0).ceil()).clamp(1, 60);
     let edges: Vec<u64> = (0..=n)
-        .map(|i| (lo * ratio.powf(i as f64 / n as f64)).round() as u64)
+        .map(|i| saturating_u64((lo * ratio.powf(index_to_f64(i) / index_to_f64(n))).round()))
         .collect();
     let mut out = Vec::with_capacity(n);
-    let mut prev = h.lowest_equivalent(lo as u64).saturating_sub(1);
+    let mut prev = h.lowest_equivalent(lo_us).saturating_sub(1);
     for (i, &e) in edges.iter().enumerate().skip(1) {
-        let e = if i == n { hi as u64 } else { e };
+        let e = if i == n { hi_us } else { e };
         if e <= prev {
             continue;
         }
         let count = h.count_between(prev + 1, e);
         out.push(HistogramBucket {
-            from_ms: ms3(prev as f64),
-            to_ms: ms3(e as f64),
+            from_ms: micros_to_ms(to_f64(prev)),
+            to_ms: micros_to_ms(to_f64(e)),
             count,
         });
         prev = h.highest_equivalent(e);
@@ -414,7 +421,6 @@ pub(crate) fn histogram_buckets(h: &Histogram<u64>) -> Vec<HistogramBucket> {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct BenchReport {
-    /// Schema version of this JSON.
     pub schema: u32,
     pub url: String,
     pub started_at: String,
@@ -457,37 +463,6 @@ pub struct BenchReport {
 }
 
 pub(crate) const SCHEMA: u32 = 1;
-
-/// `20261126T035437Z`: the directory name for a report under `target/fcctl/bench/`.
-pub fn report_dir_name(r: &BenchReport) -> String {
-    let t = super::timefmt::rfc3339_ms(r.started_unix_ms);
-    // 2026-11-26T03:54:37.736Z -> 20261126T035437Z
-    let compact: String = t[..19].chars().filter(|c| *c != '-' && *c != ':').collect();
-    format!("{compact}Z")
-}
-
-/// Write `report.html` and `report.json` into `dir` (created), set `r.report` to the
-/// HTML path, and return it. The JSON is the same object `--json` prints.
-pub fn save_report(
-    r: &mut BenchReport,
-    dir: &std::path::Path,
-) -> std::io::Result<std::path::PathBuf> {
-    let html = dir.join("report.html");
-    super::html::write_html_report(r, &html)?;
-    r.report = Some(html.display().to_string());
-    let json = serde_json::to_string_pretty(r).map_err(std::io::Error::other)?;
-    std::fs::write(dir.join("report.json"), json + "\n")?;
-    Ok(html)
-}
-
-impl BenchReport {
-    /// Read a report written with `serde_json` (for `fcctl bench compare`).
-    pub fn from_json_file(path: &std::path::Path) -> std::io::Result<BenchReport> {
-        let text = std::fs::read_to_string(path)?;
-        serde_json::from_str(&text)
-            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
-    }
-}
 
 #[cfg(test)]
 mod tests {
@@ -591,47 +566,5 @@ mod tests {
         assert_eq!(a.cold_starts, 1);
         assert_eq!(LatencyStats::from_hist(&a.cold).count, 1);
         assert_eq!(LatencyStats::from_hist(&a.warm).count, 4);
-    }
-}
-
-#[cfg(test)]
-mod json_tests {
-    #[test]
-    fn json_has_the_keys_other_tools_rely_on() {
-        let mut r = crate::bench::html::tests::sample_report();
-        r.report = Some("target/fcctl/bench/20190922T221552Z/report.html".into());
-        let v = serde_json::to_value(&r).unwrap();
-        let o = v.as_object().unwrap();
-        for k in [
-            "requests",
-            "rps_avg",
-            "rps_peak",
-            "errors",
-            "cold_starts",
-            "latency_ms",
-            "report",
-        ] {
-            assert!(o.contains_key(k), "missing {k}");
-        }
-        assert!(v["errors"].is_u64(), "errors must be a number");
-        assert!(v["errors_by_class"]["http_5xx"].is_u64());
-        for k in ["min", "avg", "p50", "p75", "p90", "p99", "max"] {
-            assert!(v["latency_ms"][k].is_number(), "latency_ms.{k}");
-        }
-        assert_eq!(
-            v["report"],
-            "target/fcctl/bench/20190922T221552Z/report.html"
-        );
-        assert_eq!(super::report_dir_name(&r), "20190922T221552Z");
-        let dir = std::env::temp_dir().join(format!("fcctl-bench-save-{}", std::process::id()));
-        let mut saved = r.clone();
-        let html = super::save_report(&mut saved, &dir).unwrap();
-        assert_eq!(saved.report.as_deref(), Some(html.to_str().unwrap()));
-        let back = super::BenchReport::from_json_file(&dir.join("report.json")).unwrap();
-        assert_eq!(back, saved);
-        std::fs::remove_dir_all(&dir).ok();
-        assert!(v["timeline"][0]["rps_2xx"].is_u64());
-        let back: super::BenchReport = serde_json::from_value(v).unwrap();
-        assert_eq!(back, r);
     }
 }

@@ -1,12 +1,14 @@
 //! Target URL parsing, the loopback-only safety check, and the request payloads.
 
+use std::fmt::Write as _;
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 
 use bytes::Bytes;
 use http::Uri;
 
-use super::{BenchError, BenchOptions, RequestKind};
+use super::error::BenchError;
+use super::options::{BenchOptions, RequestKind};
 
 /// A resolved target: where to connect and what to send.
 #[derive(Debug, Clone)]
@@ -24,8 +26,7 @@ pub(crate) struct Payload {
     pub wire: Bytes,
 }
 
-/// Serialise a whole HTTP/1.1 request.
-pub(crate) fn wire(
+pub(crate) fn serialize_request(
     method: &str,
     path: &str,
     host: &str,
@@ -36,10 +37,10 @@ pub(crate) fn wire(
         "{method} {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: fcctl-bench\r\nAccept: */*\r\n"
     );
     if let Some(ct) = content_type {
-        head.push_str(&format!("Content-Type: {ct}\r\n"));
+        let _ = write!(head, "Content-Type: {ct}\r\n");
     }
     if method != "GET" || !body.is_empty() {
-        head.push_str(&format!("Content-Length: {}\r\n", body.len()));
+        let _ = write!(head, "Content-Length: {}\r\n", body.len());
     }
     head.push_str("\r\n");
     let mut b = Vec::with_capacity(head.len() + body.len());
@@ -71,7 +72,9 @@ fn parse(url: &str) -> Result<(String, u16, String), BenchError> {
     }
     let host = uri.host().ok_or_else(|| bad("no host"))?.to_string();
     let port = uri.port_u16().unwrap_or(80);
-    let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    let path = uri
+        .path_and_query()
+        .map_or("/", http::uri::PathAndQuery::as_str);
     let path = if path.is_empty() { "/" } else { path }.to_string();
     Ok((host, port, path))
 }
@@ -105,8 +108,8 @@ pub(crate) fn check_allowed(url: &str, allow_remote: bool) -> Result<(), BenchEr
 fn mime_for(path: &Path) -> &'static str {
     match path
         .extension()
-        .and_then(|e| e.to_str())
-        .map(|e| e.to_ascii_lowercase())
+        .and_then(std::ffi::OsStr::to_str)
+        .map(str::to_ascii_lowercase)
         .as_deref()
     {
         Some("jpg" | "jpeg") => "image/jpeg",
@@ -143,45 +146,10 @@ pub(crate) async fn resolve(opts: &BenchOptions) -> Result<Target, BenchError> {
         url: opts.url.clone(),
         reason,
     };
-
-    let addrs: Vec<SocketAddr> = match host_ip(&host) {
-        Some(ip) => vec![SocketAddr::new(ip, port)],
-        None => {
-            let found: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), port))
-                .await
-                .map_err(|e| BenchError::Resolve {
-                    host: host.clone(),
-                    reason: e.to_string(),
-                })?
-                .collect();
-            if !opts.allow_remote && found.iter().any(|a| !a.ip().is_loopback()) {
-                return Err(BenchError::RemoteRefused { host });
-            }
-            // Prefer IPv4 loopback (emulators usually bind 127.0.0.1 only).
-            let mut found = found;
-            found.sort_by_key(|a| !a.is_ipv4());
-            found
-        }
-    };
-    if addrs.is_empty() {
-        return Err(BenchError::Resolve {
-            host,
-            reason: "no addresses".into(),
-        });
-    }
+    let addrs = lookup(&host, port, opts.allow_remote).await?;
 
     let path = match opts.request {
-        RequestKind::Classify => {
-            let (p, q) = path
-                .split_once('?')
-                .map_or((path.as_str(), None), |(p, q)| (p, Some(q)));
-            let mut s = format!("{}/classify", p.trim_end_matches('/'));
-            if let Some(q) = q {
-                s.push('?');
-                s.push_str(q);
-            }
-            s
-        }
+        RequestKind::Classify => classify_path(&path),
         _ => path,
     };
     let display_url = {
@@ -206,40 +174,83 @@ pub(crate) async fn resolve(opts: &BenchOptions) -> Result<Target, BenchError> {
     if host_value.is_empty() || host_value.bytes().any(|b| b < b' ' || b == 0x7f) {
         return Err(bad(format!("bad Host header {host_value:?}")));
     }
-
-    let method = match opts.request {
-        RequestKind::GetPage => "GET",
-        _ => "POST",
-    };
-    let mut payloads = Vec::new();
-    if opts.request == RequestKind::GetPage {
-        payloads.push(Payload {
-            wire: wire(method, &path, &host_value, None, b""),
-        });
-    } else {
-        for img in &opts.images {
-            let data = std::fs::read(img).map_err(|source| BenchError::Image {
-                path: img.clone(),
-                source,
-            })?;
-            let mime = mime_for(img);
-            let (body, ct) = match opts.request {
-                RequestKind::PostImage => {
-                    let name = img.file_name().and_then(|n| n.to_str()).unwrap_or("image");
-                    (multipart_body(name, mime, &data), MULTIPART_CT)
-                }
-                _ => (Bytes::from(data), mime),
-            };
-            payloads.push(Payload {
-                wire: wire(method, &path, &host_value, Some(ct), &body),
-            });
-        }
-    }
     Ok(Target {
         addrs,
-        payloads,
+        payloads: payloads(opts, &path, &host_value)?,
         display_url,
     })
+}
+
+/// The addresses to connect to; a name that resolves to anything but loopback is
+/// refused unless `allow_remote`.
+async fn lookup(host: &str, port: u16, allow_remote: bool) -> Result<Vec<SocketAddr>, BenchError> {
+    let addrs: Vec<SocketAddr> = if let Some(ip) = host_ip(host) {
+        vec![SocketAddr::new(ip, port)]
+    } else {
+        let mut found: Vec<SocketAddr> = tokio::net::lookup_host((host, port))
+            .await
+            .map_err(|e| BenchError::Resolve {
+                host: host.to_string(),
+                reason: e.to_string(),
+            })?
+            .collect();
+        if !allow_remote && found.iter().any(|a| !a.ip().is_loopback()) {
+            return Err(BenchError::RemoteRefused {
+                host: host.to_string(),
+            });
+        }
+        // Prefer IPv4 loopback (emulators usually bind 127.0.0.1 only).
+        found.sort_by_key(|a| !a.is_ipv4());
+        found
+    };
+    if addrs.is_empty() {
+        return Err(BenchError::Resolve {
+            host: host.to_string(),
+            reason: "no addresses".into(),
+        });
+    }
+    Ok(addrs)
+}
+
+/// `/base?q` → `/base/classify?q`
+fn classify_path(path: &str) -> String {
+    let (p, q) = path
+        .split_once('?')
+        .map_or((path, None), |(p, q)| (p, Some(q)));
+    let mut s = format!("{}/classify", p.trim_end_matches('/'));
+    if let Some(q) = q {
+        s.push('?');
+        s.push_str(q);
+    }
+    s
+}
+
+/// The serialised requests, one per image (one `GET` for the page).
+fn payloads(opts: &BenchOptions, path: &str, host_value: &str) -> Result<Vec<Payload>, BenchError> {
+    if opts.request == RequestKind::GetPage {
+        return Ok(vec![Payload {
+            wire: serialize_request("GET", path, host_value, None, b""),
+        }]);
+    }
+    let mut payloads = Vec::with_capacity(opts.images.len());
+    for img in &opts.images {
+        let data = std::fs::read(img).map_err(|source| BenchError::Image {
+            path: img.clone(),
+            source,
+        })?;
+        let mime = mime_for(img);
+        let (body, ct) = match opts.request {
+            RequestKind::PostImage => {
+                let name = img.file_name().and_then(|n| n.to_str()).unwrap_or("image");
+                (multipart_body(name, mime, &data), MULTIPART_CT)
+            }
+            _ => (Bytes::from(data), mime),
+        };
+        payloads.push(Payload {
+            wire: serialize_request("POST", path, host_value, Some(ct), &body),
+        });
+    }
+    Ok(payloads)
 }
 
 #[cfg(test)]

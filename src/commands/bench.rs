@@ -110,7 +110,7 @@ async fn options(ctx: &Ctx, cloud: &Cloud, a: &BenchArgs) -> anyhow::Result<Benc
     };
     let step_duration = parse_duration(&a.step_duration)?;
     let mode = if let Some(r) = a.rps {
-        Mode::Rate { rps: r as f64 }
+        Mode::Rate { rps: f64::from(r) }
     } else if let Some(r) = &a.ramp {
         parse_ramp(r, &a.step, step_duration)?
     } else {
@@ -121,7 +121,9 @@ async fn options(ctx: &Ctx, cloud: &Cloud, a: &BenchArgs) -> anyhow::Result<Benc
     let duration = match (&a.duration, &mode) {
         (Some(d), _) => parse_duration(d)?,
         // A ramp without --duration runs until its last step has had its full time.
-        (None, Mode::Ramp { .. }) => step_duration * mode.levels().len() as u32,
+        (None, Mode::Ramp { .. }) => {
+            step_duration.saturating_mul(u32::try_from(mode.levels().len()).unwrap_or(u32::MAX))
+        }
         (None, _) => Duration::from_secs(cfg.bench.duration_s),
     };
     Ok(BenchOptions {
@@ -170,35 +172,7 @@ struct ColdReport {
 /// instances with a no-op config bump before each probe; restores the config afterwards.
 async fn run_cold(ctx: &Ctx, cloud: &Cloud, a: &BenchArgs, n: u32) -> anyhow::Result<()> {
     let name = cloud.cfg.function_name().to_string();
-    let trigger_name = "fcctl-bench-cold";
-    let config = HttpTriggerConfig {
-        auth_type: Some("anonymous".into()),
-        methods: Some(vec!["GET".into(), "POST".into()]),
-        disable_url_internet: Some(false),
-        ..Default::default()
-    };
-    let t = match cloud
-        .fc
-        .create_trigger(
-            &name,
-            &CreateTriggerInput {
-                trigger_name: Some(trigger_name.into()),
-                trigger_type: Some("http".into()),
-                qualifier: Some("LATEST".into()),
-                trigger_config: Some(config.to_json_string()),
-                ..Default::default()
-            },
-        )
-        .await
-    {
-        Ok(t) => t,
-        Err(e) if e.is_already_exists() => cloud.fc.get_trigger(&name, trigger_name).await?,
-        Err(e) => return Err(e.into()),
-    };
-    let url = t
-        .http_trigger
-        .and_then(|h| h.url_internet)
-        .context("the temporary trigger has no URL")?;
+    let url = cold_trigger_url(cloud, &name).await?;
     let mut opts = options(ctx, cloud, a).await?;
     opts.url = url.clone();
     opts.host_header = None;
@@ -241,34 +215,78 @@ async fn run_cold(ctx: &Ctx, cloud: &Cloud, a: &BenchArgs, n: u32) -> anyhow::Re
             },
         )
         .await?;
-    cloud.fc.delete_trigger(&name, trigger_name).await.ok();
+    cloud.fc.delete_trigger(&name, COLD_TRIGGER).await.ok();
     let (samples, summary) = result?;
-    let r = ColdReport {
+    let report = ColdReport {
         url,
         cold_start: summary,
         cold_start_samples: samples,
     };
-    ctx.out.result(&r, || {
-        let Some(s) = &r.cold_start else {
-            return "no cold starts observed".into();
-        };
-        let row = |name: &str, p: &bench::PhaseStats| {
-            format!(
-                "  {name:<22} {:>9.1} {:>9.1} {:>9.1}\n",
-                p.p50, p.p90, p.max
-            )
-        };
-        let mut t = format!(
-            "{} forced cold starts (ms)      p50       p90       max\n",
-            s.count
-        );
-        t.push_str(&row("instance start", &s.instance_start_ms));
-        t.push_str(&row("/initialize (model)", &s.initialize_ms));
-        t.push_str(&row("first byte", &s.first_byte_ms));
-        t.push_str(&row("total", &s.total_ms));
-        t
-    });
+    ctx.out.result(&report, || cold_summary_text(&report));
     Ok(())
+}
+
+const COLD_TRIGGER: &str = "fcctl-bench-cold";
+
+/// The URL of the temporary anonymous HTTP trigger on LATEST (created, or reused when a
+/// previous run left it behind).
+async fn cold_trigger_url(cloud: &Cloud, name: &str) -> anyhow::Result<String> {
+    let config = HttpTriggerConfig {
+        auth_type: Some("anonymous".into()),
+        methods: Some(vec!["GET".into(), "POST".into()]),
+        disable_url_internet: Some(false),
+        ..Default::default()
+    };
+    let trigger = match cloud
+        .fc
+        .create_trigger(
+            name,
+            &CreateTriggerInput {
+                trigger_name: Some(COLD_TRIGGER.into()),
+                trigger_type: Some("http".into()),
+                qualifier: Some("LATEST".into()),
+                trigger_config: Some(config.to_json_string()),
+                ..Default::default()
+            },
+        )
+        .await
+    {
+        Ok(trigger) => trigger,
+        Err(err) if err.is_already_exists() => cloud.fc.get_trigger(name, COLD_TRIGGER).await?,
+        Err(err) => return Err(err.into()),
+    };
+    trigger
+        .http_trigger
+        .and_then(|h| h.url_internet)
+        .context("the temporary trigger has no URL")
+}
+
+fn cold_summary_text(report: &ColdReport) -> String {
+    let Some(summary) = &report.cold_start else {
+        return "no cold starts observed".into();
+    };
+    let row = |name: &str, p: &bench::PhaseStats| {
+        format!(
+            "  {name:<22} {:>9.1} {:>9.1} {:>9.1}\n",
+            p.p50, p.p90, p.max
+        )
+    };
+    let mut text = format!(
+        "{} forced cold starts (ms)      p50       p90       max\n",
+        summary.count
+    );
+    text.push_str(&row("instance start", &summary.instance_start_ms));
+    text.push_str(&row("/initialize (model)", &summary.initialize_ms));
+    text.push_str(&row("first byte", &summary.first_byte_ms));
+    text.push_str(&row("total", &summary.total_ms));
+    text
+}
+
+/// `fcctl bench compare --json`: both reports as read.
+#[derive(Serialize)]
+struct Comparison<'a> {
+    a: &'a BenchReport,
+    b: &'a BenchReport,
 }
 
 /// Runs a benchmark, or compares two saved ones.
@@ -284,12 +302,7 @@ pub async fn run(ctx: &Ctx, a: BenchArgs) -> anyhow::Result<()> {
         };
         let (ra, rb) = (load(x)?, load(y)?);
         let text = bench::compare(&ra, &rb);
-        #[derive(Serialize)]
-        struct Cmp<'a> {
-            a: &'a BenchReport,
-            b: &'a BenchReport,
-        }
-        ctx.out.result(&Cmp { a: &ra, b: &rb }, || text);
+        ctx.out.result(&Comparison { a: &ra, b: &rb }, || text);
         return Ok(());
     }
     let cloud = ctx.cloud().await?;
@@ -325,12 +338,12 @@ mod tests {
     #[test]
     fn durations_and_ramps() {
         assert_eq!(parse_duration("30s").unwrap(), Duration::from_secs(30));
-        assert_eq!(parse_duration("5m").unwrap(), Duration::from_secs(300));
+        assert_eq!(parse_duration("5m").unwrap(), Duration::from_mins(5));
         assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
         assert_eq!(parse_duration("2").unwrap(), Duration::from_secs(2));
         assert!(parse_duration("5x").is_err());
         assert!(parse_duration("0s").is_err());
-        let m = parse_ramp("5..50", "20%", Duration::from_secs(60)).unwrap();
+        let m = parse_ramp("5..50", "20%", Duration::from_mins(1)).unwrap();
         assert_eq!(m.levels(), vec![5, 15, 25, 35, 45, 50]);
         assert!(parse_ramp("5-50", "20%", Duration::from_secs(1)).is_err());
     }

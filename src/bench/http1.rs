@@ -83,10 +83,10 @@ impl Conn {
     /// Discard exactly `n` body bytes.
     async fn skip(&mut self, mut n: u64) -> Result<(), ExchangeError> {
         loop {
-            let avail = (self.end - self.start) as u64;
-            let take = avail.min(n);
-            self.start += take as usize;
-            n -= take;
+            let available = self.end - self.start;
+            let take = usize::try_from(n).map_or(available, |n| n.min(available));
+            self.start += take;
+            n -= take as u64;
             if n == 0 {
                 return Ok(());
             }
@@ -97,7 +97,7 @@ impl Conn {
     }
 
     /// Consume one CRLF-terminated line (chunk trailers); returns its length without CRLF.
-    async fn line(&mut self) -> Result<usize, ExchangeError> {
+    async fn read_line(&mut self) -> Result<usize, ExchangeError> {
         loop {
             if let Some(p) = self.buf[self.start..self.end]
                 .windows(2)
@@ -122,145 +122,181 @@ impl Conn {
         known: &HashSet<String>,
     ) -> Result<Response, ExchangeError> {
         let reused = self.served > 0;
-        let stale = |e: ExchangeError| if reused { ExchangeError::Stale } else { e };
         if self.stream.write_all(request).await.is_err() {
-            return Err(stale(ExchangeError::Io));
+            return Err(if reused {
+                ExchangeError::Stale
+            } else {
+                ExchangeError::Io
+            });
         }
-        let mut got_any = self.end > self.start;
-        // Response head (skipping 1xx interim responses).
-        let (status, first_byte, info, new_instance, length, chunked, keep_alive) = loop {
-            let parsed = {
-                let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-                let mut resp = httparse::Response::new(&mut headers);
-                match resp.parse(&self.buf[self.start..self.end]) {
-                    Ok(httparse::Status::Complete(n)) => {
-                        let status = resp.code.unwrap_or(0);
-                        let http11 = resp.version == Some(1);
-                        let mut info = HeaderInfo::default();
-                        let mut length = None;
-                        let mut chunked = false;
-                        let mut keep_alive = http11;
-                        let mut new_instance = None;
-                        for h in resp.headers.iter() {
-                            let name = h.name.as_bytes();
-                            if name.eq_ignore_ascii_case(b"content-length") {
-                                length = std::str::from_utf8(h.value)
-                                    .ok()
-                                    .and_then(|v| v.trim().parse::<u64>().ok());
-                            } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
-                                chunked = h.value.to_ascii_lowercase().ends_with(b"chunked");
-                            } else if name.eq_ignore_ascii_case(b"connection") {
-                                let v = h.value.to_ascii_lowercase();
-                                if v.windows(5).any(|w| w == b"close") {
-                                    keep_alive = false;
-                                } else if v.windows(10).any(|w| w == b"keep-alive") {
-                                    keep_alive = true;
-                                }
-                            } else {
-                                info.observe(name, h.value);
-                            }
-                        }
-                        if let Some(id) = info.instance_id_str()
-                            && !known.contains(id)
-                        {
-                            new_instance = Some(id.to_string());
-                        }
-                        Some((n, status, info, new_instance, length, chunked, keep_alive))
-                    }
-                    Ok(httparse::Status::Partial) => None,
-                    Err(_) => return Err(ExchangeError::Protocol),
-                }
-            };
-            match parsed {
-                Some((n, status, info, new_instance, length, chunked, keep_alive)) => {
-                    self.start += n;
-                    if (100..200).contains(&status) && status != 101 {
-                        continue;
-                    }
-                    break (
-                        status,
-                        Instant::now(),
-                        info,
-                        new_instance,
-                        length,
-                        chunked,
-                        keep_alive,
-                    );
-                }
-                None => {
-                    if self.end - self.start > MAX_HEAD {
-                        return Err(ExchangeError::Protocol);
-                    }
-                    match self.fill().await {
-                        Ok(0) | Err(_) if !got_any => return Err(stale(ExchangeError::Io)),
-                        Ok(0) => return Err(ExchangeError::Protocol),
-                        Err(_) => return Err(ExchangeError::Io),
-                        Ok(_) => got_any = true,
-                    }
-                }
-            }
-        };
-
-        // Body.
-        let mut body_bytes = 0u64;
-        let mut keep_alive = keep_alive;
-        if status == 204 || status == 304 {
-        } else if chunked {
-            loop {
-                let size = loop {
-                    match httparse::parse_chunk_size(&self.buf[self.start..self.end]) {
-                        Ok(httparse::Status::Complete((n, size))) => {
-                            self.start += n;
-                            break size;
-                        }
-                        Ok(httparse::Status::Partial) => {
-                            if self.fill().await.map_err(|_| ExchangeError::Io)? == 0 {
-                                return Err(ExchangeError::Protocol);
-                            }
-                        }
-                        Err(_) => return Err(ExchangeError::Protocol),
-                    }
-                };
-                if size == 0 {
-                    // Trailers until the empty line.
-                    while self.line().await? > 0 {}
-                    break;
-                }
-                self.skip(size).await?;
-                body_bytes += size;
-                if self.line().await? != 0 {
-                    return Err(ExchangeError::Protocol);
-                }
-            }
-        } else if let Some(len) = length {
-            self.skip(len).await?;
-            body_bytes = len;
-        } else {
-            // Delimited by close.
-            body_bytes = (self.end - self.start) as u64;
-            self.start = self.end;
-            loop {
-                match self.fill().await {
-                    Ok(0) => break,
-                    Ok(n) => {
-                        body_bytes += n as u64;
-                        self.start = self.end;
-                    }
-                    Err(_) => return Err(ExchangeError::Io),
-                }
-            }
-            keep_alive = false;
-        }
+        let head = self.read_head(reused, known).await?;
+        let first_byte = Instant::now();
+        let (body_bytes, keep_alive) = self.read_body(&head).await?;
         self.served += 1;
         Ok(Response {
-            status,
+            status: head.status,
             first_byte,
             body_bytes,
-            info,
-            new_instance,
+            info: head.info,
+            new_instance: head.new_instance,
             keep_alive,
         })
     }
+
+    /// Read the response head, skipping 1xx interim responses. On a reused connection
+    /// that yields no byte at all the error is `Stale`: the server had closed it.
+    async fn read_head(
+        &mut self,
+        reused: bool,
+        known: &HashSet<String>,
+    ) -> Result<Head, ExchangeError> {
+        let mut got_any = self.end > self.start;
+        loop {
+            if let Some((n, head)) = parse_head(&self.buf[self.start..self.end], known)? {
+                self.start += n;
+                if (100..200).contains(&head.status) && head.status != 101 {
+                    continue;
+                }
+                return Ok(head);
+            }
+            if self.end - self.start > MAX_HEAD {
+                return Err(ExchangeError::Protocol);
+            }
+            match self.fill().await {
+                Ok(0) | Err(_) if !got_any => {
+                    return Err(if reused {
+                        ExchangeError::Stale
+                    } else {
+                        ExchangeError::Io
+                    });
+                }
+                Ok(0) => return Err(ExchangeError::Protocol),
+                Err(_) => return Err(ExchangeError::Io),
+                Ok(_) => got_any = true,
+            }
+        }
+    }
+
+    /// Read and count the body; returns its length and whether the connection can be
+    /// reused.
+    async fn read_body(&mut self, head: &Head) -> Result<(u64, bool), ExchangeError> {
+        if head.status == 204 || head.status == 304 {
+            Ok((0, head.keep_alive))
+        } else if head.chunked {
+            Ok((self.read_chunked().await?, head.keep_alive))
+        } else if let Some(len) = head.length {
+            self.skip(len).await?;
+            Ok((len, head.keep_alive))
+        } else {
+            Ok((self.read_until_close().await?, false))
+        }
+    }
+
+    async fn read_chunked(&mut self) -> Result<u64, ExchangeError> {
+        let mut body_bytes = 0u64;
+        loop {
+            let size = self.chunk_size().await?;
+            if size == 0 {
+                // Trailers until the empty line.
+                while self.read_line().await? > 0 {}
+                return Ok(body_bytes);
+            }
+            self.skip(size).await?;
+            body_bytes += size;
+            if self.read_line().await? != 0 {
+                return Err(ExchangeError::Protocol);
+            }
+        }
+    }
+
+    async fn chunk_size(&mut self) -> Result<u64, ExchangeError> {
+        loop {
+            match httparse::parse_chunk_size(&self.buf[self.start..self.end]) {
+                Ok(httparse::Status::Complete((n, size))) => {
+                    self.start += n;
+                    return Ok(size);
+                }
+                Ok(httparse::Status::Partial) => {
+                    if self.fill().await.map_err(|_| ExchangeError::Io)? == 0 {
+                        return Err(ExchangeError::Protocol);
+                    }
+                }
+                Err(_) => return Err(ExchangeError::Protocol),
+            }
+        }
+    }
+
+    async fn read_until_close(&mut self) -> Result<u64, ExchangeError> {
+        let mut body_bytes = (self.end - self.start) as u64;
+        self.start = self.end;
+        loop {
+            match self.fill().await {
+                Ok(0) => return Ok(body_bytes),
+                Ok(n) => {
+                    body_bytes += n as u64;
+                    self.start = self.end;
+                }
+                Err(_) => return Err(ExchangeError::Io),
+            }
+        }
+    }
+}
+
+/// What the response head says about the status, the body framing, the connection and
+/// the cold-start headers.
+struct Head {
+    status: u16,
+    info: HeaderInfo,
+    /// Instance id, when present and not already in the `known` set.
+    new_instance: Option<String>,
+    length: Option<u64>,
+    chunked: bool,
+    keep_alive: bool,
+}
+
+/// Parse a complete head at the start of `buf`: `None` while it is still partial,
+/// otherwise its length and contents.
+fn parse_head(buf: &[u8], known: &HashSet<String>) -> Result<Option<(usize, Head)>, ExchangeError> {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut resp = httparse::Response::new(&mut headers);
+    let n = match resp.parse(buf) {
+        Ok(httparse::Status::Complete(n)) => n,
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(_) => return Err(ExchangeError::Protocol),
+    };
+    let mut head = Head {
+        status: resp.code.unwrap_or(0),
+        info: HeaderInfo::default(),
+        new_instance: None,
+        length: None,
+        chunked: false,
+        keep_alive: resp.version == Some(1),
+    };
+    for h in resp.headers.iter() {
+        let name = h.name.as_bytes();
+        if name.eq_ignore_ascii_case(b"content-length") {
+            head.length = std::str::from_utf8(h.value)
+                .ok()
+                .and_then(|v| v.trim().parse::<u64>().ok());
+        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
+            head.chunked = h.value.to_ascii_lowercase().ends_with(b"chunked");
+        } else if name.eq_ignore_ascii_case(b"connection") {
+            let v = h.value.to_ascii_lowercase();
+            if v.windows(5).any(|w| w == b"close") {
+                head.keep_alive = false;
+            } else if v.windows(10).any(|w| w == b"keep-alive") {
+                head.keep_alive = true;
+            }
+        } else {
+            head.info.observe(name, h.value);
+        }
+    }
+    if let Some(id) = head.info.instance_id_str()
+        && !known.contains(id)
+    {
+        head.new_instance = Some(id.to_string());
+    }
+    Ok(Some((n, head)))
 }
 
 #[cfg(test)]
