@@ -180,7 +180,7 @@ async fn run_cold(ctx: &Ctx, cloud: &Cloud, a: &BenchArgs, n: u32) -> anyhow::Re
     let env = original.environment_variables.clone().unwrap_or_default();
     let result = bench::run_cold(&opts, n as usize, |i| {
         let mut env = env.clone();
-        env.insert("FCCTL_COLD_NONCE".into(), i.to_string());
+        env.insert(fcctl_protocol::env::COLD_NONCE.into(), i.to_string());
         let fc = cloud.fc.clone();
         let name = name.clone();
         async move {
