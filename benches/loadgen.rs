@@ -13,6 +13,7 @@
 //!     --cold-every 2000 --summary --html /tmp/report.html --json /tmp/report.json
 //! ```
 //! See `bench/loadgen/run.sh` for the side-by-side comparison with wrk.
+#![allow(clippy::print_stdout)] // a benchmark report is its output
 
 use std::convert::Infallible;
 use std::net::SocketAddr;

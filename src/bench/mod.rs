@@ -30,6 +30,8 @@
 //! | output | `terminal` (summary, compare), `html/` (`sections`, `chart`) |
 //! | files | `report` (report.html, report.json) |
 //! | driver | `engine` (workers, sampler, probes) |
+// Numbers are this module's product: pedantic casts and float lints catch silent loss.
+#![warn(clippy::pedantic)]
 
 mod cold;
 mod convert;
