@@ -1,5 +1,6 @@
-//! The one error surface: exit statuses, and hints collected from an error chain and printed
-//! after the message.
+//! The one error surface: exit statuses, refusals and the [`Hint`] trait. The edge
+//! (`commands::report`) collects hints from an error chain and prints them after the message;
+//! this module depends on nothing so every layer can implement [`Hint`].
 
 use std::borrow::Cow;
 
@@ -57,57 +58,4 @@ impl Hint for Refusal {
     fn hint(&self) -> Option<Cow<'_, str>> {
         self.hint.as_deref().map(Cow::Borrowed)
     }
-}
-
-/// The hints of every error in the chain that has one, outermost first, without repeats.
-pub fn hints(e: &anyhow::Error) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    for cause in e.chain() {
-        if let Some(h) = hint_of(cause)
-            && !out.iter().any(|o| o == h.as_ref())
-        {
-            out.push(h.into_owned());
-        }
-    }
-    out
-}
-
-/// The error types that carry hints. A new hinted error type is added here once.
-fn hint_of<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<Cow<'a, str>> {
-    if let Some(x) = e.downcast_ref::<crate::aliyun::Error>() {
-        return x.hint();
-    }
-    if let Some(x) = e.downcast_ref::<crate::aliyun::ApiError>() {
-        return x.hint();
-    }
-    if let Some(x) = e.downcast_ref::<crate::config::ConfigError>() {
-        return x.hint();
-    }
-    if let Some(x) = e.downcast_ref::<crate::cloud::ConnectError>() {
-        return x.hint();
-    }
-    if let Some(x) = e.downcast_ref::<Refusal>() {
-        return x.hint();
-    }
-    None
-}
-
-/// The status for a failed command: the one a [`Refusal`] chose; `Cloud` when the service
-/// answered with an error; `Unreachable` when no answer came; else `User`.
-pub fn status_of(e: &anyhow::Error) -> ExitStatus {
-    if let Some(r) = e.downcast_ref::<Refusal>() {
-        return r.status;
-    }
-    let client_errors = e
-        .chain()
-        .filter_map(|c| c.downcast_ref::<crate::aliyun::Error>());
-    for c in client_errors {
-        if c.status().is_some() {
-            return ExitStatus::Cloud;
-        }
-        if c.is_unreachable() {
-            return ExitStatus::Unreachable;
-        }
-    }
-    ExitStatus::User
 }

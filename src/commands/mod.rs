@@ -14,6 +14,7 @@ pub mod nas_sync;
 pub mod provision;
 pub mod publish;
 mod render;
+mod report;
 mod rollback;
 mod status;
 mod up;
@@ -24,7 +25,7 @@ use crate::cli::{Cli, Command, Global};
 use crate::cloud::{Cloud, Target};
 use crate::config::Config;
 use crate::credentials::{self, Credentials};
-use crate::exit::{self, ExitStatus, Refusal};
+use crate::exit::{ExitStatus, Refusal};
 
 use crate::printer::Printer;
 use crate::project::Project;
@@ -109,7 +110,7 @@ pub fn run(cli: Cli) -> ExitStatus {
         Ok(()) => ExitStatus::Success,
         Err(e) => {
             report(&e);
-            exit::status_of(&e)
+            report::status_of(&e)
         }
     }
 }
@@ -126,7 +127,7 @@ fn report(e: &anyhow::Error) {
             eprintln!("error: {e:#}");
         }
     }
-    for h in exit::hints(e) {
+    for h in report::hints(e) {
         eprintln!("  hint: {h}");
     }
 }
