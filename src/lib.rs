@@ -17,5 +17,5 @@ pub mod package;
 pub mod pipeline;
 pub mod printer;
 pub mod project;
+pub mod s_yaml;
 pub mod state;
-pub mod syaml;

@@ -5,7 +5,7 @@ use serde::Serialize;
 use crate::cli::RenderArgs;
 use crate::commands::Ctx;
 use crate::fsutil::write_atomic;
-use crate::syaml;
+use crate::s_yaml;
 
 #[derive(Serialize)]
 struct Report {
@@ -23,7 +23,7 @@ pub fn run(ctx: &Ctx, a: RenderArgs) -> anyhow::Result<()> {
             "note: no NAS release yet, so MODEL_DIR points at a placeholder; run `fcctl nas-sync` and render again",
         );
     }
-    let text = syaml::to_yaml(&syaml::render(
+    let text = s_yaml::to_yaml(&s_yaml::render(
         &cfg,
         release.as_deref(),
         "./target/fcctl/code.zip",

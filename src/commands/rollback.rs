@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use crate::cli::RollbackArgs;
 use crate::commands::Ctx;
-use crate::deploy::release::{list_versions, parse_stamp, version_number};
+use crate::deploy::version_stamp::{list_versions, parse_stamp, version_number};
 use crate::pipeline::{alias, provision};
 
 /// Result of a rollback.

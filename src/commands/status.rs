@@ -7,7 +7,7 @@ use crate::aliyun::fc_models::{ListProvisionConfigsRequest, ListRequest};
 use crate::cloud::Cloud;
 use crate::commands::Ctx;
 use crate::deploy::plan::domain_name;
-use crate::deploy::release::{list_versions, parse_stamp};
+use crate::deploy::version_stamp::{list_versions, parse_stamp};
 
 /// Everything `status` shows.
 #[derive(Debug, Serialize)]

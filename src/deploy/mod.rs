@@ -4,7 +4,7 @@
 
 pub mod digest;
 pub mod plan;
-pub mod release;
+pub mod version_stamp;
 
 use std::path::Path;
 

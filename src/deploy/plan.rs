@@ -170,7 +170,7 @@ pub fn desired(
     }
     let function = UpdateFunctionInput {
         runtime: Some(f.runtime.as_str().into()),
-        handler: Some(crate::syaml::FUNCTION_HANDLER.into()),
+        handler: Some(crate::s_yaml::FUNCTION_HANDLER.into()),
         memory_size: Some(f.memory_mb as i64),
         cpu: Some(f.cpu),
         disk_size: Some(f.disk_mb as i64),
@@ -187,7 +187,7 @@ pub fn desired(
             initializer: Some(hook(f.initializer_timeout_s)),
             pre_stop: Some(hook(f.pre_stop_timeout_s)),
         }),
-        environment_variables: Some(crate::syaml::release_env(cfg, Some(release))),
+        environment_variables: Some(crate::s_yaml::release_env(cfg, Some(release))),
         nas_config: Some(nas_config(cfg)),
         vpc_config: vpc_config(cfg),
         ..Default::default()

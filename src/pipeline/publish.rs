@@ -8,7 +8,7 @@ use crate::aliyun::retry::{self, Idempotency};
 use crate::cloud::Cloud;
 use crate::deploy::BuiltCode;
 use crate::deploy::digest::function_digest;
-use crate::deploy::release::{list_versions, parse_stamp, stamp};
+use crate::deploy::version_stamp::{list_versions, parse_stamp, stamp};
 use crate::project::Project;
 use crate::state::State;
 

@@ -81,7 +81,7 @@ pub struct StepRecord {
     pub detail: String,
 }
 
-/// The up journal: one JSON file per run under `target/fcctl/releases/`, rewritten after
+/// The up journal: one JSON file per run under `target/fcctl/up-journal/`, rewritten after
 /// every step, so an interrupted run shows where it stopped and a re-run picks up from there
 /// (every step converges, so "resume" is simply running them again).
 pub struct UpJournal {
@@ -91,7 +91,7 @@ pub struct UpJournal {
 
 impl UpJournal {
     fn start(work_dir: &Path) -> anyhow::Result<(UpJournal, Option<String>)> {
-        let dir = work_dir.join("releases");
+        let dir = work_dir.join("up-journal");
         std::fs::create_dir_all(&dir)?;
         let interrupted = last_incomplete(&dir);
         let stamp = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
