@@ -113,12 +113,17 @@ fn render_failure(tried: &[(String, String)]) -> String {
     for (place, why) in tried {
         s.push_str(&format!("  - {place}: {why}\n"));
     }
-    s.push_str(
-        "fix: export ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET \
-         (plus ALIBABA_CLOUD_SECURITY_TOKEN for STS), or run `aliyun configure`, \
-         or `s config add`; for the local emulator use --local",
-    );
-    s
+    s.trim_end().to_string()
+}
+
+impl crate::exit::Hint for CredentialsError {
+    fn hint(&self) -> Option<std::borrow::Cow<'_, str>> {
+        Some(std::borrow::Cow::Borrowed(
+            "export ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET (plus \
+             ALIBABA_CLOUD_SECURITY_TOKEN for STS), or run `aliyun configure`, or `s config \
+             add`; for the local emulator use --local",
+        ))
+    }
 }
 
 /// Where the resolver reads from; injectable for tests.
@@ -537,8 +542,11 @@ mod tests {
             "{err}"
         );
         assert!(err.contains("access.yaml: malformed YAML"), "{err}");
+        let e = resolve(&Request::default(), &env(&[], Some(h.path()))).unwrap_err();
         assert!(
-            err.contains("fix: export ALIBABA_CLOUD_ACCESS_KEY_ID"),
+            crate::exit::Hint::hint(&e)
+                .unwrap()
+                .starts_with("export ALIBABA_CLOUD_ACCESS_KEY_ID"),
             "{err}"
         );
         let h = home_with(None, None);

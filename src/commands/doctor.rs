@@ -115,12 +115,8 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<()> {
             Some(c)
         }
         Err(e) => {
-            let text = e.to_string();
-            let (detail, fix) = text
-                .split_once("\nfix: ")
-                .map(|(d, f)| (d.to_string(), f.to_string()))
-                .unwrap_or((text.clone(), String::new()));
-            checks.push(Check::fail("credentials", detail, fix));
+            let fix = super::report::hints(&e).join("; ");
+            checks.push(Check::fail("credentials", e.to_string(), fix));
             None
         }
     };

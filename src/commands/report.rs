@@ -29,6 +29,9 @@ fn hint_of<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<Cow<'a, str>>
     if let Some(x) = e.downcast_ref::<crate::config::ConfigError>() {
         return x.hint();
     }
+    if let Some(x) = e.downcast_ref::<crate::credentials::CredentialsError>() {
+        return x.hint();
+    }
     if let Some(x) = e.downcast_ref::<crate::cloud::ConnectError>() {
         return x.hint();
     }

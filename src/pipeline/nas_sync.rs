@@ -58,7 +58,7 @@ pub struct SyncReport {
     pub release_existed: bool,
     /// The nas-agent function was created or updated.
     pub agent_updated: bool,
-    /// Files the agent downloaded / hard-linked from earlier releases.
+    /// Files the agent downloaded from OSS.
     pub agent_downloaded: u64,
     /// Files hard-linked from earlier releases.
     pub agent_linked: u64,
