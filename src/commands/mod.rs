@@ -121,11 +121,7 @@ fn report(e: &anyhow::Error) {
         .downcast_ref::<Refusal>()
         .is_some_and(|r| r.message.is_empty());
     if !silent {
-        if e.downcast_ref::<Refusal>().is_some() {
-            eprintln!("{e}");
-        } else {
-            eprintln!("error: {e:#}");
-        }
+        eprintln!("error: {e:#}");
     }
     for h in report::hints(e) {
         eprintln!("  hint: {h}");

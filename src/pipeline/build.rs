@@ -6,6 +6,7 @@ use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
 
 use crate::config::{Config, GlibcVersion};
+use crate::exit::{ExitStatus, Refusal};
 use crate::package::{self, TreeFile, glibc, human};
 use crate::printer::Printer;
 use crate::project::Project;
@@ -95,19 +96,26 @@ pub fn check_binary(path: &Path, floor: GlibcVersion) -> anyhow::Result<Option<G
     if !bad.is_empty() {
         let max = r.glibc_max.map(|v| v.to_string()).unwrap_or_default();
         let shown: Vec<&str> = bad.iter().take(12).map(String::as_str).collect();
-        anyhow::bail!(
-            "{} needs GLIBC_{max}, but the runtime only has glibc {floor}; symbols too new: {}{}\n\
-             fix: build it with `cargo zigbuild --release --target x86_64-unknown-linux-gnu.{floor}` \
-             (what `fcctl build` does without --binary; run scripts/setup for zig), or pick a newer \
-             runtime in fcctl.yaml (`function.runtime`)",
-            path.display(),
-            shown.join(", "),
-            if bad.len() > shown.len() {
-                format!(" (+{} more)", bad.len() - shown.len())
-            } else {
-                String::new()
-            }
-        );
+        let more = if bad.len() > shown.len() {
+            format!(" (+{} more)", bad.len() - shown.len())
+        } else {
+            String::new()
+        };
+        return Err(Refusal {
+            status: ExitStatus::User,
+            message: format!(
+                "{} needs GLIBC_{max}, but the runtime only has glibc {floor}; symbols too new: \
+                 {}{more}",
+                path.display(),
+                shown.join(", "),
+            ),
+            hint: Some(format!(
+                "build it with `cargo zigbuild --release --target \
+                 x86_64-unknown-linux-gnu.{floor}` (what `fcctl build` does without --binary; run \
+                 scripts/setup for zig), or pick a newer runtime in fcctl.yaml (`function.runtime`)"
+            )),
+        }
+        .into());
     }
     Ok(r.glibc_max)
 }
