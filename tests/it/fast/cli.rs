@@ -29,6 +29,9 @@ fn init_then_render_in_an_empty_dir_gives_a_schema_valid_s_yaml() {
     assert_eq!(props["runtime"], "custom.debian10");
     assert_eq!(props["triggers"][0]["qualifier"], "prod");
     assert_eq!(props["provisionConfig"]["defaultTarget"], 10);
+    // fc3 creates NAS only for the whole block as the string `auto` (its isAuto).
+    assert_eq!(props["nasConfig"], "auto");
+    assert!(text.contains("s alias publish --alias-name prod"), "{text}");
     let schema: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(concat!(
             env!("CARGO_MANIFEST_DIR"),
