@@ -33,6 +33,7 @@ mod gateway;
 mod listeners;
 mod oss;
 mod runtime;
+mod schedule;
 mod state;
 mod util;
 

@@ -30,6 +30,7 @@ pub struct TriggerRec {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ProvisionRec {
+    /// As put (`target`, else `defaultTarget`); what FC aims at now is [`ProvisionRec::target_now`].
     pub target: i64,
     pub default_target: Option<i64>,
     pub always_allocate_cpu: Option<bool>,
@@ -112,5 +113,16 @@ impl Store {
     pub fn flush(&self) -> std::io::Result<()> {
         let g = self.read();
         self.write_locked(&g)
+    }
+}
+
+impl ProvisionRec {
+    /// The target at this moment: `defaultTarget` as changed by the scheduled actions.
+    pub fn target_now(&self) -> i64 {
+        crate::schedule::effective_target(
+            self.default_target.unwrap_or(self.target),
+            &self.scheduled_actions,
+            chrono::Utc::now(),
+        )
     }
 }

@@ -60,9 +60,10 @@ pub async fn run(ctx: &Ctx, a: RollbackArgs) -> anyhow::Result<()> {
         .and_then(parse_stamp)
         .map(|(_, r)| r);
     let r = alias::execute(&cloud, &alias_name, &to, None, a.dry_run).await?;
-    // Provisioned instances belong to the alias; re-put the target so they move to the new version.
+    // Provisioned instances belong to the alias; re-put its defaultTarget (not the scheduled
+    // `target` of the moment, which would pin a schedule's value) so they move with it.
     let p = match cloud.fc.get_provision_config(&name, &alias_name).await {
-        Ok(p) => p.target.unwrap_or(0),
+        Ok(p) => p.default_target.or(p.target).unwrap_or(0),
         Err(e) if e.is_not_found() => 0,
         Err(e) => return Err(e.into()),
     };

@@ -15,7 +15,10 @@ use crate::printer::Printer;
 pub struct ProvisionReport {
     /// Alias provisioned.
     pub alias: String,
-    /// Target instances.
+    /// The instances asked for (`defaultTarget`).
+    pub default_target: i64,
+    /// The instances FC aims at now: `defaultTarget`, or what an active scheduled action or
+    /// tracking policy made of it. `current` converges to this.
     pub target: i64,
     /// Ready instances (after waiting, if asked).
     pub current: i64,
@@ -73,7 +76,9 @@ pub fn parse_schedule(s: &str) -> anyhow::Result<Schedule> {
     })
 }
 
-/// Puts the provision config (skipped when equal) and optionally waits for `current == target`.
+/// Puts the provision config (skipped when equal) and optionally waits until `current` reaches
+/// the target FC computes. Compares `defaultTarget`, the value put: `target` moves with the
+/// scheduled actions, and comparing it made every run inside a schedule window a PUT.
 pub async fn execute(
     cloud: &Cloud,
     printer: &Printer,
@@ -126,7 +131,7 @@ pub async fn execute(
     let always = cloud.cfg.provision.always_allocate_cpu;
     let same = match &existing {
         Some(p) => {
-            p.target.or(p.default_target).unwrap_or(0) == instances as i64
+            p.default_target.or(p.target).unwrap_or(0) == instances as i64
                 && p.scheduled_actions.clone().unwrap_or_default().len() == actions.len()
                 && p.scheduled_actions
                     .clone()
@@ -149,7 +154,9 @@ pub async fn execute(
                 alias,
                 &PutProvisionConfigInput {
                     default_target: Some(instances as i64),
-                    target: Some(instances as i64),
+                    // Not `target` too: fc3 drops it when both are given (provision_config.ts),
+                    // and FC derives it from defaultTarget and the schedules.
+                    target: None,
                     always_allocate_cpu: Some(always),
                     scheduled_actions: Some(actions),
                     ..Default::default()
@@ -159,7 +166,12 @@ pub async fn execute(
     }
     let mut report = ProvisionReport {
         alias: alias.into(),
-        target: instances as i64,
+        default_target: instances as i64,
+        target: existing
+            .as_ref()
+            .filter(|_| same)
+            .and_then(|p| p.target)
+            .unwrap_or(instances as i64),
         current: existing.as_ref().and_then(|p| p.current).unwrap_or(0),
         changed: !same,
         current_error: None,
@@ -174,6 +186,10 @@ pub async fn execute(
                 Err(e) => return Err(e.into()),
             };
             report.current = p.current.unwrap_or(0);
+            report.target = p
+                .target
+                .or(p.default_target)
+                .unwrap_or(report.default_target);
             report.current_error = p.current_error.clone().filter(|e| !e.is_empty());
             if let Some(b) = &bar {
                 b.set_position(report.current.max(0) as u64);

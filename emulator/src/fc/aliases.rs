@@ -155,7 +155,7 @@ pub fn delete_alias(ctx: &Arc<Ctx>, f: &str, a: &str) -> Reply {
             .functions
             .get_mut(f)
             .ok_or_else(|| function_not_found(f))?;
-        if rec.provision.get(a).is_some_and(|p| p.target > 0) {
+        if rec.provision.get(a).is_some_and(|p| p.target_now() > 0) {
             return Err(ApiError::invalid_argument(format!(
                 "alias '{a}' has a provision config; delete it first"
             )));

@@ -12,7 +12,7 @@ use std::sync::Arc;
 pub fn provision_json(ctx: &Ctx, f: &str, q: &str, p: &ProvisionRec) -> Value {
     let current = ctx.runtime.provisioned_current(f, q);
     json!({
-        "target": p.target,
+        "target": p.target_now(),
         "defaultTarget": p.default_target.unwrap_or(p.target),
         "current": current,
         "currentError": ctx.runtime.provision_error(f, q),
@@ -42,6 +42,9 @@ pub fn put_provision(ctx: &Arc<Ctx>, f: &str, q: Option<&str>, body: Map<String,
         return Err(ApiError::invalid_argument(
             "target must be within 0..=10000",
         ));
+    }
+    if let Some(actions) = body.get("scheduledActions") {
+        crate::schedule::validate(actions).map_err(ApiError::invalid_argument)?;
     }
     let rec = ProvisionRec {
         target,

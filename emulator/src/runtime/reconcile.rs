@@ -105,7 +105,7 @@ impl Reconciler {
             let mut v = Vec::new();
             for (fname, f) in &st.functions {
                 for (q, p) in &f.provision {
-                    v.push((fname.clone(), q.clone(), p.target.max(0) as usize));
+                    v.push((fname.clone(), q.clone(), p.target_now().max(0) as usize));
                 }
             }
             v

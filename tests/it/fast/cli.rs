@@ -105,10 +105,7 @@ fn missing_credentials_list_every_place_and_exit_1() {
     std::fs::write(d.path().join("fcctl.yaml"), "app: a\naccount_id: '123'\n").unwrap();
     let out = fcctl(d.path(), &["status"]);
     assert_eq!(out.status.code(), Some(1));
-    insta::assert_snapshot!(
-        "missing_credentials_stderr",
-        stable_stderr(&out, d.path())
-    );
+    insta::assert_snapshot!("missing_credentials_stderr", stable_stderr(&out, d.path()));
     let err = support::text(&out);
     for place in [
         "environment",
