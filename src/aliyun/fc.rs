@@ -41,7 +41,6 @@ pub fn default_endpoint(account_id: &str, region: &str) -> String {
     }
 }
 
-/// Client knobs.
 #[derive(Debug, Clone)]
 pub struct ClientOptions {
     /// Per-request timeout (each attempt) for control-plane calls.
@@ -262,7 +261,6 @@ impl FcClient {
         .await
     }
 
-    /// Send and decode a JSON response body.
     pub async fn send_json<T: DeserializeOwned>(&self, req: &ApiRequest) -> Result<T> {
         let resp = self.send(req).await?;
         decode(&req.action, &resp)

@@ -47,7 +47,6 @@ impl AccessKey {
         }
     }
 
-    /// Attach an STS security token.
     pub fn with_security_token(mut self, token: impl Into<String>) -> Self {
         let t = token.into();
         self.security_token = (!t.is_empty()).then_some(t);

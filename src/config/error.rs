@@ -11,7 +11,6 @@ pub struct ConfigError {
     pub position: Option<(u64, u64)>,
     /// Dotted key path, e.g. `function.memory_mb`.
     pub key_path: Option<String>,
-    /// What is wrong.
     pub message: String,
     /// "did you mean" or another hint.
     pub hint: Option<String>,

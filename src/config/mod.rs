@@ -14,7 +14,6 @@ pub use load::{Loader, parse_str, suggest};
 pub use schema::*;
 pub use validate::validate;
 
-/// The default project file name.
 pub const FILE_NAME: &str = "fcctl.yaml";
 
 #[cfg(test)]

@@ -6,7 +6,6 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-/// The whole project configuration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
@@ -42,10 +41,8 @@ pub struct Config {
     /// Log service config: `auto`, `none`, or explicit project/logstore.
     #[serde(default)]
     pub log: LogSetting,
-    /// The HTTP trigger.
     #[serde(default)]
     pub trigger: TriggerConfig,
-    /// The custom domain.
     #[serde(default)]
     pub custom_domain: DomainConfig,
     /// Release: which alias serves production traffic.
@@ -149,13 +146,11 @@ impl<'de> Deserialize<'de> for GlibcVersion {
     }
 }
 
-/// The deployed function.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct FunctionConfig {
     /// Function name; defaults to the app name.
     pub name: Option<String>,
-    /// FC custom runtime.
     pub runtime: Runtime,
     /// Memory in MB (multiple of 64, 128–32768).
     pub memory_mb: u32,
@@ -237,21 +232,15 @@ pub struct OssConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum VpcSetting {
-    /// The literal `auto`.
     Auto(AutoKeyword),
-    /// Explicit ids.
     Explicit(VpcExplicit),
 }
 
-/// Explicit VPC settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct VpcExplicit {
-    /// VPC id.
     pub vpc_id: String,
-    /// vSwitch ids.
     pub vswitch_ids: Vec<String>,
-    /// Security group id.
     pub security_group_id: String,
 }
 
@@ -265,7 +254,6 @@ pub enum LogSetting {
     Explicit(LogExplicit),
 }
 
-/// Explicit log settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LogExplicit {
@@ -275,21 +263,16 @@ pub struct LogExplicit {
     pub logstore: String,
 }
 
-/// The keyword `auto`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum AutoKeyword {
-    /// `auto`.
     Auto,
 }
 
-/// The keywords `auto` / `none`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum AutoOrNone {
-    /// `auto`.
     Auto,
-    /// `none`.
     None,
 }
 
@@ -305,7 +288,6 @@ impl Default for LogSetting {
     }
 }
 
-/// HTTP trigger auth types.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum AuthType {
@@ -329,19 +311,12 @@ impl AuthType {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum Method {
-    /// DELETE.
     Delete,
-    /// GET.
     Get,
-    /// HEAD.
     Head,
-    /// OPTIONS.
     Options,
-    /// PATCH.
     Patch,
-    /// POST.
     Post,
-    /// PUT.
     Put,
 }
 
@@ -360,19 +335,15 @@ impl Method {
     }
 }
 
-/// The HTTP trigger.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TriggerConfig {
-    /// Trigger name.
     pub name: String,
     /// `anonymous` or `function`.
     pub auth_type: AuthType,
-    /// Accepted methods.
     pub methods: Vec<Method>,
 }
 
-/// Custom domain protocols.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Protocol {
     /// Plain HTTP.
@@ -397,7 +368,6 @@ impl Protocol {
     }
 }
 
-/// The custom domain.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DomainConfig {
@@ -405,15 +375,12 @@ pub struct DomainConfig {
     pub enabled: bool,
     /// Domain name, or `auto` for a generated test domain.
     pub name: String,
-    /// Route path.
     pub route: String,
-    /// Protocol.
     pub protocol: Protocol,
     /// Qualifier the route serves; defaults to the release alias.
     pub qualifier: Option<String>,
 }
 
-/// Release settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ReleaseConfig {
@@ -421,7 +388,6 @@ pub struct ReleaseConfig {
     pub alias: String,
 }
 
-/// Provisioned instances.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ProvisionConfig {
@@ -437,7 +403,6 @@ pub struct ProvisionConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Schedule {
-    /// Action name.
     pub name: String,
     /// FC schedule expression, e.g. `cron(0 0 8 * * *)` (seconds first) or `at(...)`.
     pub cron: String,
@@ -464,7 +429,6 @@ pub enum BenchRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct BenchConfig {
-    /// Request type.
     pub request: BenchRequest,
     /// Closed-loop concurrency.
     pub concurrency: u32,
@@ -608,12 +572,10 @@ impl Config {
             .expect("defaults always deserialize")
     }
 
-    /// Function name on FC.
     pub fn function_name(&self) -> &str {
         self.function.name.as_deref().unwrap_or(&self.app)
     }
 
-    /// OSS key prefix for this app.
     pub fn oss_prefix(&self) -> String {
         self.oss
             .prefix
@@ -621,7 +583,6 @@ impl Config {
             .unwrap_or_else(|| format!("fcctl/{}", self.app))
     }
 
-    /// Qualifier the custom domain routes to.
     pub fn domain_qualifier(&self) -> &str {
         self.custom_domain
             .qualifier
@@ -629,7 +590,6 @@ impl Config {
             .unwrap_or(&self.release.alias)
     }
 
-    /// glibc floor the build must meet.
     pub fn glibc_floor(&self) -> GlibcVersion {
         self.build
             .glibc

@@ -63,7 +63,6 @@ pub trait ObjectStore: Send + Sync {
     ) -> BoxFut<'a, UploadReport>;
     /// HeadObject: None when the object does not exist.
     fn head<'a>(&'a self, key: &'a str) -> BoxFut<'a, Option<ObjectMeta>>;
-    /// Whether the object exists.
     fn exists<'a>(&'a self, key: &'a str) -> BoxFut<'a, bool> {
         Box::pin(async move { Ok(self.head(key).await?.is_some()) })
     }
@@ -79,7 +78,6 @@ pub trait ObjectStore: Send + Sync {
     fn ensure_bucket<'a>(&'a self) -> BoxFut<'a, ()>;
 }
 
-/// OSS connection settings.
 #[derive(Debug, Clone)]
 pub struct OssConfig {
     /// `https://oss-cn-shenzhen.aliyuncs.com` (or `-internal`), or `http://127.0.0.1:PORT`.
@@ -87,7 +85,6 @@ pub struct OssConfig {
     pub bucket: String,
     /// Path-style addressing; None = automatic (path style for IP addresses / localhost).
     pub path_style: Option<bool>,
-    /// Per-request timeout.
     pub timeout: Duration,
     pub retry: RetryPolicy,
 }
@@ -152,7 +149,6 @@ const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'.')
     .remove(b'~');
 
-/// One OSS REST call.
 struct OssReq<'a> {
     op: &'static str,
     method: Method,

@@ -21,7 +21,6 @@ use crate::aliyun::AccessKey;
 use crate::aliyun::error::{Error, Result};
 use crate::aliyun::retry::Idempotency;
 
-/// Multipart upload knobs.
 #[derive(Debug, Clone)]
 pub struct MultipartOptions {
     /// Part size in bytes (OSS: ≥ 100 KiB except the last part; ≤ 10000 parts).
@@ -45,7 +44,6 @@ impl Default for MultipartOptions {
     }
 }
 
-/// What a multipart upload did.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct UploadReport {
     pub upload_id: String,
