@@ -1,6 +1,6 @@
 //! Typed FC3 client. Every operation goes through one code path, [`FcClient::send`]:
 //! build path/query/body → (per attempt: fresh `x-acs-date` + nonce → ACS3 signature →
-//! HTTP with timeout → parse error body) inside [`retry::run`](super::retry::run) → record
+//! HTTP with timeout → parse error body) inside [`retry::run`] → record
 //! the call ([`CallRecord`], `tracing` events). Works the same against
 //! `https://fcv3.<region>.aliyuncs.com`, `https://<account>.<region>.fc.aliyuncs.com` and the
 //! local emulator at `http://127.0.0.1:PORT`.
@@ -485,7 +485,7 @@ impl FcClient {
 
     // ------------------------------------------------------------ versions
 
-    /// Not blindly retried (see [`retry`](super::retry)): a lost answer could mean a version was created.
+    /// Not blindly retried (see [`retry`]): a lost answer could mean a version was created.
     pub async fn publish_function_version(
         &self,
         name: &str,

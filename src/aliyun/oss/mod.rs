@@ -3,8 +3,8 @@
 //! Why not a crate: OpenDAL's OSS writer does multipart (and works against a path-style
 //! endpoint) but cannot resume an upload started by an earlier process: every writer starts
 //! a new multipart upload. fcctl needs "completed parts are not re-sent after a restart",
-//! so this module speaks the OSS REST API directly (V1 HMAC-SHA1 signing, [`sign`]),
-//! reusing the FC client's retry/error machinery. Resumable multipart: [`multipart`].
+//! so this module speaks the OSS REST API directly (V1 HMAC-SHA1 signing, `sign.rs`),
+//! reusing the FC client's retry/error machinery. Resumable multipart: `multipart.rs`; XML bodies: `xml.rs`.
 //!
 //! Addressing: virtual-host style (`https://<bucket>.oss-<region>.aliyuncs.com/<key>`) for
 //! real OSS; path style (`http://127.0.0.1:PORT/<bucket>/<key>`) when [`OssConfig::path_style`]
