@@ -2,7 +2,6 @@
 
 use std::fmt;
 
-/// Result alias for the `aliyun` module.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// An error answer from the service: HTTP status ≥ 400 with a JSON (`{"Code","Message","RequestId"}`)
@@ -146,12 +145,10 @@ impl Error {
         }
     }
 
-    /// Service error code, if any.
     pub fn code(&self) -> Option<&str> {
         self.api().map(|e| e.code.as_str())
     }
 
-    /// Request id of the failing call, if known.
     pub fn request_id(&self) -> Option<&str> {
         self.api().and_then(|e| e.request_id.as_deref())
     }

@@ -1,6 +1,6 @@
 //! Typed FC3 client. Every operation goes through one code path, [`FcClient::send`]:
 //! build path/query/body → (per attempt: fresh `x-acs-date` + nonce → ACS3 signature →
-//! HTTP with timeout → parse error body) inside [`retry::run`](super::retry::run) → record
+//! HTTP with timeout → parse error body) inside [`retry::run`] → record
 //! the call ([`CallRecord`], `tracing` events). Works the same against
 //! `https://fcv3.<region>.aliyuncs.com`, `https://<account>.<region>.fc.aliyuncs.com` and the
 //! local emulator at `http://127.0.0.1:PORT`.
@@ -11,12 +11,13 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 use reqwest::Method;
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use reqwest::header::HeaderMap;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::error::{ApiError, Error, Result};
+use super::error::{Error, Result};
 use super::fc_models::*;
+use super::http::{self, parse_endpoint};
 use super::retry::{self, Idempotency, RetryPolicy};
 use super::sign::{self, API_VERSION};
 use super::{AccessKey, redact_headers};
@@ -40,7 +41,6 @@ pub fn default_endpoint(account_id: &str, region: &str) -> String {
     }
 }
 
-/// Client knobs.
 #[derive(Debug, Clone)]
 pub struct ClientOptions {
     /// Per-request timeout (each attempt) for control-plane calls.
@@ -261,7 +261,6 @@ impl FcClient {
         .await
     }
 
-    /// Send and decode a JSON response body.
     pub async fn send_json<T: DeserializeOwned>(&self, req: &ApiRequest) -> Result<T> {
         let resp = self.send(req).await?;
         decode(&req.action, &resp)
@@ -273,6 +272,74 @@ impl FcClient {
     }
 
     async fn attempt(&self, req: &ApiRequest, attempt: u32) -> Result<ApiResponse> {
+        let inner = &*self.inner;
+        let (url, hm) = self.signed_request(req, attempt)?;
+        let timeout = req.timeout.unwrap_or(inner.opts.timeout);
+        let write = req.method != Method::GET && req.action != "InvokeFunction";
+        let started = Instant::now();
+        let result = inner
+            .http
+            .request(req.method.clone(), &url)
+            .headers(hm)
+            .body(req.body.clone())
+            .timeout(timeout)
+            .send()
+            .await;
+        let transport = |e: reqwest::Error| Error::Transport {
+            action: req.action.clone(),
+            method: req.method.to_string(),
+            url: url.clone(),
+            source: e,
+        };
+        let resp = match result {
+            Ok(r) => r,
+            Err(e) => {
+                self.record(req, None, started.elapsed(), None, attempt, write);
+                return Err(transport(e));
+            }
+        };
+        let status = resp.status().as_u16();
+        let resp_headers = resp.headers().clone();
+        let body = resp.bytes().await.map_err(transport);
+        let request_id = http::request_id_from(&resp_headers);
+        let latency = started.elapsed();
+        self.record(
+            req,
+            Some(status),
+            latency,
+            request_id.clone(),
+            attempt,
+            write,
+        );
+        tracing::trace!(
+            target: "fcctl::aliyun",
+            action = %req.action,
+            status,
+            response_headers = %redact_headers(resp_headers.iter().map(|(k, v)| (k.as_str(), v.to_str().unwrap_or("<binary>")))),
+            "fc response"
+        );
+        let body = body?.to_vec();
+        if status >= 400 {
+            let e = http::api_error(
+                status,
+                &body,
+                &req.action,
+                &req.method,
+                req.path.clone(),
+                request_id,
+            );
+            return Err(e.into());
+        }
+        Ok(ApiResponse {
+            status,
+            headers: resp_headers,
+            body,
+            request_id,
+        })
+    }
+
+    /// The URL and headers of one attempt: a fresh date and nonce, so a fresh signature.
+    fn signed_request(&self, req: &ApiRequest, attempt: u32) -> Result<(String, HeaderMap)> {
         let inner = &*self.inner;
         let date = sign::format_acs_date(time::OffsetDateTime::now_utc());
         let nonce = sign::new_nonce();
@@ -309,17 +376,13 @@ impl FcClient {
         } else {
             format!("{}{}?{}", inner.base, req.path, signed.canonical_query)
         };
-        let mut hm = HeaderMap::new();
-        for (k, v) in headers.iter().chain(std::iter::once(&(
-            "authorization".to_string(),
-            signed.authorization.clone(),
-        ))) {
-            let name = HeaderName::from_bytes(k.as_bytes())
-                .map_err(|e| Error::Invalid(format!("header name {k}: {e}")))?;
-            let value = HeaderValue::from_str(v)
-                .map_err(|e| Error::Invalid(format!("header {k} value: {e}")))?;
-            hm.append(name, value);
-        }
+        let authorization = ("authorization".to_string(), signed.authorization.clone());
+        let hm = http::header_map(
+            headers
+                .iter()
+                .chain(std::iter::once(&authorization))
+                .map(|(k, v)| (k, v)),
+        )?;
         tracing::trace!(
             target: "fcctl::aliyun",
             action = %req.action,
@@ -328,71 +391,7 @@ impl FcClient {
             canonical_request = %super::redact_canonical_request(&signed.canonical_request),
             "fc request"
         );
-        let timeout = req.timeout.unwrap_or(inner.opts.timeout);
-        let write = req.method != Method::GET && req.action != "InvokeFunction";
-        let started = Instant::now();
-        let result = inner
-            .http
-            .request(req.method.clone(), &url)
-            .headers(hm)
-            .body(req.body.clone())
-            .timeout(timeout)
-            .send()
-            .await;
-        let resp = match result {
-            Ok(r) => r,
-            Err(e) => {
-                self.record(req, None, started.elapsed(), None, attempt, write);
-                return Err(Error::Transport {
-                    action: req.action.clone(),
-                    method: req.method.to_string(),
-                    url,
-                    source: e,
-                });
-            }
-        };
-        let status = resp.status().as_u16();
-        let resp_headers = resp.headers().clone();
-        let body = resp.bytes().await.map_err(|e| Error::Transport {
-            action: req.action.clone(),
-            method: req.method.to_string(),
-            url: url.clone(),
-            source: e,
-        });
-        let request_id = request_id_from(&resp_headers);
-        let latency = started.elapsed();
-        self.record(
-            req,
-            Some(status),
-            latency,
-            request_id.clone(),
-            attempt,
-            write,
-        );
-        tracing::trace!(
-            target: "fcctl::aliyun",
-            action = %req.action,
-            status,
-            response_headers = %redact_headers(resp_headers.iter().map(|(k, v)| (k.as_str(), v.to_str().unwrap_or("<binary>")))),
-            "fc response"
-        );
-        let body = body?.to_vec();
-        if status >= 400 {
-            let mut e = parse_error_body(status, &body);
-            e.action = req.action.clone();
-            e.method = req.method.to_string();
-            e.path = req.path.clone();
-            if e.request_id.is_none() {
-                e.request_id = request_id;
-            }
-            return Err(e.into());
-        }
-        Ok(ApiResponse {
-            status,
-            headers: resp_headers,
-            body,
-            request_id,
-        })
+        Ok((url, hm))
     }
 
     fn record(
@@ -486,7 +485,7 @@ impl FcClient {
 
     // ------------------------------------------------------------ versions
 
-    /// Not blindly retried (see [`retry`](super::retry)): a lost answer could mean a version was created.
+    /// Not blindly retried (see [`retry`]): a lost answer could mean a version was created.
     pub async fn publish_function_version(
         &self,
         name: &str,
@@ -834,94 +833,8 @@ fn decode<T: DeserializeOwned>(action: &str, resp: &ApiResponse) -> Result<T> {
         action: action.into(),
         status: resp.status,
         request_id: resp.request_id.clone(),
-        detail: format!("{e}; body starts with {:?}", snippet(&resp.body)),
+        detail: format!("{e}; body starts with {:?}", http::snippet(&resp.body)),
     })
-}
-
-fn snippet(body: &[u8]) -> String {
-    let s = String::from_utf8_lossy(body);
-    s.chars().take(200).collect()
-}
-
-/// Request id from the response headers (`x-fc-request-id`, `x-acs-request-id`, `x-oss-request-id`).
-pub(crate) fn request_id_from(h: &HeaderMap) -> Option<String> {
-    ["x-fc-request-id", "x-acs-request-id", "x-oss-request-id"]
-        .iter()
-        .find_map(|n| h.get(*n).and_then(|v| v.to_str().ok()).map(String::from))
-}
-
-/// Parse an error body: JSON `{"Code","Message","RequestId"}` (any case of the first letter,
-/// FC2's `errorCode`/`errorMessage` too) or XML `<Error><Code>…</Code>…`.
-pub(crate) fn parse_error_body(status: u16, body: &[u8]) -> ApiError {
-    let mut e = ApiError {
-        action: String::new(),
-        method: String::new(),
-        path: String::new(),
-        status,
-        code: format!("HTTP{status}"),
-        message: snippet(body),
-        request_id: None,
-    };
-    if let Ok(serde_json::Value::Object(m)) = serde_json::from_slice::<serde_json::Value>(body) {
-        let get = |keys: &[&str]| {
-            keys.iter()
-                .find_map(|k| m.get(*k).and_then(|v| v.as_str()).map(String::from))
-        };
-        if let Some(c) = get(&["Code", "code", "errorCode", "ErrorCode"]) {
-            e.code = c;
-        }
-        e.message =
-            get(&["Message", "message", "errorMessage", "ErrorMessage"]).unwrap_or_default();
-        e.request_id = get(&["RequestId", "requestId", "requestID"]);
-    } else {
-        let text = String::from_utf8_lossy(body);
-        if text.contains("<Error") {
-            if let Some(c) = xml_tag(&text, "Code") {
-                e.code = c;
-            }
-            e.message = xml_tag(&text, "Message").unwrap_or_default();
-            e.request_id = xml_tag(&text, "RequestId");
-        }
-    }
-    e
-}
-
-fn xml_tag(text: &str, tag: &str) -> Option<String> {
-    let open = format!("<{tag}>");
-    let close = format!("</{tag}>");
-    let start = text.find(&open)? + open.len();
-    let end = text[start..].find(&close)? + start;
-    Some(text[start..end].trim().to_string())
-}
-
-/// Split an endpoint into (`scheme://host[:port]`, host header value).
-pub(crate) fn parse_endpoint(endpoint: &str) -> Result<(String, String)> {
-    let e = endpoint.trim().trim_end_matches('/');
-    let with_scheme = if e.contains("://") {
-        e.to_string()
-    } else {
-        format!("https://{e}")
-    };
-    let url = reqwest::Url::parse(&with_scheme)
-        .map_err(|err| Error::Invalid(format!("endpoint {endpoint:?}: {err}")))?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(Error::Invalid(format!(
-            "endpoint {endpoint:?}: scheme must be http or https"
-        )));
-    }
-    if url.path() != "/" && !url.path().is_empty() || url.query().is_some() {
-        return Err(Error::Invalid(format!(
-            "endpoint {endpoint:?} must not have a path or query (use e.g. http://127.0.0.1:9000)"
-        )));
-    }
-    let host_name = url
-        .host_str()
-        .ok_or_else(|| Error::Invalid(format!("endpoint {endpoint:?} has no host")))?;
-    let host = match url.port() {
-        Some(p) => format!("{host_name}:{p}"),
-        None => host_name.to_string(),
-    };
-    Ok((format!("{}://{host}", url.scheme()), host))
 }
 
 #[cfg(test)]
@@ -943,23 +856,6 @@ mod tests {
             default_endpoint("", "me-central-1"),
             "https://me-central-1.fc.aliyuncs.com"
         );
-        assert_eq!(
-            parse_endpoint("http://127.0.0.1:8080/").unwrap(),
-            (
-                "http://127.0.0.1:8080".to_string(),
-                "127.0.0.1:8080".to_string()
-            )
-        );
-        assert_eq!(
-            parse_endpoint("fcv3.cn-hangzhou.aliyuncs.com").unwrap().1,
-            "fcv3.cn-hangzhou.aliyuncs.com"
-        );
-        assert_eq!(
-            parse_endpoint("https://h.example:443").unwrap().1,
-            "h.example"
-        );
-        assert!(parse_endpoint("http://h/x").is_err());
-        assert!(parse_endpoint("ftp://h").is_err());
     }
 
     #[test]
@@ -972,25 +868,6 @@ mod tests {
             path(&["custom-domains", "a b"]),
             "/2023-03-30/custom-domains/a%20b"
         );
-    }
-
-    #[test]
-    fn error_bodies() {
-        let e = parse_error_body(
-            404,
-            br#"{"Code":"FunctionNotFound","Message":"function not found","RequestId":"1-64e7"}"#,
-        );
-        assert_eq!(
-            (e.code.as_str(), e.message.as_str(), e.request_id.as_deref()),
-            ("FunctionNotFound", "function not found", Some("1-64e7"))
-        );
-        let e = parse_error_body(403, b"<?xml version=\"1.0\"?><Error><Code>SignatureDoesNotMatch</Code><Message>bad</Message><RequestId>R1</RequestId></Error>");
-        assert_eq!(
-            (e.code.as_str(), e.request_id.as_deref()),
-            ("SignatureDoesNotMatch", Some("R1"))
-        );
-        let e = parse_error_body(502, b"Bad gateway");
-        assert_eq!(e.code, "HTTP502");
     }
 
     // ---------------------------------------------------------------- against a local server

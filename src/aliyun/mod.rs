@@ -4,10 +4,11 @@
 //! |---|---|
 //! | [`sign`] | ACS3-HMAC-SHA256 (FC3 OpenAPI + HTTP triggers with `authType: function`), pure functions |
 //! | [`fc`] | [`fc::FcClient`]: typed FC3 client; one signed, retried code path ([`fc::FcClient::send`]) for every endpoint |
+//! | [`http`] | what FC and OSS share: the TLS-ready client, endpoint parsing, error bodies, request ids |
 //! | [`fc_models`] | serde models of the FC3 API (camelCase, `None` skipped, unknown fields ignored) |
 //! | [`error`] | [`Error`] / [`ApiError`] with HTTP status, `Code`, message, `RequestId` and a remediation hint |
 //! | [`retry`] | [`RetryPolicy`]: exponential backoff + full jitter + total deadline, idempotency classes |
-//! | [`oss`] | [`oss::ObjectStore`] trait + [`oss::OssClient`] (OSS V1 signing, resumable multipart) |
+//! | [`oss`] | [`oss::ObjectStore`] trait + [`oss::OssClient`]; V1 signing, resumable multipart and XML in its submodules |
 //!
 //! Logging (`tracing`, target `fcctl::aliyun`): one `debug` event per HTTP call (method, path,
 //! status, latency, request id, attempt) and a `trace` event with the headers, where
@@ -47,7 +48,6 @@ impl AccessKey {
         }
     }
 
-    /// Attach an STS security token.
     pub fn with_security_token(mut self, token: impl Into<String>) -> Self {
         let t = token.into();
         self.security_token = (!t.is_empty()).then_some(t);

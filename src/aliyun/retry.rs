@@ -50,7 +50,6 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
-    /// No retries at all.
     pub fn none() -> Self {
         Self {
             max_attempts: 1,

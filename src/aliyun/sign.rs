@@ -94,7 +94,6 @@ pub fn is_signed_header(name: &str) -> bool {
         || n.starts_with("x-fc-")
 }
 
-/// Assemble the canonical request from its parts.
 pub fn canonical_request(
     method: &str,
     canonical_uri: &str,
@@ -164,7 +163,6 @@ pub struct Signed {
     pub authorization: String,
 }
 
-/// Sign a request with the given key id / secret.
 pub fn sign(input: &SignInput<'_>, access_key_id: &str, secret: &str) -> Signed {
     let cq = canonical_query(input.query);
     let (ch, sh) = canonical_headers(input.headers);

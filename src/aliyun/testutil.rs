@@ -5,7 +5,6 @@ use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
-/// A request as received.
 #[derive(Debug, Clone)]
 pub struct Received {
     pub method: String,

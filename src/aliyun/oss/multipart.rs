@@ -1,0 +1,562 @@
+//! Resumable multipart upload ([`ObjectStore::put_multipart`](super::ObjectStore::put_multipart)).
+//!
+//! The upload id is saved in a small JSON file in [`MultipartOptions::resume_dir`] (keyed by
+//! bucket+key, guarded by file size, mtime and part size). A later run calls ListParts and
+//! skips every part whose size and ETag (= MD5 of the local bytes) match; only missing parts
+//! are uploaded, then CompleteMultipartUpload. A stale/foreign upload id (`NoSuchUpload`)
+//! starts afresh.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use reqwest::Method;
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
+
+use super::sign::{md5_b64, md5_hex};
+use super::{OssClient, etag, xml};
+#[cfg(test)]
+use crate::aliyun::AccessKey;
+use crate::aliyun::error::{Error, Result};
+use crate::aliyun::retry::Idempotency;
+
+#[derive(Debug, Clone)]
+pub struct MultipartOptions {
+    /// Part size in bytes (OSS: ≥ 100 KiB except the last part; ≤ 10000 parts).
+    pub part_size: u64,
+    /// Parts uploaded in parallel.
+    pub concurrency: usize,
+    /// Where resume state is kept (e.g. `target/fcctl/uploads`); None = not resumable.
+    pub resume_dir: Option<PathBuf>,
+    /// Extra headers for InitiateMultipartUpload (e.g. `x-oss-meta-sha256`).
+    pub headers: Vec<(String, String)>,
+}
+
+impl Default for MultipartOptions {
+    fn default() -> Self {
+        Self {
+            part_size: 8 * 1024 * 1024,
+            concurrency: 4,
+            resume_dir: None,
+            headers: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct UploadReport {
+    pub upload_id: String,
+    pub parts_total: u32,
+    /// Parts found complete on the server from an earlier run and not re-sent.
+    pub parts_skipped: u32,
+    pub bytes_sent: u64,
+    pub etag: String,
+}
+
+/// What one upload works with, fixed before the first request.
+#[derive(Debug, Clone)]
+pub(super) struct Plan {
+    pub(super) size: u64,
+    pub(super) part_size: u64,
+    pub(super) parts_total: u32,
+    pub(super) state_path: Option<PathBuf>,
+    pub(super) fingerprint: ResumeState,
+}
+
+/// Parts already on the server: part number → ETag without quotes.
+type Done = BTreeMap<u32, String>;
+
+impl OssClient {
+    pub(super) async fn initiate(&self, key: &str, extra: &[(String, String)]) -> Result<String> {
+        let mut r = self.req("InitiateMultipartUpload", Method::POST, key);
+        r.query.push(("uploads".into(), String::new()));
+        r.headers
+            .push(("content-type".into(), "application/octet-stream".into()));
+        r.headers.extend(extra.iter().cloned());
+        let resp = self.call(&r).await?;
+        let x: xml::InitiateResult = xml::decode(&resp, "InitiateMultipartUpload")?;
+        Ok(x.upload_id)
+    }
+
+    pub(super) async fn upload_part(
+        &self,
+        key: &str,
+        upload_id: &str,
+        n: u32,
+        data: Vec<u8>,
+    ) -> Result<String> {
+        let mut r = self.req("UploadPart", Method::PUT, key);
+        r.query.push(("partNumber".into(), n.to_string()));
+        r.query.push(("uploadId".into(), upload_id.into()));
+        r.headers.push(("content-md5".into(), md5_b64(&data)));
+        r.body = data;
+        let resp = self.call(&r).await?;
+        Ok(etag(&resp.headers))
+    }
+
+    /// ListParts (all pages): part number → (size, etag without quotes).
+    pub(super) async fn list_parts(
+        &self,
+        key: &str,
+        upload_id: &str,
+    ) -> Result<Vec<(u32, u64, String)>> {
+        let mut out = Vec::new();
+        let mut marker = String::new();
+        loop {
+            let mut r = self.req("ListParts", Method::GET, key);
+            r.query.push(("uploadId".into(), upload_id.into()));
+            if !marker.is_empty() {
+                r.query.push(("part-number-marker".into(), marker.clone()));
+            }
+            let resp = self.call(&r).await?;
+            let x: xml::ListPartsResult = xml::decode(&resp, "ListParts")?;
+            for p in x.parts {
+                out.push((p.part_number, p.size, p.etag.trim_matches('"').to_string()));
+            }
+            match (x.is_truncated, x.next_part_number_marker) {
+                (Some(true), Some(m)) if !m.is_empty() && m != marker => marker = m,
+                _ => return Ok(out),
+            }
+        }
+    }
+
+    pub(super) async fn complete(
+        &self,
+        key: &str,
+        upload_id: &str,
+        parts: &[(u32, String)],
+    ) -> Result<String> {
+        let body = xml::complete_body(parts);
+        let mut r = self.req("CompleteMultipartUpload", Method::POST, key);
+        r.query.push(("uploadId".into(), upload_id.into()));
+        r.headers
+            .push(("content-type".into(), "application/xml".into()));
+        r.body = body.into_bytes();
+        // Completing twice fails with NoSuchUpload; a lost answer is checked with HEAD by the caller.
+        r.idem = Idempotency::NotIdempotent;
+        let resp = self.call(&r).await?;
+        let from_body =
+            quick_xml::de::from_str::<xml::CompleteResult>(&String::from_utf8_lossy(&resp.body))
+                .ok()
+                .map(|c| c.etag.trim_matches('"').to_string());
+        Ok(from_body.unwrap_or_else(|| etag(&resp.headers)))
+    }
+
+    /// AbortMultipartUpload (used when a resume state is unusable).
+    pub async fn abort_multipart(&self, key: &str, upload_id: &str) -> Result<()> {
+        let mut r = self.req("AbortMultipartUpload", Method::DELETE, key);
+        r.query.push(("uploadId".into(), upload_id.into()));
+        match self.call(&r).await {
+            Err(e) if e.is_not_found() || e.code() == Some("NoSuchUpload") => Ok(()),
+            other => other.map(|_| ()),
+        }
+    }
+
+    pub(super) async fn do_put_multipart(
+        &self,
+        key: &str,
+        file: &Path,
+        opts: &MultipartOptions,
+    ) -> Result<UploadReport> {
+        let plan = self.plan(key, file, opts).await?;
+        let (upload_id, mut done) = self.start(key, file, &plan, &opts.headers).await?;
+        let parts_skipped = done.len() as u32;
+        let parts_total = plan.parts_total;
+        tracing::debug!(target: "fcctl::aliyun", key, upload_id = %upload_id, parts_total, parts_skipped, "multipart upload");
+        let bytes_sent = self
+            .upload_missing(key, file, &plan, &upload_id, &mut done, opts.concurrency)
+            .await?;
+        let parts: Vec<(u32, String)> = done.into_iter().collect();
+        let etag = self
+            .complete_checked(key, &upload_id, &parts, plan.size)
+            .await?;
+        if let Some(sp) = &plan.state_path {
+            let _ = tokio::fs::remove_file(sp).await;
+        }
+        Ok(UploadReport {
+            upload_id,
+            parts_total,
+            parts_skipped,
+            bytes_sent,
+            etag,
+        })
+    }
+
+    pub(super) async fn plan(
+        &self,
+        key: &str,
+        file: &Path,
+        opts: &MultipartOptions,
+    ) -> Result<Plan> {
+        let meta = tokio::fs::metadata(file)
+            .await
+            .map_err(|e| Error::io(format!("stat {}", file.display()), e))?;
+        let size = meta.len();
+        let mtime = meta
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0);
+        let min_part = (size.div_ceil(10_000)).max(100 * 1024);
+        let part_size = opts.part_size.max(min_part);
+        let parts_total = size.div_ceil(part_size).max(1) as u32;
+        let state_path = opts.resume_dir.as_ref().map(|d| {
+            let id =
+                md5_hex(format!("{}\n{}\n{}", self.inner.base, self.inner.bucket, key).as_bytes());
+            d.join(format!("{id}.json"))
+        });
+        let fingerprint = ResumeState {
+            bucket: self.inner.bucket.clone(),
+            key: key.into(),
+            file: file.display().to_string(),
+            size,
+            mtime_ns: mtime,
+            part_size,
+            upload_id: String::new(),
+        };
+        Ok(Plan {
+            size,
+            part_size,
+            parts_total,
+            state_path,
+            fingerprint,
+        })
+    }
+
+    /// The upload to continue (with its parts already on the server) when the saved state
+    /// matches this file, else a new one whose id is saved before any part is sent.
+    pub(super) async fn start(
+        &self,
+        key: &str,
+        file: &Path,
+        plan: &Plan,
+        headers: &[(String, String)],
+    ) -> Result<(String, Done)> {
+        if let Some(resumed) = self.resume(key, file, plan).await? {
+            return Ok(resumed);
+        }
+        let id = self.initiate(key, headers).await?;
+        if let Some(sp) = &plan.state_path {
+            let st = ResumeState {
+                upload_id: id.clone(),
+                ..plan.fingerprint.clone()
+            };
+            write_state(sp, &st).await?;
+        }
+        Ok((id, Done::new()))
+    }
+
+    async fn resume(&self, key: &str, file: &Path, plan: &Plan) -> Result<Option<(String, Done)>> {
+        let Some(sp) = &plan.state_path else {
+            return Ok(None);
+        };
+        let Ok(text) = tokio::fs::read_to_string(sp).await else {
+            return Ok(None);
+        };
+        let Ok(st) = serde_json::from_str::<ResumeState>(&text) else {
+            return Ok(None);
+        };
+        if !st.same_source(&plan.fingerprint) {
+            let _ = self.abort_multipart(&st.key, &st.upload_id).await;
+            return Ok(None);
+        }
+        let parts = match self.list_parts(key, &st.upload_id).await {
+            Ok(parts) => parts,
+            Err(e) if e.code() == Some("NoSuchUpload") || e.is_not_found() => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let mut done = Done::new();
+        for (n, psize, et) in parts {
+            if n == 0 || n > plan.parts_total {
+                continue;
+            }
+            let expect = part_len(plan.size, plan.part_size, n);
+            if psize != expect {
+                continue;
+            }
+            let data = read_part(file, plan.part_size, n, expect).await?;
+            if md5_hex(&data).eq_ignore_ascii_case(&et) {
+                done.insert(n, et);
+            }
+        }
+        Ok(Some((st.upload_id, done)))
+    }
+
+    /// Uploads the parts not in `done`, `concurrency` at a time; returns the bytes sent.
+    async fn upload_missing(
+        &self,
+        key: &str,
+        file: &Path,
+        plan: &Plan,
+        upload_id: &str,
+        done: &mut Done,
+        concurrency: usize,
+    ) -> Result<u64> {
+        let (size, part_size) = (plan.size, plan.part_size);
+        let mut bytes_sent = 0u64;
+        let mut set = tokio::task::JoinSet::new();
+        let todo: Vec<u32> = (1..=plan.parts_total)
+            .filter(|n| !done.contains_key(n))
+            .collect();
+        let mut it = todo.into_iter();
+        let conc = concurrency.max(1);
+        loop {
+            while set.len() < conc {
+                let Some(n) = it.next() else { break };
+                let this = self.clone();
+                let key = key.to_string();
+                let uid = upload_id.to_string();
+                let path = file.to_path_buf();
+                let len = part_len(size, part_size, n);
+                set.spawn(async move {
+                    let data = read_part(&path, part_size, n, len).await?;
+                    let e = this.upload_part(&key, &uid, n, data).await?;
+                    Ok::<_, Error>((n, e, len))
+                });
+            }
+            match set.join_next().await {
+                None => break,
+                Some(joined) => {
+                    let (n, e, len) = joined
+                        .map_err(|e| Error::Invalid(format!("upload task failed: {e}")))??;
+                    bytes_sent += len;
+                    done.insert(n, e);
+                }
+            }
+        }
+        Ok(bytes_sent)
+    }
+
+    /// Complete is not blindly retried: after a lost answer, HEAD tells whether it landed
+    /// (our size and a multipart ETag `…-<parts>`); if not, the upload id is still valid and
+    /// completing again is safe.
+    async fn complete_checked(
+        &self,
+        key: &str,
+        upload_id: &str,
+        parts: &[(u32, String)],
+        size: u64,
+    ) -> Result<String> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let err = match self.complete(key, upload_id, parts).await {
+                Ok(e) => return Ok(e),
+                Err(err) => err,
+            };
+            let landed = match self.head_object(key).await {
+                Ok(Some(m))
+                    if m.size == size
+                        && (err.code() == Some("NoSuchUpload")
+                            || m.etag.ends_with(&format!("-{}", parts.len()))) =>
+                {
+                    Some(m.etag)
+                }
+                _ => None,
+            };
+            if let Some(e) = landed {
+                return Ok(e);
+            }
+            let transient = err.status().is_none_or(|s| s == 429 || s >= 500);
+            if !transient || attempt >= 4 {
+                return Err(err);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200 * attempt)).await;
+        }
+    }
+}
+
+pub(super) fn part_len(size: u64, part_size: u64, n: u32) -> u64 {
+    let start = (n as u64 - 1) * part_size;
+    part_size.min(size.saturating_sub(start))
+}
+
+pub(super) async fn read_part(path: &Path, part_size: u64, n: u32, len: u64) -> Result<Vec<u8>> {
+    let ctx = || format!("read part {n} of {}", path.display());
+    let mut f = tokio::fs::File::open(path)
+        .await
+        .map_err(|e| Error::io(ctx(), e))?;
+    f.seek(std::io::SeekFrom::Start((n as u64 - 1) * part_size))
+        .await
+        .map_err(|e| Error::io(ctx(), e))?;
+    let mut buf = vec![0u8; len as usize];
+    f.read_exact(&mut buf)
+        .await
+        .map_err(|e| Error::io(ctx(), e))?;
+    Ok(buf)
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(super) struct ResumeState {
+    bucket: String,
+    key: String,
+    file: String,
+    size: u64,
+    mtime_ns: u64,
+    part_size: u64,
+    upload_id: String,
+}
+
+impl ResumeState {
+    fn same_source(&self, o: &ResumeState) -> bool {
+        self.bucket == o.bucket
+            && self.key == o.key
+            && self.size == o.size
+            && self.mtime_ns == o.mtime_ns
+            && self.part_size == o.part_size
+            && !self.upload_id.is_empty()
+    }
+}
+
+pub(super) async fn write_state(path: &Path, st: &ResumeState) -> Result<()> {
+    if let Some(dir) = path.parent() {
+        tokio::fs::create_dir_all(dir)
+            .await
+            .map_err(|e| Error::io(format!("create {}", dir.display()), e))?;
+    }
+    let tmp = path.with_extension("json.tmp");
+    let text = serde_json::to_vec_pretty(st).expect("state serialises");
+    tokio::fs::write(&tmp, text)
+        .await
+        .map_err(|e| Error::io(format!("write {}", tmp.display()), e))?;
+    tokio::fs::rename(&tmp, path)
+        .await
+        .map_err(|e| Error::io(format!("rename {}", path.display()), e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::ObjectStore as _;
+    use super::super::tests::{client, default_key, emulator};
+    use super::*;
+    use crate::aliyun::testutil::{Reply, TestServer};
+
+    fn model_file(dir: &Path, len: usize) -> (PathBuf, Vec<u8>) {
+        let file = dir.join("model.onnx");
+        let data: Vec<u8> = (0..len).map(|i| (i * 31 % 251) as u8).collect();
+        std::fs::write(&file, &data).unwrap();
+        (file, data)
+    }
+
+    fn resumable(dir: &Path) -> MultipartOptions {
+        MultipartOptions {
+            part_size: 100 * 1024,
+            concurrency: 1,
+            resume_dir: Some(dir.join("resume")),
+            headers: vec![],
+        }
+    }
+
+    /// "Process 1" started the upload (its id saved) and got parts 1 and 2 out before it
+    /// died; "process 2", a fresh client, sends only the other four.
+    #[tokio::test]
+    async fn multipart_resumes_without_resending_completed_parts() {
+        let (emu, _emu_dir) = emulator(vec![]).await;
+        let info = emu.info().clone();
+        let dir = tempfile::tempdir().unwrap();
+        let (file, data) = model_file(dir.path(), 5 * 100 * 1024 + 777);
+        let opts = resumable(dir.path());
+        let key = "blobs/abc";
+        let first = client(&info.oss_endpoint, "fcctl-artifacts", default_key(&info));
+        first.ensure_bucket().await.unwrap();
+        let plan = first.plan(key, &file, &opts).await.unwrap();
+        let (upload_id, done) = first.start(key, &file, &plan, &[]).await.unwrap();
+        assert!(done.is_empty());
+        for n in 1..=2 {
+            let data = read_part(&file, plan.part_size, n, plan.part_size)
+                .await
+                .unwrap();
+            first.upload_part(key, &upload_id, n, data).await.unwrap();
+        }
+        drop(first);
+
+        let second = client(&info.oss_endpoint, "fcctl-artifacts", default_key(&info));
+        let rep = second.put_multipart(key, &file, &opts).await.unwrap();
+        assert_eq!(rep.parts_total, 6);
+        assert_eq!(rep.parts_skipped, 2);
+        assert_eq!(rep.upload_id, upload_id);
+        assert_eq!(rep.bytes_sent, data.len() as u64 - 2 * 100 * 1024);
+        assert_eq!(
+            second.call_count(),
+            1 + 4 + 1,
+            "ListParts, the four missing parts, Complete"
+        );
+        assert_eq!(second.get(key, None).await.unwrap(), data);
+        // The resume state is removed after completion.
+        assert_eq!(
+            std::fs::read_dir(dir.path().join("resume"))
+                .unwrap()
+                .count(),
+            0
+        );
+        emu.shutdown().await;
+    }
+
+    /// A part refused for good (a fault the emulator cannot be told to make) ends the
+    /// upload with that error and leaves the saved upload id for the next run.
+    #[tokio::test]
+    async fn a_failed_part_keeps_the_resume_state() {
+        let srv = TestServer::start(|r, _| {
+            let q = r.query_pairs();
+            let part = q.iter().find(|(k, _)| k == "partNumber").map(|(_, v)| v.as_str());
+            let xml = |status: u16, body: &str| Reply::Respond {
+                status,
+                headers: vec![("content-type".into(), "application/xml".into())],
+                body: body.as_bytes().to_vec(),
+            };
+            match (r.method.as_str(), part) {
+                ("POST", None) if q.iter().any(|(k, _)| k == "uploads") => xml(
+                    200,
+                    "<InitiateMultipartUploadResult><UploadId>UP1</UploadId></InitiateMultipartUploadResult>",
+                ),
+                ("PUT", Some("1")) => Reply::Respond {
+                    status: 200,
+                    headers: vec![("etag".into(), format!("\"{}\"", md5_hex(&r.body)))],
+                    body: Vec::new(),
+                },
+                _ => xml(
+                    400,
+                    "<Error><Code>InvalidArgument</Code><Message>m</Message><RequestId>r</RequestId></Error>",
+                ),
+            }
+        })
+        .await;
+        let dir = tempfile::tempdir().unwrap();
+        let (file, _) = model_file(dir.path(), 2 * 100 * 1024 + 1);
+        let opts = resumable(dir.path());
+        let c = client(&srv.base, "fcctl-artifacts", AccessKey::new("a", "b"));
+        let err = c
+            .put_multipart("blobs/abc", &file, &opts)
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Some("InvalidArgument"));
+        let parts: Vec<String> = srv
+            .requests()
+            .iter()
+            .filter(|r| r.method == "PUT")
+            .map(|r| r.target.clone())
+            .collect();
+        assert_eq!(
+            parts.len(),
+            2,
+            "part 3 is not sent after part 2 failed: {parts:?}"
+        );
+        let saved: Vec<_> = std::fs::read_dir(dir.path().join("resume"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        assert_eq!(saved.len(), 1);
+        let st: ResumeState =
+            serde_json::from_str(&std::fs::read_to_string(&saved[0]).unwrap()).unwrap();
+        assert_eq!(st.upload_id, "UP1");
+        assert_eq!(st.key, "blobs/abc");
+        // All requests were path-style.
+        assert!(
+            srv.requests()
+                .iter()
+                .all(|r| r.path().starts_with("/fcctl-artifacts/"))
+        );
+    }
+}

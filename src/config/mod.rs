@@ -1,0 +1,31 @@
+//! `fcctl.yaml`: the one project file a user edits — typed, strictly validated, layered.
+//!
+//! Layers, lowest first: built-in defaults < `fcctl.yaml` < `FCCTL_*` environment variables <
+//! command-line flags. Every error names the file, line and column, the key path, and a
+//! "did you mean" suggestion where a key or value is close to a valid one.
+
+mod error;
+mod load;
+mod schema;
+mod validate;
+
+pub use error::ConfigError;
+pub use load::{Loader, parse_str, suggest};
+pub use schema::*;
+pub use validate::validate;
+
+pub const FILE_NAME: &str = "fcctl.yaml";
+
+#[cfg(test)]
+mod testing {
+    use super::{Config, ConfigError, Loader};
+
+    #[allow(clippy::result_large_err)]
+    pub(super) fn load(text: &str) -> Result<Config, ConfigError> {
+        Loader::default().load_str(text, "fcctl.yaml", Vec::new())
+    }
+
+    pub(super) fn err(text: &str) -> ConfigError {
+        load(text).expect_err("must fail")
+    }
+}

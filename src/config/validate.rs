@@ -1,0 +1,315 @@
+//! Semantic checks serde cannot express: FC's limits and naming rules.
+
+use super::Config;
+
+type Invalid = (String, String, Option<String>);
+
+fn invalid(path: &str, message: impl Into<String>, hint: Option<String>) -> Invalid {
+    (path.into(), message.into(), hint)
+}
+
+/// Semantic checks serde cannot express; returns (key path, message, hint) of the first
+/// failure, in file order.
+pub fn validate(c: &Config) -> Result<(), Invalid> {
+    names_and_endpoints(c)?;
+    function(c)?;
+    storage(c)?;
+    routing_and_release(c)?;
+    Ok(())
+}
+
+fn name_ok(s: &str, max: usize) -> bool {
+    !s.is_empty()
+        && s.len() <= max
+        && s.chars()
+            .next()
+            .is_some_and(|ch| ch.is_ascii_alphabetic() || ch == '_')
+        && s.chars()
+            .all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_')
+}
+
+/// `app`, `function.name`, `region`, `account_id` and the endpoints.
+fn names_and_endpoints(c: &Config) -> Result<(), Invalid> {
+    if !name_ok(&c.app, 64) {
+        return Err(invalid(
+            "app",
+            format!("`{}` is not a valid name", c.app),
+            Some("use 1–64 letters, digits, `-` or `_`, starting with a letter".into()),
+        ));
+    }
+    if let Some(n) = &c.function.name
+        && !name_ok(n, 128)
+    {
+        return Err(invalid(
+            "function.name",
+            format!("`{n}` is not a valid FC function name"),
+            Some("use 1–128 letters, digits, `-` or `_`, starting with a letter or `_`".into()),
+        ));
+    }
+    if !c.region.contains('-')
+        || c.region
+            .chars()
+            .any(|ch| ch.is_ascii_uppercase() || ch == ' ')
+    {
+        return Err(invalid(
+            "region",
+            format!("`{}` is not a region id", c.region),
+            Some("region ids look like cn-shenzhen, cn-hangzhou, ap-southeast-1".into()),
+        ));
+    }
+    if let Some(a) = &c.account_id
+        && (a.is_empty() || !a.chars().all(|ch| ch.is_ascii_digit()))
+    {
+        return Err(invalid(
+            "account_id",
+            format!("`{a}` is not an account id"),
+            Some("the account id (uid) is all digits; see the console's account page".into()),
+        ));
+    }
+    for (key, ep) in [
+        ("fc_endpoint", &c.fc_endpoint),
+        ("oss_endpoint", &c.oss_endpoint),
+    ] {
+        if let Some(ep) = ep
+            && !(ep.starts_with("http://") || ep.starts_with("https://"))
+        {
+            return Err(invalid(
+                key,
+                format!("`{ep}` is not an http(s) URL"),
+                Some("write the scheme, e.g. http://127.0.0.1:9000".into()),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// FC's limits on memory, cpu, disk, timeouts, concurrency, port and env.
+fn function(c: &Config) -> Result<(), Invalid> {
+    let f = &c.function;
+    if !(128..=32768).contains(&f.memory_mb) || !f.memory_mb.is_multiple_of(64) {
+        return Err(invalid(
+            "function.memory_mb",
+            format!("{} MB is not allowed", f.memory_mb),
+            Some("memory must be a multiple of 64 between 128 and 32768 MB".into()),
+        ));
+    }
+    let twentieths = f.cpu * 20.0;
+    if !(0.05..=16.0).contains(&f.cpu) || (twentieths - twentieths.round()).abs() > 1e-6 {
+        return Err(invalid(
+            "function.cpu",
+            format!("{} vCPU is not allowed", f.cpu),
+            Some("cpu must be a multiple of 0.05 between 0.05 and 16".into()),
+        ));
+    }
+    let gb_per_cpu = f.memory_mb as f64 / 1024.0 / f.cpu;
+    if !(1.0 - 1e-9..=4.0 + 1e-9).contains(&gb_per_cpu) {
+        return Err(invalid(
+            "function.cpu",
+            format!(
+                "{} vCPU with {} MB is a ratio FC refuses ({gb_per_cpu:.2} GB per vCPU)",
+                f.cpu, f.memory_mb
+            ),
+            Some(format!(
+                "memory per vCPU must be 1–4 GB: with {} MB use cpu between {:.2} and {:.2}",
+                f.memory_mb,
+                (f.memory_mb as f64 / 4096.0 * 20.0).ceil() / 20.0,
+                (f.memory_mb as f64 / 1024.0 * 20.0).floor() / 20.0
+            )),
+        ));
+    }
+    if f.disk_mb != 512 && f.disk_mb != 10240 {
+        return Err(invalid(
+            "function.disk_mb",
+            format!("{} MB is not allowed", f.disk_mb),
+            Some("disk is 512 or 10240 MB".into()),
+        ));
+    }
+    if !(1..=86400).contains(&f.timeout_s) {
+        return Err(invalid(
+            "function.timeout_s",
+            format!("{} s is out of range", f.timeout_s),
+            Some("timeout must be 1–86400 seconds".into()),
+        ));
+    }
+    if !(1..=200).contains(&f.instance_concurrency) {
+        return Err(invalid(
+            "function.instance_concurrency",
+            format!("{} is out of range", f.instance_concurrency),
+            Some("instance concurrency must be 1–200".into()),
+        ));
+    }
+    if f.port == 0 {
+        return Err(invalid("function.port", "port 0 is not allowed", None));
+    }
+    if !(1..=600).contains(&f.initializer_timeout_s) {
+        return Err(invalid(
+            "function.initializer_timeout_s",
+            format!("{} s is out of range", f.initializer_timeout_s),
+            Some("the initializer timeout must be 1–600 seconds".into()),
+        ));
+    }
+    for k in f.env.keys() {
+        if k.is_empty()
+            || k.starts_with(|ch: char| ch.is_ascii_digit())
+            || !k.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_')
+        {
+            return Err(invalid(
+                &format!("function.env.{k}"),
+                format!("`{k}` is not a valid environment variable name"),
+                Some("use letters, digits and `_`, not starting with a digit".into()),
+            ));
+        }
+        if k == fcctl_protocol::env::MODEL_DIR || k == "ORT_DYLIB_PATH" {
+            return Err(invalid(
+                &format!("function.env.{k}"),
+                format!("`{k}` is set by fcctl from the NAS release"),
+                Some("remove it; `fcctl deploy` pins it to the synced release".into()),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `nas` and `oss`.
+fn storage(c: &Config) -> Result<(), Invalid> {
+    if !c.nas.mount_dir.starts_with("/mnt/") || c.nas.mount_dir.len() <= "/mnt/".len() {
+        return Err(invalid(
+            "nas.mount_dir",
+            format!("`{}` is not allowed", c.nas.mount_dir),
+            Some("FC mounts NAS under /mnt, e.g. /mnt/auto".into()),
+        ));
+    }
+    if c.nas.server_addr != "auto" && !c.nas.server_addr.contains(":/") {
+        return Err(invalid(
+            "nas.server_addr",
+            format!("`{}` is not a NAS address", c.nas.server_addr),
+            Some("use `auto` or `<mount-target-domain>:/<remote dir>`".into()),
+        ));
+    }
+    for (i, g) in c.nas.include.iter().enumerate() {
+        if let Err(e) = globset::Glob::new(g) {
+            return Err(invalid(
+                &format!("nas.include[{i}]"),
+                format!("`{g}` is not a valid glob: {}", e.kind()),
+                Some("globs look like `model/**` or `**/*.onnx`".into()),
+            ));
+        }
+    }
+    if c.oss.bucket != "auto" {
+        let b = &c.oss.bucket;
+        let ok = (3..=63).contains(&b.len())
+            && b.chars()
+                .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '-')
+            && !b.starts_with('-')
+            && !b.ends_with('-');
+        if !ok {
+            return Err(invalid(
+                "oss.bucket",
+                format!("`{b}` is not a valid bucket name"),
+                Some("3–63 lowercase letters, digits or `-`, or `auto`".into()),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `trigger`, `custom_domain`, `release`, `provision` and `bench`.
+fn routing_and_release(c: &Config) -> Result<(), Invalid> {
+    if c.trigger.methods.is_empty() {
+        return Err(invalid(
+            "trigger.methods",
+            "no methods",
+            Some("the upload page needs at least GET and POST".into()),
+        ));
+    }
+    if !c.custom_domain.route.starts_with('/') {
+        return Err(invalid(
+            "custom_domain.route",
+            format!("`{}` must start with /", c.custom_domain.route),
+            Some("e.g. `/*`".into()),
+        ));
+    }
+    if c.custom_domain.name != "auto"
+        && (c.custom_domain.name.contains('/') || !c.custom_domain.name.contains('.'))
+    {
+        return Err(invalid(
+            "custom_domain.name",
+            format!("`{}` is not a domain name", c.custom_domain.name),
+            Some("use `auto` or a host name like cat-dog.example.com".into()),
+        ));
+    }
+    if !name_ok(&c.release.alias, 128) || c.release.alias.eq_ignore_ascii_case("LATEST") {
+        return Err(invalid(
+            "release.alias",
+            format!("`{}` cannot be an alias name", c.release.alias),
+            Some("use a name like `prod`".into()),
+        ));
+    }
+    for (i, s) in c.provision.schedules.iter().enumerate() {
+        let ok =
+            (s.cron.starts_with("cron(") || s.cron.starts_with("at(")) && s.cron.ends_with(')');
+        if !ok {
+            return Err(invalid(
+                &format!("provision.schedules[{i}].cron"),
+                format!("`{}` is not an FC schedule expression", s.cron),
+                Some(
+                    "write `cron(0 0 8 * * *)` (seconds first) or `at(2026-12-01T08:00:00Z)`"
+                        .into(),
+                ),
+            ));
+        }
+    }
+    if c.bench.concurrency == 0 || c.bench.duration_s == 0 {
+        return Err(invalid(
+            "bench",
+            "concurrency and duration_s must be positive",
+            None,
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::testing::err;
+
+    #[test]
+    fn negative_memory() {
+        let e = err("app: cat-dog\nfunction:\n  memory_mb: -1024\n");
+        assert_eq!(e.position.map(|p| p.0), Some(3), "{e}");
+    }
+
+    #[test]
+    fn memory_not_multiple_of_64() {
+        let e = err("app: cat-dog\nfunction:\n  memory_mb: 1000\n");
+        assert_eq!(e.position, Some((3, 3)), "{e}");
+        assert_eq!(e.key_path.as_deref(), Some("function.memory_mb"));
+        assert!(e.hint.unwrap().contains("multiple of 64"));
+    }
+
+    #[test]
+    fn bad_glob() {
+        let e = err("app: cat-dog\nnas:\n  include:\n    - 'model/[**'\n");
+        assert_eq!(e.key_path.as_deref(), Some("nas.include[0]"), "{e}");
+        assert_eq!(e.position.map(|p| p.0), Some(3), "{e}");
+    }
+
+    #[test]
+    fn cpu_ratio() {
+        let e = err("app: cat-dog\nfunction:\n  memory_mb: 4096\n  cpu: 0.5\n");
+        assert_eq!(e.key_path.as_deref(), Some("function.cpu"));
+        assert_eq!(e.position.map(|p| p.0), Some(4));
+    }
+
+    #[test]
+    fn reserved_env_and_bad_schedule() {
+        let e = err("app: cat-dog\nfunction:\n  env:\n    MODEL_DIR: /x\n");
+        assert_eq!(e.key_path.as_deref(), Some("function.env.MODEL_DIR"));
+        assert_eq!(e.position.map(|p| p.0), Some(4));
+        let e = err(
+            "app: cat-dog\nprovision:\n  schedules:\n    - name: a\n      cron: '0 8 * * *'\n      target: 2\n",
+        );
+        assert_eq!(e.key_path.as_deref(), Some("provision.schedules[0].cron"));
+        assert_eq!(e.position.map(|p| p.0), Some(5), "{e}");
+    }
+}
