@@ -100,13 +100,15 @@ impl Cloud {
             .clone()
             .unwrap_or_else(|| default_oss_endpoint(&cfg.region, false));
         let bucket = bucket_name(&cfg, &account_id);
-        let oss = OssClient::new(OssConfig::new(&oss_endpoint, &bucket), key.clone()).map_err(
-            |source| ConnectError::Endpoint {
-                service: "OSS",
-                endpoint: oss_endpoint.clone(),
-                source: Box::new(source),
-            },
-        )?;
+        let oss = OssClient::new(
+            OssConfig::new(&oss_endpoint, &bucket, &cfg.region),
+            key.clone(),
+        )
+        .map_err(|source| ConnectError::Endpoint {
+            service: "OSS",
+            endpoint: oss_endpoint.clone(),
+            source: Box::new(source),
+        })?;
         tracing::debug!(%fc_endpoint, %oss_endpoint, %bucket, source = %source, "connected");
         let emulated = local.is_some() || is_loopback(&fc_endpoint);
         Ok(Cloud {

@@ -2,6 +2,7 @@
 import io
 import json
 import time
+import urllib.error
 import urllib.request
 
 import oss2
@@ -139,7 +140,7 @@ def test_fc_wrong_secret_is_403(emulator):
     assert "403" in str(getattr(ei.value, "status_code", "")) or "403" in str(ei.value)
 
 
-def bucket(info, secret=None, v4=False, name="conformance"):
+def bucket(info, secret=None, v4=True, name="conformance"):
     if v4:
         auth = oss2.ProviderAuthV4(oss2.credentials.StaticCredentialsProvider(info["access_key_id"], secret or info["access_key_secret"]))
         return oss2.Bucket(auth, info["oss_endpoint"], name, region=info["region"])
@@ -175,10 +176,15 @@ def test_oss2_objects_multipart_and_code_from_oss(emulator):
     with pytest.raises(oss2.exceptions.NoSuchKey):
         b.get_object("models/small.bin")
 
-    # V4 signatures work too.
-    b4 = bucket(emulator, v4=True)
-    b4.put_object("v4.txt", b"v4")
-    assert b4.get_object("v4.txt").read() == b"v4"
+    # A V4 presigned URL (oss2 ProviderAuthV4.sign_url) fetches the object without credentials.
+    url = b.sign_url("GET", "models/big model.bin", 60)
+    assert "x-oss-signature-version=OSS4-HMAC-SHA256" in url
+    with urllib.request.urlopen(url) as resp:
+        assert resp.read() == data
+    forged = url.replace("x-oss-expires=60", "x-oss-expires=61")
+    with pytest.raises(urllib.error.HTTPError) as ei:
+        urllib.request.urlopen(forged)
+    assert ei.value.code == 403
 
     # Function code from the emulator's OSS.
     b.put_object("code/fn.zip", code_zip_bytes())
@@ -192,11 +198,25 @@ def test_oss2_objects_multipart_and_code_from_oss(emulator):
 
 
 def test_oss2_wrong_secret_is_403(emulator):
-    b = bucket(emulator, secret="wrong")
-    with pytest.raises(oss2.exceptions.ServerError) as ei:
-        b.put_object("x.txt", b"x")
-    assert ei.value.status == 403 and ei.value.code == "SignatureDoesNotMatch"
-    b4 = bucket(emulator, secret="wrong", v4=True)
+    b4 = bucket(emulator, secret="wrong")
     with pytest.raises(oss2.exceptions.ServerError) as ei:
         b4.put_object("x.txt", b"x")
-    assert ei.value.status == 403
+    assert ei.value.status == 403 and ei.value.code == "SignatureDoesNotMatch"
+
+
+def test_oss2_v1_is_refused_like_a_new_account(emulator):
+    """OSS answers V1 from new accounts / on new buckets with 403 and EC 0002-00000080."""
+    b1 = bucket(emulator, v4=False, name="v1-bucket")
+    with pytest.raises(oss2.exceptions.ServerError) as ei:
+        b1.create_bucket()
+    assert ei.value.status == 403 and ei.value.code == "AccessDenied"
+    assert ei.value.ec == "0002-00000080"
+
+
+def test_oss2_v4_in_another_region_is_refused(emulator):
+    auth = oss2.ProviderAuthV4(oss2.credentials.StaticCredentialsProvider(
+        emulator["access_key_id"], emulator["access_key_secret"]))
+    b = oss2.Bucket(auth, emulator["oss_endpoint"], "conformance", region="cn-beijing")
+    with pytest.raises(oss2.exceptions.ServerError) as ei:
+        b.put_object("x.txt", b"x")
+    assert ei.value.status == 403 and ei.value.ec == "0002-00000228"

@@ -24,6 +24,8 @@ pub struct ApiError {
     pub message: String,
     /// FC reports runtime failures as 200 + `x-fc-error-type` on invocations.
     pub error_type: Option<&'static str>,
+    /// OSS's detailed error code (`<EC>0002-00000080</EC>`), which its docs index by.
+    pub ec: Option<&'static str>,
 }
 
 impl ApiError {
@@ -33,7 +35,14 @@ impl ApiError {
             code,
             message: message.into(),
             error_type: None,
+            ec: None,
         }
+    }
+
+    /// With OSS's detailed error code.
+    pub fn with_ec(mut self, ec: &'static str) -> Self {
+        self.ec = Some(ec);
+        self
     }
 
     /// A failure of the function itself (timeout, initializer): FC answers 200 and names the
@@ -44,6 +53,7 @@ impl ApiError {
             code,
             message,
             error_type: Some(error_type),
+            ec: None,
         }
     }
 
@@ -85,8 +95,12 @@ impl ApiError {
     }
 
     fn xml_response(&self, request_id: &str) -> Response {
+        let ec = self
+            .ec
+            .map(|ec| format!("  <EC>{ec}</EC>\n"))
+            .unwrap_or_default();
         let body = format!(
-            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error>\n  <Code>{}</Code>\n  <Message>{}</Message>\n  <RequestId>{}</RequestId>\n  <HostId>127.0.0.1</HostId>\n</Error>\n",
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error>\n  <Code>{}</Code>\n  <Message>{}</Message>\n  <RequestId>{}</RequestId>\n  <HostId>127.0.0.1</HostId>\n{ec}</Error>\n",
             xml_escape(self.code),
             xml_escape(&self.message),
             request_id

@@ -17,6 +17,9 @@ fn deny(code: &'static str, message: impl Into<String>) -> ApiError {
 /// The configured key pairs plus the nonces seen recently (replay protection).
 pub struct Authenticator {
     keys: Vec<AccessKey>,
+    /// V4 scopes name it; a signature for another region is refused.
+    region: String,
+    allow_oss_v1: bool,
     nonces: Mutex<NonceCache>,
 }
 
@@ -73,9 +76,11 @@ fn skew_ok(t: time::OffsetDateTime) -> bool {
 }
 
 impl Authenticator {
-    pub fn new(keys: Vec<AccessKey>) -> Self {
+    pub fn new(keys: Vec<AccessKey>, region: &str, allow_oss_v1: bool) -> Self {
         Authenticator {
             keys,
+            region: region.to_string(),
+            allow_oss_v1,
             nonces: Mutex::new(NonceCache::default()),
         }
     }
@@ -201,8 +206,13 @@ impl Authenticator {
             headers,
             pairs: header_pairs(headers),
         };
+        let presigned_v4 = query
+            .iter()
+            .any(|(k, v)| k == "x-oss-signature-version" && v == "OSS4-HMAC-SHA256");
         match header(headers, "authorization") {
             Some(a) if a.starts_with("OSS4-HMAC-SHA256") => self.verify_oss_v4(&call, a),
+            None if presigned_v4 => self.verify_oss_presigned_v4(&call),
+            _ if !self.allow_oss_v1 => Err(v1_refused()),
             Some(a) => self.verify_oss_v1(&call, a),
             None => self.verify_oss_presigned(&call),
         }
@@ -222,6 +232,7 @@ impl Authenticator {
             ApiError::invalid_argument("malformed OSS4-HMAC-SHA256 Authorization")
         })?;
         let key = self.oss_key(&auth.access_key_id)?;
+        self.check_region(&auth.region)?;
         let xdate = header(call.headers, "x-oss-date").unwrap_or("");
         let fmt = time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
         let t = time::PrimitiveDateTime::parse(xdate, &fmt)
@@ -313,6 +324,92 @@ impl Authenticator {
         }
         check_token(key, query_param("security-token"))
     }
+}
+
+impl Authenticator {
+    fn check_region(&self, region: &str) -> Result<(), ApiError> {
+        if region == self.region {
+            return Ok(());
+        }
+        // OSS docs, EC 0002-00000228: the region of the Credential must be the bucket's.
+        Err(deny(
+            "SignatureDoesNotMatch",
+            format!(
+                "Invalid signing region in Authorization header: `{region}`, the bucket is in `{}`.",
+                self.region
+            ),
+        )
+        .with_ec("0002-00000228"))
+    }
+
+    /// V4 presigned URL (oss2 `ProviderAuthV4._sign_url`): `x-oss-credential`, `x-oss-date`,
+    /// `x-oss-expires` (at most 7 days) and `x-oss-signature` in the query; every other query
+    /// parameter is signed.
+    fn verify_oss_presigned_v4(&self, call: &OssCall) -> Result<(), ApiError> {
+        let param = |k: &str| {
+            call.query
+                .iter()
+                .find(|(a, _)| a == k)
+                .map(|(_, v)| v.as_str())
+        };
+        let malformed = |what: &str| ApiError::invalid_argument(format!("presigned URL: {what}"));
+        let credential =
+            param("x-oss-credential").ok_or_else(|| malformed("x-oss-credential is missing"))?;
+        let signature =
+            param("x-oss-signature").ok_or_else(|| malformed("x-oss-signature is missing"))?;
+        let xdate = param("x-oss-date").ok_or_else(|| malformed("x-oss-date is missing"))?;
+        let expires: i64 = param("x-oss-expires")
+            .and_then(|e| e.parse().ok())
+            .ok_or_else(|| malformed("x-oss-expires is missing or not a number"))?;
+        if !(1..=7 * 24 * 3600).contains(&expires) {
+            return Err(malformed("x-oss-expires must be 1..=604800 seconds"));
+        }
+        let fmt = time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
+        let signed_at = time::PrimitiveDateTime::parse(xdate, &fmt)
+            .map_err(|_| malformed("x-oss-date is malformed"))?
+            .assume_utc();
+        if time::OffsetDateTime::now_utc() > signed_at + time::Duration::seconds(expires) {
+            return Err(deny("AccessDenied", "Request has expired."));
+        }
+        let auth = sign::parse_oss_v4_authorization(&format!(
+            "OSS4-HMAC-SHA256 Credential={credential}, Signature={signature}"
+        ))
+        .ok_or_else(|| malformed("x-oss-credential is malformed"))?;
+        let key = self.oss_key(&auth.access_key_id)?;
+        self.check_region(&auth.region)?;
+        let signed_query: Vec<(String, String)> = call
+            .query
+            .iter()
+            .filter(|(k, _)| k != "x-oss-signature")
+            .cloned()
+            .collect();
+        let expect = sign::oss_v4_signature_at(
+            call.method,
+            call.resource,
+            &signed_query,
+            &call.pairs,
+            &auth,
+            &key.secret,
+            xdate,
+        );
+        if !sign::eq_ct(&expect, signature) {
+            return Err(deny(
+                "SignatureDoesNotMatch",
+                "The request signature we calculated does not match the signature you provided.",
+            ));
+        }
+        check_token(key, param("x-oss-security-token"))
+    }
+}
+
+/// OSS docs, EC 0002-00000080: OSS no longer accepts V1 signatures (new accounts since
+/// 2025-03-01, new buckets since 2025-09-01).
+fn v1_refused() -> ApiError {
+    deny(
+        "AccessDenied",
+        "The V1 signature is no longer supported for this bucket; sign with V4 (OSS4-HMAC-SHA256).",
+    )
+    .with_ec("0002-00000080")
 }
 
 /// The parts of an OSS request its signature covers.

@@ -54,6 +54,10 @@ pub struct Config {
     /// Max time from spawn to the instance port accepting connections.
     pub instance_start_timeout: Duration,
     pub isolation: Isolation,
+    /// Accept OSS V1 signatures, like an account and bucket from before the V1 shutdown
+    /// (2025-03-01 for new accounts, 2025-09-01 for new buckets). Off by default: a new
+    /// account's buckets answer V1 with 403 `0002-00000080`.
+    pub allow_oss_v1: bool,
 }
 
 impl Default for Config {
@@ -75,6 +79,7 @@ impl Default for Config {
             idle_timeout: Duration::from_secs(300),
             instance_start_timeout: Duration::from_secs(120),
             isolation: Isolation::Auto,
+            allow_oss_v1: false,
         }
     }
 }

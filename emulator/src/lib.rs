@@ -129,7 +129,7 @@ impl Emulator {
             cfg: cfg2,
             info: info.clone(),
             store: Arc::new(store),
-            auth: auth::Authenticator::new(cfg.keys.clone()),
+            auth: auth::Authenticator::new(cfg.keys.clone(), &cfg.region, cfg.allow_oss_v1),
             runtime,
             listeners: TriggerListeners::default(),
         });

@@ -112,9 +112,33 @@ fn oss_req(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn oss_signature_objects_and_range() {
+async fn oss_v1_is_refused_like_a_new_account() {
     let dir = tempfile::tempdir().unwrap();
     let emu = start(dir.path()).await;
+    let info = emu.info().clone();
+    let r = send(
+        &client(),
+        oss_req(&info, &info.access_key_secret, "PUT", "new-bucket", "", "", b""),
+    )
+    .await;
+    assert_eq!(r.status, 403);
+    let body = String::from_utf8_lossy(&r.body);
+    assert!(body.contains("<Code>AccessDenied</Code>"), "{body}");
+    assert!(body.contains("<EC>0002-00000080</EC>"), "{body}");
+    emu.shutdown().await;
+}
+
+/// The object operations, signed with V1 (this helper's signer) on an emulator that, like an
+/// old account, still accepts V1.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn oss_signature_objects_and_range() {
+    let dir = tempfile::tempdir().unwrap();
+    let emu = common::start_with(emulator::Config {
+        data_dir: dir.path().to_path_buf(),
+        allow_oss_v1: true,
+        ..Default::default()
+    })
+    .await;
     let info = emu.info().clone();
     let c = client();
     let s = &info.access_key_secret;

@@ -28,8 +28,8 @@ pub fn presigner(cloud: &Cloud) -> presign::Presigner {
     presign::Presigner::new(
         &endpoint,
         cloud.oss.bucket(),
-        &cloud.key.id,
-        &cloud.key.secret,
-        cloud.key.security_token.as_deref(),
+        &cloud.cfg.region,
+        cloud.key.clone(),
+        cloud.oss.signature(),
     )
 }

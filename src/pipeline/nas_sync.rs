@@ -10,7 +10,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Context as _;
 use fcctl_protocol::agent::{
@@ -334,19 +334,14 @@ async fn stage_all(
                 anyhow::bail!("nas-agent made no progress staging {release_id}");
             }
             // Short-lived URLs: the invocation budget plus a margin.
-            let expires = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map(|d| d.as_secs())
-                .unwrap_or(0)
-                + agent::BUDGET_S
-                + 900;
+            let (now, valid_s) = (SystemTime::now(), agent::BUDGET_S + 900);
             let urls: BTreeMap<String, String> = todo
                 .iter()
                 .filter(|e| e.link.is_none())
                 .map(|e| {
                     (
                         e.sha256.clone(),
-                        presigner.get_url(&blob_key(prefix, &e.sha256), expires),
+                        presigner.get_url(&blob_key(prefix, &e.sha256), now, valid_s),
                     )
                 })
                 .collect();

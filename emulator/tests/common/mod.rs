@@ -205,10 +205,14 @@ pub fn function_body(name: &str, concurrency: u32) -> Value {
 }
 
 pub async fn start(dir: &std::path::Path) -> Emulator {
-    let cfg = Config {
+    start_with(Config {
         data_dir: dir.to_path_buf(),
         ..Config::default()
-    };
+    })
+    .await
+}
+
+pub async fn start_with(cfg: Config) -> Emulator {
     Emulator::start(cfg)
         .await
         .unwrap_or_else(|e| panic!("emulator starts: {e}"))

@@ -11,7 +11,7 @@
 //! (default for IP / localhost endpoints, i.e. the local emulator). STS: `x-oss-security-token`.
 
 mod multipart;
-mod sign;
+pub mod sign;
 mod xml;
 
 use std::future::Future;
@@ -83,17 +83,32 @@ pub struct OssConfig {
     /// `https://oss-cn-shenzhen.aliyuncs.com` (or `-internal`), or `http://127.0.0.1:PORT`.
     pub endpoint: String,
     pub bucket: String,
+    /// Region id without the `oss-` prefix (`cn-shenzhen`): part of every V4 signature.
+    pub region: String,
+    pub signature: SignatureVersion,
     /// Path-style addressing; None = automatic (path style for IP addresses / localhost).
     pub path_style: Option<bool>,
     pub timeout: Duration,
     pub retry: RetryPolicy,
 }
 
+/// How requests are signed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SignatureVersion {
+    /// `OSS4-HMAC-SHA256`: what new accounts and new buckets require.
+    #[default]
+    V4,
+    /// HMAC-SHA1, for old buckets of old accounts (`oss.signature: v1`).
+    V1,
+}
+
 impl OssConfig {
-    pub fn new(endpoint: &str, bucket: &str) -> Self {
+    pub fn new(endpoint: &str, bucket: &str, region: &str) -> Self {
         Self {
             endpoint: endpoint.into(),
             bucket: bucket.into(),
+            region: region.into(),
+            signature: SignatureVersion::V4,
             path_style: None,
             timeout: Duration::from_secs(120),
             retry: RetryPolicy::default(),
@@ -175,6 +190,11 @@ impl OssClient {
         if cfg.bucket.is_empty() {
             return Err(Error::Invalid("empty OSS bucket name".into()));
         }
+        if cfg.signature == SignatureVersion::V4 && cfg.region.is_empty() {
+            return Err(Error::Invalid(
+                "OSS V4 signatures need the region (e.g. cn-shenzhen)".into(),
+            ));
+        }
         let base = if path_style {
             base
         } else {
@@ -197,6 +217,11 @@ impl OssClient {
                 calls: AtomicU64::new(0),
             }),
         })
+    }
+
+    /// How this client signs (presigned URLs follow it).
+    pub fn signature(&self) -> SignatureVersion {
+        self.inner.cfg.signature
     }
 
     pub fn bucket(&self) -> &str {
@@ -319,13 +344,35 @@ impl OssClient {
     fn signed_headers(&self, req: &OssReq<'_>) -> (Vec<(String, String)>, String) {
         let i = &*self.inner;
         let mut headers = req.headers.clone();
-        headers.push(("date".into(), httpdate::fmt_http_date(SystemTime::now())));
+        let now = SystemTime::now();
         if let Some(t) = i.key.security_token.as_deref().filter(|t| !t.is_empty()) {
             headers.push(("x-oss-security-token".into(), t.into()));
         }
         let resource = format!("/{}/{}", i.bucket, req.key);
-        let sts = oss_v1_string_to_sign(req.method.as_str(), &headers, &resource, &req.query);
-        let auth = format!("OSS {}:{}", i.key.id, oss_v1_signature(&i.key.secret, &sts));
+        let auth = match i.cfg.signature {
+            SignatureVersion::V4 => {
+                let date_time = sign::oss_v4_date_time(now);
+                headers.push(("x-oss-date".into(), date_time.clone()));
+                headers.push(("x-oss-content-sha256".into(), sign::UNSIGNED_PAYLOAD.into()));
+                let canonical = sign::oss_v4_canonical_request(
+                    req.method.as_str(),
+                    &i.bucket,
+                    req.key,
+                    &req.query,
+                    &headers,
+                );
+                let signature =
+                    sign::oss_v4_signature(&i.key.secret, &date_time, &i.cfg.region, &canonical);
+                let scope = sign::oss_v4_scope(&date_time, &i.cfg.region);
+                sign::oss_v4_authorization(&i.key.id, &scope, &signature)
+            }
+            SignatureVersion::V1 => {
+                headers.push(("date".into(), httpdate::fmt_http_date(now)));
+                let sts =
+                    oss_v1_string_to_sign(req.method.as_str(), &headers, &resource, &req.query);
+                format!("OSS {}:{}", i.key.id, oss_v1_signature(&i.key.secret, &sts))
+            }
+        };
         headers.push(("authorization".into(), auth));
         (headers, resource)
     }
@@ -543,7 +590,7 @@ pub(super) mod tests {
     }
 
     pub(super) fn client(endpoint: &str, bucket: &str, key: AccessKey) -> OssClient {
-        let mut cfg = OssConfig::new(endpoint, bucket);
+        let mut cfg = OssConfig::new(endpoint, bucket, emulator::DEFAULT_REGION);
         cfg.retry = RetryPolicy {
             max_attempts: 2,
             initial_delay: Duration::from_millis(5),
@@ -632,20 +679,20 @@ pub(super) mod tests {
         let (emu, _dir) = emulator(vec![sts]).await;
         let endpoint = emu.info().oss_endpoint.clone();
         let with_token = AccessKey::new("STS.test-ak", "test-secret").with_security_token("tok");
-        let mut cfg = OssConfig::new(&endpoint, "fcctl-sts");
+        let mut cfg = OssConfig::new(&endpoint, "fcctl-sts", emulator::DEFAULT_REGION);
         cfg.retry = RetryPolicy::none();
         let c = OssClient::new(cfg, with_token).unwrap();
         c.ensure_bucket().await.unwrap();
         c.put("k", vec![1]).await.unwrap();
         let without = OssClient::new(
-            OssConfig::new(&endpoint, "fcctl-sts"),
+            OssConfig::new(&endpoint, "fcctl-sts", emulator::DEFAULT_REGION),
             AccessKey::new("STS.test-ak", "test-secret"),
         )
         .unwrap();
         let e = without.put("k", vec![1]).await.unwrap_err();
         assert_eq!(e.status(), Some(403), "{e}");
         let c2 = OssClient::new(
-            OssConfig::new(&endpoint, "fcctl-sts"),
+            OssConfig::new(&endpoint, "fcctl-sts", emulator::DEFAULT_REGION),
             AccessKey::new("STS.test-ak", "wrong").with_security_token("tok"),
         )
         .unwrap();
@@ -661,6 +708,7 @@ pub(super) mod tests {
             OssConfig::new(
                 &default_oss_endpoint("cn-shenzhen", false),
                 "fcctl-artifacts",
+                "cn-shenzhen",
             ),
             AccessKey::new("a", "b"),
         )
@@ -676,7 +724,7 @@ pub(super) mod tests {
             "https://fcctl-artifacts.oss-cn-shenzhen.aliyuncs.com/models/big%20model.bin?partNumber=1&uploadId=X"
         );
         let local = OssClient::new(
-            OssConfig::new("http://127.0.0.1:9", "bk"),
+            OssConfig::new("http://127.0.0.1:9", "bk", "cn-shenzhen"),
             AccessKey::new("a", "b"),
         )
         .unwrap();

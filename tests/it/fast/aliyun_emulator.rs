@@ -64,12 +64,16 @@ async fn emulator_accepts_fcctl_signatures_and_rejects_a_wrong_secret() {
     assert!(e.hint().is_some(), "{e}");
     assert_eq!(bad.call_count(), 1, "403 is not retried");
 
-    let oss = OssClient::new(OssConfig::new(&info.oss_endpoint, "fcctl-e2e"), good).unwrap();
+    let oss = OssClient::new(
+        OssConfig::new(&info.oss_endpoint, "fcctl-e2e", &info.region),
+        good,
+    )
+    .unwrap();
     oss.ensure_bucket().await.unwrap();
     oss.put("a/b.txt", b"hello".to_vec()).await.unwrap();
     assert_eq!(oss.get("a/b.txt", Some(1..4)).await.unwrap(), b"ell");
     let bad_oss = OssClient::new(
-        OssConfig::new(&info.oss_endpoint, "fcctl-e2e"),
+        OssConfig::new(&info.oss_endpoint, "fcctl-e2e", &info.region),
         AccessKey::new(&info.access_key_id, "wrong-secret"),
     )
     .unwrap();
@@ -90,7 +94,11 @@ async fn sts_token_is_accepted_by_the_emulator() {
     let k = AccessKey::new("STS.e2e", "sts-secret").with_security_token("CAIS+tok/en==");
     let fc = FcClient::new(&info.fc_endpoint, k.clone(), opts()).unwrap();
     fc.list_functions(&ListRequest::default()).await.unwrap();
-    let oss = OssClient::new(OssConfig::new(&info.oss_endpoint, "fcctl-sts"), k).unwrap();
+    let oss = OssClient::new(
+        OssConfig::new(&info.oss_endpoint, "fcctl-sts", &info.region),
+        k,
+    )
+    .unwrap();
     oss.ensure_bucket().await.unwrap();
     oss.put("x", vec![1, 2, 3]).await.unwrap();
     emu.shutdown().await;
@@ -105,7 +113,7 @@ async fn survives_injected_throttling_5xx_and_drops() {
     for _ in 0..10 {
         fc.list_functions(&ListRequest::default()).await.unwrap();
     }
-    let mut cfg = OssConfig::new(&info.oss_endpoint, "fcctl-faults");
+    let mut cfg = OssConfig::new(&info.oss_endpoint, "fcctl-faults", &info.region);
     cfg.retry = opts().retry;
     let oss = OssClient::new(cfg, key).unwrap();
     oss.ensure_bucket().await.unwrap();
