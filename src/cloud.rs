@@ -1,7 +1,7 @@
 //! The connection: FC3 and OSS clients for an Alibaba Cloud account or a local emulator,
 //! built once per command from the config and the credentials.
 
-use crate::aliyun::oss::{OssClient, OssConfig, default_oss_endpoint};
+use crate::aliyun::oss::{OssClient, OssConfig, SignatureVersion, default_oss_endpoint};
 use crate::aliyun::{AccessKey, ClientOptions, FcClient, default_endpoint};
 use crate::config::Config;
 use crate::credentials::{Credentials, Source};
@@ -100,15 +100,17 @@ impl Cloud {
             .clone()
             .unwrap_or_else(|| default_oss_endpoint(&cfg.region, false));
         let bucket = bucket_name(&cfg, &account_id);
-        let oss = OssClient::new(
-            OssConfig::new(&oss_endpoint, &bucket, &cfg.region),
-            key.clone(),
-        )
-        .map_err(|source| ConnectError::Endpoint {
-            service: "OSS",
-            endpoint: oss_endpoint.clone(),
-            source: Box::new(source),
-        })?;
+        let mut oss_cfg = OssConfig::new(&oss_endpoint, &bucket, &cfg.region);
+        oss_cfg.signature = match cfg.oss.signature {
+            crate::config::OssSignature::V4 => SignatureVersion::V4,
+            crate::config::OssSignature::V1 => SignatureVersion::V1,
+        };
+        let oss =
+            OssClient::new(oss_cfg, key.clone()).map_err(|source| ConnectError::Endpoint {
+                service: "OSS",
+                endpoint: oss_endpoint.clone(),
+                source: Box::new(source),
+            })?;
         tracing::debug!(%fc_endpoint, %oss_endpoint, %bucket, source = %source, "connected");
         let emulated = local.is_some() || is_loopback(&fc_endpoint);
         Ok(Cloud {

@@ -118,7 +118,15 @@ async fn oss_v1_is_refused_like_a_new_account() {
     let info = emu.info().clone();
     let r = send(
         &client(),
-        oss_req(&info, &info.access_key_secret, "PUT", "new-bucket", "", "", b""),
+        oss_req(
+            &info,
+            &info.access_key_secret,
+            "PUT",
+            "new-bucket",
+            "",
+            "",
+            b"",
+        ),
     )
     .await;
     assert_eq!(r.status, 403);

@@ -226,6 +226,18 @@ pub struct OssConfig {
     pub bucket: String,
     /// Key prefix; defaults to `fcctl/<app>`.
     pub prefix: Option<String>,
+    /// `v4` (default). `v1` only for an old bucket of an old account: OSS refuses V1 from
+    /// accounts created since 2025-03-01 and on buckets created since 2025-09-01.
+    pub signature: OssSignature,
+}
+
+/// How OSS requests and presigned URLs are signed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OssSignature {
+    #[default]
+    V4,
+    V1,
 }
 
 /// `auto` or explicit VPC ids.
@@ -498,6 +510,7 @@ impl Default for OssConfig {
         OssConfig {
             bucket: "auto".into(),
             prefix: None,
+            signature: OssSignature::V4,
         }
     }
 }
