@@ -136,7 +136,7 @@ def test_fc_wrong_secret_is_403(emulator):
     c = fc_client(emulator, secret="definitely-wrong")
     with pytest.raises(Exception) as ei:
         c.list_functions(fc.ListFunctionsRequest())
-    assert getattr(ei.value, "code", None) == "SignatureDoesNotMatch"
+    assert getattr(ei.value, "code", None) == "SignatureNotMatch"
     assert "403" in str(getattr(ei.value, "status_code", "")) or "403" in str(ei.value)
 
 

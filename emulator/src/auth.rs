@@ -90,6 +90,8 @@ impl Authenticator {
     }
 
     /// Verifies an ACS3-HMAC-SHA256 request. `body` is the exact received body.
+    /// `api`: the OpenAPI, whose SDK requests always carry `x-acs-action`, `x-acs-version`, a
+    /// signature nonce and the body hash; an HTTP trigger's `function` auth needs only the date.
     pub fn verify_acs3(
         &self,
         method: &str,
@@ -97,6 +99,7 @@ impl Authenticator {
         query: &str,
         headers: &HeaderMap,
         body: &[u8],
+        api: bool,
     ) -> Result<String, ApiError> {
         let Some(authz) = header(headers, "authorization") else {
             return Err(deny(
@@ -104,6 +107,23 @@ impl Authenticator {
                 "Authorization header is required (ACS3-HMAC-SHA256).",
             ));
         };
+        if api {
+            for required in [
+                "x-acs-action",
+                "x-acs-version",
+                "x-acs-signature-nonce",
+                "x-acs-content-sha256",
+            ] {
+                if header(headers, required).is_none_or(str::is_empty) {
+                    // FC error codes page: 400 MissingRequiredHeader.
+                    return Err(ApiError::new(
+                        400,
+                        "MissingRequiredHeader",
+                        format!("required HTTP header {required} was not specified"),
+                    ));
+                }
+            }
+        }
         let auth = sign::parse_acs3_authorization(authz).ok_or_else(|| {
             ApiError::new(
                 400,
@@ -112,9 +132,10 @@ impl Authenticator {
             )
         })?;
         let key = self.find_key(&auth.access_key_id).ok_or_else(|| {
+            // FC error codes page: 403 InvalidAccessKeyID.
             deny(
-                "InvalidAccessKeyId.NotFound",
-                format!("Specified access key is not found: {}", auth.access_key_id),
+                "InvalidAccessKeyID",
+                format!("invalid access key ID '{}'", auth.access_key_id),
             )
         })?;
         let date = header(headers, "x-acs-date").unwrap_or("");
@@ -140,7 +161,7 @@ impl Authenticator {
         for must in ["host", "x-acs-date"] {
             if !auth.signed_headers.iter().any(|h| h == must) {
                 return Err(deny(
-                    "SignatureDoesNotMatch",
+                    "SignatureNotMatch",
                     format!("header `{must}` must be signed"),
                 ));
             }
@@ -151,7 +172,7 @@ impl Authenticator {
             && sent != "UNSIGNED-PAYLOAD"
         {
             return Err(deny(
-                "SignatureDoesNotMatch",
+                "SignatureNotMatch",
                 "x-acs-content-sha256 does not match the SHA-256 of the request body",
             ));
         }
@@ -170,9 +191,9 @@ impl Authenticator {
         );
         if !sign::eq_ct(&sig, &auth.signature) {
             return Err(deny(
-                "SignatureDoesNotMatch",
+                "SignatureNotMatch",
                 format!(
-                    "The request signature does not conform to Aliyun standards. server string to sign is:ACS3-HMAC-SHA256\n{}",
+                    "The request signature we calculated does not match the signature you provided. Check your access key and signing method (server string to sign: ACS3-HMAC-SHA256\n{})",
                     sign::sha256_hex(canonical.as_bytes())
                 ),
             ));

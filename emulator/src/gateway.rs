@@ -174,6 +174,7 @@ async fn trigger_handler(
                 parts.uri.query().unwrap_or(""),
                 &parts.headers,
                 &body,
+                false,
             )?;
         } else if !auth.eq_ignore_ascii_case("anonymous") {
             return Err(ApiError::new(

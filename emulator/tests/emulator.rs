@@ -32,7 +32,7 @@ async fn fc_signature_accept_and_reject() {
         .call("GET", "/2023-03-30/functions", "", "ListFunctions", None)
         .await;
     assert_eq!(r.status, 403);
-    assert_eq!(r.json()["Code"], "SignatureDoesNotMatch");
+    assert_eq!(r.json()["Code"], "SignatureNotMatch");
     assert!(r.json()["RequestId"].is_string());
 
     fc.ak = "LTAI5tUnknownKey".into();
@@ -40,7 +40,7 @@ async fn fc_signature_accept_and_reject() {
         .call("GET", "/2023-03-30/functions", "", "ListFunctions", None)
         .await;
     assert_eq!(r.status, 403);
-    assert_eq!(r.json()["Code"], "InvalidAccessKeyId.NotFound");
+    assert_eq!(r.json()["Code"], "InvalidAccessKeyID");
 
     let mut fc = Fc::new(emu.info());
     fc.date_offset = -20 * 60;
@@ -530,4 +530,76 @@ async fn create_function_without_handler_is_refused_like_fc() {
         )
         .await;
     assert_eq!(r.status, 404, "nothing was created");
+}
+
+/// What FC refuses before it looks at the request: a nonce used twice, a request dated 30
+/// minutes ago, a request without its signature nonce, and a `triggerConfig` sent as an
+/// object instead of the JSON string the SDK model declares.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fc_refuses_replays_stale_dates_missing_nonces_and_object_trigger_configs() {
+    let dir = tempfile::tempdir().unwrap();
+    let emu = start(dir.path()).await;
+    let info = emu.info().clone();
+    let host = info.fc_endpoint.trim_start_matches("http://").to_string();
+    let signed = |date: &str| {
+        sign::acs3_sign_headers(
+            "GET",
+            &host,
+            "/2023-03-30/functions",
+            "",
+            "ListFunctions",
+            b"",
+            None,
+            &info.access_key_id,
+            &info.access_key_secret,
+            None,
+            date,
+        )
+    };
+    let request = |headers: &[(String, String)]| {
+        let mut b = http::Request::builder()
+            .method("GET")
+            .uri(format!("{}/2023-03-30/functions", info.fc_endpoint));
+        for (k, v) in headers {
+            b = b.header(k, v);
+        }
+        b.body(Full::new(Bytes::new())).unwrap()
+    };
+    let c = client();
+    let once = signed(&acs_date(0));
+    assert_eq!(send(&c, request(&once)).await.status, 200);
+    let again = send(&c, request(&once)).await;
+    assert_eq!(again.status, 400);
+    assert_eq!(again.json()["Code"], "SignatureNonceUsed");
+
+    let stale = send(&c, request(&signed(&acs_date(-30 * 60)))).await;
+    assert_eq!(stale.status, 403);
+    assert_eq!(stale.json()["Code"], "InvalidTimeStamp.Expired");
+
+    let no_nonce: Vec<(String, String)> = signed(&acs_date(0))
+        .into_iter()
+        .filter(|(k, _)| k != "x-acs-signature-nonce")
+        .collect();
+    let r = send(&c, request(&no_nonce)).await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json()["Code"], "MissingRequiredHeader");
+
+    let fc = Fc::new(&info);
+    deploy(&fc, "f", 1).await;
+    let r = fc
+        .call(
+            "POST",
+            "/2023-03-30/functions/f/triggers",
+            "",
+            "CreateTrigger",
+            Some(&serde_json::json!({
+                "triggerName": "obj",
+                "triggerType": "http",
+                "triggerConfig": {"authType": "anonymous", "methods": ["GET"]},
+            })),
+        )
+        .await;
+    assert_eq!(r.status, 400, "{:?}", r.json());
+    assert_eq!(r.json()["Code"], "InvalidArgument");
+    emu.shutdown().await;
 }

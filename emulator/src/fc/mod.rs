@@ -58,10 +58,14 @@ async fn handle(State(ctx): State<Arc<Ctx>>, req: Request) -> Response {
         }
     };
     let query = parts.uri.query().unwrap_or("").to_string();
-    if let Err(e) =
-        ctx.auth
-            .verify_acs3(parts.method.as_str(), &path, &query, &parts.headers, &body)
-    {
+    if let Err(e) = ctx.auth.verify_acs3(
+        parts.method.as_str(),
+        &path,
+        &query,
+        &parts.headers,
+        &body,
+        true,
+    ) {
         return e.to_response(Api::Fc, &rid);
     }
     let q: Vec<(String, String)> = crate::sign::parse_query(&query);

@@ -160,15 +160,16 @@ pub fn delete_trigger(ctx: &Arc<Ctx>, f: &str, t: &str) -> Reply {
     no_content()
 }
 
-/// FC stores `triggerConfig` as a JSON string; SDKs send either that string or the object.
+/// `triggerConfig` is a string holding JSON (SDK `models/_create_trigger_input.py`:
+/// `trigger_config: str`; fc3 `JSON.stringify`s the s.yaml object before calling the API), so
+/// an object is refused, as the cloud does.
 fn config_string(v: &Value) -> Result<String, ApiError> {
-    match v {
-        Value::String(s) => {
-            serde_json::from_str::<Value>(s).map_err(|e| {
-                ApiError::invalid_argument(format!("triggerConfig is not valid JSON: {e}"))
-            })?;
-            Ok(s.clone())
-        }
-        other => Ok(other.to_string()),
-    }
+    let Value::String(s) = v else {
+        return Err(ApiError::invalid_argument(
+            "triggerConfig must be a string containing JSON, not an object",
+        ));
+    };
+    serde_json::from_str::<Value>(s)
+        .map_err(|e| ApiError::invalid_argument(format!("triggerConfig is not valid JSON: {e}")))?;
+    Ok(s.clone())
 }
