@@ -220,3 +220,23 @@ def test_oss2_v4_in_another_region_is_refused(emulator):
     with pytest.raises(oss2.exceptions.ServerError) as ei:
         b.put_object("x.txt", b"x")
     assert ei.value.status == 403 and ei.value.ec == "0002-00000228"
+
+
+def test_oss2_multipart_limits_like_oss(emulator):
+    """Non-last parts under 100 KB → 400 EntityTooSmall at completion; ListParts pages."""
+    b = bucket(emulator, name="limits")
+    b.create_bucket()
+    key = "small-parts.bin"
+    up = b.init_multipart_upload(key).upload_id
+    p1 = b.upload_part(key, up, 1, b"a" * (50 * 1024))
+    p2 = b.upload_part(key, up, 2, b"b" * 1024)
+    first = b.list_parts(key, up, max_parts=1)
+    assert first.is_truncated and [p.part_number for p in first.parts] == [1]
+    rest = b.list_parts(key, up, marker=first.next_marker, max_parts=1)
+    assert not rest.is_truncated and [p.part_number for p in rest.parts] == [2]
+    with pytest.raises(oss2.exceptions.ServerError) as ei:
+        b.complete_multipart_upload(key, up, [oss2.models.PartInfo(1, p1.etag), oss2.models.PartInfo(2, p2.etag)])
+    assert ei.value.status == 400 and ei.value.code == "EntityTooSmall"
+    b.abort_multipart_upload(key, up)
+    r = b.batch_delete_objects(["a", "b"])
+    assert r.status == 200

@@ -58,6 +58,14 @@ pub async fn bucket_operation(ctx: &Ctx, r: &OssRequest, body: Body) -> Reply {
         Method::GET => list_objects(ctx, bucket, &r.query),
         Method::HEAD => empty(200),
         Method::POST if r.has("delete") => {
+            // OSS docs, EC 0016-00000606: DeleteMultipleObjects requires Content-MD5 (its value
+            // is checked against the body when the body is read).
+            if r.header("content-md5").is_none() {
+                return Err(ApiError::invalid_argument(
+                    "DeleteMultipleObjects requires the Content-MD5 header",
+                )
+                .with_ec("0016-00000606"));
+            }
             let body = collect(body, MAX_XML_BODY).await?;
             delete_multiple(ctx, bucket, &body)
         }

@@ -155,6 +155,7 @@ fn concatenate_parts(
     let mut prev = 0;
     let mut data = Vec::new();
     let mut md5s = Vec::new();
+    let last = wanted.last().map(|(n, _)| *n);
     for (n, etag) in wanted {
         if *n <= prev {
             return Err(ApiError::new(
@@ -168,6 +169,17 @@ fn concatenate_parts(
             ApiError::new(400, "InvalidPart", format!("part {n} was not uploaded"))
         })?;
         let b = std::fs::read(&p.1).map_err(internal_error)?;
+        // OSS docs (multipart upload): every part but the last is at least 100 KB.
+        if Some(*n) != last && b.len() < MIN_PART_SIZE {
+            return Err(ApiError::new(
+                400,
+                "EntityTooSmall",
+                format!(
+                    "Your proposed upload is smaller than the minimum allowed size: part {n} has {} bytes, every part but the last needs at least {MIN_PART_SIZE}.",
+                    b.len()
+                ),
+            ));
+        }
         let md5 = Md5::digest(&b);
         if let Some(e) = etag
             && !e.trim_matches('"').eq_ignore_ascii_case(&hex::encode(md5))
@@ -203,14 +215,32 @@ pub fn no_such_upload() -> ApiError {
     ApiError::new(404, "NoSuchUpload", "The specified upload does not exist.")
 }
 
+/// Smallest part OSS accepts anywhere but last (100 KB).
+const MIN_PART_SIZE: usize = 100 * 1024;
+
+/// ListParts pages: `max-parts` (default and cap 1000, OSS docs) after `part-number-marker`.
 pub fn list_parts(ctx: &Ctx, r: &OssRequest) -> Reply {
     let (bucket, key, upload_id) = (r.bucket.as_str(), r.key.as_str(), &r.param("uploadId"));
     let up = upload_dir(ctx, r);
     if !up.join("info.json").exists() {
         return Err(no_such_upload());
     }
+    let max_parts: usize = r
+        .param("max-parts")
+        .parse()
+        .ok()
+        .filter(|m| (1..=1000).contains(m))
+        .unwrap_or(1000);
+    let marker: u32 = r.param("part-number-marker").parse().unwrap_or(0);
+    let after_marker: Vec<(u32, PathBuf)> = parts_of(&up)
+        .into_iter()
+        .filter(|(n, _)| *n > marker)
+        .collect();
+    let truncated = after_marker.len() > max_parts;
+    let page = &after_marker[..after_marker.len().min(max_parts)];
+    let next_marker = page.last().map_or(marker, |(n, _)| *n);
     let mut parts = String::new();
-    for (n, p) in parts_of(&up) {
+    for (n, p) in page {
         let b = std::fs::read(&p).map_err(internal_error)?;
         let mt = std::fs::metadata(&p)
             .and_then(|m| m.modified())
@@ -226,7 +256,7 @@ pub fn list_parts(ctx: &Ctx, r: &OssRequest) -> Reply {
         ));
     }
     xml_ok(format!(
-        "<ListPartsResult><Bucket>{}</Bucket><Key>{}</Key><UploadId>{}</UploadId><PartNumberMarker>0</PartNumberMarker><NextPartNumberMarker>0</NextPartNumberMarker><MaxParts>1000</MaxParts><IsTruncated>false</IsTruncated>{parts}</ListPartsResult>",
+        "<ListPartsResult><Bucket>{}</Bucket><Key>{}</Key><UploadId>{}</UploadId><PartNumberMarker>{marker}</PartNumberMarker><NextPartNumberMarker>{next_marker}</NextPartNumberMarker><MaxParts>{max_parts}</MaxParts><IsTruncated>{truncated}</IsTruncated>{parts}</ListPartsResult>",
         xml_escape(bucket),
         xml_escape(key),
         xml_escape(upload_id)
