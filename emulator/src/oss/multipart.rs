@@ -241,8 +241,8 @@ pub fn list_parts(ctx: &Ctx, r: &OssRequest) -> Reply {
     let next_marker = page.last().map_or(marker, |(n, _)| *n);
     let mut parts = String::new();
     for (n, p) in page {
-        let b = std::fs::read(&p).map_err(internal_error)?;
-        let mt = std::fs::metadata(&p)
+        let b = std::fs::read(p).map_err(internal_error)?;
+        let mt = std::fs::metadata(p)
             .and_then(|m| m.modified())
             .ok()
             .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
