@@ -603,3 +603,58 @@ async fn fc_refuses_replays_stale_dates_missing_nonces_and_object_trigger_config
     assert_eq!(r.json()["Code"], "InvalidArgument");
     emu.shutdown().await;
 }
+
+/// List APIs page like FC3: `limit` 1–100 (SDK list request models), `nextToken` onwards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_apis_page_and_refuse_oversized_limits() {
+    let dir = tempfile::tempdir().unwrap();
+    let emu = start(dir.path()).await;
+    let fc = Fc::new(emu.info());
+    deploy(&fc, "f", 1).await;
+    for alias in ["a1", "a2"] {
+        let r = fc
+            .call(
+                "POST",
+                "/2023-03-30/functions/f/aliases",
+                "",
+                "CreateAlias",
+                Some(&json!({"aliasName": alias, "versionId": "1"})),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{:?}", r.json());
+    }
+    let first = fc
+        .call(
+            "GET",
+            "/2023-03-30/functions/f/aliases",
+            "limit=2",
+            "ListAliases",
+            None,
+        )
+        .await;
+    assert_eq!(first.json()["aliases"].as_array().unwrap().len(), 2);
+    let token = first.json()["nextToken"].as_str().unwrap().to_string();
+    let rest = fc
+        .call(
+            "GET",
+            "/2023-03-30/functions/f/aliases",
+            &format!("limit=2&nextToken={token}"),
+            "ListAliases",
+            None,
+        )
+        .await;
+    assert_eq!(rest.json()["aliases"].as_array().unwrap().len(), 1);
+    assert!(rest.json().get("nextToken").is_none_or(|t| t.is_null()));
+    let r = fc
+        .call(
+            "GET",
+            "/2023-03-30/functions/f/aliases",
+            "limit=101",
+            "ListAliases",
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json()["Code"], "InvalidArgument");
+    emu.shutdown().await;
+}

@@ -22,6 +22,10 @@ use super::retry::{self, Idempotency, RetryPolicy};
 use super::sign::{self, API_VERSION};
 use super::{AccessKey, redact_headers};
 
+/// Page size for the list calls fcctl follows to the end (FC3 list APIs take `limit` 1–100;
+/// SDK models `_list_aliases_request.py`, `_list_provision_configs_request.py`).
+const LIST_PAGE: u32 = 100;
+
 /// Default control-plane endpoint.
 ///
 /// With a non-empty `account_id`: the account-scoped endpoint
@@ -632,6 +636,42 @@ impl FcClient {
         )
         .query(list.query());
         self.send_json(&req).await
+    }
+
+    /// Every alias of `name`, following `nextToken` (a function may have more aliases than
+    /// one page holds).
+    pub async fn list_all_aliases(&self, name: &str) -> Result<Vec<Alias>> {
+        let mut list = ListRequest {
+            limit: Some(LIST_PAGE),
+            ..Default::default()
+        };
+        let mut all = Vec::new();
+        loop {
+            let page = self.list_aliases(name, &list).await?;
+            all.extend(page.aliases.unwrap_or_default());
+            match page.next_token.filter(|t| !t.is_empty()) {
+                Some(t) => list.next_token = Some(t),
+                None => return Ok(all),
+            }
+        }
+    }
+
+    /// Every provision config of `function`, following `nextToken`.
+    pub async fn list_all_provision_configs(&self, function: &str) -> Result<Vec<ProvisionConfig>> {
+        let mut list = ListProvisionConfigsRequest {
+            function_name: Some(function.to_string()),
+            limit: Some(LIST_PAGE),
+            next_token: None,
+        };
+        let mut all = Vec::new();
+        loop {
+            let page = self.list_provision_configs(&list).await?;
+            all.extend(page.provision_configs.unwrap_or_default());
+            match page.next_token.filter(|t| !t.is_empty()) {
+                Some(t) => list.next_token = Some(t),
+                None => return Ok(all),
+            }
+        }
     }
 
     // ------------------------------------------------------------ triggers

@@ -592,7 +592,10 @@ pub struct ListInstancesRequest {
     pub qualifier: Option<String>,
     pub with_all_active: Option<bool>,
     pub limit: Option<u32>,
-    pub instance_status: Option<String>,
+    /// Sent as a JSON array in one query value (`["Running"]`), as the SDK does
+    /// (`models/_list_instances_request.py`: `instance_status: List[str]`, serialised
+    /// `instanceStatusShrink`).
+    pub instance_status: Option<Vec<String>>,
 }
 
 impl ListInstancesRequest {
@@ -605,7 +608,13 @@ impl ListInstancesRequest {
             self.with_all_active.map(|b| b.to_string()),
         );
         push(&mut q, "limit", self.limit.map(|l| l.to_string()));
-        push(&mut q, "instanceStatus", self.instance_status.clone());
+        push(
+            &mut q,
+            "instanceStatus",
+            self.instance_status
+                .as_ref()
+                .map(|s| serde_json::to_string(s).expect("strings serialise")),
+        );
         q
     }
 }

@@ -3,7 +3,6 @@
 
 use serde::Serialize;
 
-use crate::aliyun::fc_models::{ListProvisionConfigsRequest, ListRequest};
 use crate::cloud::Cloud;
 use crate::commands::Ctx;
 use crate::deploy::plan::domain_name;
@@ -158,10 +157,8 @@ pub async fn execute(cloud: &Cloud) -> anyhow::Result<StatusReport> {
         .collect();
     let aliases: Vec<AliasInfo> = cloud
         .fc
-        .list_aliases(&name, &ListRequest::default())
+        .list_all_aliases(&name)
         .await?
-        .aliases
-        .unwrap_or_default()
         .into_iter()
         .map(|a| AliasInfo {
             alias: a.alias_name.unwrap_or_default(),
@@ -171,13 +168,8 @@ pub async fn execute(cloud: &Cloud) -> anyhow::Result<StatusReport> {
         .collect();
     let provision: Vec<ProvisionInfo> = cloud
         .fc
-        .list_provision_configs(&ListProvisionConfigsRequest {
-            function_name: Some(name.clone()),
-            ..Default::default()
-        })
+        .list_all_provision_configs(&name)
         .await?
-        .provision_configs
-        .unwrap_or_default()
         .into_iter()
         .map(|p| ProvisionInfo {
             qualifier: p

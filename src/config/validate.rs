@@ -141,11 +141,19 @@ fn function(c: &Config) -> Result<(), Invalid> {
     if f.port == 0 {
         return Err(invalid("function.port", "port 0 is not allowed", None));
     }
-    if !(1..=600).contains(&f.initializer_timeout_s) {
+    // FC3 limits: the initializer runs at most 300 s, preStop at most 90 s.
+    if !(1..=300).contains(&f.initializer_timeout_s) {
         return Err(invalid(
             "function.initializer_timeout_s",
             format!("{} s is out of range", f.initializer_timeout_s),
-            Some("the initializer timeout must be 1–600 seconds".into()),
+            Some("FC3 runs an initializer for at most 300 seconds: use 1–300".into()),
+        ));
+    }
+    if !(1..=90).contains(&f.pre_stop_timeout_s) {
+        return Err(invalid(
+            "function.pre_stop_timeout_s",
+            format!("{} s is out of range", f.pre_stop_timeout_s),
+            Some("FC3 runs a preStop hook for at most 90 seconds: use 1–90".into()),
         ));
     }
     for k in f.env.keys() {

@@ -59,8 +59,8 @@ pub async fn references(
         Err(e) => return Err(e).context(format!("reading function {name}")),
     }
     let mut aliases: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    if let Ok(out) = cloud.fc.list_aliases(&name, &Default::default()).await {
-        for a in out.aliases.unwrap_or_default() {
+    if let Ok(all) = cloud.fc.list_all_aliases(&name).await {
+        for a in all {
             let n = a.alias_name.unwrap_or_default();
             if let Some(v) = a.version_id {
                 aliases.entry(v).or_default().push(n.clone());

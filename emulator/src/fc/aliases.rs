@@ -146,7 +146,7 @@ pub fn list_aliases(ctx: &Arc<Ctx>, f: &str, q: &[(String, String)]) -> Reply {
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect(),
         q,
-    ))
+    )?)
 }
 
 pub fn delete_alias(ctx: &Arc<Ctx>, f: &str, a: &str) -> Reply {

@@ -91,7 +91,7 @@ pub fn list_domains(ctx: &Arc<Ctx>, q: &[(String, String)]) -> Reply {
         .iter()
         .map(|(k, v)| (k.clone(), domain_json(ctx, v)))
         .collect();
-    ok(page_json("customDomains", items, q))
+    ok(page_json("customDomains", items, q)?)
 }
 
 pub fn delete_domain(ctx: &Arc<Ctx>, dn: &str) -> Reply {

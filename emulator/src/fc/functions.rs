@@ -202,7 +202,7 @@ pub fn list_functions(ctx: &Arc<Ctx>, q: &[(String, String)]) -> Reply {
         .iter()
         .map(|(k, v)| (k.clone(), v.config.clone()))
         .collect();
-    ok(page_json("functions", items, q))
+    ok(page_json("functions", items, q)?)
 }
 
 pub fn set_invocation(ctx: &Arc<Ctx>, f: &str, disabled: bool) -> Reply {

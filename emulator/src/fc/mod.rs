@@ -134,9 +134,7 @@ async fn dispatch(
         (Method::DELETE, ["functions", f, "provision-config"]) => {
             provision::delete_provision(ctx, f, query_param(q, "qualifier"))
         }
-        (Method::GET, ["provision-configs"]) => {
-            provision::list_provisions(ctx, query_param(q, "functionName"))
-        }
+        (Method::GET, ["provision-configs"]) => provision::list_provisions(ctx, q),
         (Method::POST, ["functions", f, "triggers"]) => {
             triggers::create_trigger(ctx, f, parse_body(&body)?).await
         }

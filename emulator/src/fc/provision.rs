@@ -98,7 +98,8 @@ pub fn delete_provision(ctx: &Arc<Ctx>, f: &str, q: Option<&str>) -> Reply {
     no_content()
 }
 
-pub fn list_provisions(ctx: &Arc<Ctx>, f: Option<&str>) -> Reply {
+pub fn list_provisions(ctx: &Arc<Ctx>, q: &[(String, String)]) -> Reply {
+    let f = crate::fc::request::query_param(q, "functionName");
     let all: Vec<(String, String, ProvisionRec)> = {
         let st = ctx.store.read();
         st.functions
@@ -112,9 +113,21 @@ pub fn list_provisions(ctx: &Arc<Ctx>, f: Option<&str>) -> Reply {
             })
             .collect()
     };
-    let list: Vec<Value> = all
+    // Keyed `function/qualifier`, so pages are stable in the order FC lists them.
+    let items: Vec<(String, Value)> = all
         .iter()
-        .map(|(n, q, p)| provision_json(ctx, n, q, p))
+        .map(|(n, qualifier, p)| {
+            (
+                format!("{n}/{qualifier}"),
+                provision_json(ctx, n, qualifier, p),
+            )
+        })
         .collect();
-    ok(json!({"provisionConfigs": list}))
+    // `prefix` filters names in the other lists; here the function filter is `functionName`.
+    let q: Vec<(String, String)> = q.iter().filter(|(k, _)| k != "prefix").cloned().collect();
+    ok(crate::fc::request::page_json(
+        "provisionConfigs",
+        items,
+        &q,
+    )?)
 }

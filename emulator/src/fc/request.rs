@@ -46,12 +46,24 @@ pub fn arn(ctx: &Ctx, f: &str) -> String {
     )
 }
 
+/// Largest `limit` the FC3 list APIs take (SDK list request models: 1–100); also the default.
+const MAX_LIMIT: usize = 100;
+
 /// Generic pagination over sorted (key, item) pairs: nextToken = key of the next item.
-fn paginate(items: Vec<(String, Value)>, q: &[(String, String)]) -> (Vec<Value>, Option<String>) {
-    let limit = query_param(q, "limit")
-        .and_then(|l| l.parse::<usize>().ok())
-        .filter(|l| *l > 0)
-        .unwrap_or(100);
+fn paginate(
+    items: Vec<(String, Value)>,
+    q: &[(String, String)],
+) -> Result<(Vec<Value>, Option<String>), ApiError> {
+    let limit = match query_param(q, "limit") {
+        None => MAX_LIMIT,
+        Some(l) => l
+            .parse::<usize>()
+            .ok()
+            .filter(|l| (1..=MAX_LIMIT).contains(l))
+            .ok_or_else(|| {
+                ApiError::invalid_argument(format!("limit `{l}` must be 1..={MAX_LIMIT}"))
+            })?,
+    };
     let token = query_param(q, "nextToken").unwrap_or("");
     let prefix = query_param(q, "prefix").unwrap_or("");
     let mut it = items
@@ -65,15 +77,19 @@ fn paginate(items: Vec<(String, Value)>, q: &[(String, String)]) -> (Vec<Value>,
             None => break,
         }
     }
-    (out, it.peek().map(|(k, _)| k.clone()))
+    Ok((out, it.peek().map(|(k, _)| k.clone())))
 }
 
 /// One page of a list reply: `{"<key>": [...], "nextToken": ...}`.
-pub fn page_json(key: &str, items: Vec<(String, Value)>, q: &[(String, String)]) -> Value {
-    let (page, next) = paginate(items, q);
+pub fn page_json(
+    key: &str,
+    items: Vec<(String, Value)>,
+    q: &[(String, String)],
+) -> Result<Value, ApiError> {
+    let (page, next) = paginate(items, q)?;
     let mut v = json!({ key: page });
     if let Some(n) = next {
         v["nextToken"] = json!(n);
     }
-    v
+    Ok(v)
 }

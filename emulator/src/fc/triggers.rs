@@ -138,7 +138,7 @@ pub fn list_triggers(ctx: &Arc<Ctx>, f: &str, q: &[(String, String)]) -> Reply {
         .iter()
         .map(|(k, v)| (k.clone(), trigger_json(ctx, f, v)))
         .collect();
-    ok(page_json("triggers", items, q))
+    ok(page_json("triggers", items, q)?)
 }
 
 pub fn delete_trigger(ctx: &Arc<Ctx>, f: &str, t: &str) -> Reply {
