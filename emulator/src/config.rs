@@ -58,6 +58,8 @@ pub struct Config {
     /// (2025-03-01 for new accounts, 2025-09-01 for new buckets). Off by default: a new
     /// account's buckets answer V1 with 403 `0002-00000080`.
     pub allow_oss_v1: bool,
+    /// Append every authenticated API request to this JSON-lines file (tests).
+    pub request_log: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -80,6 +82,7 @@ impl Default for Config {
             instance_start_timeout: Duration::from_secs(120),
             isolation: Isolation::Auto,
             allow_oss_v1: false,
+            request_log: None,
         }
     }
 }

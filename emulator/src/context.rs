@@ -13,4 +13,5 @@ pub(crate) struct Ctx {
     pub auth: Authenticator,
     pub runtime: Arc<runtime::Runtime>,
     pub listeners: TriggerListeners,
+    pub request_log: Option<crate::request_log::RequestLog>,
 }

@@ -32,6 +32,7 @@ mod fc;
 mod gateway;
 mod listeners;
 mod oss;
+mod request_log;
 mod runtime;
 mod schedule;
 mod state;
@@ -132,6 +133,13 @@ impl Emulator {
             auth: auth::Authenticator::new(cfg.keys.clone(), &cfg.region, cfg.allow_oss_v1),
             runtime,
             listeners: TriggerListeners::default(),
+            request_log: match &cfg.request_log {
+                Some(p) => Some(
+                    request_log::RequestLog::open(p)
+                        .map_err(io_err(format!("opening {}", p.display())))?,
+                ),
+                None => None,
+            },
         });
         let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
         let mut servers = Vec::new();

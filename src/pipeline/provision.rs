@@ -154,9 +154,9 @@ pub async fn execute(
                 alias,
                 &PutProvisionConfigInput {
                     default_target: Some(instances as i64),
-                    // Not `target` too: fc3 drops it when both are given (provision_config.ts),
-                    // and FC derives it from defaultTarget and the schedules.
-                    target: None,
+                    // The SDK model marks `target` required (`_put_provision_config_input.py`);
+                    // FC keeps `defaultTarget` as the base the schedules move away from.
+                    target: Some(instances as i64),
                     always_allocate_cpu: Some(always),
                     scheduled_actions: Some(actions),
                     ..Default::default()

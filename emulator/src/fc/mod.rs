@@ -68,6 +68,14 @@ async fn handle(State(ctx): State<Arc<Ctx>>, req: Request) -> Response {
     ) {
         return e.to_response(Api::Fc, &rid);
     }
+    if let Some(log) = &ctx.request_log {
+        let action = parts
+            .headers
+            .get("x-acs-action")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        log.fc(action, parts.method.as_str(), &path, &query, &body);
+    }
     let q: Vec<(String, String)> = crate::sign::parse_query(&query);
     let r = dispatch(&ctx, &parts, &path, &q, body, &rid).await;
     match r {

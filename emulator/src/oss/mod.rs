@@ -50,6 +50,11 @@ async fn route(ctx: &Arc<Ctx>, req: axum::extract::Request) -> Reply {
         &r.query,
         &r.parts.headers,
     )?;
+    if let Some(log) = &ctx.request_log {
+        let authorization = r.header("authorization");
+        let kind = crate::request_log::oss_signature_kind(authorization, &r.query);
+        log.oss(r.parts.method.as_str(), &r.resource(), kind);
+    }
     if r.bucket.is_empty() {
         return if r.parts.method == Method::GET {
             buckets::list_buckets(ctx)

@@ -67,9 +67,16 @@ pub struct Builder {
     config: String,
     connection: Connection,
     env: Vec<(String, String)>,
+    record_requests: bool,
 }
 
 impl Builder {
+    /// The emulator appends every authenticated API request to [`TestProject::request_log`].
+    pub fn record_requests(mut self) -> Builder {
+        self.record_requests = true;
+        self
+    }
+
     /// Emulator faults, e.g. `error_rate=0.1` (emulator `Faults` syntax).
     pub fn faults(mut self, faults: &str) -> Builder {
         self.faults = faults.to_string();
@@ -107,6 +114,9 @@ impl Builder {
         let cfg = emulator::Config {
             data_dir: dir.path().join("target/fcctl/local"),
             faults: self.faults.parse().unwrap(),
+            request_log: self
+                .record_requests
+                .then(|| dir.path().join("requests.jsonl")),
             ..emulator::Config::default()
         };
         let handle = runtime.handle().clone();
@@ -147,6 +157,7 @@ impl TestProject {
             config: "app: cat-dog\nprovision:\n  instances: 2\n".into(),
             connection: Connection::Local,
             env: Vec::new(),
+            record_requests: false,
         }
     }
 
@@ -176,6 +187,11 @@ impl TestProject {
     /// NAS tests' source tree.
     pub fn tree(&self) -> PathBuf {
         self.path().join("tree")
+    }
+
+    /// Where [`Builder::record_requests`] makes the emulator log requests.
+    pub fn request_log(&self) -> PathBuf {
+        self.path().join("requests.jsonl")
     }
 
     pub fn work(&self) -> PathBuf {
