@@ -60,6 +60,9 @@ pub struct Config {
     pub allow_oss_v1: bool,
     /// Append every authenticated API request to this JSON-lines file (tests).
     pub request_log: Option<PathBuf>,
+    /// How long a function that attaches a VPC or NAS stays `Pending` / `InProgress`, as FC's
+    /// ENI setup takes a while, so callers must wait for `Active` before publishing.
+    pub attach_delay: Duration,
 }
 
 impl Default for Config {
@@ -83,6 +86,7 @@ impl Default for Config {
             isolation: Isolation::Auto,
             allow_oss_v1: false,
             request_log: None,
+            attach_delay: Duration::from_secs(2),
         }
     }
 }

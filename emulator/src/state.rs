@@ -55,6 +55,28 @@ pub struct FunctionRec {
     pub provision: BTreeMap<String, ProvisionRec>,
     #[serde(default)]
     pub invocation_disabled: bool,
+    /// Unix ms until which a VPC/NAS attachment is "in progress" (0: settled).
+    #[serde(default)]
+    pub settles_at_ms: u64,
+}
+
+impl FunctionRec {
+    /// LATEST as FC shows it now: a function attaching VPC/NAS is `Pending` (created) or
+    /// `InProgress` (updated) until the attachment settles, then `Active` / `Successful`.
+    pub fn latest_view(&self) -> Value {
+        let mut config = self.config.clone();
+        if crate::util::now_ms() >= self.settles_at_ms {
+            if config["state"] == "Pending" {
+                config["state"] = "Active".into();
+                config["stateReason"] = "".into();
+            }
+            if config["lastUpdateStatus"] == "InProgress" {
+                config["lastUpdateStatus"] = "Successful".into();
+                config["lastUpdateStatusReason"] = "".into();
+            }
+        }
+        config
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

@@ -658,3 +658,49 @@ async fn list_apis_page_and_refuse_oversized_limits() {
     assert_eq!(r.json()["Code"], "InvalidArgument");
     emu.shutdown().await;
 }
+
+/// A function with a VPC or NAS mount is `Pending` until FC has attached it (callers must wait
+/// for `Active`); an update that keeps them is `InProgress` for as long.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn functions_attaching_nas_are_pending_until_settled() {
+    let dir = tempfile::tempdir().unwrap();
+    let emu = common::start_with(emulator::Config {
+        data_dir: dir.path().to_path_buf(),
+        attach_delay: Duration::from_millis(400),
+        ..Default::default()
+    })
+    .await;
+    let fc = Fc::new(emu.info());
+    let mut body = function_body("n", 1);
+    body["nasConfig"] = json!({"userId": 0, "groupId": 0,
+        "mountPoints": [{"serverAddr": "x.cn-shenzhen.nas.aliyuncs.com:/n", "mountDir": "/mnt/n"}]});
+    let r = fc
+        .call(
+            "POST",
+            "/2023-03-30/functions",
+            "",
+            "CreateFunction",
+            Some(&body),
+        )
+        .await;
+    assert_eq!(r.json()["state"], "Pending", "{:?}", r.json());
+    let get = || fc.call("GET", "/2023-03-30/functions/n", "", "GetFunction", None);
+    assert_eq!(get().await.json()["state"], "Pending");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let r = get().await;
+    assert_eq!(r.json()["state"], "Active");
+    assert_eq!(r.json()["lastUpdateStatus"], "Successful");
+    let r = fc
+        .call(
+            "PUT",
+            "/2023-03-30/functions/n",
+            "",
+            "UpdateFunction",
+            Some(&json!({"timeout": 30})),
+        )
+        .await;
+    assert_eq!(r.json()["lastUpdateStatus"], "InProgress", "{:?}", r.json());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(get().await.json()["lastUpdateStatus"], "Successful");
+    emu.shutdown().await;
+}

@@ -186,7 +186,8 @@ async fn code_location(
 }
 
 async fn wait_ready(fc: &FcClient, name: &str) -> anyhow::Result<()> {
-    for _ in 0..90 {
+    // FC attaches the NAS/VPC for a while after create/update: poll, 3 minutes at most.
+    for _ in 0..360 {
         let f = fc.get_function(name, None).await?;
         if !f.is_pending() {
             if f.state.as_deref() == Some("Failed") {
@@ -197,7 +198,7 @@ async fn wait_ready(fc: &FcClient, name: &str) -> anyhow::Result<()> {
             }
             return Ok(());
         }
-        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     }
     anyhow::bail!("function {name} is still pending after 3 minutes")
 }

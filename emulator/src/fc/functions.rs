@@ -96,8 +96,19 @@ pub fn create_function(ctx: &Arc<Ctx>, mut body: Map<String, Value>) -> Reply {
     body.insert("lastModifiedTime".into(), json!(now));
     body.insert("codeChecksum".into(), json!(crc.to_string()));
     body.insert("codeSize".into(), json!(size));
-    body.insert("state".into(), json!("Active"));
+    let attaches = attaches_network(&body);
+    body.insert(
+        "state".into(),
+        json!(if attaches { "Pending" } else { "Active" }),
+    );
+    if attaches {
+        body.insert(
+            "stateReason".into(),
+            json!("Function is being created: attaching its VPC/NAS"),
+        );
+    }
     body.insert("lastUpdateStatus".into(), json!("Successful"));
+    let settles_at_ms = settles_at(ctx, attaches);
     let cfg = Value::Object(body);
     ctx.store.update(|s| {
         if s.functions.contains_key(&name) {
@@ -114,6 +125,7 @@ pub fn create_function(ctx: &Arc<Ctx>, mut body: Map<String, Value>) -> Reply {
                 code_sha: sha,
                 next_version: 1,
                 dirty: true,
+                settles_at_ms,
                 ..Default::default()
             },
         );
@@ -163,15 +175,50 @@ pub fn update_function(ctx: &Arc<Ctx>, f: &str, mut body: Map<String, Value>) ->
             obj.insert("codeSize".into(), json!(size));
         }
         obj.insert("lastModifiedTime".into(), json!(now_rfc3339()));
+        let attaches = attaches_network(obj);
+        if attaches {
+            obj.insert("lastUpdateStatus".into(), json!("InProgress"));
+            obj.insert(
+                "lastUpdateStatusReason".into(),
+                json!("Function is being updated: attaching its VPC/NAS"),
+            );
+        }
+        rec.settles_at_ms = settles_at(ctx, attaches).max(rec.settles_at_ms);
         rec.dirty = true;
-        Ok::<_, ApiError>(rec.config.clone())
+        Ok::<_, ApiError>(rec.latest_view())
     })?;
     ok(cfg)
 }
 
 pub fn get_function(ctx: &Arc<Ctx>, f: &str, q: Option<&str>) -> Reply {
+    if q.is_none_or(|q| q.is_empty() || q == "LATEST") {
+        let st = ctx.store.read();
+        let rec = st.functions.get(f).ok_or_else(|| function_not_found(f))?;
+        return ok(rec.latest_view());
+    }
     let t = resolve(&ctx.store, f, q, false)?;
     ok(t.config)
+}
+
+/// A function with a VPC or NAS mount: FC attaches an ENI, which takes a while.
+fn attaches_network(config: &Map<String, Value>) -> bool {
+    let vpc = config
+        .get("vpcConfig")
+        .and_then(|v| v["vpcId"].as_str())
+        .is_some_and(|id| !id.is_empty());
+    let nas = config
+        .get("nasConfig")
+        .and_then(|n| n["mountPoints"].as_array())
+        .is_some_and(|m| !m.is_empty());
+    vpc || nas
+}
+
+fn settles_at(ctx: &Ctx, attaches: bool) -> u64 {
+    if attaches {
+        crate::util::now_ms() + ctx.cfg.attach_delay.as_millis() as u64
+    } else {
+        0
+    }
 }
 
 pub fn get_code(ctx: &Arc<Ctx>, f: &str, q: Option<&str>) -> Reply {
@@ -200,7 +247,7 @@ pub fn list_functions(ctx: &Arc<Ctx>, q: &[(String, String)]) -> Reply {
         .read()
         .functions
         .iter()
-        .map(|(k, v)| (k.clone(), v.config.clone()))
+        .map(|(k, v)| (k.clone(), v.latest_view()))
         .collect();
     ok(page_json("functions", items, q)?)
 }

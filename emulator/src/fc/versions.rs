@@ -27,7 +27,7 @@ pub fn publish_version(ctx: &Arc<Ctx>, f: &str, body: Map<String, Value>) -> Rep
             version_id: n.to_string(),
             description: desc,
             created_time: now_rfc3339(),
-            config: rec.config.clone(),
+            config: rec.latest_view(),
             code_sha: rec.code_sha.clone(),
         };
         rec.versions.insert(n, vr.clone());

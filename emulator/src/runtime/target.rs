@@ -40,7 +40,7 @@ pub fn resolve(
                 function: function.into(),
                 version: "LATEST".into(),
                 qualifier: q.into(),
-                config: f.config.clone(),
+                config: f.latest_view(),
                 code_sha: f.code_sha.clone(),
             });
         }
