@@ -323,6 +323,22 @@ pub enum LocalCommand {
         #[arg(long)]
         data_dir: Option<PathBuf>,
     },
+    /// The emulator's DNS: custom domain names that resolve to it (FC accepts a custom domain
+    /// only once its CNAME points at the account's FC endpoint; `*.fcctl.localhost` always does).
+    #[command(subcommand)]
+    Dns(LocalDnsCommand),
+}
+
+/// `fcctl local dns …`.
+#[derive(Debug, Subcommand)]
+pub enum LocalDnsCommand {
+    /// Make NAME resolve to the emulator (as a CNAME to the FC endpoint would in the cloud).
+    Add {
+        name: String,
+        /// The emulator's data directory.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
 }
 
 /// `fcctl local start`.

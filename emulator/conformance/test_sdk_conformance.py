@@ -1,6 +1,7 @@
 """Official-SDK conformance: alibabacloud_fc20230330 (FC3) and oss2 against the emulator."""
 import io
 import json
+import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -12,7 +13,7 @@ from alibabacloud_fc20230330.client import Client
 from alibabacloud_tea_openapi import utils_models as oa_models
 from darabonba.runtime import RuntimeOptions
 
-from conftest import code_zip_b64, code_zip_bytes
+from conftest import _binary, code_zip_b64, code_zip_bytes
 
 
 def fc_client(info, secret=None):
@@ -113,6 +114,13 @@ def test_fc_full_flow(emulator):
     _, _, zbytes = http_get(code.body.url)
     assert zbytes == code_zip_bytes()
 
+    route = fc.RouteConfig(routes=[fc.PathConfig(path="/*", function_name=name, qualifier="prod")])
+    with pytest.raises(Exception) as ei:
+        c.create_custom_domain(fc.CreateCustomDomainRequest(body=fc.CreateCustomDomainInput(
+            domain_name="cat-dog.example", protocol="HTTP", route_config=route)))
+    assert getattr(ei.value, "code", None) == "DomainNameNotResolved"
+    subprocess.run([_binary(), "local", "dns", "add", "cat-dog.example", "--data-dir", emulator["data_dir"]], check=True,
+                   stdout=subprocess.DEVNULL)
     d = c.create_custom_domain(fc.CreateCustomDomainRequest(body=fc.CreateCustomDomainInput(
         domain_name="cat-dog.example", protocol="HTTP",
         route_config=fc.RouteConfig(routes=[fc.PathConfig(path="/*", function_name=name, qualifier="prod")]))))

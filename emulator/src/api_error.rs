@@ -39,6 +39,12 @@ impl ApiError {
         }
     }
 
+    /// The same status with another code.
+    pub fn with_code(mut self, code: &'static str) -> Self {
+        self.code = code;
+        self
+    }
+
     /// With OSS's detailed error code.
     pub fn with_ec(mut self, ec: &'static str) -> Self {
         self.ec = Some(ec);

@@ -26,6 +26,7 @@ mod api_error;
 mod auth;
 mod config;
 mod context;
+pub mod dns;
 mod error;
 mod faults;
 mod fc;

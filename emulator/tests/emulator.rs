@@ -263,7 +263,8 @@ async fn cold_start_code_nas_env_and_domain() {
     assert_eq!(r.json()["path"], "/invoke");
     assert_eq!(r.json()["body"], "{\"k\":1}");
 
-    // Custom domain routed by Host header.
+    // Custom domain routed by Host header, once it "resolves" (the emulator's DNS table).
+    emulator::dns::add(&info.data_dir, "cat-dog.example").unwrap();
     let r = fc
         .call(
             "POST",

@@ -248,6 +248,9 @@ pub fn hint_for(status: u16, code: &str) -> Option<&'static str> {
             "the request time is rejected: sync the machine clock (NTP); it must be within 15 minutes of real time"
         }
         "SignatureNonceUsed" => "nonce reused: retry the command",
+        "DomainNameNotResolved" => {
+            "FC accepts a custom domain only once it resolves to the account's FC endpoint: create a CNAME record from the domain to the endpoint the message names (<account>.<region>.fc.aliyuncs.com), wait for it to propagate, and run again; with the local emulator, `fcctl local dns add <domain>`"
+        }
         "InvalidAccessKeyId" | "InvalidAccessKeyID" | "InvalidAccessKeyId.NotFound" => {
             "the AccessKey id is unknown or disabled: check ALIBABA_CLOUD_ACCESS_KEY_ID (or the profile in ~/.aliyun/config.json) and that the key is enabled in the RAM console"
         }
@@ -295,9 +298,6 @@ pub fn hint_for(status: u16, code: &str) -> Option<&'static str> {
         }
         "AdditionalVersionContainsMajorVersion" => {
             "canary weights must not include the alias's main version"
-        }
-        "DomainNameNotResolved" => {
-            "add a CNAME from the domain to <accountId>.<region>.fc.aliyuncs.com, wait for DNS, then retry"
         }
         "NoSuchBucket" => {
             "the OSS bucket does not exist in this region: create it (fcctl creates it with ensure_bucket) or fix the bucket name/region"

@@ -3,7 +3,7 @@
 use anyhow::Context as _;
 use serde::Serialize;
 
-use crate::cli::{LocalCommand, LocalStartArgs};
+use crate::cli::{LocalCommand, LocalDnsCommand, LocalStartArgs};
 use crate::commands::Ctx;
 use crate::fsutil::absolute_dir;
 use crate::local;
@@ -32,6 +32,27 @@ pub async fn run(ctx: &Ctx, c: LocalCommand) -> anyhow::Result<()> {
                 } else {
                     format!("no emulator running in {}", r.data_dir)
                 }
+            });
+            Ok(())
+        }
+        LocalCommand::Dns(LocalDnsCommand::Add { name, data_dir }) => {
+            let dir = data_dir
+                .map(|d| absolute_dir(&d))
+                .unwrap_or_else(|| local::default_data_dir(&ctx.project.work_dir()));
+            emulator::dns::add(&dir, &name).with_context(|| {
+                format!("adding {name} to the emulator's DNS in {}", dir.display())
+            })?;
+            #[derive(Serialize)]
+            struct R {
+                name: String,
+                data_dir: String,
+            }
+            let r = R {
+                name,
+                data_dir: dir.display().to_string(),
+            };
+            ctx.out.result(&r, || {
+                format!("{} now resolves to the emulator in {}", r.name, r.data_dir)
             });
             Ok(())
         }

@@ -27,6 +27,14 @@ pub fn create_domain(ctx: &Arc<Ctx>, body: Map<String, Value>) -> Reply {
             "invalid domainName '{name}'"
         )));
     }
+    if !crate::dns::resolves(&ctx.cfg.data_dir, &name) {
+        // FC checks the CNAME before it accepts a custom domain.
+        return Err(ApiError::invalid_argument(format!(
+            "domain name '{name}' has not been resolved to your FC endpoint, the expected endpoint is '{}.{}.fc.aliyuncs.com'",
+            ctx.cfg.account_id, ctx.cfg.region
+        ))
+        .with_code("DomainNameNotResolved"));
+    }
     let now = now_rfc3339();
     let mut d = Value::Object(body);
     d["domainName"] = json!(name);

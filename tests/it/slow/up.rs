@@ -363,6 +363,17 @@ fn cloud_path_requests_match_the_official_sdk_models() {
         &agent,
     ]);
     run(&["nas-sync", "--json"]);
+    // FC takes the custom domain only once its CNAME points at the FC endpoint.
+    let unresolved = p.fcctl_env(&["deploy", "--json"], &[]);
+    assert_eq!(unresolved.status.code(), Some(3), "{}", text(&unresolved));
+    let said = text(&unresolved);
+    assert!(said.contains("DomainNameNotResolved"), "{said}");
+    assert!(
+        said.contains("fcctl local dns add"),
+        "the hint names the fix: {said}"
+    );
+    let added = p.fcctl(&["local", "dns", "add", "cat-dog.fcctl-test.example"]);
+    assert!(added.status.success(), "{}", text(&added));
     run(&["deploy", "--json"]);
     let published = run(&["publish", "--json"]);
     let version = published["version"].as_str().unwrap().to_string();
