@@ -166,6 +166,8 @@ pub struct LogProps {
     pub project: String,
     /// SLS logstore.
     pub logstore: String,
+    /// `DefaultRegex`: a line starting with a date starts a new log entry.
+    pub log_begin_rule: String,
     /// Request metrics.
     pub enable_request_metrics: bool,
     /// Instance metrics.
@@ -369,6 +371,7 @@ pub fn render(cfg: &Config, release_id: Option<&str>, code_zip: &str) -> Serverl
             LogSetting::Explicit(l) => Some(AutoOr::Explicit(LogProps {
                 project: l.project.clone(),
                 logstore: l.logstore.clone(),
+                log_begin_rule: "DefaultRegex".into(),
                 enable_request_metrics: true,
                 enable_instance_metrics: true,
             })),

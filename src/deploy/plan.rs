@@ -11,7 +11,7 @@ use serde_json::Value;
 use crate::aliyun::fc_models::{
     CreateCustomDomainInput, CreateFunctionInput, CreateTriggerInput, CustomDomain,
     CustomRuntimeConfig, Function, HttpTriggerConfig, InputCodeLocation, InstanceLifecycleConfig,
-    LifecycleHook, NasConfig, NasMountConfig, PathConfig, RouteConfig, Trigger,
+    LifecycleHook, LogConfig, NasConfig, NasMountConfig, PathConfig, RouteConfig, Trigger,
     UpdateCustomDomainInput, UpdateFunctionInput, UpdateTriggerInput, VpcConfig,
 };
 use crate::aliyun::oss::ObjectStore;
@@ -127,6 +127,23 @@ pub fn nas_config(cfg: &Config) -> NasConfig {
 }
 
 /// Explicit VPC ids, or `None` for `auto` (served locally by the emulator).
+/// The function's SLS logging for an explicit `log: {project, logstore}` (what `render` writes
+/// too). `auto` (an SLS project fcctl would have to create) and `none` send nothing, leaving
+/// whatever the function has.
+pub fn log_config(cfg: &Config) -> Option<LogConfig> {
+    match &cfg.log {
+        crate::config::LogSetting::Explicit(l) => Some(LogConfig {
+            project: Some(l.project.clone()),
+            logstore: Some(l.logstore.clone()),
+            log_begin_rule: Some("DefaultRegex".into()),
+            enable_request_metrics: Some(true),
+            enable_instance_metrics: Some(true),
+            ..Default::default()
+        }),
+        crate::config::LogSetting::Keyword(_) => None,
+    }
+}
+
 pub fn vpc_config(cfg: &Config) -> Option<VpcConfig> {
     match &cfg.vpc {
         VpcSetting::Explicit(v) => Some(VpcConfig {
@@ -190,6 +207,7 @@ pub fn desired(
         environment_variables: Some(crate::s_yaml::release_env(cfg, Some(release))),
         nas_config: Some(nas_config(cfg)),
         vpc_config: vpc_config(cfg),
+        log_config: log_config(cfg),
         ..Default::default()
     };
     let methods = cfg.trigger.method_names();

@@ -344,7 +344,8 @@ fn cloud_path_requests_match_the_official_sdk_models() {
     cfg.push_str(
         "nas:\n  server_addr: 0a1b2c3d4e-xyz12.cn-shenzhen.nas.aliyuncs.com:/cat-dog\n\
          vpc:\n  vpc_id: vpc-wz9fcctl0test\n  vswitch_ids: [vsw-wz9fcctl0test]\n  security_group_id: sg-wz9fcctl0test\n\
-         custom_domain:\n  name: cat-dog.fcctl-test.example\n",
+         custom_domain:\n  name: cat-dog.fcctl-test.example\n\
+         log:\n  project: fcctl-test-logs\n  logstore: cat-dog\n",
     );
     std::fs::write(p.path().join("fcctl.yaml"), cfg).unwrap();
     let run = |args: &[&str]| {
@@ -412,5 +413,12 @@ fn cloud_path_requests_match_the_official_sdk_models() {
         oss.keys().all(|k| k == "v4" || k == "presigned-v4"),
         "{summary:#}"
     );
+    let log = std::fs::read_to_string(p.request_log()).unwrap();
+    let sent_log_config = log.lines().any(|line| {
+        let entry: serde_json::Value = serde_json::from_str(line).unwrap();
+        entry["action"] == "CreateFunction"
+            && entry["body"]["logConfig"]["project"] == "fcctl-test-logs"
+    });
+    assert!(sent_log_config, "deploy sends the configured logConfig");
     eprintln!("wire check: {summary}");
 }
