@@ -13,9 +13,7 @@ pub async fn run(ctx: &Ctx, c: LocalCommand) -> anyhow::Result<()> {
     match c {
         LocalCommand::Start(a) => start(ctx, a).await,
         LocalCommand::Stop { data_dir } => {
-            let dir = data_dir
-                .map(|d| absolute_dir(&d))
-                .unwrap_or_else(|| local::default_data_dir(&ctx.project.work_dir()));
+            let dir = data_dir_or_default(ctx, data_dir);
             let stopped = local::stop(&dir).await?;
             #[derive(Serialize)]
             struct R {
@@ -36,9 +34,7 @@ pub async fn run(ctx: &Ctx, c: LocalCommand) -> anyhow::Result<()> {
             Ok(())
         }
         LocalCommand::Dns(LocalDnsCommand::Add { name, data_dir }) => {
-            let dir = data_dir
-                .map(|d| absolute_dir(&d))
-                .unwrap_or_else(|| local::default_data_dir(&ctx.project.work_dir()));
+            let dir = data_dir_or_default(ctx, data_dir);
             emulator::dns::add(&dir, &name).with_context(|| {
                 format!("adding {name} to the emulator's DNS in {}", dir.display())
             })?;
@@ -57,9 +53,7 @@ pub async fn run(ctx: &Ctx, c: LocalCommand) -> anyhow::Result<()> {
             Ok(())
         }
         LocalCommand::Status { data_dir } => {
-            let dir = data_dir
-                .map(|d| absolute_dir(&d))
-                .unwrap_or_else(|| local::default_data_dir(&ctx.project.work_dir()));
+            let dir = data_dir_or_default(ctx, data_dir);
             match local::find_running(&dir).await {
                 Some(info) => {
                     ctx.out.result(&info, || describe(&info));
@@ -72,6 +66,14 @@ pub async fn run(ctx: &Ctx, c: LocalCommand) -> anyhow::Result<()> {
             }
         }
     }
+}
+
+/// `--data-dir` made absolute (instances are spawned elsewhere and bind-mount below it), else
+/// this project's `target/fcctl/local`.
+fn data_dir_or_default(ctx: &Ctx, data_dir: Option<std::path::PathBuf>) -> std::path::PathBuf {
+    data_dir
+        .map(|d| absolute_dir(&d))
+        .unwrap_or_else(|| local::default_data_dir(&ctx.project.work_dir()))
 }
 
 fn describe(info: &local::Info) -> String {
