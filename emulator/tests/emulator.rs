@@ -705,3 +705,39 @@ async fn functions_attaching_nas_are_pending_until_settled() {
     assert_eq!(get().await.json()["lastUpdateStatus"], "Successful");
     emu.shutdown().await;
 }
+
+/// CreateFunction values out of FC3's ranges (SDK CreateFunctionInput docs, FC3 limits) → 400.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_function_refuses_values_fc_refuses() {
+    let dir = tempfile::tempdir().unwrap();
+    let emu = start(dir.path()).await;
+    let fc = Fc::new(emu.info());
+    let cases = [
+        json!({"memorySize": 1000}),
+        json!({"memorySize": 1024, "cpu": 2.0}),
+        json!({"memorySize": 8192, "cpu": 1.0}),
+        json!({"cpu": 0.33}),
+        json!({"diskSize": 2048}),
+        json!({"timeout": 0}),
+        json!({"instanceLifecycleConfig": {"initializer": {"handler": "true", "timeout": 600}}}),
+        json!({"instanceLifecycleConfig": {"preStop": {"handler": "true", "timeout": 120}}}),
+    ];
+    for (i, bad) in cases.iter().enumerate() {
+        let mut body = function_body(&format!("bad{i}"), 1);
+        for (k, v) in bad.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        let r = fc
+            .call(
+                "POST",
+                "/2023-03-30/functions",
+                "",
+                "CreateFunction",
+                Some(&body),
+            )
+            .await;
+        assert_eq!(r.status, 400, "{bad}: {:?}", r.json());
+        assert_eq!(r.json()["Code"], "InvalidArgument", "{bad}");
+    }
+    emu.shutdown().await;
+}

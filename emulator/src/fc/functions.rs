@@ -11,6 +11,64 @@ use crate::util::now_rfc3339;
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
 
+/// The value ranges of the SDK's CreateFunctionInput/UpdateFunctionInput docs and the FC3
+/// limits table: memory 128–32768 MB in multiples of 64, vCPU 0.05–16 in steps of 0.05 with
+/// vCPU : memory (GB) between 1:1 and 1:4, disk 512 or 10240 MB, timeout 1–86400 s,
+/// initializer ≤ 300 s, preStop ≤ 90 s. Present fields only: update merges.
+fn check_limits(cfg: &Map<String, Value>) -> Result<(), ApiError> {
+    let int = |k: &str| cfg.get(k).filter(|v| !v.is_null());
+    let bad = |m: String| Err(ApiError::invalid_argument(m));
+    let memory = match int("memorySize") {
+        Some(v) => match v.as_i64() {
+            Some(m) if (128..=32768).contains(&m) && m % 64 == 0 => Some(m),
+            _ => {
+                return bad(format!(
+                    "memorySize {v} must be 128–32768 MB, a multiple of 64"
+                ));
+            }
+        },
+        None => None,
+    };
+    if let Some(v) = int("cpu") {
+        let Some(cpu) = v.as_f64().filter(|c| (0.05..=16.0).contains(c)) else {
+            return bad(format!("cpu {v} must be 0.05–16 vCPU"));
+        };
+        if ((cpu * 100.0).round() as i64) % 5 != 0 {
+            return bad(format!("cpu {v} must be a multiple of 0.05 vCPU"));
+        }
+        if let Some(m) = memory {
+            let gb = m as f64 / 1024.0;
+            if gb < cpu - 1e-9 || gb > cpu * 4.0 + 1e-9 {
+                return bad(format!(
+                    "the ratio of cpu ({cpu} vCPU) to memorySize ({m} MB) must be between 1:1 and 1:4"
+                ));
+            }
+        }
+    }
+    if let Some(v) = int("diskSize")
+        && !matches!(v.as_i64(), Some(512 | 10240))
+    {
+        return bad(format!("diskSize {v} must be 512 or 10240 MB"));
+    }
+    if let Some(v) = int("timeout")
+        && !v.as_i64().is_some_and(|t| (1..=86400).contains(&t))
+    {
+        return bad(format!("timeout {v} must be 1–86400 seconds"));
+    }
+    let hook = |name: &str| {
+        cfg.get("instanceLifecycleConfig")
+            .map(|l| &l[name]["timeout"])
+    };
+    for (name, max) in [("initializer", 300), ("preStop", 90)] {
+        if let Some(t) = hook(name).filter(|t| !t.is_null())
+            && !t.as_i64().is_some_and(|t| (1..=max).contains(&t))
+        {
+            return bad(format!("{name} timeout {t} must be 1–{max} seconds"));
+        }
+    }
+    Ok(())
+}
+
 pub fn check_env(cfg: &Map<String, Value>) -> Result<(), ApiError> {
     if let Some(e) = cfg.get("environmentVariables").and_then(|v| v.as_object()) {
         let total: usize = e
@@ -63,6 +121,7 @@ pub fn create_function(ctx: &Arc<Ctx>, mut body: Map<String, Value>) -> Reply {
         ));
     }
     check_env(&body)?;
+    check_limits(&body)?;
     if ctx.store.read().functions.contains_key(&name) {
         return Err(ApiError::new(
             409,
@@ -136,6 +195,7 @@ pub fn create_function(ctx: &Arc<Ctx>, mut body: Map<String, Value>) -> Reply {
 
 pub fn update_function(ctx: &Arc<Ctx>, f: &str, mut body: Map<String, Value>) -> Reply {
     check_env(&body)?;
+    check_limits(&body)?;
     if !ctx.store.read().functions.contains_key(f) {
         return Err(function_not_found(f));
     }
