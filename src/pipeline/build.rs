@@ -133,70 +133,12 @@ fn build_blocking(
     let runtime = cfg.function.runtime.as_str().to_string();
 
     // 1. Binaries.
-    let mut want: Vec<(&str, &str)> = Vec::new();
-    if opts.binary.is_none() {
-        want.push((&cfg.build.package, &cfg.build.binary));
-    }
-    if opts.agent_binary.is_none() {
-        want.push(("nas-agent", "nas-agent"));
-    }
-    let mut built = if want.is_empty() {
-        Vec::new()
-    } else {
-        printer.note(format!(
-            "compiling {} for {runtime} (glibc ≤ {floor}) with cargo-zigbuild",
-            want.iter().map(|w| w.1).collect::<Vec<_>>().join(" + ")
-        ));
-        package::cross::build(project, &want, floor)?
-    }
-    .into_iter();
-    let binary = opts
-        .binary
-        .clone()
-        .unwrap_or_else(|| built.next().expect("built binary"));
-    let agent = opts
-        .agent_binary
-        .clone()
-        .unwrap_or_else(|| built.next().expect("built agent"));
+    let (binary, agent) = binaries(project, cfg, printer, opts)?;
     let glibc_max = check_binary(&binary, floor)?;
     let agent_glibc_max = check_binary(&agent, floor)?;
 
     // 2. Package tree: bootstrap + build.files + ONNX Runtime.
-    let mut files = vec![TreeFile {
-        rel: "bootstrap".into(),
-        src: binary.clone(),
-        size: std::fs::metadata(&binary)?.len(),
-        mode: 0o755,
-        link: None,
-    }];
-    for m in &cfg.build.files {
-        package::add_mapping(&project.join(&m.src), &m.dst.to_string_lossy(), &mut files)?;
-    }
-    if cfg.build.onnxruntime {
-        let so = fetch_onnxruntime(project)?;
-        let name = so
-            .file_name()
-            .context("onnxruntime path has no file name")?
-            .to_string_lossy()
-            .into_owned();
-        let size = std::fs::metadata(&so)?.len();
-        files.push(TreeFile {
-            rel: format!("lib/{name}"),
-            src: so.clone(),
-            size,
-            mode: 0o755,
-            link: None,
-        });
-        if name != "libonnxruntime.so" {
-            files.push(TreeFile {
-                rel: "lib/libonnxruntime.so".into(),
-                src: so,
-                size,
-                mode: 0o777,
-                link: Some(name),
-            });
-        }
-    }
+    let files = package_tree(project, cfg, &binary)?;
     // Other ELFs shipped in the package must also run on the runtime.
     let mut max_all = glibc_max;
     for f in files
@@ -269,6 +211,84 @@ fn build_blocking(
         &serde_json::to_vec_pretty(&report)?,
     )?;
     Ok(report)
+}
+
+/// The function and agent binaries: the prebuilt ones given, the others cross-compiled.
+fn binaries(
+    project: &Path,
+    cfg: &Config,
+    printer: &Printer,
+    opts: &BuildOptions,
+) -> anyhow::Result<(PathBuf, PathBuf)> {
+    let floor = cfg.glibc_floor();
+    let mut want: Vec<(&str, &str)> = Vec::new();
+    if opts.binary.is_none() {
+        want.push((&cfg.build.package, &cfg.build.binary));
+    }
+    if opts.agent_binary.is_none() {
+        want.push(("nas-agent", "nas-agent"));
+    }
+    let mut built = if want.is_empty() {
+        Vec::new()
+    } else {
+        printer.note(format!(
+            "compiling {} for {} (glibc ≤ {floor}) with cargo-zigbuild",
+            want.iter().map(|w| w.1).collect::<Vec<_>>().join(" + "),
+            cfg.function.runtime.as_str()
+        ));
+        package::cross::build(project, &want, floor)?
+    }
+    .into_iter();
+    let binary = opts
+        .binary
+        .clone()
+        .unwrap_or_else(|| built.next().expect("built binary"));
+    let agent = opts
+        .agent_binary
+        .clone()
+        .unwrap_or_else(|| built.next().expect("built agent"));
+    Ok((binary, agent))
+}
+
+/// Every file of the package: `bootstrap`, the `build.files` mappings, ONNX Runtime (with a
+/// `libonnxruntime.so` link when the library carries a version in its name).
+fn package_tree(project: &Path, cfg: &Config, binary: &Path) -> anyhow::Result<Vec<TreeFile>> {
+    let mut files = vec![TreeFile {
+        rel: "bootstrap".into(),
+        src: binary.to_path_buf(),
+        size: std::fs::metadata(binary)?.len(),
+        mode: 0o755,
+        link: None,
+    }];
+    for m in &cfg.build.files {
+        package::add_mapping(&project.join(&m.src), &m.dst.to_string_lossy(), &mut files)?;
+    }
+    if cfg.build.onnxruntime {
+        let so = fetch_onnxruntime(project)?;
+        let name = so
+            .file_name()
+            .context("onnxruntime path has no file name")?
+            .to_string_lossy()
+            .into_owned();
+        let size = std::fs::metadata(&so)?.len();
+        files.push(TreeFile {
+            rel: format!("lib/{name}"),
+            src: so.clone(),
+            size,
+            mode: 0o755,
+            link: None,
+        });
+        if name != "libonnxruntime.so" {
+            files.push(TreeFile {
+                rel: "lib/libonnxruntime.so".into(),
+                src: so,
+                size,
+                mode: 0o777,
+                link: Some(name),
+            });
+        }
+    }
+    Ok(files)
 }
 
 /// Raw zip size that still fits the inline limit once base64-encoded.

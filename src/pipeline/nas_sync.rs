@@ -143,24 +143,7 @@ pub async fn execute(
         }
         Err(e) => return Err(e).context("listing uploaded blobs"),
     };
-    let present: HashSet<(String, u64)> = listed
-        .into_iter()
-        .filter_map(|o| {
-            o.key
-                .rsplit('/')
-                .next()
-                .map(|sha| (sha.to_string(), o.size))
-        })
-        .collect();
-    let mut missing: BTreeMap<String, &Entry> = BTreeMap::new();
-    let mut files_unchanged = 0;
-    for e in m.files.iter().filter(|e| e.link.is_none()) {
-        if present.contains(&(e.sha256.clone(), e.size)) {
-            files_unchanged += 1;
-        } else {
-            missing.entry(e.sha256.clone()).or_insert(e);
-        }
-    }
+    let (missing, files_unchanged) = missing_blobs(&m, listed);
     let to_send: u64 = missing.values().map(|e| e.size).sum();
     let mut report = SyncReport {
         release_id: release_id.clone(),
@@ -207,21 +190,75 @@ pub async fn execute(
     }
 
     // 4. Agent: deploy if needed, then stage + commit.
-    let build = read_build_json(&work);
     let agent_zip = work.join("nas-agent.zip");
-    let crc = match build.as_ref().and_then(|b| b["agent_zip_crc64"].as_str()) {
-        Some(c) => c.to_string(),
-        None => {
-            let (_, crc, _) = crate::package::zip::hash_file(&agent_zip).with_context(|| {
-                format!(
-                    "{} is missing; run `fcctl build` first",
-                    agent_zip.display()
-                )
-            })?;
-            crc.to_string()
-        }
-    };
+    let crc = agent_zip_crc(&work, &agent_zip)?;
     report.agent_updated = agent::ensure(cloud, &agent_zip, &crc).await?;
+    materialise(cloud, printer, &m, &prefix, &mut report).await?;
+
+    // 5. Only a completed sync moves the local pointer.
+    let mut state = State::load(&work)?;
+    state.release_id = Some(release_id.clone());
+    state.save(&work)?;
+    crate::fsutil::write_atomic(&last_path, &serde_json::to_vec(&m)?)?;
+    report.seconds = t0.elapsed().as_secs_f64();
+    Ok(report)
+}
+
+/// Blobs of `m` not yet in OSS (by sha256 and size), once each, and how many files are.
+fn missing_blobs(
+    m: &Manifest,
+    listed: Vec<crate::aliyun::oss::ObjectMeta>,
+) -> (BTreeMap<String, &Entry>, usize) {
+    let present: HashSet<(String, u64)> = listed
+        .into_iter()
+        .filter_map(|o| {
+            o.key
+                .rsplit('/')
+                .next()
+                .map(|sha| (sha.to_string(), o.size))
+        })
+        .collect();
+    let mut missing: BTreeMap<String, &Entry> = BTreeMap::new();
+    let mut files_unchanged = 0;
+    for e in m.files.iter().filter(|e| e.link.is_none()) {
+        if present.contains(&(e.sha256.clone(), e.size)) {
+            files_unchanged += 1;
+        } else {
+            missing.entry(e.sha256.clone()).or_insert(e);
+        }
+    }
+    (missing, files_unchanged)
+}
+
+/// The agent package's CRC-64 from build.json, else from the zip itself.
+fn agent_zip_crc(work: &std::path::Path, agent_zip: &std::path::Path) -> anyhow::Result<String> {
+    if let Some(c) = read_build_json(work)
+        .as_ref()
+        .and_then(|b| b["agent_zip_crc64"].as_str())
+    {
+        return Ok(c.to_string());
+    }
+    let (_, crc, _) = crate::package::zip::hash_file(agent_zip).with_context(|| {
+        format!(
+            "{} is missing; run `fcctl build` first",
+            agent_zip.display()
+        )
+    })?;
+    Ok(crc.to_string())
+}
+
+/// Has the agent stage and commit the release unless it is complete already; files that
+/// vanished from staging before the commit (a concurrent gc) are staged once more.
+async fn materialise(
+    cloud: &Cloud,
+    printer: &Printer,
+    m: &Manifest,
+    prefix: &str,
+    report: &mut SyncReport,
+) -> anyhow::Result<()> {
+    let cfg = &cloud.cfg;
+    let release_id = report.release_id.clone();
+    let prefix = prefix.to_string();
     let name = agent::name(cfg);
     let st: StatusReply = agent::invoke(
         &cloud.fc,
@@ -245,7 +282,7 @@ pub async fn execute(
             &all,
             &presigner,
             &prefix,
-            &mut report,
+            report,
         )
         .await?;
         let commit = Job::Commit(CommitJob {
@@ -278,21 +315,14 @@ pub async fn execute(
                 &again,
                 &presigner,
                 &prefix,
-                &mut report,
+                report,
             )
             .await?;
             agent::invoke::<CommitReply>(&cloud.fc, &name, &commit).await?;
             report.agent_invocations += 1;
         }
     }
-
-    // 5. Only a completed sync moves the local pointer.
-    let mut state = State::load(&work)?;
-    state.release_id = Some(release_id.clone());
-    state.save(&work)?;
-    crate::fsutil::write_atomic(&last_path, &serde_json::to_vec(&m)?)?;
-    report.seconds = t0.elapsed().as_secs_f64();
-    Ok(report)
+    Ok(())
 }
 
 fn read_build_json(work: &std::path::Path) -> Option<serde_json::Value> {

@@ -90,28 +90,7 @@ pub async fn execute(
 ) -> anyhow::Result<ProvisionReport> {
     let name = cloud.cfg.function_name();
     if instances > 0 {
-        match cloud.fc.get_alias(name, alias).await {
-            Ok(a)
-                if !a
-                    .additional_version_weight
-                    .clone()
-                    .unwrap_or_default()
-                    .is_empty() =>
-            {
-                bail!(
-                    "alias {alias} splits traffic between versions ({:?}); FC cannot keep provisioned \
-                 instances on a weighted alias — finish the canary first (`fcctl alias {alias} \
-                 --version V` without --canary), or provision another alias",
-                    a.additional_version_weight.unwrap_or_default()
-                )
-            }
-            Ok(_) => {}
-            Err(e) if e.is_not_found() => bail!(
-                "alias {alias} does not exist yet; create it with `fcctl alias {alias} --version V` \
-                 (provisioned instances belong to an alias, not to LATEST)"
-            ),
-            Err(e) => return Err(e.into()),
-        }
+        check_alias_holds_instances(cloud, alias).await?;
     }
     let actions: Vec<ScheduledAction> = schedules
         .iter()
@@ -177,51 +156,93 @@ pub async fn execute(
         current_error: None,
     };
     if let (Some(limit), false) = (wait, dry_run) {
-        let bar = progress_bar(printer, instances as u64);
-        let deadline = Instant::now() + limit;
-        loop {
-            let p = match cloud.fc.get_provision_config(name, alias).await {
-                Ok(p) => p,
-                Err(e) if e.is_not_found() && instances == 0 => break,
-                Err(e) => return Err(e.into()),
-            };
-            report.current = p.current.unwrap_or(0);
-            report.target = p
-                .target
-                .or(p.default_target)
-                .unwrap_or(report.default_target);
-            report.current_error = p.current_error.clone().filter(|e| !e.is_empty());
-            if let Some(b) = &bar {
-                b.set_position(report.current.max(0) as u64);
-            }
-            if report.current == report.target {
-                break;
-            }
-            if Instant::now() > deadline {
-                if let Some(b) = &bar {
-                    b.abandon();
-                }
-                bail!(
-                    "provisioned instances on {alias}: {}/{} after {} s{}",
-                    report.current,
-                    report.target,
-                    limit.as_secs(),
-                    report
-                        .current_error
-                        .as_deref()
-                        .map(|e| format!("; FC says: {e}"))
-                        .unwrap_or_else(|| {
-                            "; FC reported no error yet — raise --timeout or check quotas".into()
-                        })
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(250)).await;
-        }
-        if let Some(b) = bar {
-            b.finish_and_clear();
-        }
+        wait_for_instances(cloud, printer, alias, instances, limit, &mut report).await?;
     }
     Ok(report)
+}
+
+/// Provisioned instances belong to an alias that exists and serves one version.
+async fn check_alias_holds_instances(cloud: &Cloud, alias: &str) -> anyhow::Result<()> {
+    let name = cloud.cfg.function_name();
+    match cloud.fc.get_alias(name, alias).await {
+        Ok(a)
+            if !a
+                .additional_version_weight
+                .clone()
+                .unwrap_or_default()
+                .is_empty() =>
+        {
+            bail!(
+                "alias {alias} splits traffic between versions ({:?}); FC cannot keep provisioned \
+             instances on a weighted alias — finish the canary first (`fcctl alias {alias} \
+             --version V` without --canary), or provision another alias",
+                a.additional_version_weight.unwrap_or_default()
+            )
+        }
+        Ok(_) => {}
+        Err(e) if e.is_not_found() => bail!(
+            "alias {alias} does not exist yet; create it with `fcctl alias {alias} --version V` \
+             (provisioned instances belong to an alias, not to LATEST)"
+        ),
+        Err(e) => return Err(e.into()),
+    }
+    Ok(())
+}
+
+/// Polls until `current` reaches the target FC computes, or `limit` passes.
+async fn wait_for_instances(
+    cloud: &Cloud,
+    printer: &Printer,
+    alias: &str,
+    instances: u32,
+    limit: Duration,
+    report: &mut ProvisionReport,
+) -> anyhow::Result<()> {
+    let name = cloud.cfg.function_name();
+    let bar = progress_bar(printer, instances as u64);
+    let deadline = Instant::now() + limit;
+    loop {
+        let p = match cloud.fc.get_provision_config(name, alias).await {
+            Ok(p) => p,
+            Err(e) if e.is_not_found() && instances == 0 => break,
+            Err(e) => return Err(e.into()),
+        };
+        report.current = p.current.unwrap_or(0);
+        report.target = p
+            .target
+            .or(p.default_target)
+            .unwrap_or(report.default_target);
+        report.current_error = p.current_error.clone().filter(|e| !e.is_empty());
+        if let Some(b) = &bar {
+            b.set_position(report.current.max(0) as u64);
+        }
+        if report.current == report.target {
+            break;
+        }
+        if Instant::now() > deadline {
+            if let Some(b) = &bar {
+                b.abandon();
+            }
+            bail!(
+                "provisioned instances on {alias}: {}/{} after {} s{}",
+                report.current,
+                report.target,
+                limit.as_secs(),
+                report
+                    .current_error
+                    .as_deref()
+                    .map(|e| format!("; FC says: {e}"))
+                    .unwrap_or_else(|| {
+                        "; FC reported no error yet — raise --timeout or check quotas".into()
+                    })
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    Ok(())
 }
 
 fn progress_bar(printer: &Printer, target: u64) -> Option<indicatif::ProgressBar> {
