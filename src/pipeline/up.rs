@@ -246,24 +246,7 @@ pub async fn execute(
         ),
         |r: &provision::ProvisionReport| format!("{}/{}", r.current, r.target)
     );
-    let trigger = cloud
-        .fc
-        .get_trigger(cfg.function_name(), &cfg.trigger.name)
-        .await?;
-    let url = trigger
-        .http_trigger
-        .and_then(|h| h.url_internet)
-        .context("the HTTP trigger has no public URL")?;
-    let (domain, domain_url) = if cfg.custom_domain.enabled {
-        let name = domain_name(cfg, cloud.emulated)?;
-        let u = match &cloud.local {
-            Some(l) => l.domain_endpoint.clone(),
-            None => format!("http://{name}"),
-        };
-        (name, u)
-    } else {
-        (String::new(), String::new())
-    };
+    let (url, domain, domain_url) = routes(cloud).await?;
     let images = sample_images(project, cfg);
     let smoke = step!(
         "smoke-test",
@@ -303,6 +286,29 @@ pub async fn execute(
         seconds: t0.elapsed().as_secs_f64(),
         steps: journal.steps.clone(),
     })
+}
+
+/// Where the page is served: the HTTP trigger's public URL, and the custom domain with the
+/// URL its requests go to (the emulator's domain endpoint locally; empty when disabled).
+async fn routes(cloud: &Cloud) -> anyhow::Result<(String, String, String)> {
+    let cfg = &cloud.cfg;
+    let trigger = cloud
+        .fc
+        .get_trigger(cfg.function_name(), &cfg.trigger.name)
+        .await?;
+    let url = trigger
+        .http_trigger
+        .and_then(|h| h.url_internet)
+        .context("the HTTP trigger has no public URL")?;
+    if !cfg.custom_domain.enabled {
+        return Ok((url, String::new(), String::new()));
+    }
+    let name = domain_name(cfg, cloud.emulated)?;
+    let domain_url = match &cloud.local {
+        Some(l) => l.domain_endpoint.clone(),
+        None => format!("http://{name}"),
+    };
+    Ok((url, name, domain_url))
 }
 
 /// Images for the smoke test: `bench.images` from fcctl.yaml, relative to the project.
