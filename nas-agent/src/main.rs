@@ -157,6 +157,86 @@ fn check_id(id: &str) -> Result<(), Failure> {
     }
 }
 
+/// A symlink entry's target, accepted only when it cannot lead out of the release: relative,
+/// a leading run of `..` no longer than the link's own depth, then plain names. A `..` after a
+/// name could climb out through another link (`y/..` with `y -> .`), so it is refused too.
+fn check_link_target(link_path: &Path, target: &str) -> Result<(), Failure> {
+    let refuse = |why: &str| {
+        Err(Failure::new(
+            FailureKind::Refused,
+            format!(
+                "link `{}` -> `{target}`: {why}; links must stay inside the release",
+                link_path.display()
+            ),
+        ))
+    };
+    if target.is_empty() || target.contains('\0') {
+        return refuse("empty target");
+    }
+    let depth = link_path.parent().map_or(0, |p| p.components().count());
+    let mut ups = 0;
+    let mut names = 0;
+    for c in Path::new(target).components() {
+        match c {
+            Component::ParentDir if names == 0 => ups += 1,
+            Component::Normal(_) => names += 1,
+            Component::ParentDir => return refuse("`..` after a name"),
+            Component::RootDir | Component::Prefix(_) => return refuse("absolute target"),
+            Component::CurDir => return refuse("`.` in the target"),
+        }
+    }
+    if names == 0 || ups > depth {
+        return refuse("it climbs above the release");
+    }
+    Ok(())
+}
+
+/// Creates the directories of `rel`'s parent under `base` one by one, refusing to pass
+/// through anything that is not a real directory: a symlinked parent would carry the write
+/// outside the release.
+fn real_parent_dirs(base: &Path, rel: &Path) -> Result<PathBuf, Failure> {
+    let mut dir = base.to_path_buf();
+    let parents: Vec<Component> = rel
+        .parent()
+        .map(|p| p.components().collect())
+        .unwrap_or_default();
+    for c in parents {
+        dir.push(c);
+        match fs::symlink_metadata(&dir) {
+            Ok(md) if md.file_type().is_dir() => {}
+            Ok(_) => {
+                return Err(Failure::new(
+                    FailureKind::Refused,
+                    format!(
+                        "`{}` is a link or a file; refusing to write `{}` through it",
+                        dir.strip_prefix(base).unwrap_or(&dir).display(),
+                        rel.display()
+                    ),
+                ));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                match fs::create_dir(&dir) {
+                    Ok(()) => {}
+                    // Another worker made it in between: still checked on the next pass.
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                        let md = fs::symlink_metadata(&dir)
+                            .map_err(|e| io(format!("stat {}: {e}", dir.display())))?;
+                        if !md.file_type().is_dir() {
+                            return Err(Failure::new(
+                                FailureKind::Refused,
+                                format!("`{}` is not a directory", dir.display()),
+                            ));
+                        }
+                    }
+                    Err(e) => return Err(io(format!("mkdir {}: {e}", dir.display()))),
+                }
+            }
+            Err(e) => return Err(io(format!("stat {}: {e}", dir.display()))),
+        }
+    }
+    Ok(dir)
+}
+
 /// A relative path without `..`, absolute parts or empty segments.
 fn safe_rel(p: &str) -> Result<&Path, Failure> {
     let path = Path::new(p);
@@ -188,6 +268,13 @@ fn link_index(releases: &Path) -> HashMap<String, (PathBuf, u32, u64)> {
         return idx;
     };
     for e in rd.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        // Committed releases only, as real directories.
+        if !fcctl_protocol::release::is_release_id(&name)
+            || !e.file_type().is_ok_and(|t| t.is_dir())
+        {
+            continue;
+        }
         let dir = e.path();
         let Ok(bytes) = fs::read(dir.join(MARKER)) else {
             continue;
@@ -196,13 +283,41 @@ fn link_index(releases: &Path) -> HashMap<String, (PathBuf, u32, u64)> {
             continue;
         };
         for f in marker.files {
-            if f.link.is_none() {
+            let inside = safe_rel(&f.path).is_ok_and(|rel| has_real_parents(&dir, rel));
+            if f.link.is_none() && inside {
                 idx.entry(f.sha256.clone())
                     .or_insert((dir.join(&f.path), f.mode, f.size));
             }
         }
     }
     idx
+}
+
+/// Whether a parent of `rel` under `base` exists as something other than a real directory
+/// (missing parents are not: the file is then simply missing).
+fn behind_a_link(base: &Path, rel: &Path) -> bool {
+    let mut dir = base.to_path_buf();
+    for c in rel.parent().into_iter().flat_map(Path::components) {
+        dir.push(c);
+        match fs::symlink_metadata(&dir) {
+            Ok(m) if m.file_type().is_dir() => {}
+            Ok(_) => return true,
+            Err(_) => return false,
+        }
+    }
+    false
+}
+
+/// Whether every parent of `rel` under `base` is a real directory (no link on the way).
+fn has_real_parents(base: &Path, rel: &Path) -> bool {
+    let mut dir = base.to_path_buf();
+    rel.parent()
+        .into_iter()
+        .flat_map(Path::components)
+        .all(|c| {
+            dir.push(c);
+            fs::symlink_metadata(&dir).is_ok_and(|m| m.file_type().is_dir())
+        })
 }
 
 fn fsync_dir(p: &Path) {
@@ -322,9 +437,11 @@ fn place(
     agent: &ureq::Agent,
 ) -> Result<Placed, Failure> {
     let rel = safe_rel(&f.path)?;
+    if let Some(target) = &f.link {
+        check_link_target(rel, target)?;
+    }
     let dst = staging.join(rel);
-    let parent = dst.parent().unwrap_or(staging).to_path_buf();
-    fs::create_dir_all(&parent).map_err(|e| io(format!("mkdir {}: {e}", parent.display())))?;
+    let parent = real_parent_dirs(staging, rel)?;
     if let Some(target) = &f.link {
         if fs::read_link(&dst).ok().as_deref() == Some(Path::new(target)) {
             return Ok(Placed::Skipped);
@@ -348,8 +465,8 @@ fn place(
     if let Some((src, mode, size)) = index.get(&f.sha256)
         && *mode & 0o7777 == f.mode & 0o7777
         && *size == f.size
-        && fs::metadata(src)
-            .map(|m| m.len() == f.size)
+        && fs::symlink_metadata(src)
+            .map(|m| m.file_type().is_file() && m.len() == f.size)
             .unwrap_or(false)
         && fs::hard_link(src, &tmp).is_ok()
     {
@@ -405,7 +522,14 @@ fn download(agent: &ureq::Agent, url: &str, tmp: &Path, f: &Entry) -> Result<(),
             }
         };
         let mut reader = resp.into_body().into_with_config().limit(u64::MAX).reader();
-        let mut out = File::create(tmp).map_err(|e| format!("create {}: {e}", tmp.display()))?;
+        // A fresh name, created exclusively: an existing entry (a planted link) is never
+        // followed.
+        let _ = fs::remove_file(tmp);
+        let mut out = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(tmp)
+            .map_err(|e| format!("create {}: {e}", tmp.display()))?;
         let mut h = Sha256::new();
         let mut n = 0u64;
         let mut buf = vec![0u8; 1 << 20];
@@ -459,7 +583,17 @@ fn commit(releases: &Path, job: &CommitJob) -> Result<CommitReply, Failure> {
     let staging = releases.join(format!("{}.tmp", job.release));
     let mut missing = Vec::new();
     for f in &job.files {
-        let p = staging.join(safe_rel(&f.path)?);
+        let rel = safe_rel(&f.path)?;
+        if let Some(target) = &f.link {
+            check_link_target(rel, target)?;
+        }
+        if behind_a_link(&staging, rel) {
+            return Err(Failure::new(
+                FailureKind::Refused,
+                format!("`{}` lies behind a link or a file in staging", f.path),
+            ));
+        }
+        let p = staging.join(rel);
         let ok = match &f.link {
             Some(t) => fs::read_link(&p).ok().as_deref() == Some(Path::new(t)),
             None => fs::symlink_metadata(&p)
@@ -581,9 +715,17 @@ fn list(releases: &Path) -> Result<ListReply, Failure> {
 
 fn remove(releases: &Path, ids: &[String]) -> Result<RemoveReply, Failure> {
     let mut removed = Vec::new();
+    // Every name is checked whole before anything is touched.
+    if let Some(bad) = ids
+        .iter()
+        .find(|id| !fcctl_protocol::release::is_release_dir_name(id))
+    {
+        return Err(Failure::new(
+            FailureKind::Refused,
+            format!("`{bad}` is not a release directory name; nothing removed"),
+        ));
+    }
     for id in ids {
-        let base = id.split(".broken-").next().unwrap_or(id);
-        check_id(base)?;
         let p = releases.join(id);
         if p.exists() {
             // Rename first so a half-removed release is never visible under its id.
@@ -605,7 +747,8 @@ mod tests {
     #[test]
     fn ids_and_paths_are_checked() {
         assert!(check_id("r-0123abcd").is_ok());
-        assert!(check_id("r-0123abcd.tmp").is_ok());
+        // Jobs name releases, not their staging dirs.
+        assert!(check_id("r-0123abcd.tmp").is_err());
         assert_eq!(check_id("../etc").unwrap_err().kind, FailureKind::Refused);
         assert!(check_id("r-").is_err());
         assert!(safe_rel("model/a.onnx").is_ok());
@@ -699,5 +842,208 @@ mod tests {
         let answer = handle(&Job::List, &unset);
         let failure = decode_answer::<ListReply>(&answer).unwrap().unwrap_err();
         assert_eq!(failure.kind, FailureKind::Misconfigured);
+    }
+
+    /// Issue 15: crafted stage/commit/remove jobs never touch anything outside the release
+    /// being staged. A committed release `r-base` (one file whose content can be hard-linked
+    /// without a download) sits next to a sibling app's directory and a file outside the root;
+    /// each job combines a hostile link (absolute, climbing, `..` after a name, `.`) with a
+    /// write through it, or a hostile release name. After every job: the outside file and the
+    /// sibling app are untouched, `r-base` is byte-identical, and no link under `releases/`
+    /// points out of its release.
+    #[test]
+    fn crafted_jobs_never_escape_the_release() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path().join("nas/app");
+        let rel = root.join("releases");
+        let sibling = d.path().join("nas/other-app/releases/r-keep");
+        fs::create_dir_all(&sibling).unwrap();
+        fs::write(sibling.join("data"), b"sibling").unwrap();
+        fs::write(d.path().join("outside.txt"), b"outside").unwrap();
+        fs::create_dir_all(rel.join("r-base.tmp/model")).unwrap();
+        fs::write(rel.join("r-base.tmp/model/w"), b"weights").unwrap();
+        fs::set_permissions(
+            rel.join("r-base.tmp/model/w"),
+            fs::Permissions::from_mode(0o644),
+        )
+        .unwrap();
+        let sha = hex::encode(Sha256::digest(b"weights"));
+        let file = |path: &str| Entry {
+            path: path.into(),
+            size: 7,
+            mode: 0o644,
+            sha256: sha.clone(),
+            link: None,
+        };
+        let link = |path: &str, target: &str| Entry {
+            path: path.into(),
+            size: target.len() as u64,
+            mode: 0o777,
+            sha256: hex::encode(Sha256::digest(target.as_bytes())),
+            link: Some(target.into()),
+        };
+        commit(
+            &rel,
+            &CommitJob {
+                release: "r-base".into(),
+                files: vec![file("model/w")],
+                uid: None,
+                gid: None,
+            },
+        )
+        .unwrap();
+        let snapshot = |p: &Path| fs::read(p).unwrap();
+        let base_before = snapshot(&rel.join("r-base/model/w"));
+
+        let targets = [
+            "/",
+            "/etc",
+            "/tmp",
+            "..",
+            "../..",
+            "../../..",
+            "../../../other-app",
+            "../r-base",
+            "../r-base/model",
+            "x/../..",
+            "x/../../..",
+            ".",
+            "./..",
+            "a/./b",
+            "../../../../outside.txt",
+            "//etc",
+            "../../../nas",
+            "model/../../..",
+        ];
+        let link_paths = ["d", "model/d", "a/b/d"];
+        let writes = ["w", "x/w", "x/y/w"];
+        let mut jobs = 0;
+        let mut refused = 0;
+        for target in targets {
+            for link_path in link_paths {
+                for write in writes {
+                    jobs += 1;
+                    let files = vec![
+                        link(link_path, target),
+                        file(&format!("{link_path}/{write}")),
+                    ];
+                    let job = StageJob {
+                        release: format!("r-c{jobs}"),
+                        files: files.clone(),
+                        urls: Default::default(),
+                        uid: None,
+                        gid: None,
+                        budget_s: Some(5),
+                        jobs: Some(1),
+                    };
+                    if stage(&rel, &job).is_err() {
+                        refused += 1;
+                    }
+                    let _ = commit(
+                        &rel,
+                        &CommitJob {
+                            release: job.release.clone(),
+                            files,
+                            uid: None,
+                            gid: None,
+                        },
+                    );
+                }
+            }
+        }
+        // Hostile names for every operation.
+        let names = [
+            "r-zzz.broken-x/../../../other-app",
+            "../other-app",
+            "r-base/../../other-app",
+            "r-base.tmp/../..",
+            "",
+            "r-",
+            "r-base/",
+            "/etc",
+            "r-base\0",
+            "R-BASE/..",
+        ];
+        for name in names {
+            jobs += 4;
+            let remove_refused = remove(&rel, &[name.to_string()]).is_err();
+            let status_refused = status(&rel, name).is_err();
+            let stage_refused = stage(
+                &rel,
+                &StageJob {
+                    release: name.into(),
+                    files: vec![file("w")],
+                    urls: Default::default(),
+                    uid: None,
+                    gid: None,
+                    budget_s: Some(5),
+                    jobs: Some(1),
+                },
+            )
+            .is_err();
+            let commit_refused = commit(
+                &rel,
+                &CommitJob {
+                    release: name.into(),
+                    files: vec![file("w")],
+                    uid: None,
+                    gid: None,
+                },
+            )
+            .is_err();
+            assert!(
+                remove_refused && status_refused && stage_refused && commit_refused,
+                "{name}"
+            );
+            refused += 4;
+        }
+        // A stage job may not reopen the committed release either.
+        jobs += 1;
+        let again = stage(
+            &rel,
+            &StageJob {
+                release: "r-base".into(),
+                files: vec![link("model/w", "/etc/passwd")],
+                urls: Default::default(),
+                uid: None,
+                gid: None,
+                budget_s: Some(5),
+                jobs: Some(1),
+            },
+        );
+        assert!(again.is_err() || again.unwrap().complete);
+        assert!(jobs >= 200, "{jobs} jobs");
+
+        assert_eq!(snapshot(&d.path().join("outside.txt")), b"outside");
+        assert_eq!(snapshot(&sibling.join("data")), b"sibling");
+        assert_eq!(snapshot(&rel.join("r-base/model/w")), base_before);
+        assert_eq!(fs::read_dir(rel.join("r-base/model")).unwrap().count(), 1);
+        // No link anywhere under releases/ resolves outside its own release.
+        let mut stack = vec![rel.clone()];
+        while let Some(dir) = stack.pop() {
+            for e in fs::read_dir(&dir).unwrap().flatten() {
+                let p = e.path();
+                let t = e.file_type().unwrap();
+                if t.is_dir() {
+                    stack.push(p);
+                } else if t.is_symlink() {
+                    let release_dir = p
+                        .strip_prefix(&rel)
+                        .unwrap()
+                        .components()
+                        .next()
+                        .map(|c| rel.join(c))
+                        .unwrap();
+                    let resolved = fs::canonicalize(&p);
+                    let inside = resolved
+                        .as_ref()
+                        .map(|r| r.starts_with(fs::canonicalize(&release_dir).unwrap()))
+                        .unwrap_or(true);
+                    assert!(inside, "{} -> {:?}", p.display(), fs::read_link(&p));
+                }
+            }
+        }
+        assert!(refused > jobs / 2, "{refused}/{jobs} refused");
+        eprintln!("crafted jobs: {jobs}, refused {refused}");
     }
 }

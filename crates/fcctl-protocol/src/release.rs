@@ -34,10 +34,24 @@ pub struct ReleaseMarker {
     pub created: u64,
 }
 
-/// Whether `id` names a release (`r-` and letters/digits), optionally its staging dir (`.tmp`).
+/// Whether `id` is a release id: `r-` and ASCII letters/digits, nothing else.
 pub fn is_release_id(id: &str) -> bool {
-    let base = id.strip_suffix(".tmp").unwrap_or(id);
-    base.len() > 2 && base.starts_with("r-") && base[2..].chars().all(|c| c.is_ascii_alphanumeric())
+    id.len() > 2 && id.starts_with("r-") && id[2..].chars().all(|c| c.is_ascii_alphanumeric())
+}
+
+/// Whether `name` is a directory the agent may find under `releases/`: a release id, its
+/// staging dir (`<id>.tmp`) or a directory moved aside (`<id>.broken-<hex and ->`). Checked
+/// whole, before any file-system call, so no `/` or `..` can ride along.
+pub fn is_release_dir_name(name: &str) -> bool {
+    if let Some(id) = name.strip_suffix(".tmp") {
+        return is_release_id(id);
+    }
+    if let Some((id, nonce)) = name.split_once(".broken-") {
+        return is_release_id(id)
+            && !nonce.is_empty()
+            && nonce.chars().all(|c| c.is_ascii_hexdigit() || c == '-');
+    }
+    is_release_id(name)
 }
 
 #[cfg(test)]
@@ -47,9 +61,33 @@ mod tests {
     #[test]
     fn release_ids() {
         assert!(is_release_id("r-0123abcd"));
-        assert!(is_release_id("r-0123abcd.tmp"));
-        for bad in ["r-", "", "x-12", "r-../x", "r-a/b", "r-a.b"] {
+        for bad in [
+            "r-",
+            "",
+            "x-12",
+            "r-../x",
+            "r-a/b",
+            "r-a.b",
+            "r-0123abcd.tmp",
+        ] {
             assert!(!is_release_id(bad), "{bad}");
+        }
+        for good in [
+            "r-0123abcd",
+            "r-0123abcd.tmp",
+            "r-0123abcd.broken-18f3a2-42",
+        ] {
+            assert!(is_release_dir_name(good), "{good}");
+        }
+        for bad in [
+            "r-zzz.broken-x/../../../other-app",
+            "r-zzz.broken-",
+            "r-zzz.tmp.tmp",
+            "../r-zzz",
+            "r-zzz/..",
+            ".trash-1",
+        ] {
+            assert!(!is_release_dir_name(bad), "{bad}");
         }
     }
 
