@@ -283,7 +283,7 @@ fn link_index(releases: &Path) -> HashMap<String, (PathBuf, u32, u64)> {
             continue;
         };
         for f in marker.files {
-            let inside = safe_rel(&f.path).is_ok_and(|rel| has_real_parents(&dir, rel));
+            let inside = safe_rel(&f.path).is_ok_and(|rel| parents(&dir, rel) == Parents::Real);
             if f.link.is_none() && inside {
                 idx.entry(f.sha256.clone())
                     .or_insert((dir.join(&f.path), f.mode, f.size));
@@ -293,31 +293,28 @@ fn link_index(releases: &Path) -> HashMap<String, (PathBuf, u32, u64)> {
     idx
 }
 
-/// Whether a parent of `rel` under `base` exists as something other than a real directory
-/// (missing parents are not: the file is then simply missing).
-fn behind_a_link(base: &Path, rel: &Path) -> bool {
+/// What stands on the way to `rel` under `base`.
+#[derive(PartialEq)]
+enum Parents {
+    /// Every parent is a real directory.
+    Real,
+    /// A parent does not exist (the file is then simply missing).
+    Missing,
+    /// A parent is a link or a file: writing or reading through it could leave the release.
+    NotADirectory,
+}
+
+fn parents(base: &Path, rel: &Path) -> Parents {
     let mut dir = base.to_path_buf();
     for c in rel.parent().into_iter().flat_map(Path::components) {
         dir.push(c);
         match fs::symlink_metadata(&dir) {
             Ok(m) if m.file_type().is_dir() => {}
-            Ok(_) => return true,
-            Err(_) => return false,
+            Ok(_) => return Parents::NotADirectory,
+            Err(_) => return Parents::Missing,
         }
     }
-    false
-}
-
-/// Whether every parent of `rel` under `base` is a real directory (no link on the way).
-fn has_real_parents(base: &Path, rel: &Path) -> bool {
-    let mut dir = base.to_path_buf();
-    rel.parent()
-        .into_iter()
-        .flat_map(Path::components)
-        .all(|c| {
-            dir.push(c);
-            fs::symlink_metadata(&dir).is_ok_and(|m| m.file_type().is_dir())
-        })
+    Parents::Real
 }
 
 fn fsync_dir(p: &Path) {
@@ -587,7 +584,7 @@ fn commit(releases: &Path, job: &CommitJob) -> Result<CommitReply, Failure> {
         if let Some(target) = &f.link {
             check_link_target(rel, target)?;
         }
-        if behind_a_link(&staging, rel) {
+        if parents(&staging, rel) == Parents::NotADirectory {
             return Err(Failure::new(
                 FailureKind::Refused,
                 format!("`{}` lies behind a link or a file in staging", f.path),

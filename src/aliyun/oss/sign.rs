@@ -112,26 +112,33 @@ pub fn oss_v1_string_to_sign(
         s.push_str(&format!("{k}:{v}\n"));
     }
     s.push_str(resource);
-    let mut subs: Vec<&(String, String)> = query
+    let mut subs: Vec<(String, String)> = query
         .iter()
         .filter(|(k, _)| SUBRESOURCES.contains(&k.as_str()))
+        .cloned()
         .collect();
     subs.sort();
     if !subs.is_empty() {
-        let parts: Vec<String> = subs
-            .iter()
-            .map(|(k, v)| {
-                if v.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{k}={v}")
-                }
-            })
-            .collect();
         s.push('?');
-        s.push_str(&parts.join("&"));
+        s.push_str(&join_query(&subs));
     }
     s
+}
+
+/// `k=v` pairs joined with `&`, a pair with an empty value as its bare key (`uploads`): the
+/// query form both signature versions sign.
+fn join_query(sorted: &[(String, String)]) -> String {
+    sorted
+        .iter()
+        .map(|(k, v)| {
+            if v.is_empty() {
+                k.clone()
+            } else {
+                format!("{k}={v}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("&")
 }
 
 /// base64(HMAC-SHA1(secret, string_to_sign)).
@@ -178,17 +185,7 @@ pub fn oss_v4_canonical_request(
         .map(|(k, v)| (v4_uri_encode(k, false), v4_uri_encode(v, false)))
         .collect();
     params.sort();
-    let canonical_query = params
-        .iter()
-        .map(|(k, v)| {
-            if v.is_empty() {
-                k.clone()
-            } else {
-                format!("{k}={v}")
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("&");
+    let canonical_query = join_query(&params);
     let mut signed: Vec<(String, String)> = headers
         .iter()
         .map(|(k, v)| (k.to_ascii_lowercase(), v.trim().to_string()))
