@@ -259,6 +259,15 @@ pub struct ScheduledAction {
     pub time_zone: Option<String>,
 }
 
+/// The variables [`release_env`] adds to the user's: paths and ids, never secrets.
+pub const FCCTL_ENV_KEYS: [&str; 5] = [
+    fcctl_protocol::env::MODEL_DIR,
+    "ORT_DYLIB_PATH",
+    fcctl_protocol::env::RELEASE,
+    fcctl_protocol::env::MODEL_CACHE,
+    "ORT_DISABLE_TELEMETRY",
+];
+
 /// Environment fcctl sets on the function for a NAS release (`None` = not synced yet).
 pub fn release_env(cfg: &Config, release_id: Option<&str>) -> BTreeMap<String, String> {
     let mut env = cfg.function.env.clone();

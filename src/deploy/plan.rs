@@ -274,7 +274,10 @@ fn subset_diff(
     out: &mut Vec<Change>,
 ) {
     match (desired, current) {
-        (Value::Object(d), Some(Value::Object(c))) if path != "environmentVariables" => {
+        (Value::Object(d), c) if path == "environmentVariables" => {
+            env_diff(resource, d, c.and_then(Value::as_object), out);
+        }
+        (Value::Object(d), Some(Value::Object(c))) => {
             for (k, v) in d {
                 let p = if path.is_empty() {
                     k.clone()
@@ -311,6 +314,57 @@ fn subset_diff(
             from: show(c),
             to: show(Some(d)),
         }),
+    }
+}
+
+/// One change per environment variable added, changed or removed. Values are shown as a
+/// short hash (or `-` when absent) because users keep passwords and tokens there and plans
+/// end up in CI logs; the hash still tells "changed" from "same". The variables fcctl sets
+/// itself (release, paths) are not secret and are shown in clear, since they explain why a
+/// deploy changes the function.
+fn env_diff(
+    resource: &'static str,
+    desired: &serde_json::Map<String, Value>,
+    current: Option<&serde_json::Map<String, Value>>,
+    out: &mut Vec<Change>,
+) {
+    let empty = serde_json::Map::new();
+    let current = current.unwrap_or(&empty);
+    let keys: std::collections::BTreeSet<&String> = desired.keys().chain(current.keys()).collect();
+    for key in keys {
+        let (want, have) = (desired.get(key), current.get(key));
+        if want == have {
+            continue;
+        }
+        let shown = |v: Option<&Value>| {
+            if crate::s_yaml::FCCTL_ENV_KEYS.contains(&key.as_str()) {
+                show(v)
+            } else {
+                masked(v)
+            }
+        };
+        out.push(Change {
+            resource,
+            field: format!("environmentVariables.{key}"),
+            from: shown(have),
+            to: shown(want),
+        });
+    }
+}
+
+/// `••• (sha256 1a2b3c4d)`: enough to see a value changed, not enough to read it.
+fn masked(v: Option<&Value>) -> String {
+    use sha2::Digest as _;
+    match v {
+        None | Some(Value::Null) => "-".into(),
+        Some(v) => {
+            let text = match v {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            let digest = sha2::Sha256::digest(text.as_bytes());
+            format!("••• (sha256 {})", &hex::encode(digest)[..8])
+        }
     }
 }
 
@@ -733,9 +787,52 @@ mod tests {
         let p = plan(&d2, Some(&f), Some(&t), Some(&dom));
         let fields: Vec<&str> = p.changes.iter().map(|c| c.field.as_str()).collect();
         assert!(fields.contains(&"memorySize"), "{fields:?}");
-        assert!(fields.contains(&"environmentVariables"), "{fields:?}");
+        assert!(
+            fields.contains(&"environmentVariables.FCCTL_RELEASE"),
+            "{fields:?}"
+        );
         assert!(fields.contains(&"codeChecksum"), "{fields:?}");
         assert_eq!(p.trigger, Action::None);
+    }
+
+    #[test]
+    fn env_values_are_masked_but_changes_still_show() {
+        let mut c = cfg();
+        c.function
+            .env
+            .insert("DB_PASSWORD".into(), "SuperSecret-1".into());
+        let d = desired(&c, Some("r-1"), "42", true).unwrap();
+        let mut v = serde_json::to_value(&d.function).unwrap();
+        v["environmentVariables"]["DB_PASSWORD"] = "SuperSecret-0".into();
+        v["environmentVariables"]["OLD_TOKEN"] = "tok-abc".into();
+        let f: Function = serde_json::from_value(v).unwrap();
+        let p = plan(&d, Some(&f), None, None);
+        let text = serde_json::to_string(&p).unwrap();
+        for secret in ["SuperSecret", "tok-abc"] {
+            assert!(!text.contains(secret), "{secret} leaked: {text}");
+        }
+        let pw = p
+            .changes
+            .iter()
+            .find(|c| c.field == "environmentVariables.DB_PASSWORD")
+            .expect("DB_PASSWORD change");
+        assert!(pw.from.starts_with("••• (sha256 ") && pw.to.starts_with("••• (sha256 "));
+        assert_ne!(
+            pw.from, pw.to,
+            "different values must show different hashes"
+        );
+        let gone = p
+            .changes
+            .iter()
+            .find(|c| c.field == "environmentVariables.OLD_TOKEN")
+            .expect("removed key");
+        assert_eq!(gone.to, "-");
+        // Same value, no change listed.
+        assert!(
+            p.changes
+                .iter()
+                .all(|c| c.field != "environmentVariables.FCCTL_RELEASE")
+        );
     }
 
     #[test]

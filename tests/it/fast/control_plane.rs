@@ -207,3 +207,48 @@ fn converges_under_injected_throttling_and_server_errors() {
     let again = p.json(&["deploy", "--json"]);
     assert_eq!(again["changed"], false);
 }
+
+#[test]
+fn deploy_plan_masks_env_values_but_names_the_changed_keys() {
+    let with_env = |pw: &str| {
+        format!("app: cat-dog\nfunction:\n  env:\n    DB_PASSWORD: {pw}\n    MODE: fast\n")
+    };
+    let p = TestProject::builder()
+        .config(&with_env("SuperSecret-first"))
+        .start();
+    p.fake_build("dog", "r-one");
+    for args in [
+        &["deploy", "--dry-run"][..],
+        &["deploy", "--dry-run", "--json"],
+    ] {
+        let out = p.fcctl(args);
+        assert_eq!(out.status.code(), Some(10), "{}", text(&out));
+        assert!(!text(&out).contains("SuperSecret"), "{}", text(&out));
+    }
+    p.json(&["deploy", "--json"]);
+
+    std::fs::write(p.path().join("fcctl.yaml"), with_env("SuperSecret-second")).unwrap();
+    for args in [
+        &["deploy", "--dry-run"][..],
+        &["deploy", "--dry-run", "--json"],
+        &["deploy", "-vv"],
+    ] {
+        let out = p.fcctl(args);
+        assert!(
+            !text(&out).contains("SuperSecret"),
+            "{args:?}: {}",
+            text(&out)
+        );
+    }
+    // The key that changed is named, the one that did not is not.
+    std::fs::write(p.path().join("fcctl.yaml"), with_env("SuperSecret-third")).unwrap();
+    let plan = p.fcctl(&["deploy", "--dry-run", "--json"]);
+    let plan: serde_json::Value = serde_json::from_slice(&plan.stdout).unwrap();
+    let fields: Vec<&str> = plan["plan"]["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, vec!["environmentVariables.DB_PASSWORD"]);
+}
