@@ -22,18 +22,25 @@ pub async fn run(ctx: &Ctx, a: UpArgs) -> anyhow::Result<()> {
     } else {
         (None, false)
     };
-    let cloud = ctx.connect(cfg, info.clone())?;
     let opts = UpOptions {
         binary: a.binary.clone(),
         agent_binary: a.agent_binary.clone(),
         instances: a.instances,
     };
-    let result = execute(&ctx.project, &cloud, &ctx.out, &opts).await;
+    let result = match ctx.connect(cfg, info.clone()) {
+        Ok(cloud) => execute(&ctx.project, &cloud, &ctx.out, &opts).await,
+        Err(e) => Err(e),
+    };
     let report = match result {
         Ok(r) => r,
         Err(e) => {
-            if started_emulator && !a.detach {
-                let _ = local::stop(&local::default_data_dir(&ctx.project.work_dir())).await;
+            // Also with --detach: it asks to keep a working deployment serving, and a failed
+            // run has none; an emulator left behind would only hold ports and instances.
+            if started_emulator {
+                match local::stop(&local::default_data_dir(&ctx.project.work_dir())).await {
+                    Ok(_) => ctx.out.note("stopped the local emulator this run started"),
+                    Err(stop) => tracing::warn!("could not stop the local emulator: {stop:#}"),
+                }
             }
             return Err(e);
         }

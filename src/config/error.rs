@@ -28,11 +28,20 @@ impl fmt::Display for ConfigError {
         if let Some(p) = &self.key_path {
             write!(f, "`{p}`: ")?;
         }
-        write!(f, "{}", self.message)?;
+        write!(f, "{}", clip(&self.message))?;
         if let Some(s) = &self.snippet {
-            write!(f, "\n    | {s}")?;
+            write!(f, "\n    | {}", clip(s))?;
         }
         Ok(())
+    }
+}
+
+/// Messages quote the offending value; a value can be megabytes long.
+fn clip(s: &str) -> std::borrow::Cow<'_, str> {
+    const MAX: usize = 300;
+    match s.char_indices().nth(MAX) {
+        Some((i, _)) => format!("{}… ({} more bytes)", &s[..i], s.len() - i).into(),
+        None => s.into(),
     }
 }
 
@@ -45,6 +54,36 @@ impl crate::exit::Hint for ConfigError {
 #[cfg(test)]
 mod tests {
     use crate::config::testing::err;
+
+    #[test]
+    fn a_huge_line_is_not_echoed_whole() {
+        let huge = "x".repeat(2_000_000);
+        for text in [
+            format!("app: cat-dog\ncustom_domain:\n  name: a{huge}.example.com\n"),
+            format!("app: cat-dog\nfunction:\n  memory_mb: [{huge}]\n"),
+            format!("app: cat-dog\nfoo: {huge}\n"),
+        ] {
+            let shown = err(&text).to_string();
+            assert!(
+                shown.len() < 1_000,
+                "{} bytes: {}",
+                shown.len(),
+                &shown[..400]
+            );
+        }
+    }
+
+    #[test]
+    fn quoted_numbers_and_booleans_are_refused_with_the_key() {
+        let e = err("app: cat-dog\nfunction:\n  memory_mb: '1024'\n");
+        assert_eq!(e.key_path.as_deref(), Some("function.memory_mb"), "{e}");
+        assert!(e.to_string().starts_with("fcctl.yaml:3:"), "{e}");
+        assert!(e.hint.as_deref().unwrap().contains("remove the quotes"));
+        let e = err("app: cat-dog\nprovision:\n  instances: \"2\"\n");
+        assert_eq!(e.key_path.as_deref(), Some("provision.instances"), "{e}");
+        // Strings that happen to look like numbers stay fine where a string is wanted.
+        crate::config::testing::ok("app: cat-dog\nfunction:\n  env:\n    MODE: '0755'\n");
+    }
 
     #[test]
     fn display_is_file_line_col() {

@@ -43,17 +43,19 @@ impl Loader {
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Config, ConfigError> {
         let cfg = parse_str(text, origin)?;
-        validate(&cfg).map_err(|(path, message, hint)| {
-            let position = outline::locate(text, &path);
-            ConfigError {
-                origin: origin.into(),
-                position,
-                snippet: position.and_then(|(l, _)| source_line(text, l)),
-                key_path: Some(path),
-                message,
-                hint,
-            }
-        })?;
+        no_quoted_scalars(text, &cfg)
+            .and_then(|()| validate(&cfg))
+            .map_err(|(path, message, hint)| {
+                let position = outline::locate(text, &path);
+                ConfigError {
+                    origin: origin.into(),
+                    position,
+                    snippet: position.and_then(|(l, c)| source_line(text, l, c)),
+                    key_path: Some(path),
+                    message,
+                    hint,
+                }
+            })?;
         let mut overrides: Vec<(String, String, String)> = Vec::new();
         for (name, value) in env {
             if let Some(path) = env_key_path(&name) {
@@ -106,6 +108,53 @@ impl Loader {
     }
 }
 
+/// YAML lets `memory_mb: '1024'` (a quoted string) fill a number field; a quoted number is
+/// usually a templating slip, and the same key then means different things to fcctl and to
+/// tools that read the file untyped. Refused, naming the key and the fix.
+fn no_quoted_scalars(text: &str, cfg: &Config) -> Result<(), (String, String, Option<String>)> {
+    let Ok(untyped) = serde_saphyr::from_str::<serde_json::Value>(text) else {
+        return Ok(());
+    };
+    let typed = serde_json::to_value(cfg).expect("config serializes");
+    quoted_scalar(&untyped, &typed, "").map_or(Ok(()), |(path, raw, kind)| {
+        Err((
+            path,
+            format!("expected a {kind}, found the string \"{raw}\""),
+            Some(format!("remove the quotes: {raw}")),
+        ))
+    })
+}
+
+fn quoted_scalar(
+    untyped: &serde_json::Value,
+    typed: &serde_json::Value,
+    path: &str,
+) -> Option<(String, String, &'static str)> {
+    use serde_json::Value;
+    match (untyped, typed) {
+        (Value::Object(u), Value::Object(t)) => u.iter().find_map(|(k, v)| {
+            let p = if path.is_empty() {
+                k.clone()
+            } else {
+                format!("{path}.{k}")
+            };
+            quoted_scalar(v, t.get(k)?, &p)
+        }),
+        (Value::Array(u), Value::Array(t)) => u
+            .iter()
+            .zip(t)
+            .enumerate()
+            .find_map(|(i, (v, w))| quoted_scalar(v, w, &format!("{path}[{i}]"))),
+        (Value::String(raw), Value::Number(_)) if raw.trim().parse::<f64>().is_ok() => {
+            Some((path.into(), raw.clone(), "number"))
+        }
+        (Value::String(raw), Value::Bool(_)) if raw.parse::<bool>().is_ok() => {
+            Some((path.into(), raw.clone(), "boolean"))
+        }
+        _ => None,
+    }
+}
+
 /// Maps `FCCTL_FUNCTION__MEMORY_MB` to `function.memory_mb`; `None` for non-config variables.
 fn env_key_path(name: &str) -> Option<String> {
     let rest = name.strip_prefix("FCCTL_")?;
@@ -143,11 +192,32 @@ fn set_path(tree: &mut serde_json::Value, path: &str, raw: &str) -> Result<(), S
     Ok(())
 }
 
-fn source_line(text: &str, line: u64) -> Option<String> {
-    text.lines()
-        .nth(line.checked_sub(1)? as usize)
-        .map(|l| l.to_string())
+/// The line an error points at, cut to a window of [`SNIPPET_CHARS`] around the column: a
+/// generated file can hold a 100 MB line, and the error must stay readable (and not echo
+/// whatever else that line holds).
+fn source_line(text: &str, line: u64, column: u64) -> Option<String> {
+    let l = text.lines().nth(line.checked_sub(1)? as usize)?;
+    let count = l.chars().count();
+    if count <= SNIPPET_CHARS {
+        return Some(l.to_string());
+    }
+    let col = usize::try_from(column.saturating_sub(1))
+        .unwrap_or(usize::MAX)
+        .min(count);
+    let start = col
+        .saturating_sub(SNIPPET_CHARS / 4)
+        .min(count - SNIPPET_CHARS);
+    let window: String = l.chars().skip(start).take(SNIPPET_CHARS).collect();
+    let before = if start > 0 { "…" } else { "" };
+    let after = if start + SNIPPET_CHARS < count {
+        "…"
+    } else {
+        ""
+    };
+    Some(format!("{before}{window}{after}"))
 }
+
+const SNIPPET_CHARS: usize = 200;
 
 /// Parses YAML into a [`Config`] with precise errors (no semantic checks).
 #[allow(clippy::result_large_err)] // a cold path, once per run; the fields are all shown
@@ -161,7 +231,7 @@ pub fn parse_str(text: &str, origin: &str) -> Result<Config, ConfigError> {
         ConfigError {
             origin: origin.into(),
             position,
-            snippet: position.and_then(|(l, _)| source_line(text, l)),
+            snippet: position.and_then(|(l, c)| source_line(text, l, c)),
             key_path,
             message,
             hint,

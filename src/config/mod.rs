@@ -25,6 +25,10 @@ mod testing {
         Loader::default().load_str(text, "fcctl.yaml", Vec::new())
     }
 
+    pub(super) fn ok(text: &str) -> Config {
+        load(text).unwrap_or_else(|e| panic!("{e}"))
+    }
+
     pub(super) fn err(text: &str) -> ConfigError {
         load(text).expect_err("must fail")
     }

@@ -180,11 +180,15 @@ fn function(c: &Config) -> Result<(), Invalid> {
 
 /// `nas` and `oss`.
 fn storage(c: &Config) -> Result<(), Invalid> {
-    if !c.nas.mount_dir.starts_with("/mnt/") || c.nas.mount_dir.len() <= "/mnt/".len() {
+    if !mount_dir_ok(&c.nas.mount_dir) {
         return Err(invalid(
             "nas.mount_dir",
             format!("`{}` is not allowed", c.nas.mount_dir),
-            Some("FC mounts NAS under /mnt, e.g. /mnt/auto".into()),
+            Some(
+                "FC mounts NAS under /mnt: an absolute path of plain names (letters, digits, \
+                 `.`, `-`, `_`), e.g. /mnt/auto"
+                    .into(),
+            ),
         ));
     }
     if c.nas.server_addr != "auto" && !c.nas.server_addr.contains(":/") {
@@ -221,6 +225,70 @@ fn storage(c: &Config) -> Result<(), Invalid> {
     Ok(())
 }
 
+/// Under /mnt, absolute, and made of plain names: `..` would mount outside /mnt and FC
+/// takes the path as given.
+fn mount_dir_ok(dir: &str) -> bool {
+    let Some(rest) = dir.strip_prefix("/mnt/") else {
+        return false;
+    };
+    let rest = rest.strip_suffix('/').unwrap_or(rest);
+    !rest.is_empty()
+        && rest.split('/').all(|part| {
+            !part.is_empty()
+                && part != "."
+                && part != ".."
+                && part
+                    .chars()
+                    .all(|ch| ch.is_ascii_alphanumeric() || matches!(ch, '.' | '-' | '_'))
+        })
+}
+
+/// A DNS host name in its ASCII form (RFC 1123 labels). FC takes the name as DNS has it, so a
+/// name in another script must be given in punycode; the hint computes it.
+fn domain_name(name: &str) -> Result<(), Invalid> {
+    let bad = |why: &str, hint: String| {
+        Err(invalid(
+            "custom_domain.name",
+            format!("`{name}` is not a domain name: {why}"),
+            Some(hint),
+        ))
+    };
+    let usual = "use `auto` or a host name like cat-dog.example.com".to_string();
+    if !name.is_ascii() {
+        return match idna::domain_to_ascii(name) {
+            Ok(ascii) => bad(
+                "it is not ASCII",
+                format!("write it the way DNS stores it (punycode): `{ascii}`"),
+            ),
+            Err(_) => bad("it is not ASCII and has no punycode form", usual),
+        };
+    }
+    if name.len() > 253 || name.split('.').count() < 2 {
+        return bad(
+            "a host name has 2 or more labels and at most 253 characters",
+            usual,
+        );
+    }
+    for label in name.split('.') {
+        let ok = (1..=63).contains(&label.len())
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+            && label
+                .chars()
+                .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '-');
+        if !ok {
+            let hint = if label.chars().any(|ch| ch.is_ascii_uppercase()) {
+                format!("write it in lower case: `{}`", name.to_ascii_lowercase())
+            } else {
+                "labels are 1–63 lowercase letters, digits or `-`, not starting or ending with `-`"
+                    .into()
+            };
+            return bad(&format!("label `{label}` is not allowed"), hint);
+        }
+    }
+    Ok(())
+}
+
 /// `trigger`, `custom_domain`, `release`, `provision` and `bench`.
 fn routing_and_release(c: &Config) -> Result<(), Invalid> {
     if c.trigger.methods.is_empty() {
@@ -237,14 +305,15 @@ fn routing_and_release(c: &Config) -> Result<(), Invalid> {
             Some("e.g. `/*`".into()),
         ));
     }
-    if c.custom_domain.name != "auto"
-        && (c.custom_domain.name.contains('/') || !c.custom_domain.name.contains('.'))
-    {
+    if !name_ok(&c.trigger.name, 128) {
         return Err(invalid(
-            "custom_domain.name",
-            format!("`{}` is not a domain name", c.custom_domain.name),
-            Some("use `auto` or a host name like cat-dog.example.com".into()),
+            "trigger.name",
+            format!("`{}` is not a valid FC trigger name", c.trigger.name),
+            Some("use 1–128 letters, digits, `-` or `_`, starting with a letter or `_`".into()),
         ));
+    }
+    if c.custom_domain.name != "auto" {
+        domain_name(&c.custom_domain.name)?;
     }
     if !name_ok(&c.release.alias, 128) || c.release.alias.eq_ignore_ascii_case("LATEST") {
         return Err(invalid(
@@ -319,5 +388,50 @@ mod tests {
         );
         assert_eq!(e.key_path.as_deref(), Some("provision.schedules[0].cron"));
         assert_eq!(e.position.map(|p| p.0), Some(5), "{e}");
+    }
+
+    #[test]
+    fn mount_dir_stays_under_mnt() {
+        for bad in [
+            "/mnt/../etc",
+            "/mnt/a/../../etc",
+            "/mnt/./x",
+            "/mnt//x",
+            "/mnt/",
+            "/etc",
+            "mnt/x",
+            "/mnt/a b",
+        ] {
+            let e = err(&format!("app: cat-dog\nnas:\n  mount_dir: '{bad}'\n"));
+            assert_eq!(e.key_path.as_deref(), Some("nas.mount_dir"), "{bad}: {e}");
+        }
+        for good in ["/mnt/auto", "/mnt/cat-dog/v1", "/mnt/a.b_c/"] {
+            crate::config::testing::ok(&format!("app: cat-dog\nnas:\n  mount_dir: '{good}'\n"));
+        }
+    }
+
+    #[test]
+    fn trigger_name_follows_fc_rules() {
+        for bad in ["../../x y", "1http", "-h", "", "a/b"] {
+            let e = err(&format!("app: cat-dog\ntrigger:\n  name: '{bad}'\n"));
+            assert_eq!(e.key_path.as_deref(), Some("trigger.name"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn domain_names_are_ascii_dns_names_with_a_punycode_hint() {
+        let e = err("app: cat-dog\ncustom_domain:\n  name: 猫狗.example.com\n");
+        assert_eq!(e.key_path.as_deref(), Some("custom_domain.name"));
+        assert!(e.hint.as_deref().unwrap().contains("xn--"), "{e:?}");
+        let e = err("app: cat-dog\ncustom_domain:\n  name: Cat-Dog.Example.com\n");
+        assert!(
+            e.hint.as_deref().unwrap().contains("cat-dog.example.com"),
+            "{e:?}"
+        );
+        for bad in ["localhost", "-a.example.com", "a..b.com", "a_b.example.com"] {
+            let e = err(&format!("app: cat-dog\ncustom_domain:\n  name: '{bad}'\n"));
+            assert_eq!(e.key_path.as_deref(), Some("custom_domain.name"), "{bad}");
+        }
+        crate::config::testing::ok("app: cat-dog\ncustom_domain:\n  name: xn--3kq.example.com\n");
     }
 }

@@ -235,6 +235,26 @@ fn concurrent_up_local_start_one_emulator() {
     assert_eq!((started, joined), (1, 1), "{notes:#?}");
 }
 
+/// A failed `up --local --detach` stops the emulator it started: there is nothing to serve.
+#[test]
+fn failed_up_local_detach_leaves_no_emulator_running() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(d.path().join("fcctl.yaml"), "app: a\n").unwrap();
+    let up = fcctl(d.path(), &["up", "--local", "--detach"]);
+    assert_ne!(up.status.code(), Some(0), "{}", support::text(&up));
+    assert!(
+        support::text(&up).contains("stopped the local emulator this run started"),
+        "{}",
+        support::text(&up)
+    );
+    let status = fcctl(d.path(), &["local", "status"]);
+    assert!(
+        !status.status.success() && support::text(&status).contains("no emulator running"),
+        "{}",
+        support::text(&status)
+    );
+}
+
 /// A credentials file others can read is used but named, with the fix; one that only its
 /// owner reads is not mentioned. Neither run shows any part of the secret.
 #[test]
