@@ -400,12 +400,23 @@ fn stage(releases: &Path, job: &StageJob) -> Result<StageReply, Failure> {
     });
     let errors = errors.into_inner().unwrap();
     if let Some(first) = errors.first() {
-        // The first kind speaks for all: a refused path must not read as a network problem.
+        // A refused path or a NAS error must not read as a network problem; among fetch
+        // failures, corrupt blobs speak for all, since fcctl can replace them and retry.
+        let fetch = |k: FailureKind| matches!(k, FailureKind::Download | FailureKind::CorruptBlob);
+        let corrupt: Vec<String> = errors.iter().flat_map(|e| e.corrupt.clone()).collect();
+        let kind = match errors.iter().find(|e| !fetch(e.kind)) {
+            Some(worst) => worst.kind,
+            None if !corrupt.is_empty() => FailureKind::CorruptBlob,
+            None => first.kind,
+        };
         let messages: Vec<String> = errors.iter().map(|e| e.message.clone()).collect();
-        return Err(Failure::new(
-            first.kind,
-            format!("{} file(s) failed: {}", errors.len(), messages.join("; ")),
-        ));
+        return Err(Failure {
+            corrupt,
+            ..Failure::new(
+                kind,
+                format!("{} file(s) failed: {}", errors.len(), messages.join("; ")),
+            )
+        });
     }
     let c = counters.into_inner().unwrap();
     Ok(StageReply {
@@ -479,7 +490,13 @@ fn place(
     let result = download(agent, url, &tmp, f);
     if let Err(e) = result {
         let _ = fs::remove_file(&tmp);
-        return Err(Failure::new(FailureKind::Download, e));
+        return Err(match e {
+            Fetch::Failed(e) => Failure::new(FailureKind::Download, e),
+            Fetch::Corrupt(e) => Failure {
+                corrupt: vec![f.sha256.clone()],
+                ..Failure::new(FailureKind::CorruptBlob, e)
+            },
+        });
     }
     set_owner_mode(&tmp, f.mode, job.uid, job.gid).map_err(io)?;
     fs::rename(&tmp, &dst).map_err(|e| io(format!("rename {}: {e}", dst.display())))?;
@@ -500,8 +517,23 @@ fn file_name(p: &Path) -> String {
         .unwrap_or_default()
 }
 
+/// Why a blob did not arrive.
+enum Fetch {
+    /// The network or OSS failed (retried already).
+    Failed(String),
+    /// OSS served all of it, and it is not the content its key names: fetching again would
+    /// only fetch the same bytes, so fcctl is told to replace the blob.
+    Corrupt(String),
+}
+
+impl From<String> for Fetch {
+    fn from(e: String) -> Fetch {
+        Fetch::Failed(e)
+    }
+}
+
 /// Streams `url` into `tmp`, verifying size and sha256, then fsyncs.
-fn download(agent: &ureq::Agent, url: &str, tmp: &Path, f: &Entry) -> Result<(), String> {
+fn download(agent: &ureq::Agent, url: &str, tmp: &Path, f: &Entry) -> Result<(), Fetch> {
     let mut last = String::new();
     for attempt in 0..6 {
         if attempt > 0 {
@@ -552,13 +584,16 @@ fn download(agent: &ureq::Agent, url: &str, tmp: &Path, f: &Entry) -> Result<(),
                 "{}: blob verification failed (got {n} bytes sha256 {got}, want {} bytes {})",
                 f.path, f.size, f.sha256
             );
+            if n == f.size {
+                return Err(Fetch::Corrupt(last));
+            }
             continue;
         }
         out.sync_all()
             .map_err(|e| format!("fsync {}: {e}", tmp.display()))?;
         return Ok(());
     }
-    Err(last)
+    Err(Fetch::Failed(last))
 }
 
 fn commit(releases: &Path, job: &CommitJob) -> Result<CommitReply, Failure> {

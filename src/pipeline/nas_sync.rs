@@ -143,6 +143,10 @@ pub async fn execute(
         }
         Err(e) => return Err(e).context("listing uploaded blobs"),
     };
+    let checks_path = work.join("blob-checks.json");
+    let mut checks = BlobChecks::load(&checks_path);
+    let listed = confirm_listed(cloud, &nas_dir, &m, listed, &mut checks).await;
+    checks.save(&checks_path);
     let (missing, files_unchanged) = missing_blobs(&m, listed);
     let to_send: u64 = missing.values().map(|e| e.size).sum();
     let mut report = SyncReport {
@@ -177,7 +181,7 @@ pub async fn execute(
             missing.len(),
             human(to_send)
         ));
-        upload(
+        let uploaded = upload(
             project,
             printer,
             cloud,
@@ -186,14 +190,22 @@ pub async fn execute(
             jobs.max(1),
             to_send,
         )
-        .await?;
+        .await;
+        checks.record(uploaded.confirmed);
+        checks.save(&checks_path);
+        uploaded.result?;
     }
 
     // 4. Agent: deploy if needed, then stage + commit.
     let agent_zip = work.join("nas-agent.zip");
     let crc = agent_zip_crc(&work, &agent_zip)?;
     report.agent_updated = agent::ensure(cloud, &agent_zip, &crc).await?;
-    materialise(cloud, printer, &m, &prefix, &mut report).await?;
+    let healing = Healing {
+        project,
+        checks_path: &checks_path,
+        jobs: jobs.max(1),
+    };
+    materialise(cloud, printer, &m, &prefix, &mut report, &healing).await?;
 
     // 5. Only a completed sync moves the local pointer.
     let mut state = State::load(&work)?;
@@ -202,6 +214,99 @@ pub async fn execute(
     crate::fsutil::write_atomic(&last_path, &serde_json::to_vec(&m)?)?;
     report.seconds = t0.elapsed().as_secs_f64();
     Ok(report)
+}
+
+/// Blob keys whose stored content fcctl has seen to be the content the key names, with the
+/// ETag they had then (`target/fcctl/blob-checks.json`). A listing gives key, size and ETag
+/// but no content hash; an object with the right key and size can still hold other bytes (an
+/// interrupted or buggy uploader). A blob is trusted when its ETag is one recorded here;
+/// otherwise its server-side CRC-64 is compared with the local file once, and recorded.
+#[derive(Debug, Default, serde::Deserialize, Serialize)]
+struct BlobChecks {
+    confirmed: BTreeMap<String, String>,
+}
+
+impl BlobChecks {
+    fn load(path: &std::path::Path) -> BlobChecks {
+        std::fs::read(path)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default()
+    }
+
+    /// Best effort: a lost file only costs one HEAD per blob on the next run.
+    fn save(&self, path: &std::path::Path) {
+        if let Ok(bytes) = serde_json::to_vec(self)
+            && let Err(e) = crate::fsutil::write_atomic(path, &bytes)
+        {
+            tracing::warn!("could not save {}: {e}", path.display());
+        }
+    }
+
+    fn record(&mut self, confirmed: Vec<(String, String)>) {
+        self.confirmed.extend(confirmed);
+    }
+}
+
+/// The listing, minus blobs whose content does not match their key: those are then missing
+/// and uploaded again (overwriting the bad object) from the local file.
+async fn confirm_listed(
+    cloud: &Cloud,
+    nas_dir: &std::path::Path,
+    m: &Manifest,
+    listed: Vec<crate::aliyun::oss::ObjectMeta>,
+    checks: &mut BlobChecks,
+) -> Vec<crate::aliyun::oss::ObjectMeta> {
+    let wanted: BTreeMap<&str, &Entry> = m
+        .files
+        .iter()
+        .filter(|e| e.link.is_none())
+        .map(|e| (e.sha256.as_str(), e))
+        .collect();
+    let mut kept = Vec::with_capacity(listed.len());
+    for o in listed {
+        let sha = o.key.rsplit('/').next().unwrap_or_default();
+        let Some(entry) = wanted.get(sha) else {
+            kept.push(o);
+            continue;
+        };
+        if o.size != entry.size || checks.confirmed.get(&o.key) == Some(&o.etag) {
+            kept.push(o);
+            continue;
+        }
+        let server = match cloud.oss.head(&o.key).await {
+            Ok(Some(meta)) => meta.crc64,
+            Ok(None) => continue,
+            // Unknown, not wrong: the agent still verifies every byte it fetches.
+            Err(e) => {
+                tracing::debug!("HEAD {}: {e}", o.key);
+                kept.push(o);
+                continue;
+            }
+        };
+        let path = nas_dir.join(&entry.path);
+        let local = tokio::task::spawn_blocking(move || crate::package::zip::hash_file(&path))
+            .await
+            .ok()
+            .and_then(Result::ok);
+        match (server, local) {
+            (Some(server), Some((local_sha, crc, _))) if local_sha == sha => {
+                if server == crc.to_string() {
+                    checks.confirmed.insert(o.key.clone(), o.etag.clone());
+                    kept.push(o);
+                } else {
+                    tracing::warn!(
+                        "{} in OSS is not the content of {} (CRC-64 {server}, local {crc}); \
+                         uploading it again",
+                        o.key,
+                        entry.path
+                    );
+                }
+            }
+            _ => kept.push(o),
+        }
+    }
+    kept
 }
 
 /// Blobs of `m` not yet in OSS (by sha256 and size), once each, and how many files are.
@@ -255,6 +360,7 @@ async fn materialise(
     m: &Manifest,
     prefix: &str,
     report: &mut SyncReport,
+    healing: &Healing<'_>,
 ) -> anyhow::Result<()> {
     let cfg = &cloud.cfg;
     let release_id = report.release_id.clone();
@@ -283,6 +389,7 @@ async fn materialise(
             &presigner,
             &prefix,
             report,
+            healing,
         )
         .await?;
         let commit = Job::Commit(CommitJob {
@@ -316,6 +423,7 @@ async fn materialise(
                 &presigner,
                 &prefix,
                 report,
+                healing,
             )
             .await?;
             agent::invoke::<CommitReply>(&cloud.fc, &name, &commit).await?;
@@ -329,6 +437,72 @@ fn read_build_json(work: &std::path::Path) -> Option<serde_json::Value> {
     serde_json::from_slice(&std::fs::read(work.join("build.json")).ok()?).ok()
 }
 
+/// What staging needs to replace a blob the agent found corrupt.
+struct Healing<'a> {
+    project: &'a Project,
+    checks_path: &'a std::path::Path,
+    jobs: usize,
+}
+
+impl Healing<'_> {
+    /// Deletes each blob (so a failed upload leaves it absent, not wrong) and uploads it again
+    /// from the local file, which is checked against the sha256 on the way.
+    async fn replace(
+        &self,
+        cloud: &Cloud,
+        printer: &Printer,
+        prefix: &str,
+        corrupt: &[String],
+        files: &[&Entry],
+    ) -> anyhow::Result<()> {
+        let mut checks = BlobChecks::load(self.checks_path);
+        let mut again: BTreeMap<String, &Entry> = BTreeMap::new();
+        for sha in corrupt {
+            let key = blob_key(prefix, sha);
+            printer.note(format!(
+                "{key} in OSS is not the content it names; uploading it again"
+            ));
+            checks.confirmed.remove(&key);
+            cloud
+                .oss
+                .delete(&key)
+                .await
+                .with_context(|| format!("deleting the corrupt blob {key}"))?;
+            match files.iter().find(|e| &e.sha256 == sha) {
+                Some(e) => {
+                    again.insert(sha.clone(), e);
+                }
+                None => {
+                    anyhow::bail!("the agent reported blob {sha}, which this batch does not use")
+                }
+            }
+        }
+        checks.save(self.checks_path);
+        let total = again.values().map(|e| e.size).sum();
+        let uploaded = upload(
+            self.project,
+            printer,
+            cloud,
+            prefix,
+            &again,
+            self.jobs,
+            total,
+        )
+        .await;
+        checks.record(uploaded.confirmed);
+        checks.save(self.checks_path);
+        uploaded.result
+    }
+}
+
+/// The blobs a failed stage job names as corrupt (none for other failures).
+fn corrupt_blobs(e: &anyhow::Error) -> Vec<String> {
+    match e.downcast_ref::<agent::AgentFailure>() {
+        Some(f) if f.failure.kind == FailureKind::CorruptBlob => f.failure.corrupt.clone(),
+        _ => Vec::new(),
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn stage_all(
     printer: &Printer,
@@ -339,8 +513,10 @@ async fn stage_all(
     presigner: &crate::nas::presign::Presigner,
     prefix: &str,
     report: &mut SyncReport,
+    healing: &Healing<'_>,
 ) -> anyhow::Result<()> {
     let (max_bytes, max_files) = batch_limits();
+    let mut replaced = 0;
     let mut batches: Vec<Vec<&Entry>> = Vec::new();
     let (mut cur, mut cur_bytes) = (Vec::new(), 0u64);
     for e in files {
@@ -392,8 +568,24 @@ async fn stage_all(
                     todo.len()
                 ));
             }
-            let r: StageReply = agent::invoke(&cloud.fc, name, &job).await?;
+            let r = agent::invoke::<StageReply>(&cloud.fc, name, &job).await;
             report.agent_invocations += 1;
+            let r = match r {
+                Ok(r) => r,
+                Err(e) => {
+                    let corrupt = corrupt_blobs(&e);
+                    // Twice at most: a blob that is wrong again right after its own verified
+                    // upload points at something this loop cannot fix.
+                    if corrupt.is_empty() || replaced >= 2 {
+                        return Err(e);
+                    }
+                    replaced += 1;
+                    healing
+                        .replace(cloud, printer, prefix, &corrupt, &todo)
+                        .await?;
+                    continue;
+                }
+            };
             report.agent_downloaded += r.downloaded;
             report.agent_linked += r.linked;
             if r.complete {
@@ -406,6 +598,14 @@ async fn stage_all(
     Ok(())
 }
 
+/// What [`upload`] did: its outcome, and every blob it stored (key, ETag) even when another
+/// failed, so a re-run does not check those again.
+struct Uploaded {
+    result: anyhow::Result<()>,
+    confirmed: Vec<(String, String)>,
+}
+
+/// Uploads the blobs, each checked to be the content its key names before it is stored.
 async fn upload(
     project: &Project,
     printer: &Printer,
@@ -414,6 +614,32 @@ async fn upload(
     missing: &BTreeMap<String, &Entry>,
     jobs: usize,
     total: u64,
+) -> Uploaded {
+    let mut confirmed = Vec::new();
+    let result = upload_each(
+        project,
+        printer,
+        cloud,
+        prefix,
+        missing,
+        jobs,
+        total,
+        &mut confirmed,
+    )
+    .await;
+    Uploaded { result, confirmed }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn upload_each(
+    project: &Project,
+    printer: &Printer,
+    cloud: &Cloud,
+    prefix: &str,
+    missing: &BTreeMap<String, &Entry>,
+    jobs: usize,
+    total: u64,
+    confirmed: &mut Vec<(String, String)>,
 ) -> anyhow::Result<()> {
     let nas_dir = &project.work_dir().join("nas");
     let pb = if printer.shows_progress() {
@@ -431,6 +657,15 @@ async fn upload(
     };
     let sem = Arc::new(tokio::sync::Semaphore::new(jobs));
     let resume_dir = project.work_dir().join("uploads");
+    let keep: HashSet<String> = missing.keys().map(|sha| blob_key(prefix, sha)).collect();
+    match cloud.oss.prune_resume_states(&resume_dir, &keep).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(
+            "removed {n} finished or abandoned upload(s) from {}",
+            resume_dir.display()
+        ),
+        Err(e) => tracing::warn!("could not clean up {}: {e}", resume_dir.display()),
+    }
     let mut set = tokio::task::JoinSet::new();
     let (multipart_min, part_size) = multipart_limits();
     for (sha, e) in missing {
@@ -444,15 +679,16 @@ async fn upload(
         let resume_dir = resume_dir.clone();
         set.spawn(async move {
             let _permit = permit;
-            let r: anyhow::Result<()> = async {
+            let r: anyhow::Result<String> = async {
                 if size >= multipart_min {
                     let opts = MultipartOptions {
                         part_size,
                         resume_dir: Some(resume_dir),
                         headers: vec![("x-oss-meta-sha256".into(), sha.clone())],
+                        expect_sha256: Some(sha.clone()),
                         ..MultipartOptions::default()
                     };
-                    oss.put_multipart(&key, &path, &opts).await?;
+                    Ok(oss.put_multipart(&key, &path, &opts).await?.etag)
                 } else {
                     let bytes = tokio::fs::read(&path).await?;
                     // The file changed since it was hashed: refuse to upload wrong content.
@@ -460,23 +696,22 @@ async fn upload(
                     if got != sha {
                         anyhow::bail!("{} changed while syncing; run again", path.display());
                     }
-                    oss.put(&key, bytes).await?;
+                    Ok(oss.put(&key, bytes).await?)
                 }
-                Ok(())
             }
             .await
             .with_context(|| format!("uploading {}", path.display()));
             if r.is_ok() {
                 pb.inc(size);
             }
-            r
+            r.map(|etag| (key, etag.trim_matches('"').to_string()))
         });
         while let Some(done) = set.try_join_next() {
-            done??;
+            confirmed.push(done??);
         }
     }
     while let Some(done) = set.join_next().await {
-        done??;
+        confirmed.push(done??);
     }
     pb.finish_and_clear();
     Ok(())

@@ -133,8 +133,11 @@ pub enum FailureKind {
     Misconfigured,
     /// Commit found files absent from staging (e.g. a concurrent gc): stage them again.
     MissingFromStaging,
-    /// A blob could not be fetched or did not match its sha256/size.
+    /// A blob could not be fetched.
     Download,
+    /// A blob in OSS is not the content its key names (its sha256 differs): delete it and
+    /// upload it again from the local file. Listed in [`Failure::corrupt`].
+    CorruptBlob,
     /// File-system error on NAS.
     Io,
 }
@@ -149,6 +152,9 @@ pub struct Failure {
     /// With [`FailureKind::MissingFromStaging`]: the paths to stage again.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub missing: Vec<String>,
+    /// With [`FailureKind::CorruptBlob`]: the sha256 of each blob whose content is wrong.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub corrupt: Vec<String>,
 }
 
 impl Failure {
@@ -157,6 +163,7 @@ impl Failure {
             kind,
             message: message.into(),
             missing: Vec::new(),
+            corrupt: Vec::new(),
         }
     }
 }

@@ -31,6 +31,11 @@ pub struct MultipartOptions {
     pub resume_dir: Option<PathBuf>,
     /// Extra headers for InitiateMultipartUpload (e.g. `x-oss-meta-sha256`).
     pub headers: Vec<(String, String)>,
+    /// The file's sha256 as hashed before the upload. When set, the upload is completed only
+    /// if every part on the server is the file's current bytes and those bytes still hash to
+    /// this; otherwise it is aborted (a file edited mid-upload must not be stored under its
+    /// old hash).
+    pub expect_sha256: Option<String>,
 }
 
 impl Default for MultipartOptions {
@@ -40,6 +45,7 @@ impl Default for MultipartOptions {
             concurrency: 4,
             resume_dir: None,
             headers: Vec::new(),
+            expect_sha256: None,
         }
     }
 }
@@ -167,6 +173,16 @@ impl OssClient {
         let bytes_sent = self
             .upload_missing(key, file, &plan, &upload_id, &mut done, opts.concurrency)
             .await?;
+        if let Some(want) = &opts.expect_sha256
+            && let Err(e) = verify_parts(file, &plan, &done, want).await
+        {
+            // Nothing of this upload is worth resuming: its parts are of another content.
+            let _ = self.abort_multipart(key, &upload_id).await;
+            if let Some(sp) = &plan.state_path {
+                let _ = tokio::fs::remove_file(sp).await;
+            }
+            return Err(e);
+        }
         let parts: Vec<(u32, String)> = done.into_iter().collect();
         let etag = self
             .complete_checked(key, &upload_id, &parts, plan.size)
@@ -368,6 +384,96 @@ impl OssClient {
     }
 }
 
+/// Reads the file once more, in part order: each part must have the MD5 of the part the server
+/// holds (its ETag) and the whole must hash to `want`. Parts may come from an earlier run or
+/// have been read while the file changed; this is the one check that the object about to be
+/// completed is exactly the content named by the key.
+async fn verify_parts(file: &Path, plan: &Plan, done: &Done, want: &str) -> Result<()> {
+    use sha2::Digest as _;
+    let changed = |why: String| {
+        Error::Invalid(format!(
+            "{} changed while it was uploaded ({why}); the upload was aborted — run again to \
+             upload the current content",
+            file.display()
+        ))
+    };
+    let size = tokio::fs::metadata(file)
+        .await
+        .map_err(|e| Error::io(format!("stat {}", file.display()), e))?
+        .len();
+    if size != plan.size {
+        return Err(changed(format!("{} bytes, was {}", size, plan.size)));
+    }
+    let mut sha = sha2::Sha256::new();
+    for n in 1..=plan.parts_total {
+        let data = read_part(
+            file,
+            plan.part_size,
+            n,
+            part_len(plan.size, plan.part_size, n),
+        )
+        .await?;
+        let server = done.get(&n).map(String::as_str).unwrap_or_default();
+        if !md5_hex(&data).eq_ignore_ascii_case(server) {
+            return Err(changed(format!("part {n} differs from what was sent")));
+        }
+        sha.update(&data);
+    }
+    let got = hex::encode(sha.finalize());
+    if got != want {
+        return Err(changed(format!("sha256 {got}, hashed as {want}")));
+    }
+    Ok(())
+}
+
+impl OssClient {
+    /// Removes resume files in `dir` whose upload is over — completed, aborted or expired on
+    /// the server — and aborts (then removes) the uploads of keys not in `keep`, which no
+    /// current sync will ever resume. Returns how many files were removed. Without this, every
+    /// killed run leaves a file (and on OSS an incomplete upload that is billed as storage).
+    pub async fn prune_resume_states(
+        &self,
+        dir: &Path,
+        keep: &std::collections::HashSet<String>,
+    ) -> Result<usize> {
+        let Ok(mut entries) = tokio::fs::read_dir(dir).await else {
+            return Ok(0);
+        };
+        let mut removed = 0;
+        while let Ok(Some(entry)) = entries.next_entry().await {
+            let path = entry.path();
+            if path.extension().is_none_or(|e| e != "json") {
+                continue;
+            }
+            let state = tokio::fs::read(&path)
+                .await
+                .ok()
+                .and_then(|b| serde_json::from_slice::<ResumeState>(&b).ok());
+            let over = match &state {
+                // Not ours to judge (another bucket or endpoint shares the dir): leave it.
+                Some(st) if st.bucket != self.inner.bucket => false,
+                Some(st) if keep.contains(&st.key) => {
+                    match self.list_parts(&st.key, &st.upload_id).await {
+                        Ok(_) => false,
+                        Err(e) if e.code() == Some("NoSuchUpload") || e.is_not_found() => true,
+                        Err(e) => return Err(e),
+                    }
+                }
+                Some(st) => {
+                    self.abort_multipart(&st.key, &st.upload_id).await?;
+                    true
+                }
+                // Unreadable (a kill mid-write of the state itself): nothing can resume it.
+                None => true,
+            };
+            if over && tokio::fs::remove_file(&path).await.is_ok() {
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+}
+
 pub(super) fn part_len(size: u64, part_size: u64, n: u32) -> u64 {
     let start = (n as u64 - 1) * part_size;
     part_size.min(size.saturating_sub(start))
@@ -446,6 +552,7 @@ mod tests {
             concurrency: 1,
             resume_dir: Some(dir.join("resume")),
             headers: vec![],
+            expect_sha256: None,
         }
     }
 
@@ -558,5 +665,98 @@ mod tests {
                 .iter()
                 .all(|r| r.path().starts_with("/fcctl-artifacts/"))
         );
+    }
+
+    fn sha256_hex(data: &[u8]) -> String {
+        use sha2::Digest as _;
+        hex::encode(sha2::Sha256::digest(data))
+    }
+
+    /// Hashed as one content, uploaded as another (the file was edited in between, or during
+    /// the upload): the object is never completed under the old hash, the upload is aborted and
+    /// no resume state is left to resume it.
+    #[tokio::test]
+    async fn a_file_changed_since_hashing_is_not_stored_under_its_old_hash() {
+        let (emu, _emu_dir) = emulator(vec![]).await;
+        let info = emu.info().clone();
+        let dir = tempfile::tempdir().unwrap();
+        let (file, data) = model_file(dir.path(), 3 * 100 * 1024 + 5);
+        let hashed = sha256_hex(&data);
+        let mut edited = data.clone();
+        edited[150 * 1024] ^= 0xff;
+        std::fs::write(&file, &edited).unwrap();
+        let opts = MultipartOptions {
+            expect_sha256: Some(hashed.clone()),
+            ..resumable(dir.path())
+        };
+        let c = client(&info.oss_endpoint, "fcctl-artifacts", default_key(&info));
+        c.ensure_bucket().await.unwrap();
+        let key = format!("blobs/{hashed}");
+        let err = c.put_multipart(&key, &file, &opts).await.unwrap_err();
+        assert!(
+            err.to_string().contains("changed while it was uploaded"),
+            "{err}"
+        );
+        assert_eq!(c.head(&key).await.unwrap(), None, "nothing stored");
+        assert_eq!(
+            std::fs::read_dir(dir.path().join("resume"))
+                .unwrap()
+                .count(),
+            0,
+            "no resume state for an aborted upload"
+        );
+        // With the content it names, the same call stores it.
+        std::fs::write(&file, &data).unwrap();
+        c.put_multipart(&key, &file, &opts).await.unwrap();
+        assert_eq!(c.get(&key, None).await.unwrap(), data);
+        emu.shutdown().await;
+    }
+
+    /// Resume files of finished uploads and of uploads no sync will continue are removed (the
+    /// latter aborted on the server); the one still wanted stays.
+    #[tokio::test]
+    async fn stale_resume_states_are_pruned() {
+        let (emu, _emu_dir) = emulator(vec![]).await;
+        let info = emu.info().clone();
+        let dir = tempfile::tempdir().unwrap();
+        let c = client(&info.oss_endpoint, "fcctl-artifacts", default_key(&info));
+        c.ensure_bucket().await.unwrap();
+        let opts = resumable(dir.path());
+        let resume = dir.path().join("resume");
+        // Three interrupted uploads: each leaves its state after part 1.
+        let mut ids = Vec::new();
+        for (i, key) in ["blobs/done", "blobs/wanted", "blobs/abandoned"]
+            .iter()
+            .enumerate()
+        {
+            let f = dir.path().join(format!("f{i}"));
+            std::fs::write(&f, vec![i as u8; 2 * 100 * 1024 + 3]).unwrap();
+            let plan = c.plan(key, &f, &opts).await.unwrap();
+            let (id, _) = c.start(key, &f, &plan, &[]).await.unwrap();
+            let part = read_part(&f, plan.part_size, 1, plan.part_size)
+                .await
+                .unwrap();
+            c.upload_part(key, &id, 1, part).await.unwrap();
+            ids.push(id);
+        }
+        // "done" was finished elsewhere (its upload id is gone), plus one unreadable file.
+        c.abort_multipart("blobs/done", &ids[0]).await.unwrap();
+        std::fs::write(resume.join("garbage.json"), b"{").unwrap();
+        assert_eq!(std::fs::read_dir(&resume).unwrap().count(), 4);
+
+        let keep =
+            std::collections::HashSet::from(["blobs/wanted".to_string(), "blobs/done".to_string()]);
+        let removed = c.prune_resume_states(&resume, &keep).await.unwrap();
+        assert_eq!(removed, 3);
+        let left: Vec<ResumeState> = std::fs::read_dir(&resume)
+            .unwrap()
+            .map(|e| serde_json::from_slice(&std::fs::read(e.unwrap().path()).unwrap()).unwrap())
+            .collect();
+        assert_eq!(left.len(), 1);
+        assert_eq!(left[0].key, "blobs/wanted");
+        // The abandoned upload is gone on the server too.
+        let gone = c.list_parts("blobs/abandoned", &ids[2]).await.unwrap_err();
+        assert_eq!(gone.code(), Some("NoSuchUpload"), "{gone}");
+        emu.shutdown().await;
     }
 }

@@ -125,6 +125,7 @@ async fn survives_injected_throttling_5xx_and_drops() {
         concurrency: 2,
         resume_dir: Some(dir.path().join("resume")),
         headers: vec![],
+        expect_sha256: None,
     };
     let rep = oss.put_multipart("blobs/x", &file, &mo).await.unwrap();
     assert_eq!(rep.parts_total, 4);
