@@ -38,6 +38,9 @@ fn hint_of<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<Cow<'a, str>>
     if let Some(x) = e.downcast_ref::<Refusal>() {
         return x.hint();
     }
+    if let Some(x) = e.downcast_ref::<crate::pipeline::verify::VersionFailed>() {
+        return x.hint();
+    }
     None
 }
 
@@ -46,6 +49,12 @@ fn hint_of<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<Cow<'a, str>>
 pub fn status_of(e: &anyhow::Error) -> ExitStatus {
     if let Some(r) = e.downcast_ref::<Refusal>() {
         return r.status;
+    }
+    // The function itself failed: an answer from the cloud, as a function error is elsewhere.
+    if e.chain()
+        .any(|c| c.is::<crate::pipeline::verify::VersionFailed>())
+    {
+        return ExitStatus::Cloud;
     }
     let client_errors = e
         .chain()

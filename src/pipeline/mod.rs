@@ -11,3 +11,4 @@ pub mod provision;
 pub mod publish;
 pub mod smoke;
 pub mod up;
+pub mod verify;

@@ -18,12 +18,39 @@ pub struct SmokeResult {
     pub label: Option<String>,
     /// Label expected from the file name, if any.
     pub expected: Option<String>,
+    /// HTTP status answered.
+    pub status: u16,
+    /// The answer's body when the request failed (cut to 500 characters).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
     /// Passed.
     pub ok: bool,
 }
 
+impl SmokeResult {
+    /// What went wrong, for an error message.
+    pub fn failure(&self) -> String {
+        let mut s = format!(
+            "{} via {} answered HTTP {}",
+            self.request, self.via, self.status
+        );
+        match (&self.label, &self.expected) {
+            (Some(l), Some(e)) if l != e => s.push_str(&format!(" with {l}, expected {e}")),
+            _ => {}
+        }
+        if let Some(d) = self.detail.as_deref().filter(|d| !d.is_empty()) {
+            s.push_str(&format!(": {d}"));
+        }
+        s
+    }
+}
+
+fn snippet(body: &str) -> String {
+    body.chars().take(500).collect()
+}
+
 /// The label a file name promises (`…dog…` / `…cat…`), if any.
-fn expected_label(p: &Path) -> Option<String> {
+pub fn expected_label(p: &Path) -> Option<String> {
     let n = p.file_name()?.to_string_lossy().to_ascii_lowercase();
     if n.contains("dog") {
         Some("dog".into())
@@ -65,12 +92,15 @@ pub async fn smoke_test(
             .with_context(|| format!("GET {base}/ via {via}"))?;
         let status = resp.status();
         let page = resp.text().await.unwrap_or_default();
+        let ok = status.is_success() && page.contains("<form");
         out.push(SmokeResult {
             via: via.to_string(),
             request: "GET /".into(),
             label: None,
             expected: None,
-            ok: status.is_success() && page.contains("<form"),
+            status: status.as_u16(),
+            detail: (!ok).then(|| snippet(&page)),
+            ok,
         });
         for img in images {
             let bytes = std::fs::read(img)
@@ -84,7 +114,8 @@ pub async fn smoke_test(
                 .await
                 .with_context(|| format!("POST {base}/classify via {via}"))?;
             let status = resp.status();
-            let v: serde_json::Value = resp.json().await.unwrap_or_default();
+            let text = resp.text().await.unwrap_or_default();
+            let v: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
             let label = v["label"].as_str().map(str::to_string);
             let expected = expected_label(img);
             let ok =
@@ -94,6 +125,8 @@ pub async fn smoke_test(
                 request: format!("POST /classify {}", img.display()),
                 label,
                 expected,
+                status: status.as_u16(),
+                detail: (!ok).then(|| snippet(&text)),
                 ok,
             });
         }

@@ -10,6 +10,7 @@ use crate::cloud::Cloud;
 use crate::deploy::plan::domain_name;
 use crate::fsutil::write_atomic;
 use crate::pipeline::smoke::{SmokeResult, smoke_test};
+use crate::pipeline::verify::{VersionCheck, check_version, first_failure};
 use crate::pipeline::{alias, build, deploy, nas_sync, provision, publish};
 use crate::printer::Printer;
 use crate::project::Project;
@@ -36,7 +37,10 @@ pub struct UpReport {
     /// The emulator (with `--local`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub emulator: Option<EmulatorRef>,
-    /// Smoke-test results.
+    /// The new version's checks by its number before the alias moved (empty when the alias
+    /// already served it).
+    pub verify: Vec<VersionCheck>,
+    /// Smoke-test results (after the alias moved).
     pub smoke: Vec<SmokeResult>,
     /// Control-plane write calls this run made (0 on a no-change re-run).
     pub write_calls: u64,
@@ -227,42 +231,82 @@ pub async fn execute(
             if p.created { " (new)" } else { " (unchanged)" }
         )
     );
-    step!(
+    // Verify, then promote: the alias moves only to a version that answered by its number.
+    let images = sample_images(project, cfg);
+    let serving = serving_version(cloud, &alias_name).await?;
+    let checks = if serving.as_deref() == Some(p.version.as_str()) {
+        Vec::new()
+    } else {
+        step!(
+            "verify",
+            verify_version(cloud, &p.version, &images, &alias_name, serving.as_deref()),
+            |c: &Vec<VersionCheck>| format!(
+                "version {} answered {} check(s) by its number",
+                p.version,
+                c.len()
+            )
+        )
+    };
+    let moved = step!(
         "alias",
         alias::execute(cloud, &alias_name, &p.version, None, false),
         |r: &alias::AliasReport| alias::describe(r)
     );
-    let schedules = cfg.provision.schedules.clone();
-    let pr = step!(
-        "provision",
-        provision::execute(
-            cloud,
-            printer,
-            &alias_name,
-            instances,
-            &schedules,
-            Some(Duration::from_secs(300)),
-            false
-        ),
-        |r: &provision::ProvisionReport| format!("{}/{}", r.current, r.target)
-    );
-    let (url, domain, domain_url) = routes(cloud).await?;
-    let images = sample_images(project, cfg);
-    let smoke = step!(
-        "smoke-test",
-        smoke_test(&url, &domain, &domain_url, &images),
-        |r: &Vec<SmokeResult>| format!("{}/{} ok", r.iter().filter(|s| s.ok).count(), r.len())
-    );
-    journal.save(true)?;
-    if let Some(bad) = smoke.iter().find(|s| !s.ok) {
-        bail!(
-            "smoke test failed via {}: {} answered {:?}, expected {:?}",
-            bad.via,
-            bad.request,
-            bad.label,
-            bad.expected
+    let after_move = async {
+        let schedules = cfg.provision.schedules.clone();
+        let pr = step!(
+            "provision",
+            provision::execute(
+                cloud,
+                printer,
+                &alias_name,
+                instances,
+                &schedules,
+                Some(Duration::from_secs(300)),
+                false
+            ),
+            |r: &provision::ProvisionReport| format!("{}/{}", r.current, r.target)
         );
-    }
+        let (url, domain, domain_url) = routes(cloud).await?;
+        let smoke = step!(
+            "smoke-test",
+            passing_smoke_test(&url, &domain, &domain_url, &images),
+            |r: &Vec<SmokeResult>| format!("{}/{} ok", r.iter().filter(|s| s.ok).count(), r.len())
+        );
+        anyhow::Ok((pr, url, domain, domain_url, smoke))
+    };
+    let (pr, url, domain, domain_url, smoke) = match after_move.await {
+        Ok(done) => done,
+        Err(e) => {
+            let (Some(previous), true) = (&serving, moved.changed) else {
+                return Err(e);
+            };
+            // The new version passed when invoked by number but fails behind the alias (its
+            // provisioned instances, the trigger or the domain): traffic goes back.
+            let t = Instant::now();
+            let back = alias::execute(cloud, &alias_name, previous, None, false).await;
+            let detail = match &back {
+                Ok(_) => format!("{alias_name} → version {previous} again"),
+                Err(b) => format!("could not move {alias_name} back: {b:#}"),
+            };
+            journal.record(
+                "rollback",
+                if back.is_ok() { "done" } else { "failed" },
+                t,
+                detail,
+            )?;
+            return Err(match back {
+                Ok(_) => e.context(format!(
+                    "`{alias_name}` was moved back to version {previous}"
+                )),
+                Err(b) => e.context(format!(
+                    "`{alias_name}` still points at the failing version {}: moving it back to {previous} failed ({b:#}); run `fcctl rollback`",
+                    p.version
+                )),
+            });
+        }
+    };
+    journal.save(true)?;
     Ok(UpReport {
         url,
         custom_domain: domain,
@@ -281,11 +325,48 @@ pub async fn execute(
             data_dir: l.data_dir.display().to_string(),
             pid: l.pid,
         }),
+        verify: checks,
         smoke,
         write_calls: cloud.fc.write_count() - writes0,
         seconds: t0.elapsed().as_secs_f64(),
         steps: journal.steps.clone(),
     })
+}
+
+/// The version `alias` serves now, if it exists.
+async fn serving_version(cloud: &Cloud, alias: &str) -> anyhow::Result<Option<String>> {
+    match cloud.fc.get_alias(cloud.cfg.function_name(), alias).await {
+        Ok(a) => Ok(a.version_id),
+        Err(e) if e.is_not_found() => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn verify_version(
+    cloud: &Cloud,
+    version: &str,
+    images: &[PathBuf],
+    alias: &str,
+    serving: Option<&str>,
+) -> anyhow::Result<Vec<VersionCheck>> {
+    let checks = check_version(cloud, version, images).await?;
+    match first_failure(&checks, version, alias, serving) {
+        Some(failed) => Err(failed.into()),
+        None => Ok(checks),
+    }
+}
+
+async fn passing_smoke_test(
+    url: &str,
+    domain: &str,
+    domain_url: &str,
+    images: &[PathBuf],
+) -> anyhow::Result<Vec<SmokeResult>> {
+    let results = smoke_test(url, domain, domain_url, images).await?;
+    match results.iter().find(|s| !s.ok) {
+        Some(bad) => bail!("smoke test failed: {}", bad.failure()),
+        None => Ok(results),
+    }
 }
 
 /// Where the page is served: the HTTP trigger's public URL, and the custom domain with the
