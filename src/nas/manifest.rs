@@ -45,7 +45,7 @@ impl Manifest {
 #[derive(Debug, thiserror::Error)]
 #[error("{path}: the {what} is not UTF-8")]
 pub struct NonUtf8Name {
-    /// The path, with the bad bytes replaced.
+    /// The path, its bad bytes escaped (`\xNN`).
     pub path: String,
     /// `name` or `link target`.
     pub what: &'static str,
@@ -63,7 +63,7 @@ fn utf8<'a>(
     what: &'static str,
 ) -> Result<&'a str, NonUtf8Name> {
     s.to_str().ok_or_else(|| NonUtf8Name {
-        path: full.to_string_lossy().into_owned(),
+        path: crate::package::inputs::escaped(full),
         what,
     })
 }
@@ -257,7 +257,7 @@ mod tests {
         }
         let e = build(&tree, &d.path().join("c.json")).unwrap_err();
         let e = e.downcast_ref::<NonUtf8Name>().expect("typed error");
-        assert!(e.path.ends_with("t/bad\u{FFFD}name.bin"), "{e}");
+        assert!(e.path.ends_with("t/bad\\xFEname.bin"), "{e}");
         assert_eq!(e.what, "name");
         let tree = d.path().join("u");
         std::fs::create_dir_all(&tree).unwrap();

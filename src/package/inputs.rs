@@ -45,10 +45,10 @@ pub enum InputError {
         /// The directory it loops back to.
         ancestor: PathBuf,
     },
-    /// A file name that is not UTF-8 (shown with the bad bytes replaced).
+    /// A file name that is not UTF-8 (shown with the bad bytes as `\xNN`).
     #[error("{path}: the name is not UTF-8")]
     NonUtf8Name {
-        /// The path, lossily converted.
+        /// The path, its bad bytes escaped ([`escaped`]).
         path: String,
     },
     /// A `dst` that is absolute or climbs out of the package tree.
@@ -310,11 +310,10 @@ fn package_dst(dst: &Path) -> Result<String, InputError> {
     let mut parts = Vec::new();
     for c in dst.components() {
         match c {
-            Component::Normal(s) => {
-                parts.push(s.to_str().ok_or_else(|| InputError::NonUtf8Name {
-                    path: dst.to_string_lossy().into_owned(),
-                })?)
-            }
+            Component::Normal(s) => parts.push(
+                s.to_str()
+                    .ok_or_else(|| InputError::NonUtf8Name { path: escaped(dst) })?,
+            ),
             Component::CurDir => {}
             Component::RootDir | Component::Prefix(_) | Component::ParentDir => {
                 return Err(InputError::DstOutside {
@@ -326,6 +325,21 @@ fn package_dst(dst: &Path) -> Result<String, InputError> {
     Ok(parts.join("/"))
 }
 
+/// `path` for messages: UTF-8 as is, every other byte as `\xNN`, so two names that differ
+/// only in such bytes read differently (a lossy conversion shows both as `\u{FFFD}`).
+pub fn escaped(path: &Path) -> String {
+    use std::fmt::Write as _;
+    use std::os::unix::ffi::OsStrExt as _;
+    let mut out = String::new();
+    for chunk in path.as_os_str().as_bytes().utf8_chunks() {
+        out.push_str(chunk.valid());
+        for b in chunk.invalid() {
+            let _ = write!(out, "\\x{b:02X}");
+        }
+    }
+    out
+}
+
 /// `rel` as a `/`-separated UTF-8 package path; `full` names the file in the error.
 fn rel_name(rel: &Path, full: &Path) -> Result<String, InputError> {
     let mut parts = Vec::new();
@@ -334,7 +348,7 @@ fn rel_name(rel: &Path, full: &Path) -> Result<String, InputError> {
             c.as_os_str()
                 .to_str()
                 .ok_or_else(|| InputError::NonUtf8Name {
-                    path: full.to_string_lossy().into_owned(),
+                    path: escaped(full),
                 })?,
         );
     }
@@ -536,7 +550,7 @@ mod tests {
         let InputError::NonUtf8Name { path } = &e else {
             panic!("{e}")
         };
-        assert!(path.ends_with("model/bad\u{FFFD}name.bin"), "{path}");
+        assert!(path.ends_with("model/bad\\xFFname.bin"), "{path}");
     }
 
     #[test]
