@@ -318,16 +318,16 @@ fn package_inputs(
             });
         }
     }
-    // `bootstrap` is the function binary, added once it is built.
-    if let Some(f) = files.iter().find(|f| f.rel == "bootstrap") {
-        return Err(package::InputError::SamePath {
-            rel: f.rel.clone(),
-            first: "the function binary".into(),
-            second: f.src.clone(),
-        }
-        .into());
-    }
-    package::check_paths(&files)?;
+    // `bootstrap` is the function binary, added once it is built; it takes its path already.
+    let mut claimed = vec![TreeFile {
+        rel: "bootstrap".into(),
+        src: "the function binary".into(),
+        size: 0,
+        mode: 0o755,
+        link: None,
+    }];
+    claimed.extend(files.iter().cloned());
+    package::check_paths(&claimed)?;
     Ok(files)
 }
 

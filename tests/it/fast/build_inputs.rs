@@ -269,3 +269,17 @@ fn two_sources_for_one_package_path_are_refused_not_one_dropped() {
         "{err}"
     );
 }
+
+#[test]
+fn a_source_file_at_the_binary_path_is_refused() {
+    let l = Layout::new("    - src: model\n      dst: .\n");
+    std::fs::create_dir_all(l.proj().join("model/bootstrap")).unwrap();
+    std::fs::write(l.proj().join("model/bootstrap/x"), b"x").unwrap();
+    let out = l.build(&[]);
+    assert_refused(&out);
+    let err = l.stderr(&out);
+    assert!(
+        err.contains("package path `bootstrap` is a file (the function binary) and also"),
+        "{err}"
+    );
+}
