@@ -122,6 +122,10 @@ pub struct BuildArgs {
     /// Use this nas-agent binary instead of compiling it (still checked).
     #[arg(long)]
     pub agent_binary: Option<PathBuf>,
+    /// Ship what symlinks pointing outside the project lead to (each one is printed);
+    /// without it such a link is an error.
+    #[arg(long)]
+    pub follow_external_links: bool,
 }
 
 /// `fcctl nas-sync`.

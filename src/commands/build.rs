@@ -11,6 +11,7 @@ pub async fn run(ctx: &Ctx, a: BuildArgs) -> anyhow::Result<()> {
     let opts = BuildOptions {
         binary: a.binary,
         agent_binary: a.agent_binary,
+        follow_external_links: a.follow_external_links,
     };
     let r = execute_with(&ctx.project, &cfg, &ctx.out, &opts).await?;
     ctx.out.result(&r, || {

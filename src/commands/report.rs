@@ -41,6 +41,12 @@ fn hint_of<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<Cow<'a, str>>
     if let Some(x) = e.downcast_ref::<crate::pipeline::verify::VersionFailed>() {
         return x.hint();
     }
+    if let Some(x) = e.downcast_ref::<crate::package::InputError>() {
+        return x.hint();
+    }
+    if let Some(x) = e.downcast_ref::<crate::nas::manifest::NonUtf8Name>() {
+        return x.hint();
+    }
     None
 }
 

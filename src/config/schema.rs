@@ -194,9 +194,10 @@ pub struct BuildConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileMapping {
-    /// Source path relative to the project root.
+    /// Source path relative to the project root; an absolute or `../` path names a source
+    /// outside the project on purpose (`fcctl build` prints it).
     pub src: PathBuf,
-    /// Destination path inside the package tree.
+    /// Destination path inside the package tree: relative, no `..` (`validate::build_files`).
     pub dst: PathBuf,
 }
 

@@ -13,6 +13,7 @@ fn invalid(path: &str, message: impl Into<String>, hint: Option<String>) -> Inva
 pub fn validate(c: &Config) -> Result<(), Invalid> {
     names_and_endpoints(c)?;
     function(c)?;
+    build_files(c)?;
     storage(c)?;
     routing_and_release(c)?;
     Ok(())
@@ -172,6 +173,41 @@ fn function(c: &Config) -> Result<(), Invalid> {
                 &format!("function.env.{k}"),
                 format!("`{k}` is set by fcctl from the NAS release"),
                 Some("remove it; `fcctl deploy` pins it to the synced release".into()),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `build.files`: each `dst` is a path inside the package tree, so nothing is written outside
+/// the work dir and no zip entry climbs out. (`src` may name a path outside the project on
+/// purpose; `fcctl build` prints it.)
+fn build_files(c: &Config) -> Result<(), Invalid> {
+    use std::path::Component;
+    for (i, m) in c.build.files.iter().enumerate() {
+        let dst = m.dst.to_string_lossy();
+        let why = if m.dst.is_absolute() {
+            Some("is absolute")
+        } else if m.dst.components().any(|p| p == Component::ParentDir) {
+            Some("contains `..`")
+        } else {
+            None
+        };
+        if let Some(why) = why {
+            return Err(invalid(
+                &format!("build.files[{i}].dst"),
+                format!("`{dst}` {why}: dst is a path inside the package tree"),
+                Some("write it relative to the package root without `..`, e.g. `model`".into()),
+            ));
+        }
+        if m.dst
+            .components()
+            .eq([Component::Normal("bootstrap".as_ref())])
+        {
+            return Err(invalid(
+                &format!("build.files[{i}].dst"),
+                "`bootstrap` is the function binary fcctl builds",
+                Some("pick another dst".into()),
             ));
         }
     }
@@ -369,6 +405,24 @@ mod tests {
         let e = err("app: cat-dog\nnas:\n  include:\n    - 'model/[**'\n");
         assert_eq!(e.key_path.as_deref(), Some("nas.include[0]"), "{e}");
         assert_eq!(e.position.map(|p| p.0), Some(3), "{e}");
+    }
+
+    #[test]
+    fn build_files_dst_leaving_the_package_tree_is_refused_at_its_line() {
+        for dst in ["../../../../tmp/x", "/etc/cron.d/x", "model/../../x"] {
+            let e = err(&format!(
+                "app: cat-dog\nbuild:\n  files:\n    - src: model\n      dst: '{dst}'\n"
+            ));
+            assert_eq!(e.key_path.as_deref(), Some("build.files[0].dst"), "{e}");
+            assert_eq!(e.position, Some((5, 7)), "{e}");
+            assert!(e.hint.unwrap().contains("without `..`"));
+        }
+        let e = err("app: cat-dog\nbuild:\n  files:\n    - src: x\n      dst: bootstrap\n");
+        assert_eq!(e.key_path.as_deref(), Some("build.files[0].dst"), "{e}");
+        crate::config::testing::load(
+            "app: cat-dog\nbuild:\n  files:\n    - src: ../shared/model\n      dst: ./model/v1\n",
+        )
+        .unwrap();
     }
 
     #[test]

@@ -40,6 +40,34 @@ impl Manifest {
     }
 }
 
+/// A NAS tree path (or link target) that is not UTF-8: manifest paths are OSS keys and JSON
+/// strings, so a lossy name could make two files one.
+#[derive(Debug, thiserror::Error)]
+#[error("{path}: the {what} is not UTF-8")]
+pub struct NonUtf8Name {
+    /// The path, its bad bytes escaped (`\xNN`).
+    pub path: String,
+    /// `name` or `link target`.
+    pub what: &'static str,
+}
+
+impl crate::exit::Hint for NonUtf8Name {
+    fn hint(&self) -> Option<std::borrow::Cow<'_, str>> {
+        Some("rename it to a UTF-8 name (OSS keys are UTF-8) and run `fcctl build` again".into())
+    }
+}
+
+fn utf8<'a>(
+    s: &'a std::ffi::OsStr,
+    full: &Path,
+    what: &'static str,
+) -> Result<&'a str, NonUtf8Name> {
+    s.to_str().ok_or_else(|| NonUtf8Name {
+        path: crate::package::inputs::escaped(full),
+        what,
+    })
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct CacheEntry {
     size: u64,
@@ -64,13 +92,14 @@ pub fn build(dir: &Path, cache_path: &Path) -> anyhow::Result<(Manifest, usize)>
             .strip_prefix(dir)
             .unwrap_or(e.path())
             .components()
-            .map(|c| c.as_os_str().to_string_lossy().into_owned())
-            .collect::<Vec<_>>()
+            .map(|c| utf8(c.as_os_str(), e.path(), "name"))
+            .collect::<Result<Vec<_>, _>>()?
             .join("/");
         let md = e.path().symlink_metadata()?;
         let mode = md.permissions().mode() & 0o7777;
         if md.file_type().is_symlink() {
-            let target = std::fs::read_link(e.path())?.to_string_lossy().into_owned();
+            let target = std::fs::read_link(e.path())?;
+            let target = utf8(target.as_os_str(), e.path(), "link target")?.to_string();
             if target.starts_with('/') || target.split('/').any(|p| p == "..") {
                 anyhow::bail!(
                     "{}: symlink to `{target}` leaves the release; only links inside the NAS tree are allowed",
@@ -216,6 +245,26 @@ pub fn diff(old: &Manifest, new: &Manifest) -> Diff {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn non_utf8_names_in_the_nas_tree_are_refused_not_merged() {
+        use std::os::unix::ffi::OsStrExt as _;
+        let d = tempfile::tempdir().unwrap();
+        let tree = d.path().join("t");
+        std::fs::create_dir_all(&tree).unwrap();
+        for b in [&b"bad\xffname.bin"[..], &b"bad\xfename.bin"[..]] {
+            std::fs::write(tree.join(std::ffi::OsStr::from_bytes(b)), b).unwrap();
+        }
+        let e = build(&tree, &d.path().join("c.json")).unwrap_err();
+        let e = e.downcast_ref::<NonUtf8Name>().expect("typed error");
+        assert!(e.path.ends_with("t/bad\\xFEname.bin"), "{e}");
+        assert_eq!(e.what, "name");
+        let tree = d.path().join("u");
+        std::fs::create_dir_all(&tree).unwrap();
+        std::os::unix::fs::symlink(std::ffi::OsStr::from_bytes(b"x\xff"), tree.join("l")).unwrap();
+        let e = build(&tree, &d.path().join("c2.json")).unwrap_err();
+        assert_eq!(e.downcast_ref::<NonUtf8Name>().unwrap().what, "link target");
+    }
 
     #[test]
     fn cache_skips_unchanged_and_catches_changes() {

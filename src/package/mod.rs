@@ -3,6 +3,7 @@
 
 pub mod cross;
 pub mod glibc;
+pub mod inputs;
 pub mod sources;
 pub mod zip;
 
@@ -13,6 +14,8 @@ use anyhow::Context as _;
 use globset::{Glob, GlobSetBuilder};
 
 use crate::config::NasConfig;
+
+pub use inputs::{InputError, Sources, check_paths};
 
 /// FC3: code package sent inline (`code.zipFile`) — the limit applies to the base64 text.
 pub const INLINE_LIMIT: u64 = 100 * 1000 * 1000;
@@ -35,55 +38,6 @@ pub struct TreeFile {
     pub mode: u32,
     /// Relative symlink target, for entries that are links in the NAS tree.
     pub link: Option<String>,
-}
-
-/// Adds a file or a directory tree `src` under `dst` (relative) to `out`.
-pub fn add_mapping(src: &Path, dst: &str, out: &mut Vec<TreeFile>) -> anyhow::Result<()> {
-    let md = std::fs::metadata(src).with_context(|| {
-        format!(
-            "build.files: {} does not exist (fix the `src:` in fcctl.yaml)",
-            src.display()
-        )
-    })?;
-    let dst = dst.trim_matches('/');
-    if md.is_file() {
-        out.push(TreeFile {
-            rel: dst.to_string(),
-            src: src.to_path_buf(),
-            size: md.len(),
-            mode: md.permissions().mode() & 0o777,
-            link: None,
-        });
-        return Ok(());
-    }
-    for e in walkdir::WalkDir::new(src)
-        .follow_links(true)
-        .sort_by_file_name()
-    {
-        let e = e.with_context(|| format!("walking {}", src.display()))?;
-        if !e.file_type().is_file() {
-            continue;
-        }
-        let rel = e.path().strip_prefix(src).unwrap_or(e.path());
-        let rel = rel
-            .components()
-            .map(|c| c.as_os_str().to_string_lossy().into_owned())
-            .collect::<Vec<_>>()
-            .join("/");
-        let md = e.metadata()?;
-        out.push(TreeFile {
-            rel: if dst.is_empty() {
-                rel
-            } else {
-                format!("{dst}/{rel}")
-            },
-            src: e.path().to_path_buf(),
-            size: md.len(),
-            mode: md.permissions().mode() & 0o777,
-            link: None,
-        });
-    }
-    Ok(())
 }
 
 /// Splits the tree: files matching `nas.include` or at least `nas.threshold_mb` MiB go to NAS
@@ -119,6 +73,7 @@ pub fn mirror(files: &[TreeFile], dir: &Path) -> anyhow::Result<u64> {
     let mut keep = std::collections::HashSet::new();
     let mut bytes = 0;
     for f in files {
+        zip::check_name(&f.rel)?;
         let dst = dir.join(&f.rel);
         keep.insert(dst.clone());
         if let Some(parent) = dst.parent() {
@@ -223,6 +178,22 @@ mod tests {
     }
 
     #[test]
+    fn mirror_writes_nothing_outside_its_dir() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("src"), b"x").unwrap();
+        let out = d.path().join("work/nas");
+        for rel in ["../../escaped", "/tmp/escaped"] {
+            let f = TreeFile {
+                src: d.path().join("src"),
+                ..tf(rel, 1)
+            };
+            let e = mirror(&[f], &out).unwrap_err();
+            assert!(e.downcast_ref::<zip::UnsafeName>().is_some(), "{rel}: {e}");
+        }
+        assert!(!d.path().join("escaped").exists());
+    }
+
+    #[test]
     fn mirror_keeps_unchanged_and_removes_stale() {
         let d = tempfile::tempdir().unwrap();
         let src = d.path().join("src");
@@ -230,7 +201,10 @@ mod tests {
         std::fs::write(src.join("m/a"), b"a").unwrap();
         std::fs::write(src.join("m/b"), b"b").unwrap();
         let mut files = Vec::new();
-        add_mapping(&src, "model", &mut files).unwrap();
+        Sources::new(d.path(), false)
+            .unwrap()
+            .add_mapping(Path::new("src"), Path::new("model"), &mut files)
+            .unwrap();
         let out = d.path().join("nas");
         mirror(&files, &out).unwrap();
         let ino = |p: &Path| {

@@ -31,6 +31,39 @@ pub struct ZipStats {
     pub crc64: u64,
 }
 
+/// A zip entry (or NAS tree) name that would land outside the directory it is unpacked into.
+/// Config validation and the input walk refuse such names first; this is the last check
+/// before bytes are written.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("refusing package path `{name}`: {why}")]
+pub struct UnsafeName {
+    /// The name.
+    pub name: String,
+    /// What is wrong with it.
+    pub why: &'static str,
+}
+
+/// Accepts only `a/b/c` names: relative, no empty, `.` or `..` component, no NUL.
+pub fn check_name(name: &str) -> Result<(), UnsafeName> {
+    let why = if name.is_empty() {
+        "it is empty"
+    } else if name.starts_with('/') {
+        "it is absolute"
+    } else if name.contains('\0') {
+        "it contains NUL"
+    } else if name.split('/').any(|c| c == "..") {
+        "it has a `..` component"
+    } else if name.split('/').any(|c| c.is_empty() || c == ".") {
+        "it has an empty or `.` component"
+    } else {
+        return Ok(());
+    };
+    Err(UnsafeName {
+        name: name.to_string(),
+        why,
+    })
+}
+
 /// CRC-64 as OSS and FC compute it.
 pub const CRC64: crc::Crc<u64> = crc::Crc::<u64>::new(&crc::CRC_64_XZ);
 
@@ -38,7 +71,18 @@ pub const CRC64: crc::Crc<u64> = crc::Crc::<u64>::new(&crc::CRC_64_XZ);
 pub fn write(entries: &[ZipEntry], out: &Path) -> anyhow::Result<ZipStats> {
     let mut entries = entries.to_vec();
     entries.sort();
-    entries.dedup_by(|a, b| a.name == b.name);
+    for e in &entries {
+        check_name(&e.name)?;
+    }
+    // Two sources for one name would lose one of them.
+    if let Some(w) = entries.windows(2).find(|w| w[0].name == w[1].name) {
+        anyhow::bail!(
+            "two files for zip entry `{}`: {} and {}",
+            w[0].name,
+            w[0].src.display(),
+            w[1].src.display()
+        );
+    }
     let dir = out.parent().context("zip output has no parent dir")?;
     std::fs::create_dir_all(dir)?;
     let tmp = tempfile::NamedTempFile::new_in(dir)?;
@@ -138,6 +182,49 @@ mod tests {
             ::zip::ZipArchive::new(std::fs::File::open(d.path().join("1.zip")).unwrap()).unwrap();
         assert_eq!(z.by_index(0).unwrap().name(), "bootstrap");
         assert_eq!(z.by_index(0).unwrap().unix_mode(), Some(0o100755));
+    }
+
+    #[test]
+    fn entry_names_leaving_the_archive_root_are_refused_before_writing() {
+        let d = tempfile::tempdir().unwrap();
+        let a = d.path().join("a");
+        std::fs::write(&a, b"x").unwrap();
+        for name in [
+            "../../../../etc/x",
+            "/etc/passwd",
+            "a/../../b",
+            "a//b",
+            "./a",
+            "",
+        ] {
+            let out = d.path().join("out.zip");
+            let e = write(
+                &[ZipEntry {
+                    name: name.into(),
+                    src: a.clone(),
+                    mode: 0o644,
+                }],
+                &out,
+            )
+            .unwrap_err();
+            assert!(e.downcast_ref::<UnsafeName>().is_some(), "{name}: {e}");
+            assert!(!out.exists(), "{name}");
+        }
+    }
+
+    #[test]
+    fn two_files_for_one_entry_name_are_refused_not_deduplicated() {
+        let d = tempfile::tempdir().unwrap();
+        let (a, b) = (d.path().join("a"), d.path().join("b"));
+        std::fs::write(&a, b"a").unwrap();
+        std::fs::write(&b, b"b").unwrap();
+        let entry = |src: &Path| ZipEntry {
+            name: "bad\u{FFFD}name.bin".into(),
+            src: src.to_path_buf(),
+            mode: 0o644,
+        };
+        let e = write(&[entry(&a), entry(&b)], &d.path().join("o.zip")).unwrap_err();
+        assert!(e.to_string().contains("two files"), "{e}");
     }
 
     #[test]

@@ -61,6 +61,8 @@ pub struct BuildOptions {
     pub binary: Option<PathBuf>,
     /// Prebuilt nas-agent binary (skip compiling).
     pub agent_binary: Option<PathBuf>,
+    /// Follow symlinks that lead out of the project (each one is printed).
+    pub follow_external_links: bool,
 }
 
 /// Builds everything with default options.
@@ -132,13 +134,23 @@ fn build_blocking(
     let floor = cfg.glibc_floor();
     let runtime = cfg.function.runtime.as_str().to_string();
 
-    // 1. Binaries.
+    // 1. Inputs first, so a refused source costs no compile.
+    let mut files = package_inputs(project, cfg, printer, opts)?;
+
+    // 2. Binaries.
     let (binary, agent) = binaries(project, cfg, printer, opts)?;
     let glibc_max = check_binary(&binary, floor)?;
     let agent_glibc_max = check_binary(&agent, floor)?;
-
-    // 2. Package tree: bootstrap + build.files + ONNX Runtime.
-    let files = package_tree(project, cfg, &binary)?;
+    files.insert(
+        0,
+        TreeFile {
+            rel: "bootstrap".into(),
+            src: binary.clone(),
+            size: std::fs::metadata(&binary)?.len(),
+            mode: 0o755,
+            link: None,
+        },
+    );
     // Other ELFs shipped in the package must also run on the runtime.
     let mut max_all = glibc_max;
     for f in files
@@ -250,26 +262,44 @@ fn binaries(
     Ok((binary, agent))
 }
 
-/// Every file of the package: `bootstrap`, the `build.files` mappings, ONNX Runtime (with a
-/// `libonnxruntime.so` link when the library carries a version in its name).
-fn package_tree(project: &Path, cfg: &Config, binary: &Path) -> anyhow::Result<Vec<TreeFile>> {
-    let mut files = vec![TreeFile {
-        rel: "bootstrap".into(),
-        src: binary.to_path_buf(),
-        size: std::fs::metadata(binary)?.len(),
-        mode: 0o755,
-        link: None,
-    }];
-    for m in &cfg.build.files {
-        package::add_mapping(&project.join(&m.src), &m.dst.to_string_lossy(), &mut files)?;
+/// Every file of the package but `bootstrap`: the `build.files` mappings and ONNX Runtime
+/// (with a `libonnxruntime.so` link when the library carries a version in its name). Sources
+/// named outside the project and links followed out of it are printed: nothing leaves the
+/// machine without a line saying so.
+fn package_inputs(
+    project: &Path,
+    cfg: &Config,
+    printer: &Printer,
+    opts: &BuildOptions,
+) -> anyhow::Result<Vec<TreeFile>> {
+    let sources = package::Sources::new(project, opts.follow_external_links)
+        .with_context(|| format!("resolving the project dir {}", project.display()))?;
+    let mut files = Vec::new();
+    for (i, m) in cfg.build.files.iter().enumerate() {
+        let inc = sources
+            .add_mapping(&m.src, &m.dst, &mut files)
+            .with_context(|| format!("build.files[{i}] (`{}`)", m.src.display()))?;
+        if let Some(p) = inc.outside {
+            printer.note(format!(
+                "including {} from outside the project (build.files[{i}].src)",
+                p.display()
+            ));
+        }
+        for (link, target) in inc.external_links {
+            printer.note(format!(
+                "following {} → {} outside the project (--follow-external-links)",
+                link.display(),
+                target.display()
+            ));
+        }
     }
     if cfg.build.onnxruntime {
         let so = fetch_onnxruntime(project)?;
         let name = so
             .file_name()
-            .context("onnxruntime path has no file name")?
-            .to_string_lossy()
-            .into_owned();
+            .and_then(|n| n.to_str())
+            .with_context(|| format!("{} has no UTF-8 file name", so.display()))?
+            .to_string();
         let size = std::fs::metadata(&so)?.len();
         files.push(TreeFile {
             rel: format!("lib/{name}"),
@@ -288,6 +318,16 @@ fn package_tree(project: &Path, cfg: &Config, binary: &Path) -> anyhow::Result<V
             });
         }
     }
+    // `bootstrap` is the function binary, added once it is built; it takes its path already.
+    let mut claimed = vec![TreeFile {
+        rel: "bootstrap".into(),
+        src: "the function binary".into(),
+        size: 0,
+        mode: 0o755,
+        link: None,
+    }];
+    claimed.extend(files.iter().cloned());
+    package::check_paths(&claimed)?;
     Ok(files)
 }
 

@@ -206,6 +206,8 @@ pub async fn execute(
     let build_opts = build::BuildOptions {
         binary: a.binary.clone(),
         agent_binary: a.agent_binary.clone(),
+        // Opting in stays a deliberate `fcctl build`; `up` builds from the project only.
+        follow_external_links: false,
     };
     step!(
         "build",

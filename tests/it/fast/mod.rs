@@ -2,5 +2,6 @@
 
 mod aliyun_emulator;
 mod architecture;
+mod build_inputs;
 mod cli;
 mod control_plane;
