@@ -308,6 +308,14 @@ pub struct UpArgs {
     /// Use this prebuilt nas-agent binary instead of compiling (still glibc-checked).
     #[arg(long)]
     pub agent_binary: Option<PathBuf>,
+    /// Ship what symlinks pointing outside the project lead to (as `fcctl build` does).
+    #[arg(long)]
+    pub follow_external_links: bool,
+    /// Bound the whole run, e.g. 10m or 600 (seconds). The alias only moves to a version that
+    /// passed its checks, so a run cut short leaves the release alias where it was or on a
+    /// verified version.
+    #[arg(long)]
+    pub timeout: Option<String>,
 }
 
 /// `fcctl local …`.

@@ -1,6 +1,8 @@
 //! `fcctl up`: build → nas-sync → deploy → publish → alias → provision → smoke test, as one
 //! idempotent run with a journal; `--local` runs it against the embedded emulator.
 
+use anyhow::Context as _;
+
 use crate::cli::UpArgs;
 use crate::commands::Ctx;
 use crate::local;
@@ -26,9 +28,35 @@ pub async fn run(ctx: &Ctx, a: UpArgs) -> anyhow::Result<()> {
         binary: a.binary.clone(),
         agent_binary: a.agent_binary.clone(),
         instances: a.instances,
+        follow_external_links: a.follow_external_links,
     };
+    let limit = a
+        .timeout
+        .as_deref()
+        .map(crate::commands::bench::parse_duration)
+        .transpose()
+        .context("--timeout")?;
     let result = match ctx.connect(cfg, info.clone()) {
-        Ok(cloud) => execute(&ctx.project, &cloud, &ctx.out, &opts).await,
+        Ok(cloud) => {
+            let run = execute(&ctx.project, &cloud, &ctx.out, &opts);
+            match limit {
+                None => run.await,
+                Some(limit) => tokio::time::timeout(limit, run).await.unwrap_or_else(|_| {
+                    Err(anyhow::Error::new(crate::exit::Refusal {
+                        status: crate::exit::ExitStatus::User,
+                        message: format!(
+                            "`fcctl up` did not finish within {}; the journal in {} shows the last step done",
+                            a.timeout.as_deref().unwrap_or_default(),
+                            ctx.project.work_dir().join("up-journal").display()
+                        ),
+                        hint: Some(
+                            "the release alias moves only after its version passed, so it serves what it served or a checked version; run `fcctl up` again (it converges) or raise --timeout"
+                                .into(),
+                        ),
+                    }))
+                }),
+            }
+        }
         Err(e) => Err(e),
     };
     let report = match result {

@@ -189,7 +189,12 @@ async fn check_alias_holds_instances(cloud: &Cloud, alias: &str) -> anyhow::Resu
     Ok(())
 }
 
-/// Polls until `current` reaches the target FC computes, or `limit` passes.
+/// How long an instance error seen at the first poll is given to clear before it is taken
+/// to be about this version too.
+const STALE_ERROR_GRACE: Duration = Duration::from_secs(10);
+
+/// Polls until `current` reaches the target FC computes, or `limit` passes, and stops at the
+/// first instance error (FC's `currentError`): an initializer that fails once fails again.
 async fn wait_for_instances(
     cloud: &Cloud,
     printer: &Printer,
@@ -200,7 +205,12 @@ async fn wait_for_instances(
 ) -> anyhow::Result<()> {
     let name = cloud.cfg.function_name();
     let bar = progress_bar(printer, instances as u64);
-    let deadline = Instant::now() + limit;
+    let started = Instant::now();
+    let deadline = started + limit;
+    // An error already reported at the first poll may be about the instances of a version the
+    // alias served before; one that appears (or changes) while waiting is about this one.
+    let mut before: Option<Option<String>> = None;
+    let mut current_at_start = 0;
     loop {
         let p = match cloud.fc.get_provision_config(name, alias).await {
             Ok(p) => p,
@@ -218,6 +228,30 @@ async fn wait_for_instances(
         }
         if report.current == report.target {
             break;
+        }
+        let first_poll = before.is_none();
+        let before_err = before
+            .get_or_insert_with(|| report.current_error.clone())
+            .clone();
+        if first_poll {
+            current_at_start = report.current;
+        }
+        if let Some(err) = report.current_error.clone() {
+            if let Some(b) = &bar {
+                b.set_message(format!("instance error: {err}"));
+            }
+            let fresh = before_err.as_deref() != Some(err.as_str());
+            let stuck = started.elapsed() > STALE_ERROR_GRACE && report.current <= current_at_start;
+            if fresh || stuck {
+                if let Some(b) = &bar {
+                    b.abandon();
+                }
+                bail!(
+                    "provisioned instances on {alias}: {}/{} — an instance failed to start: {err}",
+                    report.current,
+                    report.target,
+                );
+            }
         }
         if Instant::now() > deadline {
             if let Some(b) = &bar {
@@ -251,7 +285,7 @@ fn progress_bar(printer: &Printer, target: u64) -> Option<indicatif::ProgressBar
     }
     let b = indicatif::ProgressBar::new(target);
     b.set_style(
-        indicatif::ProgressStyle::with_template("provisioned {pos}/{len} {bar:30} {elapsed}")
+        indicatif::ProgressStyle::with_template("provisioned {pos}/{len} {bar:30} {elapsed} {msg}")
             .expect("valid template"),
     );
     Some(b)

@@ -164,6 +164,8 @@ pub struct UpOptions {
     pub agent_binary: Option<PathBuf>,
     /// Provisioned instances, instead of `provision.instances`.
     pub instances: Option<u32>,
+    /// Follow symlinks out of the project when building.
+    pub follow_external_links: bool,
 }
 
 /// Runs every step in order, converging from wherever an earlier run stopped.
@@ -207,7 +209,7 @@ pub async fn execute(
         binary: a.binary.clone(),
         agent_binary: a.agent_binary.clone(),
         // Opting in stays a deliberate `fcctl build`; `up` builds from the project only.
-        follow_external_links: false,
+        follow_external_links: a.follow_external_links,
     };
     step!(
         "build",
