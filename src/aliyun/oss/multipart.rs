@@ -67,6 +67,12 @@ pub(super) struct Plan {
 /// Parts already on the server: part number → ETag without quotes.
 type Done = BTreeMap<u32, String>;
 
+/// A 500 answered by the server itself (OSS `InternalError`: it failed to store what it was
+/// sent), as against throttling, an unavailable gateway (502/503/504) or a lost connection.
+fn server_failed(e: &Error) -> bool {
+    e.status() == Some(500)
+}
+
 impl OssClient {
     pub(super) async fn initiate(&self, key: &str, extra: &[(String, String)]) -> Result<String> {
         let mut r = self.req("InitiateMultipartUpload", Method::POST, key);
@@ -164,13 +170,33 @@ impl OssClient {
         let parts_skipped = done.len() as u32;
         let parts_total = plan.parts_total;
         tracing::debug!(target: "fcctl::aliyun", key, upload_id = %upload_id, parts_total, parts_skipped, "multipart upload");
-        let bytes_sent = self
-            .upload_missing(key, file, &plan, &upload_id, &mut done, opts.concurrency)
-            .await?;
-        let parts: Vec<(u32, String)> = done.into_iter().collect();
-        let etag = self
-            .complete_checked(key, &upload_id, &parts, plan.size)
-            .await?;
+        let uploaded = async {
+            let bytes_sent = self
+                .upload_missing(key, file, &plan, &upload_id, &mut done, opts.concurrency)
+                .await?;
+            let parts: Vec<(u32, String)> = done.into_iter().collect();
+            let etag = self
+                .complete_checked(key, &upload_id, &parts, plan.size)
+                .await?;
+            Ok::<_, Error>((bytes_sent, etag))
+        }
+        .await;
+        let (bytes_sent, etag) = match uploaded {
+            Ok(r) => r,
+            Err(e) => {
+                if server_failed(&e) {
+                    // The server could not keep the parts (a full disk): the parts already sent
+                    // only take space there, and resuming would meet the same failure. Abort
+                    // the upload (freeing them) and forget it; an interrupted or throttled
+                    // upload stays resumable.
+                    let _ = self.abort_multipart(key, &upload_id).await;
+                    if let Some(sp) = &plan.state_path {
+                        let _ = tokio::fs::remove_file(sp).await;
+                    }
+                }
+                return Err(e);
+            }
+        };
         if let Some(sp) = &plan.state_path {
             let _ = tokio::fs::remove_file(sp).await;
         }

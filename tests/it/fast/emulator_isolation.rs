@@ -468,3 +468,109 @@ async fn instances_die_with_a_killed_emulator_and_leftovers_are_reaped() {
     emu.info = wait_ready(&emu.data, emu.child.id()).await;
     wait_dead(grandchild2, "a leftover after the emulator restarted").await;
 }
+
+/// `fcctl local start` whose OSS and code storage (`<data>/oss`, `<data>/code`) are 1 MiB
+/// tmpfs mounts, in a private mount
+/// namespace of its own (as root, or as a mapped root in a user namespace): writes past it
+/// fail with a real ENOSPC, and the mount goes away with the process.
+fn spawn_emulator_on_a_tiny_disk(project: &Path, data: &Path) -> Child {
+    std::fs::create_dir_all(data.join("oss")).unwrap();
+    std::fs::create_dir_all(data.join("code")).unwrap();
+    let log = std::fs::File::create(data.join("emulator.log")).unwrap();
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let root = status
+        .lines()
+        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0"));
+    let mut cmd = std::process::Command::new("unshare");
+    if !root {
+        cmd.args(["--user", "--map-root-user"]);
+    }
+    cmd.args(["--mount", "--propagation", "private", "--", "sh", "-c"])
+        .arg(r#"mount -t tmpfs -o size=1m fcctl-full "$1/oss" && mount -t tmpfs -o size=1m fcctl-full "$1/code" && exec "$2" local start --json --data-dir "$1""#)
+        .arg("sh")
+        .arg(data)
+        .arg(env!("CARGO_BIN_EXE_fcctl"))
+        .current_dir(project)
+        .env("HOME", project)
+        .env_remove("ALIBABA_CLOUD_ACCESS_KEY_ID")
+        .env_remove("ALIBABA_CLOUD_ACCESS_KEY_SECRET")
+        .env_remove("ALIBABA_CLOUD_SECURITY_TOKEN")
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log);
+    cmd.spawn().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_is_a_named_server_error_and_failed_uploads_free_their_parts() {
+    use fcctl::aliyun::oss::{MultipartOptions, ObjectStore as _, OssClient, OssConfig};
+    use fcctl::exit::Hint as _;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("target/fcctl/local");
+    let mut child = spawn_emulator_on_a_tiny_disk(dir.path(), &data);
+    let info = wait_ready(&data, child.id()).await;
+    let key = AccessKey::new(&info.access_key_id, &info.access_key_secret);
+    let oss = OssClient::new(
+        OssConfig::new(&info.oss_endpoint, "fcctl-full", &info.region),
+        key.clone(),
+    )
+    .unwrap();
+    oss.ensure_bucket().await.unwrap();
+    let big = dir.path().join("big.bin");
+    std::fs::write(&big, vec![7u8; 3 << 20]).unwrap();
+    let opts = MultipartOptions {
+        part_size: 256 << 10,
+        concurrency: 2,
+        resume_dir: Some(dir.path().join("uploads")),
+        headers: Vec::new(),
+    };
+    let e = oss
+        .put_multipart("blobs/big", &big, &opts)
+        .await
+        .unwrap_err();
+    let text = e.to_string();
+    assert_eq!(e.status(), Some(500), "{text}");
+    assert!(text.contains("No space left on device"), "{text}");
+    let hint = e.hint().map(|h| h.to_string()).unwrap_or_default();
+    assert!(!hint.contains("fcctl.yaml"), "{hint}");
+    let resume_files = std::fs::read_dir(dir.path().join("uploads"))
+        .map(|d| d.count())
+        .unwrap_or(0);
+    assert_eq!(
+        resume_files, 0,
+        "the failed upload is forgotten, not resumed"
+    );
+    // The aborted upload's parts are gone: most of the disk is free again.
+    oss.put("small", vec![1u8; 600 << 10]).await.unwrap();
+
+    // A code package that does not fit is the emulator's failure, not the package's.
+    let fc = FcClient::new(&info.fc_endpoint, key, Default::default()).unwrap();
+    let mut zip = std::io::Cursor::new(Vec::new());
+    {
+        let mut z = zip::ZipWriter::new(&mut zip);
+        z.start_file("bootstrap", zip::write::SimpleFileOptions::default())
+            .unwrap();
+        // Incompressible: 1.5 MiB unpacked, more than the disk holds.
+        let noise: Vec<u8> = (0..(3u32 << 19))
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect();
+        z.write_all(&noise).unwrap();
+        z.finish().unwrap();
+    }
+    let f = json!({
+        "functionName": "big", "runtime": "custom.debian12", "handler": "h",
+        "code": {"zipFile": base64::engine::general_purpose::STANDARD.encode(zip.into_inner())},
+    });
+    let mut r = ApiRequest::new("CreateFunction", Method::POST, path(&["functions"]));
+    r.body = serde_json::to_vec(&f).unwrap();
+    r.content_type = Some("application/json".into());
+    let e = fc.send(&r).await.unwrap_err();
+    let text = e.to_string();
+    assert_eq!(e.status(), Some(500), "{text}");
+    assert!(text.contains("No space left on device"), "{text}");
+    let hint = e.hint().map(|h| h.to_string()).unwrap_or_default();
+    assert!(!hint.contains("fcctl.yaml"), "{hint}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
