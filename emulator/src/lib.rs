@@ -12,7 +12,8 @@
 //!   provision configs, custom domains), JSON on disk, crash-safe writes.
 //! - `runtime`: function instances as real processes (custom-runtime contract): `target`
 //!   (qualifier resolution), `spec` (what an instance runs, pure), `spawn`, `instance`,
-//!   `pool` (slots, scale-out cap), `proxy`, `reconcile` (idle reaping, provisioned instances).
+//!   `pool` (slots, scale-out cap), `proxy`, `reconcile` (idle reaping, provisioned instances),
+//!   `registry` (instance pids on disk, reaped after a killed emulator).
 //! - `listeners`: the registry of HTTP trigger listeners; `context`: the shared `Ctx`.
 //! - `gateway`: HTTP trigger listeners (one port per trigger) and the custom-domain endpoint.
 //! - `oss`: path-style OSS subset: `buckets`, `objects`, `multipart`, `store` (disk layout).
