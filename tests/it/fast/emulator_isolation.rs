@@ -508,8 +508,8 @@ async fn a_full_disk_is_a_named_server_error_and_failed_uploads_free_their_parts
     use fcctl::exit::Hint as _;
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("target/fcctl/local");
-    let mut child = spawn_emulator_on_a_tiny_disk(dir.path(), &data);
-    let info = wait_ready(&data, child.id()).await;
+    let child = KillOnDrop(spawn_emulator_on_a_tiny_disk(dir.path(), &data));
+    let info = wait_ready(&data, child.0.id()).await;
     let key = AccessKey::new(&info.access_key_id, &info.access_key_secret);
     let oss = OssClient::new(
         OssConfig::new(&info.oss_endpoint, "fcctl-full", &info.region),
@@ -571,6 +571,14 @@ async fn a_full_disk_is_a_named_server_error_and_failed_uploads_free_their_parts
     assert!(text.contains("No space left on device"), "{text}");
     let hint = e.hint().map(|h| h.to_string()).unwrap_or_default();
     assert!(!hint.contains("fcctl.yaml"), "{hint}");
-    child.kill().unwrap();
-    child.wait().unwrap();
+}
+
+/// Kills the process even when an assertion fails first.
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
