@@ -100,8 +100,26 @@ async fn start_detached(data_dir: &Path, faults: Option<&str>) -> anyhow::Result
     }
 }
 
-/// Sends SIGTERM to the emulator in `data_dir` and waits for it to exit; `false` if none ran.
-pub async fn stop(data_dir: &Path) -> anyhow::Result<bool> {
+/// What `stop` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stopped {
+    /// An emulator ran and was stopped.
+    pub emulator: bool,
+    /// Instance processes left by an emulator that had been killed, now killed.
+    pub orphans: usize,
+}
+
+/// Sends SIGTERM to the emulator in `data_dir` and waits for it to exit, then kills any
+/// instance process a killed emulator left behind, so nothing of it keeps running.
+pub async fn stop(data_dir: &Path) -> anyhow::Result<Stopped> {
+    let emulator = stop_emulator(data_dir).await?;
+    let orphans = emulator::reap_orphans(data_dir)
+        .with_context(|| format!("stopping instances left in {}", data_dir.display()))?;
+    Ok(Stopped { emulator, orphans })
+}
+
+/// SIGTERM to the running emulator and wait; `false` if none ran.
+async fn stop_emulator(data_dir: &Path) -> anyhow::Result<bool> {
     let Some(info) = find_running(data_dir).await else {
         return Ok(false);
     };

@@ -104,4 +104,19 @@ pub struct Info {
     pub nas_dir: PathBuf,
     pub data_dir: PathBuf,
     pub pid: u32,
+    /// How instances are kept apart from the host, as found at start.
+    #[serde(default)]
+    pub isolation: InstanceIsolation,
+}
+
+/// What keeps instances apart from the host and from the emulator, found by probing at start.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct InstanceIsolation {
+    /// A private mount namespace per instance: `/code` read-only, the data dir (with the
+    /// emulator's secret and every function's code) hidden.
+    pub mount_namespace: bool,
+    /// Instances get SIGKILL when the emulator dies, even by SIGKILL.
+    pub die_with_emulator: bool,
+    /// One line per missing protection: what an instance can do because of it.
+    pub warnings: Vec<String>,
 }

@@ -12,7 +12,8 @@
 //!   provision configs, custom domains), JSON on disk, crash-safe writes.
 //! - `runtime`: function instances as real processes (custom-runtime contract): `target`
 //!   (qualifier resolution), `spec` (what an instance runs, pure), `spawn`, `instance`,
-//!   `pool` (slots, scale-out cap), `proxy`, `reconcile` (idle reaping, provisioned instances).
+//!   `pool` (slots, scale-out cap), `proxy`, `reconcile` (idle reaping, provisioned instances),
+//!   `registry` (instance pids on disk, reaped after a killed emulator).
 //! - `listeners`: the registry of HTTP trigger listeners; `context`: the shared `Ctx`.
 //! - `gateway`: HTTP trigger listeners (one port per trigger) and the custom-domain endpoint.
 //! - `oss`: path-style OSS subset: `buckets`, `objects`, `multipart`, `store` (disk layout).
@@ -41,7 +42,7 @@ mod util;
 
 pub use config::{
     AccessKey, Config, DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET, DEFAULT_ACCOUNT_ID,
-    DEFAULT_REGION, Info, Isolation,
+    DEFAULT_REGION, Info, InstanceIsolation, Isolation,
 };
 pub use error::Error;
 pub use faults::Faults;
@@ -94,6 +95,12 @@ impl Emulator {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+        let reaped = runtime::reap_orphans(&data_dir);
+        if reaped > 0 {
+            tracing::warn!(
+                "stopped {reaped} instance process(es) left by an emulator that was killed"
+            );
+        }
         let nas_dir = cfg.nas_dir.clone().unwrap_or_else(|| data_dir.join("nas"));
         std::fs::create_dir_all(&nas_dir)
             .map_err(io_err(format!("creating {}", nas_dir.display())))?;
@@ -114,6 +121,7 @@ impl Emulator {
         };
         let mut cfg2 = cfg.clone();
         cfg2.data_dir = data_dir.clone();
+        let runtime = Arc::new(runtime::Runtime::new(&cfg2, &data_dir, &nas_dir).await);
         let info = Info {
             fc_endpoint: url(&l_fc)?,
             oss_endpoint: url(&l_oss)?,
@@ -125,8 +133,8 @@ impl Emulator {
             nas_dir: nas_dir.clone(),
             data_dir: data_dir.clone(),
             pid: std::process::id(),
+            isolation: runtime.isolation(),
         };
-        let runtime = Arc::new(runtime::Runtime::new(&cfg2, &data_dir, &nas_dir).await);
         let ctx = Arc::new(Ctx {
             cfg: cfg2,
             info: info.clone(),
@@ -187,6 +195,22 @@ impl Emulator {
         }
         let _ = std::fs::remove_file(self.ctx.info.data_dir.join("emulator.json"));
     }
+}
+
+/// Kills the instance processes a killed emulator left in `data_dir` (see the instance
+/// registry) and returns how many; nothing while an emulator runs on `data_dir` (it holds the
+/// lock and owns its instances).
+pub fn reap_orphans(data_dir: &std::path::Path) -> Result<usize, Error> {
+    let lock_path = data_dir.join("emulator.lock");
+    let lock = match std::fs::OpenOptions::new().write(true).open(&lock_path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(io_err(format!("opening {}", lock_path.display()))(e)),
+    };
+    if lock.try_lock().is_err() {
+        return Ok(0);
+    }
+    Ok(runtime::reap_orphans(data_dir))
 }
 
 pub(crate) fn serve(

@@ -32,7 +32,8 @@ pub fn request_id() -> String {
     format!("1-{:08x}-{}", (now_ms() / 1000) as u32, &u[..24])
 }
 
-/// Write `data` to `path` atomically: temp file + fsync + rename + fsync(dir).
+/// Write `data` to `path` atomically: temp file + fsync + rename + fsync(dir). On failure
+/// (a full disk) the temp file is removed, so a failed write leaves no bytes behind.
 pub fn atomic_write(path: &Path, data: &[u8]) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
@@ -41,12 +42,16 @@ pub fn atomic_write(path: &Path, data: &[u8]) -> std::io::Result<()> {
         path.file_name().and_then(|s| s.to_str()).unwrap_or("f"),
         uuid::Uuid::new_v4().simple()
     ));
-    {
+    let written = (|| {
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(data)?;
         f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
     }
-    std::fs::rename(&tmp, path)?;
     if let Ok(d) = std::fs::File::open(dir) {
         let _ = d.sync_all();
     }

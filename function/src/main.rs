@@ -1,4 +1,5 @@
-//! `/code/bootstrap`: listens on `0.0.0.0:$FC_CUSTOM_LISTEN_PORT` (default 9000).
+//! `/code/bootstrap`: listens on `$FCCTL_LISTEN_HOST:$FC_CUSTOM_LISTEN_PORT` (`0.0.0.0:9000` by
+//! default, as FC requires; the local emulator sets `127.0.0.1`).
 
 use std::net::SocketAddr;
 
@@ -31,6 +32,7 @@ fn main() -> anyhow::Result<()> {
             .with_context(|| format!("FC_CUSTOM_LISTEN_PORT={v:?} is not a port"))?,
         _ => 9000,
     };
+    let host = fcctl_protocol::env::listen_host().map_err(anyhow::Error::msg)?;
     let config = Config::from_env();
     // Load the model in the background right away (FCCTL_EAGER_LOAD=0 to wait for
     // /initialize or the first request): overlaps the load with start-up and the first
@@ -58,7 +60,7 @@ fn main() -> anyhow::Result<()> {
                 let _ = s.model().await;
             });
         }
-        let addr = SocketAddr::from(([0, 0, 0, 0], port));
+        let addr = SocketAddr::new(host, port);
         let listener =
             tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
         tracing::info!(%addr, "listening");

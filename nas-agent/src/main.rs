@@ -1,7 +1,8 @@
 //! nas-agent: an FC custom-runtime function with the app's NAS mounted that materialises
 //! fcctl NAS releases from content-addressed OSS blobs.
 //!
-//! Contract: listens on `0.0.0.0:$FC_CUSTOM_LISTEN_PORT` (default 9000), answers
+//! Contract: listens on `$FCCTL_LISTEN_HOST:$FC_CUSTOM_LISTEN_PORT` (`0.0.0.0:9000` by default;
+//! the local emulator sets 127.0.0.1), answers
 //! `POST /initialize`, `GET /pre-stop` and `POST /invoke`. The invoke body is a
 //! [`fcctl_protocol::agent::Job`]; the answer is its reply or a typed
 //! [`fcctl_protocol::agent::Failure`]. The agent holds no credentials: fcctl sends a
@@ -37,7 +38,14 @@ fn main() {
         .ok()
         .and_then(|p| p.parse().ok())
         .unwrap_or(9000);
-    let server = match tiny_http::Server::http(("0.0.0.0", port)) {
+    let host = match fcctl_protocol::env::listen_host() {
+        Ok(h) => h,
+        Err(e) => {
+            eprintln!("nas-agent: {e}");
+            std::process::exit(1);
+        }
+    };
+    let server = match tiny_http::Server::http((host, port)) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("nas-agent: cannot listen on port {port}: {e}");

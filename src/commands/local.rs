@@ -14,22 +14,32 @@ pub async fn run(ctx: &Ctx, c: LocalCommand) -> anyhow::Result<()> {
         LocalCommand::Start(a) => start(ctx, a).await,
         LocalCommand::Stop { data_dir } => {
             let dir = data_dir_or_default(ctx, data_dir);
-            let stopped = local::stop(&dir).await?;
+            let done = local::stop(&dir).await?;
             #[derive(Serialize)]
             struct R {
                 stopped: bool,
+                /// Instance processes a killed emulator had left running, now killed.
+                orphans_stopped: usize,
                 data_dir: String,
             }
             let r = R {
-                stopped,
+                stopped: done.emulator,
+                orphans_stopped: done.orphans,
                 data_dir: dir.display().to_string(),
             };
             ctx.out.result(&r, || {
-                if stopped {
+                let mut s = if r.stopped {
                     format!("stopped the emulator in {}", r.data_dir)
                 } else {
                     format!("no emulator running in {}", r.data_dir)
+                };
+                if r.orphans_stopped > 0 {
+                    s.push_str(&format!(
+                        "\nstopped {} instance process(es) left by a killed emulator",
+                        r.orphans_stopped
+                    ));
                 }
+                s
             });
             Ok(())
         }
@@ -56,6 +66,7 @@ pub async fn run(ctx: &Ctx, c: LocalCommand) -> anyhow::Result<()> {
             let dir = data_dir_or_default(ctx, data_dir);
             match local::find_running(&dir).await {
                 Some(info) => {
+                    warn_isolation(ctx, &info);
                     ctx.out.result(&info, || describe(&info));
                     Ok(())
                 }
@@ -74,6 +85,13 @@ fn data_dir_or_default(ctx: &Ctx, data_dir: Option<std::path::PathBuf>) -> std::
     data_dir
         .map(|d| absolute_dir(&d))
         .unwrap_or_else(|| local::default_data_dir(&ctx.project.work_dir()))
+}
+
+/// Every protection the emulator could not give its instances, loud on stderr.
+fn warn_isolation(ctx: &Ctx, info: &local::Info) {
+    for w in &info.isolation.warnings {
+        ctx.out.note(format!("warning: {w}"));
+    }
 }
 
 fn describe(info: &local::Info) -> String {
@@ -121,6 +139,7 @@ async fn start(ctx: &Ctx, a: LocalStartArgs) -> anyhow::Result<()> {
         .await
         .context("starting the local emulator")?;
     let info = emu.info().clone();
+    warn_isolation(ctx, &info);
     // The emulator's own keys are printed on purpose: they are local, fixed and not secret.
     ctx.out.result(&info, || describe(&info));
     use std::io::Write as _;

@@ -18,3 +18,18 @@ pub const EAGER_LOAD: &str = "FCCTL_EAGER_LOAD";
 pub const COLD_NONCE: &str = "FCCTL_COLD_NONCE";
 /// FC's custom-runtime port variable (FC sets it; 9000 when absent).
 pub const LISTEN_PORT: &str = "FC_CUSTOM_LISTEN_PORT";
+/// The address a custom runtime binds. FC needs `0.0.0.0` (its health check comes from outside
+/// the instance), the default when unset; the local emulator sets `127.0.0.1` so nothing on the
+/// network reaches an instance past the trigger's authentication.
+pub const LISTEN_HOST: &str = "FCCTL_LISTEN_HOST";
+
+/// The address to bind from [`LISTEN_HOST`]: `0.0.0.0` when unset or empty; a value that is not
+/// an IP address is an error, never a silent fall-back to listening everywhere.
+pub fn listen_host() -> Result<std::net::IpAddr, String> {
+    match std::env::var(LISTEN_HOST) {
+        Ok(v) if !v.is_empty() => v
+            .parse()
+            .map_err(|_| format!("{LISTEN_HOST}={v:?} is not an IP address")),
+        _ => Ok(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)),
+    }
+}

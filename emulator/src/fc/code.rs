@@ -46,11 +46,21 @@ pub fn store_code(ctx: &Ctx, code: &Value) -> Result<(String, u64, u64), ApiErro
     let target = dir.join(&sha);
     if !target.exists() {
         let tmp = dir.join(format!(".{sha}.tmp-{}", uuid::Uuid::new_v4().simple()));
-        unpack_zip(&bytes, &tmp).map_err(|e| {
-            ApiError::invalid_argument(format!("code package is not a valid zip: {e}"))
-        })?;
-        crate::util::atomic_write(&dir.join(format!("{sha}.zip")), &bytes)
-            .map_err(|e| ApiError::internal(format!("storing code: {e}")))?;
+        let stored = unpack_zip(&bytes, &tmp).and_then(|()| {
+            crate::util::atomic_write(&dir.join(format!("{sha}.zip")), &bytes)
+                .map_err(Unpack::Storage)
+        });
+        if let Err(e) = stored {
+            let _ = std::fs::remove_dir_all(&tmp);
+            return Err(match e {
+                Unpack::Zip(e) => {
+                    ApiError::invalid_argument(format!("code package is not a valid zip: {e}"))
+                }
+                Unpack::Storage(e) => ApiError::internal(format!(
+                    "the emulator could not store the code package in its data dir: {e}"
+                )),
+            });
+        }
         if std::fs::rename(&tmp, &target).is_err() {
             let _ = std::fs::remove_dir_all(&tmp);
         }
@@ -58,32 +68,46 @@ pub fn store_code(ctx: &Ctx, code: &Value) -> Result<(String, u64, u64), ApiErro
     Ok((sha, crc, bytes.len() as u64))
 }
 
-pub fn unpack_zip(bytes: &[u8], dest: &Path) -> Result<(), String> {
+/// Why a code package could not be unpacked: the caller's zip (400) or the emulator's own
+/// disk (500), which must never be blamed on the package.
+pub enum Unpack {
+    Zip(String),
+    Storage(std::io::Error),
+}
+
+pub fn unpack_zip(bytes: &[u8], dest: &Path) -> Result<(), Unpack> {
     use std::os::unix::fs::PermissionsExt as _;
-    let mut z = zip::ZipArchive::new(std::io::Cursor::new(bytes)).map_err(|e| e.to_string())?;
-    std::fs::create_dir_all(dest).map_err(|e| e.to_string())?;
+    let zip_err = |e: zip::result::ZipError| match e {
+        zip::result::ZipError::Io(e) => Unpack::Storage(e),
+        e => Unpack::Zip(e.to_string()),
+    };
+    let mut z = zip::ZipArchive::new(std::io::Cursor::new(bytes)).map_err(zip_err)?;
+    std::fs::create_dir_all(dest).map_err(Unpack::Storage)?;
     for i in 0..z.len() {
-        let mut f = z.by_index(i).map_err(|e| e.to_string())?;
+        let mut f = z.by_index(i).map_err(zip_err)?;
         let Some(rel) = f.enclosed_name() else {
-            return Err(format!("unsafe path in zip: {}", f.name()));
+            return Err(Unpack::Zip(format!("unsafe path in zip: {}", f.name())));
         };
         let out = dest.join(rel);
         if f.is_dir() {
-            std::fs::create_dir_all(&out).map_err(|e| e.to_string())?;
+            std::fs::create_dir_all(&out).map_err(Unpack::Storage)?;
             continue;
         }
         if let Some(p) = out.parent() {
-            std::fs::create_dir_all(p).map_err(|e| e.to_string())?;
+            std::fs::create_dir_all(p).map_err(Unpack::Storage)?;
         }
-        let mut w = std::fs::File::create(&out).map_err(|e| e.to_string())?;
-        std::io::copy(&mut f, &mut w).map_err(|e| e.to_string())?;
+        let mut w = std::fs::File::create(&out).map_err(Unpack::Storage)?;
+        // Reading a corrupt entry fails as an io::Error too; tell the two apart by side.
+        let mut buf = Vec::new();
+        std::io::Read::read_to_end(&mut f, &mut buf).map_err(|e| Unpack::Zip(e.to_string()))?;
+        std::io::Write::write_all(&mut w, &buf).map_err(Unpack::Storage)?;
         let mode = f
             .unix_mode()
             .map(|m| m & 0o7777)
             .filter(|m| *m != 0)
             .unwrap_or(0o644);
         std::fs::set_permissions(&out, std::fs::Permissions::from_mode(mode))
-            .map_err(|e| e.to_string())?;
+            .map_err(Unpack::Storage)?;
     }
     Ok(())
 }

@@ -54,7 +54,11 @@ pub fn read_object(ctx: &Ctx, bucket: &str, key: &str) -> Option<Vec<u8>> {
 pub fn store(ctx: &Ctx, bucket: &str, meta: &Meta, data: &[u8]) -> Result<(), ApiError> {
     let (d, m) = obj_paths(ctx, bucket, &meta.key);
     atomic_write(&d, data).map_err(internal_error)?;
-    atomic_write(&m, &serde_json::to_vec(meta).unwrap_or_default()).map_err(internal_error)
+    atomic_write(&m, &serde_json::to_vec(meta).unwrap_or_default()).map_err(|e| {
+        // Data without metadata is no object, only lost space.
+        let _ = std::fs::remove_file(&d);
+        internal_error(e)
+    })
 }
 
 pub fn all_meta(ctx: &Ctx, bucket: &str) -> Vec<Meta> {
@@ -94,6 +98,12 @@ pub fn sanitize(s: &str) -> String {
     s.chars().filter(|c| c.is_ascii_alphanumeric()).collect()
 }
 
+/// A storage failure of the emulator's disk (full, read-only, …): OSS's 500 `InternalError`,
+/// naming the cause, so a client sees a server fault and not a fault in its request.
 pub fn internal_error(e: std::io::Error) -> ApiError {
-    ApiError::new(500, "InternalError", e.to_string())
+    ApiError::new(
+        500,
+        "InternalError",
+        format!("the emulator could not store the data in its data dir: {e}"),
+    )
 }

@@ -3,6 +3,7 @@
 use crate::runtime::spec::InstanceSpec;
 use crate::runtime::target::{Target, pool_version};
 use crate::util::now_ms;
+use std::path::PathBuf;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -32,6 +33,8 @@ pub struct Instance {
     /// Set once the port accepts connections and the initializer (if any) succeeded.
     pub ready: AtomicBool,
     pub pre_stop: Option<Duration>,
+    /// This instance's entry in the instance registry, removed when the instance is dropped.
+    registry: Option<PathBuf>,
 }
 
 impl Instance {
@@ -42,6 +45,7 @@ impl Instance {
         provisioned: Option<String>,
         spec: &InstanceSpec,
         child: tokio::process::Child,
+        registry: Option<PathBuf>,
     ) -> Instance {
         Instance {
             id,
@@ -60,6 +64,7 @@ impl Instance {
             dead: AtomicBool::new(false),
             ready: AtomicBool::new(false),
             pre_stop: spec.pre_stop,
+            registry,
         }
     }
 
@@ -97,5 +102,14 @@ impl Instance {
 
     pub fn inflight(&self) -> usize {
         self.inflight.load(Ordering::Acquire)
+    }
+}
+
+impl Drop for Instance {
+    /// The child is killed on drop (`kill_on_drop`), so its registry entry goes too.
+    fn drop(&mut self) {
+        if let Some(p) = &self.registry {
+            let _ = std::fs::remove_file(p);
+        }
     }
 }

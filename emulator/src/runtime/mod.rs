@@ -9,11 +9,13 @@ mod instance;
 mod pool;
 mod proxy;
 mod reconcile;
+mod registry;
 mod spawn;
 mod spec;
 mod target;
 
 pub use instance::Instance;
+pub use registry::reap as reap_orphans;
 pub use target::{Target, resolve};
 
 use crate::api_error::ApiError;
@@ -45,9 +47,10 @@ pub struct Runtime {
     pub wake: tokio::sync::Notify,
 }
 
-async fn namespaces_work() -> bool {
-    tokio::process::Command::new("unshare")
-        .args(["--mount", "--propagation", "private", "true"])
+/// Whether `program args` runs and succeeds here (a probe for an isolation tool).
+async fn works(program: &str, args: &[&str]) -> bool {
+    tokio::process::Command::new(program)
+        .args(args)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .status()
@@ -61,8 +64,11 @@ impl Runtime {
         let use_ns = match cfg.isolation {
             Isolation::PathMap => false,
             Isolation::Namespace => true,
-            Isolation::Auto => namespaces_work().await,
+            Isolation::Auto => {
+                works("unshare", &["--mount", "--propagation", "private", "true"]).await
+            }
         };
+        let pdeathsig = works("setpriv", &["--pdeathsig", "KILL", "true"]).await;
         tracing::info!(
             namespaces = use_ns,
             "instance isolation: {}",
@@ -82,13 +88,18 @@ impl Runtime {
             data_dir: data_dir.to_path_buf(),
             nas_dir: nas_dir.to_path_buf(),
             namespaces: use_ns,
+            pdeathsig,
+            inherited: spec::INHERITED_ENV
+                .iter()
+                .filter_map(|k| std::env::var(k).ok().map(|v| (k.to_string(), v)))
+                .collect(),
             region: cfg.region.clone(),
             account_id: cfg.account_id.clone(),
             start_timeout: cfg.instance_start_timeout,
             client,
         });
         let errors = Arc::new(ProvisionErrors::default());
-        Runtime {
+        let rt = Runtime {
             reconciler: Reconciler {
                 pools: pools.clone(),
                 spawner: spawner.clone(),
@@ -102,6 +113,29 @@ impl Runtime {
             faults: cfg.faults.clone(),
             max_instances_per_function: cfg.max_instances_per_function,
             wake: tokio::sync::Notify::new(),
+        };
+        for w in rt.isolation().warnings {
+            tracing::warn!("instance isolation: {w}");
+        }
+        rt
+    }
+
+    pub fn isolation(&self) -> crate::config::InstanceIsolation {
+        let mut warnings = Vec::new();
+        if !self.spawner.namespaces {
+            warnings.push(
+                "instances run without a private mount namespace (`unshare --mount` needs root or CAP_SYS_ADMIN here, or isolation is set to path mapping): an instance can read the emulator's data dir, including emulator.json with the emulator's access key secret and other functions' code, and write into its own code dir".to_string(),
+            );
+        }
+        if !self.spawner.pdeathsig {
+            warnings.push(
+                "`setpriv --pdeathsig` (util-linux) is unavailable: instances outlive an emulator killed with SIGKILL until its next start or `fcctl local stop` reaps them".to_string(),
+            );
+        }
+        crate::config::InstanceIsolation {
+            mount_namespace: self.spawner.namespaces,
+            die_with_emulator: self.spawner.pdeathsig,
+            warnings,
         }
     }
 

@@ -3,6 +3,7 @@
 
 use crate::api_error::ApiError;
 use crate::runtime::instance::{ColdStart, Instance};
+use crate::runtime::registry;
 use crate::runtime::spec::{InstanceSpec, Placement};
 use crate::runtime::target::Target;
 use crate::util::{free_port, request_id};
@@ -22,6 +23,10 @@ pub struct Spawner {
     pub data_dir: PathBuf,
     pub nas_dir: PathBuf,
     pub namespaces: bool,
+    /// [`INHERITED_ENV`](crate::runtime::spec::INHERITED_ENV) as the emulator found them.
+    pub inherited: Vec<(String, String)>,
+    /// Start instances through `setpriv --pdeathsig KILL` (util-linux), found to work.
+    pub pdeathsig: bool,
     pub region: String,
     pub account_id: String,
     pub start_timeout: Duration,
@@ -49,10 +54,23 @@ impl Spawner {
                 region: &self.region,
                 account_id: &self.account_id,
                 namespaces: self.namespaces,
+                data_dir: &self.data_dir,
+                inherited: &self.inherited,
             },
         );
         let (child, log_path) = self.spawn(&spec, &t.function, &id)?;
-        let inst = Arc::new(Instance::new(id, port, t, provisioned, &spec, child));
+        let registry = child
+            .id()
+            .and_then(|pid| registry::record(&self.data_dir, &id, pid).ok());
+        let inst = Arc::new(Instance::new(
+            id,
+            port,
+            t,
+            provisioned,
+            &spec,
+            child,
+            registry,
+        ));
         self.wait_for_port(&inst, &log_path, t0).await?;
         let start_ms = t0.elapsed().as_millis() as u64;
         let init_ms = match spec.initializer {
@@ -80,12 +98,22 @@ impl Spawner {
         let log_error = |e: std::io::Error| ApiError::internal(format!("log file: {e}"));
         let log = std::fs::File::create(&log_path).map_err(log_error)?;
         let log2 = log.try_clone().map_err(log_error)?;
-        let mut cmd = tokio::process::Command::new(&spec.program);
+        let mut cmd = if self.pdeathsig {
+            // The instance dies with the emulator, even on SIGKILL. The signal follows the
+            // forking thread, a runtime worker that lives as long as the emulator; the
+            // instance registry reaps whatever escapes (an instance's own children).
+            let mut c = tokio::process::Command::new("setpriv");
+            c.args(["--pdeathsig", "KILL", "--"]).arg(&spec.program);
+            c
+        } else {
+            tokio::process::Command::new(&spec.program)
+        };
         cmd.args(&spec.args);
         if let Some(dir) = &spec.cwd {
             cmd.current_dir(dir);
         }
-        cmd.envs(spec.env.iter().cloned())
+        cmd.env_clear()
+            .envs(spec.env.iter().cloned())
             .stdin(std::process::Stdio::null())
             .stdout(log)
             .stderr(log2)

@@ -19,7 +19,21 @@ pub struct Placement<'a> {
     pub account_id: &'a str,
     /// Run in a private mount namespace (bind `/code` and the mounts) instead of rewriting paths.
     pub namespaces: bool,
+    /// The emulator's data dir (its secret, other functions' code): hidden inside a namespace.
+    pub data_dir: &'a Path,
+    /// The few variables of the emulator's own environment an instance inherits ([`INHERITED_ENV`]).
+    pub inherited: &'a [(String, String)],
 }
+
+/// Variables of the emulator's environment an instance keeps: where programs and shared
+/// libraries are found, so an interpreter (`python3`) or a binary resolves as it does for the
+/// emulator itself. FC's image sets its own; nothing else passes (the emulator's credentials,
+/// `ALIBABA_CLOUD_*`, must never reach a function).
+pub const INHERITED_ENV: [&str; 2] = ["PATH", "LD_LIBRARY_PATH"];
+
+/// The address instances bind (`fcctl_protocol::env::LISTEN_HOST`, honoured by fcctl's
+/// function and nas-agent): loopback, as only the emulator talks to them.
+pub const LISTEN_HOST_VAR: &str = "FCCTL_LISTEN_HOST";
 
 /// A NAS mount: `source` on the host appears at `dir` inside the instance.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,7 +69,7 @@ impl InstanceSpec {
             let mut args: Vec<String> = ["--mount", "--propagation", "private", "--", "sh", "-c"]
                 .map(String::from)
                 .into();
-            args.push(namespace_script(place.code_dir, &mounts));
+            args.push(namespace_script(place.code_dir, &mounts, place.data_dir));
             args.push("fc-instance".into());
             args.extend(argv.iter().cloned());
             ("unshare".to_string(), args, None)
@@ -132,11 +146,13 @@ fn command(cfg: &Value) -> Vec<String> {
     argv
 }
 
-/// The function's environment variables followed by the `FC_*` variables of the
-/// custom-runtime contract (so a function cannot override those).
+/// The instance's whole environment (the spawn clears the rest): [`INHERITED_ENV`], then the
+/// function's environment variables (which may set `PATH`, as on FC), then the `FC_*`
+/// variables of the custom-runtime contract and the listen host (so a function cannot
+/// override those). Later entries win.
 fn function_env(t: &Target, place: &Placement) -> Vec<(String, String)> {
     let cfg = &t.config;
-    let mut env: Vec<(String, String)> = Vec::new();
+    let mut env: Vec<(String, String)> = place.inherited.to_vec();
     if let Some(e) = cfg["environmentVariables"].as_object() {
         for (k, v) in e {
             let v = v
@@ -181,15 +197,18 @@ fn function_env(t: &Target, place: &Placement) -> Vec<(String, String)> {
         ),
     ];
     env.extend(fc_env.map(|(k, v)| (k.to_string(), v)));
+    env.push((LISTEN_HOST_VAR.to_string(), "127.0.0.1".to_string()));
     env
 }
 
-/// The `sh -c` script run inside `unshare --mount`: bind the code and mounts, then exec
-/// the command (passed as `"$@"`).
-fn namespace_script(code_dir: &Path, mounts: &[Mount]) -> String {
+/// The `sh -c` script run inside `unshare --mount`: bind the code read-only at `/code` (as on
+/// FC) and the mounts, then cover the data dir with an empty read-only tmpfs (the emulator's
+/// secret and other functions' code disappear; the binds made before stay), then exec the
+/// command (passed as `"$@"`).
+fn namespace_script(code_dir: &Path, mounts: &[Mount], data_dir: &Path) -> String {
     let mut script = String::from("set -e; mkdir -p /code; mount --bind ");
     script.push_str(&sh_quote(&code_dir.display().to_string()));
-    script.push_str(" /code; ");
+    script.push_str(" /code; mount -o remount,bind,ro /code; ");
     for m in mounts {
         script.push_str(&format!(
             "mkdir -p {d}; mount --bind {s} {d}; ",
@@ -197,6 +216,10 @@ fn namespace_script(code_dir: &Path, mounts: &[Mount]) -> String {
             s = sh_quote(&m.source.display().to_string())
         ));
     }
+    script.push_str(&format!(
+        "mount -t tmpfs -o ro,size=4k,mode=0 fcctl-hidden {}; ",
+        sh_quote(&data_dir.display().to_string())
+    ));
     script.push_str("cd /code; exec \"$@\"");
     script
 }
@@ -252,6 +275,8 @@ mod tests {
             region: "cn-shenzhen",
             account_id: "123",
             namespaces,
+            data_dir: Path::new("/data"),
+            inherited: &[],
         }
     }
 
@@ -323,7 +348,7 @@ mod tests {
         );
         assert_eq!(
             s.args[6],
-            "set -e; mkdir -p /code; mount --bind '/data/code/abc' /code; mkdir -p '/mnt/auto'; mount --bind '/data/nas' '/mnt/auto'; cd /code; exec \"$@\""
+            "set -e; mkdir -p /code; mount --bind '/data/code/abc' /code; mount -o remount,bind,ro /code; mkdir -p '/mnt/auto'; mount --bind '/data/nas' '/mnt/auto'; mount -t tmpfs -o ro,size=4k,mode=0 fcctl-hidden '/data'; cd /code; exec \"$@\""
         );
         assert_eq!(s.args[7..], ["fc-instance", "/code/bootstrap"]);
         assert_eq!(env(&s, "DATA"), Some("/mnt/auto"));

@@ -169,7 +169,7 @@ class H(http.server.BaseHTTPRequestHandler):
 class S(socketserver.ThreadingMixIn, http.server.HTTPServer):
     daemon_threads = True
     allow_reuse_address = True
-S(("0.0.0.0", port), H).serve_forever()
+S((os.environ.get("FCCTL_LISTEN_HOST", "0.0.0.0"), port), H).serve_forever()
 "#;
 
 pub fn code_zip() -> String {

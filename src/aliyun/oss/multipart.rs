@@ -73,6 +73,12 @@ pub(super) struct Plan {
 /// Parts already on the server: part number → ETag without quotes.
 type Done = BTreeMap<u32, String>;
 
+/// A 500 answered by the server itself (OSS `InternalError`: it failed to store what it was
+/// sent), as against throttling, an unavailable gateway (502/503/504) or a lost connection.
+fn server_failed(e: &Error) -> bool {
+    e.status() == Some(500)
+}
+
 impl OssClient {
     pub(super) async fn initiate(&self, key: &str, extra: &[(String, String)]) -> Result<String> {
         let mut r = self.req("InitiateMultipartUpload", Method::POST, key);
@@ -170,23 +176,38 @@ impl OssClient {
         let parts_skipped = done.len() as u32;
         let parts_total = plan.parts_total;
         tracing::debug!(target: "fcctl::aliyun", key, upload_id = %upload_id, parts_total, parts_skipped, "multipart upload");
-        let bytes_sent = self
-            .upload_missing(key, file, &plan, &upload_id, &mut done, opts.concurrency)
-            .await?;
-        if let Some(want) = &opts.expect_sha256
-            && let Err(e) = verify_parts(file, &plan, &done, want).await
-        {
-            // Nothing of this upload is worth resuming: its parts are of another content.
-            let _ = self.abort_multipart(key, &upload_id).await;
-            if let Some(sp) = &plan.state_path {
-                let _ = tokio::fs::remove_file(sp).await;
+        let uploaded = async {
+            let bytes_sent = self
+                .upload_missing(key, file, &plan, &upload_id, &mut done, opts.concurrency)
+                .await?;
+            if let Some(want) = &opts.expect_sha256 {
+                verify_parts(file, &plan, &done, want)
+                    .await
+                    .map_err(|e| (e, Forget::Yes))?;
             }
-            return Err(e);
+            let parts: Vec<(u32, String)> = done.into_iter().collect();
+            let etag = self
+                .complete_checked(key, &upload_id, &parts, plan.size)
+                .await?;
+            Ok::<_, (Error, Forget)>((bytes_sent, etag))
         }
-        let parts: Vec<(u32, String)> = done.into_iter().collect();
-        let etag = self
-            .complete_checked(key, &upload_id, &parts, plan.size)
-            .await?;
+        .await;
+        let (bytes_sent, etag) = match uploaded {
+            Ok(r) => r,
+            Err((e, forget)) => {
+                // Parts of another content (the file changed) are worth nothing; parts the
+                // server could not keep (a full disk) only take space there, and resuming would
+                // meet the same failure. Abort the upload (freeing them) and forget it; an
+                // interrupted or throttled upload stays resumable.
+                if forget == Forget::Yes || server_failed(&e) {
+                    let _ = self.abort_multipart(key, &upload_id).await;
+                    if let Some(sp) = &plan.state_path {
+                        let _ = tokio::fs::remove_file(sp).await;
+                    }
+                }
+                return Err(e);
+            }
+        };
         if let Some(sp) = &plan.state_path {
             let _ = tokio::fs::remove_file(sp).await;
         }
@@ -381,6 +402,19 @@ impl OssClient {
             }
             tokio::time::sleep(std::time::Duration::from_millis(200 * attempt)).await;
         }
+    }
+}
+
+/// Whether a failed upload is abandoned whatever the error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Forget {
+    Yes,
+    IfTheServerFailed,
+}
+
+impl From<Error> for (Error, Forget) {
+    fn from(e: Error) -> Self {
+        (e, Forget::IfTheServerFailed)
     }
 }
 

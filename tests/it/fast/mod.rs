@@ -5,3 +5,4 @@ mod architecture;
 mod build_inputs;
 mod cli;
 mod control_plane;
+mod emulator_isolation;
