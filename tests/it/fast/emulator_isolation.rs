@@ -524,6 +524,7 @@ async fn a_full_disk_is_a_named_server_error_and_failed_uploads_free_their_parts
         concurrency: 2,
         resume_dir: Some(dir.path().join("uploads")),
         headers: Vec::new(),
+        expect_sha256: None,
     };
     let e = oss
         .put_multipart("blobs/big", &big, &opts)
