@@ -4,3 +4,4 @@ mod aliyun_emulator;
 mod architecture;
 mod cli;
 mod control_plane;
+mod request_inputs;
