@@ -32,17 +32,19 @@ impl Loader {
             hint: Some(hint),
             snippet: None,
         };
-        let bytes =
-            crate::fsutil::read_capped(path, MAX_CONFIG_BYTES, "config file").map_err(|e| {
-                use crate::exit::Hint as _;
-                let hint = match &e {
-                    crate::fsutil::ReadCappedError::Io { .. } => format!(
-                        "run `fcctl init` to create {FILE_NAME} here, or pass --config PATH"
-                    ),
-                    other => other.hint().map(|h| h.into_owned()).unwrap_or_default(),
-                };
-                fail(format!("cannot read the project file: {e}"), hint)
-            })?;
+        let bytes = crate::fsutil::read_capped(path, MAX_CONFIG_BYTES, "config file").map_err(
+            |e| match e {
+                crate::fsutil::ReadCappedError::Io { source, .. } => fail(
+                    format!("cannot read the project file: {source}"),
+                    format!("run `fcctl init` to create {FILE_NAME} here, or pass --config PATH"),
+                ),
+                other => {
+                    use crate::exit::Hint as _;
+                    let hint = other.hint().map(|h| h.into_owned()).unwrap_or_default();
+                    fail(other.to_string(), hint)
+                }
+            },
+        )?;
         let text = String::from_utf8(bytes).map_err(|e| {
             fail(
                 format!(
