@@ -279,6 +279,25 @@ pub struct BenchArgs {
     /// Allow a non-loopback target (your own endpoint only).
     #[arg(long)]
     pub allow_remote: bool,
+    /// Exit non-zero (after writing the report) when fewer than PERCENT of the requests
+    /// succeed, e.g. 99 or 99.5%. Default: at least one must succeed.
+    #[arg(long, value_name = "PERCENT", value_parser = parse_percent)]
+    pub min_success: Option<f64>,
+}
+
+/// `99`, `99.5` or `99.5%`, within 0..=100.
+fn parse_percent(s: &str) -> Result<f64, String> {
+    let n: f64 = s
+        .trim()
+        .trim_end_matches('%')
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{s}` is not a percentage like 99 or 99.5%"))?;
+    if (0.0..=100.0).contains(&n) {
+        Ok(n)
+    } else {
+        Err(format!("`{s}` is not between 0 and 100"))
+    }
 }
 
 /// `fcctl bench compare`.
@@ -386,5 +405,14 @@ mod tests {
     fn cli_definition_is_consistent() {
         use clap::CommandFactory as _;
         super::Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn min_success_takes_a_percentage() {
+        assert_eq!(super::parse_percent("99.5%"), Ok(99.5));
+        assert_eq!(super::parse_percent("0"), Ok(0.0));
+        for bad in ["101", "-1", "most", "NaN"] {
+            assert!(super::parse_percent(bad).is_err(), "{bad}");
+        }
     }
 }

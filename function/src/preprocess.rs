@@ -57,8 +57,83 @@ pub enum DecodeError {
     TooMuchMemory(String),
     #[error("image has zero width or height")]
     ZeroSize,
+    #[error("the JPEG is truncated: {0}; send the whole file")]
+    Truncated(&'static str),
     #[error("cannot decode the image (truncated or corrupt?): {0}")]
     Corrupt(String),
+}
+
+/// Whether a JPEG reaches its end-of-image marker, walking its segments and scans. The
+/// decoder does not say: it fills whatever a cut-off scan leaves undecoded with grey and
+/// reports success, so a tenth of a photo was classified like a whole one. Bytes after the
+/// marker (camera trailers, padding) are allowed, as decoders and browsers allow them.
+///
+/// # Errors
+///
+/// [`DecodeError::Truncated`] naming where the data stops.
+pub fn check_jpeg_complete(b: &[u8]) -> Result<(), DecodeError> {
+    let mut i = 2; // after SOI
+    let mut scans = 0u32;
+    loop {
+        // Tolerate stray bytes between segments (as the decoder does), then fill bytes.
+        while i < b.len() && b[i] != 0xFF {
+            i += 1;
+        }
+        while i < b.len() && b[i] == 0xFF {
+            i += 1;
+        }
+        let Some(&marker) = b.get(i) else {
+            return Err(DecodeError::Truncated(
+                "the data stops before its end-of-image marker",
+            ));
+        };
+        i += 1;
+        match marker {
+            0xD9 if scans > 0 => return Ok(()),
+            0xD9 => {
+                return Err(DecodeError::Truncated(
+                    "it ends before any image data (no scan)",
+                ));
+            }
+            // Standalone markers: no length follows.
+            0x00 | 0x01 | 0xD0..=0xD8 => continue,
+            _ => {}
+        }
+        let Some(len) = b.get(i..i + 2) else {
+            return Err(DecodeError::Truncated("a segment header is cut off"));
+        };
+        let len = usize::from(u16::from_be_bytes([len[0], len[1]]));
+        if len < 2 {
+            // Malformed, not truncated: the decoder names it.
+            return Ok(());
+        }
+        i += len;
+        if i > b.len() {
+            return Err(DecodeError::Truncated("a segment is cut off"));
+        }
+        if marker == 0xDA {
+            scans += 1;
+            i = scan_end(b, i).ok_or(DecodeError::Truncated(
+                "its scan data stops before the end-of-image marker",
+            ))?;
+        }
+    }
+}
+
+/// Where the entropy-coded data starting at `i` ends: the first marker that is not a stuffed
+/// zero (`FF 00`) or a restart (`FF D0`–`FF D7`); `None` when the data runs out first.
+fn scan_end(b: &[u8], mut i: usize) -> Option<usize> {
+    loop {
+        i += b.get(i..)?.iter().position(|&x| x == 0xFF)?;
+        let mut j = i + 1;
+        while b.get(j) == Some(&0xFF) {
+            j += 1;
+        }
+        match *b.get(j)? {
+            0x00 | 0xD0..=0xD7 => i = j + 1,
+            _ => return Some(i),
+        }
+    }
 }
 
 /// Sniffed format, or an error for unknown/unsupported content.
@@ -89,6 +164,9 @@ fn map_image_err(e: image::ImageError) -> DecodeError {
 /// `convert("RGB")` does); GIFs use their first frame; CMYK/grey JPEGs become RGB.
 pub fn decode_rgb(bytes: &[u8], limits: &DecodeLimits) -> Result<image::RgbImage, DecodeError> {
     let fmt = sniff(bytes)?;
+    if fmt == ImageFormat::Jpeg {
+        check_jpeg_complete(bytes)?;
+    }
     let mut reader = ImageReader::with_format(Cursor::new(bytes), fmt);
     let mut l = Limits::default();
     l.max_image_width = Some(limits.max_side);
@@ -246,4 +324,106 @@ pub fn preprocess(
             resize_ms: (t2 - t1).as_secs_f64() * 1e3,
         },
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A baseline JPEG made here: a gradient, so every scan has real data.
+    fn baseline_jpeg() -> Vec<u8> {
+        let img = image::RgbImage::from_fn(320, 240, |x, y| {
+            image::Rgb([(x % 256) as u8, (y % 256) as u8, ((x * y) % 256) as u8])
+        });
+        let mut out = Vec::new();
+        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 90)
+            .encode_image(&img)
+            .unwrap();
+        out
+    }
+
+    fn shared_images() -> std::path::PathBuf {
+        let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/images");
+        assert!(
+            p.is_dir(),
+            "test photos not found at {} (the ../shared checkout next to the repo)",
+            p.display()
+        );
+        p
+    }
+
+    /// The progressive photos of the dev set (labels.csv flags them), read at run time.
+    fn progressive_photos() -> Vec<(String, Vec<u8>)> {
+        let dev = shared_images().join("dev");
+        let csv = std::fs::read_to_string(dev.join("labels.csv")).unwrap();
+        let photos: Vec<(String, Vec<u8>)> = csv
+            .lines()
+            .filter(|l| l.contains("progressive"))
+            .take(5)
+            .map(|l| {
+                let file = l.split(',').next().unwrap().to_string();
+                let bytes = std::fs::read(dev.join(&file)).unwrap();
+                (file, bytes)
+            })
+            .collect();
+        assert!(
+            photos.len() >= 3,
+            "only {} progressive photos",
+            photos.len()
+        );
+        photos
+    }
+
+    fn is_progressive(jpeg: &[u8]) -> bool {
+        jpeg.windows(2).any(|w| w == [0xFF, 0xC2])
+    }
+
+    #[test]
+    fn truncated_jpegs_baseline_and_progressive_are_refused_as_truncated() {
+        let mut cases = vec![("generated baseline".to_string(), baseline_jpeg())];
+        assert!(!is_progressive(&cases[0].1));
+        let progressive = progressive_photos();
+        assert!(progressive.iter().all(|(_, b)| is_progressive(b)));
+        cases.extend(progressive);
+        let limits = DecodeLimits::default();
+        for (name, whole) in &cases {
+            decode_rgb(whole, &limits).unwrap_or_else(|e| panic!("{name} whole: {e}"));
+            for pct in [10, 50, 90] {
+                let cut = &whole[..whole.len() * pct / 100];
+                match decode_rgb(cut, &limits) {
+                    Err(DecodeError::Truncated(_)) => {}
+                    other => panic!("{name} cut at {pct} %: {:?}", other.map(|i| i.dimensions())),
+                }
+            }
+            // Cut just before the end-of-image marker: every scan but the last bytes.
+            let cut = &whole[..whole.len() - 2];
+            assert!(
+                matches!(decode_rgb(cut, &limits), Err(DecodeError::Truncated(_))),
+                "{name} without its end-of-image marker"
+            );
+        }
+    }
+
+    #[test]
+    fn complete_jpegs_pass_the_truncation_check_whatever_follows_them() {
+        // Every JPEG photo of the shared set, some with bytes after their end-of-image marker.
+        let mut n = 0;
+        let mut stack = vec![shared_images()];
+        while let Some(dir) = stack.pop() {
+            for e in std::fs::read_dir(&dir).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else if p.extension().is_some_and(|x| x == "jpg") {
+                    let b = std::fs::read(&p).unwrap();
+                    check_jpeg_complete(&b).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+                    n += 1;
+                }
+            }
+        }
+        assert!(n > 500, "only {n} photos");
+        let mut trailer = baseline_jpeg();
+        trailer.extend_from_slice(b"\0\0camera trailer\xff\xd8");
+        check_jpeg_complete(&trailer).unwrap();
+    }
 }

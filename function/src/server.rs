@@ -174,6 +174,9 @@ impl From<ClassifyError> for ApiError {
                 DecodeError::TooManyPixels { .. } | DecodeError::TooMuchMemory(_) => {
                     Self::new(StatusCode::PAYLOAD_TOO_LARGE, "image_too_large", msg)
                 }
+                DecodeError::Truncated(_) => {
+                    Self::new(StatusCode::UNPROCESSABLE_ENTITY, "truncated_image", msg)
+                }
                 DecodeError::ZeroSize | DecodeError::Corrupt(_) => {
                     Self::new(StatusCode::UNPROCESSABLE_ENTITY, "corrupt_image", msg)
                 }

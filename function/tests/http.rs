@@ -279,16 +279,27 @@ async fn hostile_input_gets_clear_4xx() {
         "wrong_content_type",
     );
 
-    // Truncated and corrupted JPEGs: 4xx or a (degraded) answer, never 5xx.
-    for cut in [2, 20, 200, 2000, dog.len() / 2] {
-        let (st, _, b) = send(&s, raw("/classify", None, dog[..cut].to_vec())).await;
-        assert!(
-            st.is_client_error() || st == StatusCode::OK,
-            "cut {cut}: {st} {}",
-            String::from_utf8_lossy(&b)
-        );
-        if st != StatusCode::OK {
-            json(&b);
+    // Truncated JPEGs, baseline and progressive, wherever the cut falls: 422, never a
+    // classification of the part that arrived.
+    let (st, _, b) = send(&s, raw("/classify", None, dog[..2].to_vec())).await;
+    assert!(st.is_client_error(), "{st}");
+    json(&b);
+    // Flagged `progressive` in dev/labels.csv.
+    let progressive =
+        std::fs::read(common::shared().join("images/dev/breeds_chanakya/cat_0.jpg")).unwrap();
+    for (name, whole) in [
+        ("test_dog.jpg", &dog),
+        ("progressive cat_0.jpg", &progressive),
+    ] {
+        let n = whole.len();
+        for cut in [20, 200, 2000, n / 10, n / 2, n * 9 / 10, n - 2] {
+            let (st, _, b) = send(&s, raw("/classify", None, whole[..cut].to_vec())).await;
+            assert_eq!(
+                st,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "{name} cut at {cut} of {n}"
+            );
+            assert_error(st, &b, StatusCode::UNPROCESSABLE_ENTITY, "truncated_image");
         }
     }
 

@@ -25,6 +25,11 @@ use super::stats::{
 };
 use super::target::{self, Target};
 
+/// How long requests still in flight at the end of the duration may take to finish before
+/// they are cancelled and counted as timeouts: long enough that a healthy run does not end in
+/// spurious timeouts, short enough that the duration bounds the run.
+pub const END_GRACE: Duration = Duration::from_secs(1);
+
 /// Live figures handed to the progress callback about 5 times a second.
 #[derive(Debug, Clone, Default)]
 pub struct Progress {
@@ -121,8 +126,9 @@ impl Shared {
     }
 }
 
-/// Run a benchmark. Bounded by `opts.duration` (no request starts later; in-flight ones
-/// finish or time out) and `opts.max_requests`.
+/// Run a benchmark. Bounded by `opts.duration` (no request starts later; those in flight
+/// then get [`END_GRACE`] at most, then are cancelled and counted as timeouts) and
+/// `opts.max_requests`.
 ///
 /// # Errors
 ///
@@ -417,8 +423,13 @@ impl Worker {
 
         sh.in_flight.fetch_add(1, Relaxed);
         let sent = Instant::now();
+        // The run's end bounds every request too: a target that accepts and never answers
+        // must not hold the run for a whole per-request timeout past its duration.
+        let budget = self
+            .timeout
+            .min((sh.deadline + END_GRACE).saturating_duration_since(sent));
         let res = tokio::time::timeout(
-            self.timeout,
+            budget,
             exchange(&mut self.conn, &t.addrs, &payload.wire, &self.instances),
         )
         .await;
@@ -857,6 +868,36 @@ mod tests {
         assert!(r.errors_by_class.connect > 0);
         assert_eq!(r.errors_by_class.connect, r.requests);
         assert_eq!(r.success_rate, 0.0);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_target_that_never_answers_is_cut_off_at_the_end_as_timeouts() {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        let accepted = Arc::new(AtomicU64::new(0));
+        let seen = accepted.clone();
+        let server = tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((s, _)) = l.accept().await {
+                seen.fetch_add(1, Relaxed);
+                held.push(s);
+            }
+        });
+        // The per-request timeout (a minute) is far beyond the run: the run's end rules.
+        let mut o = opts(addr, "/", Mode::Concurrency { n: 2 }, 300, 1000);
+        o.timeout = Duration::from_mins(1);
+        let t0 = std::time::Instant::now();
+        let r = run(o, None).await.unwrap();
+        let took = t0.elapsed();
+        server.abort();
+        assert!(
+            took < Duration::from_millis(300) + END_GRACE + Duration::from_secs(3),
+            "took {took:?}"
+        );
+        assert_eq!(r.requests, 2, "one request per virtual user, each cut off");
+        assert_eq!(r.errors_by_class.timeout, 2, "{:?}", r.errors_by_class);
+        assert_eq!(r.successes, 0);
+        assert!(accepted.load(Relaxed) >= 1);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

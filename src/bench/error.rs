@@ -1,6 +1,8 @@
-//! Why a run or a probe could not start or finish.
+//! Why a run or a probe could not start or finish, or finished below its bar.
 
 use std::path::PathBuf;
+
+use crate::fsutil::ReadCappedError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BenchError {
@@ -12,10 +14,14 @@ pub enum BenchError {
     InvalidUrl { url: String, reason: String },
     #[error("invalid bench options: {0}")]
     InvalidOptions(String),
-    #[error("cannot read image {path}: {source}")]
-    Image {
+    #[error("reading the images to send")]
+    Image(#[source] ReadCappedError),
+    #[error("reading a saved report")]
+    ReportFile(#[source] ReadCappedError),
+    #[error("{path} is not a bench report: {source}")]
+    NotAReport {
         path: PathBuf,
-        source: std::io::Error,
+        source: serde_json::Error,
     },
     #[error("cannot resolve {host}: {reason}")]
     Resolve { host: String, reason: String },

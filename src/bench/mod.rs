@@ -9,7 +9,7 @@
 //! local emulator (`x-fcctl-cold-start`) or the function itself (`x-fcctl-model-load`).
 //! FC function errors (`x-fc-error-type`, sent with HTTP 200) count as errors.
 //! Targets must be loopback unless `allow_remote`; runs are bounded by `duration`
-//! and `max_requests`.
+//! (requests still in flight get `END_GRACE`, then count as timeouts) and `max_requests`.
 //!
 //! ```text
 //! BenchOptions ──run()──▶ BenchReport ──render_summary()──▶ terminal text
@@ -27,7 +27,7 @@
 //! | formatting, headers | `format` (numbers, rates, times), `cold` (cold-start headers and phases) |
 //! | inputs | `options` (modes, bounds, validation), `http1` (the client) |
 //! | measurement | `stats` (histograms, timeline, `BenchReport`), `target` (URL, addresses, payloads) |
-//! | output | `terminal` (summary, compare), `html/` (`sections`, `chart`) |
+//! | output | `terminal` (summary, compare), `html/` (`sections`, `chart`), `verdict` (`--min-success`) |
 //! | files | `report` (report.html, report.json) |
 //! | driver | `engine` (workers, sampler, probes) |
 // Numbers are this module's product: pedantic casts and float lints catch silent loss.
@@ -49,9 +49,10 @@ mod snapshot_tests;
 mod stats;
 mod target;
 mod terminal;
+mod verdict;
 
 pub use cold::{ColdStartSample, ColdStartSummary, PhaseStats, summarize_cold};
-pub use engine::{Progress, ProgressFn, probe, run, run_cold};
+pub use engine::{END_GRACE, Progress, ProgressFn, probe, run, run_cold};
 pub use error::BenchError;
 pub use html::render_html;
 pub use options::{BenchOptions, MAX_CONNECTIONS, MAX_DURATION, Mode, RequestKind, ramp_levels};
@@ -60,3 +61,4 @@ pub use stats::{
     BenchReport, ErrorsByClass, HistogramBucket, LatencyStats, SecondBucket, StatusCounts,
 };
 pub use terminal::{compare, render_summary};
+pub use verdict::{Shortfall, check_success};

@@ -4,9 +4,14 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
+use super::error::BenchError;
 use super::format::compact_utc;
 use super::html::render_html;
 use super::stats::BenchReport;
+use crate::fsutil::read_capped;
+
+/// A day-long run's report (one timeline bucket a second, capped samples) is well under this.
+pub const MAX_REPORT_BYTES: u64 = 64 << 20;
 
 /// `20261126T035437Z`: the directory name for a report under `target/fcctl/bench/`.
 #[must_use]
@@ -48,10 +53,15 @@ impl BenchReport {
     ///
     /// # Errors
     ///
-    /// The file cannot be read, or is not a report (`InvalidData`).
-    pub fn from_json_file(path: &Path) -> io::Result<BenchReport> {
-        let text = std::fs::read_to_string(path)?;
-        serde_json::from_str(&text).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+    /// The file is not a regular file, is over [`MAX_REPORT_BYTES`], cannot be read, or is
+    /// not a report.
+    pub fn from_json_file(path: &Path) -> Result<BenchReport, BenchError> {
+        let bytes =
+            read_capped(path, MAX_REPORT_BYTES, "bench report").map_err(BenchError::ReportFile)?;
+        serde_json::from_slice(&bytes).map_err(|source| BenchError::NotAReport {
+            path: path.to_path_buf(),
+            source,
+        })
     }
 }
 

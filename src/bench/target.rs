@@ -9,6 +9,7 @@ use http::Uri;
 
 use super::error::BenchError;
 use super::options::{BenchOptions, RequestKind};
+use crate::fsutil::{MAX_REQUEST_BODY, read_capped};
 
 /// A resolved target: where to connect and what to send.
 #[derive(Debug, Clone)]
@@ -234,10 +235,7 @@ fn payloads(opts: &BenchOptions, path: &str, host_value: &str) -> Result<Vec<Pay
     }
     let mut payloads = Vec::with_capacity(opts.images.len());
     for img in &opts.images {
-        let data = std::fs::read(img).map_err(|source| BenchError::Image {
-            path: img.clone(),
-            source,
-        })?;
+        let data = read_capped(img, MAX_REQUEST_BODY, "image").map_err(BenchError::Image)?;
         let mime = mime_for(img);
         let (body, ct) = match opts.request {
             RequestKind::PostImage => {

@@ -13,8 +13,9 @@ use crate::bench::{self, BenchOptions, BenchReport, Mode, RequestKind};
 use crate::cli::{BenchArgs, BenchCompare};
 use crate::cloud::Cloud;
 use crate::commands::Ctx;
-use crate::config::BenchRequest;
+use crate::config::{BenchRequest, Config};
 use crate::deploy::plan::domain_name;
+use crate::exit::{ExitStatus, Refusal};
 
 /// Parses `30s`, `5m`, `1h`, `500ms` or plain seconds.
 pub fn parse_duration(s: &str) -> anyhow::Result<Duration> {
@@ -60,10 +61,11 @@ fn parse_ramp(ramp: &str, step: &str, step_duration: Duration) -> anyhow::Result
 
 /// Where the load goes: explicit `--url`, else the release alias's trigger URL (or the custom
 /// domain with its Host header when `--host` is given without `--url`).
-async fn target(cloud: &Cloud, a: &BenchArgs) -> anyhow::Result<(String, Option<String>)> {
+async fn target(cloud: Option<&Cloud>, a: &BenchArgs) -> anyhow::Result<(String, Option<String>)> {
     if let Some(u) = &a.url {
         return Ok((u.clone(), a.host.clone()));
     }
+    let cloud = cloud.context("internal: a bench without --url connects to the cloud first")?;
     if a.host.is_some() {
         let dn = domain_name(&cloud.cfg, cloud.emulated)?;
         let url = match &cloud.local {
@@ -85,8 +87,12 @@ async fn target(cloud: &Cloud, a: &BenchArgs) -> anyhow::Result<(String, Option<
 }
 
 /// Builds engine options from flags, fcctl.yaml defaults and the deployment.
-async fn options(ctx: &Ctx, cloud: &Cloud, a: &BenchArgs) -> anyhow::Result<BenchOptions> {
-    let cfg = &cloud.cfg;
+async fn options(
+    ctx: &Ctx,
+    cfg: &Config,
+    cloud: Option<&Cloud>,
+    a: &BenchArgs,
+) -> anyhow::Result<BenchOptions> {
     let (url, host) = target(cloud, a).await?;
     let request = match a.request.as_deref() {
         Some("page") => RequestKind::GetPage,
@@ -173,7 +179,7 @@ struct ColdReport {
 async fn run_cold(ctx: &Ctx, cloud: &Cloud, a: &BenchArgs, n: u32) -> anyhow::Result<()> {
     let name = cloud.cfg.function_name().to_string();
     let url = cold_trigger_url(cloud, &name).await?;
-    let mut opts = options(ctx, cloud, a).await?;
+    let mut opts = options(ctx, &cloud.cfg, Some(cloud), a).await?;
     opts.url = url.clone();
     opts.host_header = None;
     let original = cloud.fc.get_function(&name, None).await?;
@@ -298,18 +304,25 @@ pub async fn run(ctx: &Ctx, a: BenchArgs) -> anyhow::Result<()> {
             } else {
                 p.clone()
             };
-            BenchReport::from_json_file(&p).with_context(|| format!("reading {}", p.display()))
+            // The error names the file.
+            BenchReport::from_json_file(&p)
         };
         let (ra, rb) = (load(x)?, load(y)?);
         let text = bench::compare(&ra, &rb);
         ctx.out.result(&Comparison { a: &ra, b: &rb }, || text);
         return Ok(());
     }
-    let cloud = ctx.cloud().await?;
     if let Some(n) = a.cold {
+        let cloud = ctx.cloud().await?;
         return run_cold(ctx, &cloud, &a, n).await;
     }
-    let opts = options(ctx, &cloud, &a).await?;
+    // An explicit --url is all the load needs: no credentials, no emulator lookup.
+    let opts = if a.url.is_some() {
+        options(ctx, &ctx.config()?, None, &a).await?
+    } else {
+        let cloud = ctx.cloud().await?;
+        options(ctx, &cloud.cfg, Some(&cloud), &a).await?
+    };
     ctx.out
         .note(format!("bench {} ({})", opts.url, opts.mode.describe()));
     let mut report = bench::run(opts, progress(ctx)).await?;
@@ -328,7 +341,38 @@ pub async fn run(ctx: &Ctx, a: BenchArgs) -> anyhow::Result<()> {
             report.report.clone().unwrap_or_default()
         )
     });
-    Ok(())
+    verdict(&report, a.min_success)
+}
+
+/// The run's exit status, once its report is written: `Unreachable` when nothing answered,
+/// `Cloud` when the endpoint answered but too few requests succeeded.
+fn verdict(report: &BenchReport, min_success: Option<f64>) -> anyhow::Result<()> {
+    let Err(short) = bench::check_success(report, min_success) else {
+        return Ok(());
+    };
+    let where_ = report.report.as_deref().unwrap_or("the report");
+    let (status, hint) = if short.unanswered {
+        (
+            ExitStatus::Unreachable,
+            format!(
+                "nothing answered at {}: is the endpoint up and serving HTTP? Details: {where_}",
+                report.url
+            ),
+        )
+    } else {
+        (
+            ExitStatus::Cloud,
+            format!(
+                "the failures are broken down in {where_}; pass --min-success PERCENT to accept a lower rate"
+            ),
+        )
+    };
+    Err(Refusal {
+        status,
+        message: format!("bench failed: {short}"),
+        hint: Some(hint),
+    }
+    .into())
 }
 
 #[cfg(test)]

@@ -5,11 +5,13 @@ use anyhow::{Context as _, bail};
 use crate::aliyun::fc_models::InvokeFunctionRequest;
 use crate::cli::InvokeArgs;
 use crate::commands::Ctx;
+use crate::fsutil::{MAX_REQUEST_BODY, read_capped};
 
 /// Sends the image bytes to the function's `/invoke` and prints its JSON answer.
 pub async fn run(ctx: &Ctx, a: InvokeArgs) -> anyhow::Result<()> {
+    // The image first: a wrong file fails before any connection is made.
+    let body = read_capped(&a.image, MAX_REQUEST_BODY, "image")?;
     let cloud = ctx.cloud().await?;
-    let body = std::fs::read(&a.image).with_context(|| format!("reading {}", a.image.display()))?;
     let qualifier = a
         .qualifier
         .clone()

@@ -35,6 +35,9 @@ fn hint_of<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<Cow<'a, str>>
     if let Some(x) = e.downcast_ref::<crate::cloud::ConnectError>() {
         return x.hint();
     }
+    if let Some(x) = e.downcast_ref::<crate::fsutil::ReadCappedError>() {
+        return x.hint();
+    }
     if let Some(x) = e.downcast_ref::<Refusal>() {
         return x.hint();
     }

@@ -6,6 +6,9 @@ use std::path::Path;
 use super::validate::validate;
 use super::{Config, ConfigError, FILE_NAME};
 
+/// fcctl.yaml is a page of settings; anything near this size is not one.
+pub const MAX_CONFIG_BYTES: u64 = 1 << 20;
+
 /// Loads, layers and validates the configuration.
 #[derive(Debug, Default, Clone)]
 pub struct Loader {
@@ -21,15 +24,35 @@ impl Loader {
         path: &Path,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+        let fail = |message: String, hint: String| ConfigError {
             origin: path.display().to_string(),
             position: None,
             key_path: None,
-            message: format!("cannot read the project file: {e}"),
-            hint: Some(format!(
-                "run `fcctl init` to create {FILE_NAME} here, or pass --config PATH"
-            )),
+            message,
+            hint: Some(hint),
             snippet: None,
+        };
+        let bytes = crate::fsutil::read_capped(path, MAX_CONFIG_BYTES, "config file").map_err(
+            |e| match e {
+                crate::fsutil::ReadCappedError::Io { source, .. } => fail(
+                    format!("cannot read the project file: {source}"),
+                    format!("run `fcctl init` to create {FILE_NAME} here, or pass --config PATH"),
+                ),
+                other => {
+                    use crate::exit::Hint as _;
+                    let hint = other.hint().map(|h| h.into_owned()).unwrap_or_default();
+                    fail(other.to_string(), hint)
+                }
+            },
+        )?;
+        let text = String::from_utf8(bytes).map_err(|e| {
+            fail(
+                format!(
+                    "the project file is not UTF-8 text (invalid byte at offset {})",
+                    e.utf8_error().valid_up_to()
+                ),
+                format!("save {FILE_NAME} as UTF-8"),
+            )
         })?;
         self.load_str(&text, &path.display().to_string(), env)
     }

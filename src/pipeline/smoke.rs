@@ -103,8 +103,11 @@ pub async fn smoke_test(
             ok,
         });
         for img in images {
-            let bytes = std::fs::read(img)
-                .with_context(|| format!("reading smoke-test image {}", img.display()))?;
+            let bytes = crate::fsutil::read_capped(
+                img,
+                crate::fsutil::MAX_REQUEST_BODY,
+                "smoke-test image",
+            )?;
             let mut req = client.post(format!("{base}/classify")).body(bytes);
             if let Some(h) = host {
                 req = req.header("host", h);

@@ -5,8 +5,6 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context as _;
-
 use serde::Serialize;
 
 use crate::aliyun::fc_models::InvokeFunctionRequest;
@@ -75,8 +73,11 @@ pub async fn check_version(
     } else {
         let mut v = Vec::new();
         for img in images {
-            let bytes = std::fs::read(img)
-                .with_context(|| format!("reading sample image {}", img.display()))?;
+            let bytes = crate::fsutil::read_capped(
+                img,
+                crate::fsutil::MAX_REQUEST_BODY,
+                "sample image",
+            )?;
             v.push((
                 format!("POST /invoke {}", img.display()),
                 bytes,

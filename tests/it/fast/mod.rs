@@ -6,3 +6,4 @@ mod build_inputs;
 mod cli;
 mod control_plane;
 mod emulator_isolation;
+mod request_inputs;
