@@ -185,6 +185,14 @@ pub struct AliasArgs {
     /// Share of traffic for the canary, 0–1.
     #[arg(long, requires = "canary")]
     pub weight: Option<f64>,
+    /// Invoke the version (and the canary) by number with `bench.images` first; move the
+    /// alias only when they answer.
+    #[arg(long)]
+    pub verify: bool,
+    /// With --canary on an alias that holds provisioned instances: release them (FC keeps
+    /// none on a weighted alias; on-demand instances serve both versions meanwhile).
+    #[arg(long)]
+    pub release_provisioned: bool,
     /// Show the change without applying it.
     #[arg(long)]
     pub dry_run: bool,

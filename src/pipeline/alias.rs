@@ -114,3 +114,36 @@ pub fn describe(r: &AliasReport) -> String {
         )
     }
 }
+
+/// FC keeps no provisioned instances on an alias that splits traffic: before a canary, the
+/// alias's instances are released when `release` allows it, else the canary is refused with
+/// the choice spelled out. Returns how many instances were released.
+pub async fn make_room_for_canary(
+    cloud: &Cloud,
+    alias: &str,
+    release: bool,
+) -> anyhow::Result<i64> {
+    let name = cloud.cfg.function_name();
+    let held = match cloud.fc.get_provision_config(name, alias).await {
+        Ok(p) => p.target.or(p.default_target).unwrap_or(0),
+        Err(e) if e.is_not_found() => 0,
+        Err(e) => return Err(e.into()),
+    };
+    if held == 0 {
+        return Ok(0);
+    }
+    if !release {
+        return Err(anyhow::Error::new(crate::exit::Refusal {
+            status: crate::exit::ExitStatus::User,
+            message: format!(
+                "alias {alias} holds {held} provisioned instance(s), and FC keeps none on an alias that splits traffic: the canary would drop them"
+            ),
+            hint: Some(
+                "pass --release-provisioned to release them for the canary (on-demand instances serve both versions meanwhile, with cold starts), or run the canary on another alias"
+                    .into(),
+            ),
+        }));
+    }
+    cloud.fc.delete_provision_config(name, alias).await?;
+    Ok(held)
+}

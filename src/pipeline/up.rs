@@ -10,7 +10,7 @@ use crate::cloud::Cloud;
 use crate::deploy::plan::domain_name;
 use crate::fsutil::write_atomic;
 use crate::pipeline::smoke::{SmokeResult, smoke_test};
-use crate::pipeline::verify::{VersionCheck, check_version, first_failure};
+use crate::pipeline::verify::{VersionCheck, sample_images, serving_version, verify_version};
 use crate::pipeline::{alias, build, deploy, nas_sync, provision, publish};
 use crate::printer::Printer;
 use crate::project::Project;
@@ -337,29 +337,6 @@ pub async fn execute(
     })
 }
 
-/// The version `alias` serves now, if it exists.
-async fn serving_version(cloud: &Cloud, alias: &str) -> anyhow::Result<Option<String>> {
-    match cloud.fc.get_alias(cloud.cfg.function_name(), alias).await {
-        Ok(a) => Ok(a.version_id),
-        Err(e) if e.is_not_found() => Ok(None),
-        Err(e) => Err(e.into()),
-    }
-}
-
-async fn verify_version(
-    cloud: &Cloud,
-    version: &str,
-    images: &[PathBuf],
-    alias: &str,
-    serving: Option<&str>,
-) -> anyhow::Result<Vec<VersionCheck>> {
-    let checks = check_version(cloud, version, images).await?;
-    match first_failure(&checks, version, alias, serving) {
-        Some(failed) => Err(failed.into()),
-        None => Ok(checks),
-    }
-}
-
 async fn passing_smoke_test(
     url: &str,
     domain: &str,
@@ -394,9 +371,4 @@ async fn routes(cloud: &Cloud) -> anyhow::Result<(String, String, String)> {
         None => format!("http://{name}"),
     };
     Ok((url, name, domain_url))
-}
-
-/// Images for the smoke test: `bench.images` from fcctl.yaml, relative to the project.
-fn sample_images(project: &Project, cfg: &crate::config::Config) -> Vec<PathBuf> {
-    cfg.bench.images.iter().map(|p| project.path(p)).collect()
 }

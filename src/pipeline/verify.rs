@@ -73,11 +73,8 @@ pub async fn check_version(
     } else {
         let mut v = Vec::new();
         for img in images {
-            let bytes = crate::fsutil::read_capped(
-                img,
-                crate::fsutil::MAX_REQUEST_BODY,
-                "sample image",
-            )?;
+            let bytes =
+                crate::fsutil::read_capped(img, crate::fsutil::MAX_REQUEST_BODY, "sample image")?;
             v.push((
                 format!("POST /invoke {}", img.display()),
                 bytes,
@@ -88,7 +85,7 @@ pub async fn check_version(
     };
     for (request, body, expected) in bodies {
         let empty = body.is_empty();
-        let r = cloud
+        let answer = cloud
             .fc
             .invoke_function(
                 cloud.cfg.function_name(),
@@ -98,7 +95,26 @@ pub async fn check_version(
                     ..Default::default()
                 },
             )
-            .await?;
+            .await;
+        let r = match answer {
+            Ok(r) => r,
+            // The function's own error status comes back as an HTTP error (after the client's
+            // retries): that is this check's answer, not a failure to ask.
+            Err(e) if e.status().is_some() => {
+                out.push(VersionCheck {
+                    request,
+                    status: e.status().unwrap_or_default(),
+                    error_type: None,
+                    label: None,
+                    expected,
+                    request_id: e.request_id().map(str::to_string),
+                    detail: Some(e.to_string().chars().take(2000).collect()),
+                    ok: false,
+                });
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
         let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap_or_default();
         let label = v["label"].as_str().map(str::to_string);
         let ok = r.error_type.is_none()
@@ -168,4 +184,37 @@ pub fn describe(c: &VersionCheck) -> String {
         c.request,
         c.label.as_deref().unwrap_or("-")
     )
+}
+
+/// The version `alias` serves now, if it exists.
+pub async fn serving_version(cloud: &Cloud, alias: &str) -> anyhow::Result<Option<String>> {
+    match cloud.fc.get_alias(cloud.cfg.function_name(), alias).await {
+        Ok(a) => Ok(a.version_id),
+        Err(e) if e.is_not_found() => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Checks `version` by its number; a failure is a [`VersionFailed`] naming what `alias` still
+/// serves (`serving`).
+pub async fn verify_version(
+    cloud: &Cloud,
+    version: &str,
+    images: &[PathBuf],
+    alias: &str,
+    serving: Option<&str>,
+) -> anyhow::Result<Vec<VersionCheck>> {
+    let checks = check_version(cloud, version, images).await?;
+    match first_failure(&checks, version, alias, serving) {
+        Some(failed) => Err(failed.into()),
+        None => Ok(checks),
+    }
+}
+
+/// `bench.images` from fcctl.yaml, relative to the project: the images every check sends.
+pub fn sample_images(
+    project: &crate::project::Project,
+    cfg: &crate::config::Config,
+) -> Vec<PathBuf> {
+    cfg.bench.images.iter().map(|p| project.path(p)).collect()
 }

@@ -1,7 +1,7 @@
 //! End-to-end: deploy / publish / alias / provision / status / invoke / rollback with the real
 //! fcctl binary against a fresh emulator (a tiny Python function stands in for the model server).
 
-use crate::support::{TestProject, text};
+use crate::support::{FakeFault, TestProject, text};
 
 fn post(url: &str, host: Option<&str>) -> serde_json::Value {
     let mut args = vec!["-s", "-X", "POST", "--data-binary", "x"];
@@ -251,4 +251,131 @@ fn deploy_plan_masks_env_values_but_names_the_changed_keys() {
         .map(|c| c["field"].as_str().unwrap())
         .collect();
     assert_eq!(fields, vec!["environmentVariables.DB_PASSWORD"]);
+}
+
+/// The project for release-safety tests: any file serves as the sample image (the fake
+/// function answers every body), no provisioned instances unless a test asks.
+fn release_project() -> TestProject {
+    TestProject::builder()
+        .config("app: cat-dog\nbench:\n  images: [fcctl.yaml]\n")
+        .start()
+}
+
+fn publish_as(p: &TestProject, label: &str, fault: FakeFault) -> String {
+    p.fake_build_as(label, &format!("r-{label}"), fault);
+    p.json(&["deploy", "--json"]);
+    p.json(&["publish", "--json"])["version"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// `alias --verify` invokes the version by its number first: one whose initializer fails and
+/// one that answers 500 are refused with the function's own error (exit 3) and the alias keeps
+/// serving the old version through the trigger; a healthy one moves it.
+#[test]
+fn alias_verify_never_promotes_a_version_that_does_not_start_or_answer() {
+    let p = release_project();
+    let v1 = publish_as(&p, "v1", FakeFault::None);
+    p.json(&["alias", "--version", &v1, "--verify", "--json"]);
+    let st = p.json(&["status", "--json"]);
+    let url = st["trigger"]["url"].as_str().unwrap().to_string();
+    assert_eq!(post(&url, None)["label"], "v1");
+
+    for (label, fault, says) in [
+        (
+            "v2",
+            FakeFault::Initialize,
+            "model load failed: sha256 mismatch",
+        ),
+        ("v3", FakeFault::Classify, "tensor shape mismatch"),
+    ] {
+        let v = publish_as(&p, label, fault);
+        let out = p.fcctl(&["alias", "--version", &v, "--verify"]);
+        assert_eq!(out.status.code(), Some(3), "{label}: {}", text(&out));
+        assert!(text(&out).contains(says), "{label}: {}", text(&out));
+        assert!(
+            text(&out).contains("`prod` still serves version 1"),
+            "{label}: {}",
+            text(&out)
+        );
+        assert_eq!(
+            post(&url, None)["label"],
+            "v1",
+            "{label} must not be served"
+        );
+    }
+
+    let v4 = publish_as(&p, "v4", FakeFault::None);
+    let moved = p.json(&["alias", "--version", &v4, "--verify", "--json"]);
+    assert_eq!(moved["previous"], v1.as_str());
+    assert_eq!(post(&url, None)["label"], "v4");
+}
+
+/// An initializer that fails stops `provision --wait` at FC's first `currentError`, with that
+/// error, instead of waiting out the timeout (300 s before).
+#[test]
+fn provision_wait_stops_at_the_first_instance_error() {
+    let p = release_project();
+    let v1 = publish_as(&p, "bad", FakeFault::Initialize);
+    p.json(&["alias", "--version", &v1, "--json"]);
+    let t = std::time::Instant::now();
+    let out = p.fcctl(&[
+        "provision",
+        "--instances",
+        "1",
+        "--wait",
+        "--timeout",
+        "120",
+    ]);
+    assert_ne!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains("failed to start"), "{}", text(&out));
+    assert!(text(&out).contains("model load failed"), "{}", text(&out));
+    // A correctness bound, far from both the ~1 s it takes and the 120 s it used to.
+    assert!(t.elapsed().as_secs() < 60, "{:?}", t.elapsed());
+}
+
+/// A canary on an alias that holds provisioned instances says they would go and refuses;
+/// `--release-provisioned` releases them and sets the weights.
+#[test]
+fn canary_on_a_provisioned_alias_is_refused_unless_asked_to_release() {
+    let p = release_project();
+    let v1 = publish_as(&p, "a", FakeFault::None);
+    let v2 = publish_as(&p, "b", FakeFault::None);
+    p.json(&["alias", "--version", &v1, "--json"]);
+    p.json(&["provision", "--instances", "1", "--json"]);
+    let canary = [
+        "alias",
+        "--version",
+        &v1,
+        "--canary",
+        &v2,
+        "--weight",
+        "0.2",
+    ];
+    let out = p.fcctl(&canary);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("holds 1 provisioned instance(s)")
+            && text(&out).contains("--release-provisioned"),
+        "{}",
+        text(&out)
+    );
+    let st = p.json(&["status", "--json"]);
+    assert!(
+        st["aliases"][0]["additional_version_weight"]
+            .as_object()
+            .is_none_or(|w| w.is_empty()),
+        "{st}"
+    );
+
+    let mut args = canary.to_vec();
+    args.extend(["--release-provisioned", "--json"]);
+    let out = p.fcctl(&args);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("released 1 provisioned instance(s)"),
+        "{}",
+        text(&out)
+    );
 }

@@ -138,6 +138,16 @@ impl Builder {
     }
 }
 
+/// How a [`TestProject::fake_build_as`] function fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FakeFault {
+    None,
+    /// `/initialize` answers 500 with a message (a model that does not load).
+    Initialize,
+    /// Every classification answers 500 (a model that loads but cannot run).
+    Classify,
+}
+
 /// A temp project with its own emulator.
 pub struct TestProject {
     pub dir: tempfile::TempDir,
@@ -266,24 +276,43 @@ impl TestProject {
     }
 
     /// Writes a build manifest and state as `fcctl build` + `nas-sync` would, for a tiny Python
-    /// function that answers `label` from its env var `LABEL` (so versions are distinguishable).
+    /// function that answers `label` (so versions are distinguishable).
     pub fn fake_build(&self, label: &str, release: &str) {
+        self.fake_build_as(label, release, FakeFault::None);
+    }
+
+    /// [`TestProject::fake_build`] for a function that fails the way `fault` says.
+    pub fn fake_build_as(&self, label: &str, release: &str, fault: FakeFault) {
         let work = self.work();
         std::fs::create_dir_all(&work).unwrap();
+        let (init_status, post_status) = match fault {
+            FakeFault::None => (200, 200),
+            FakeFault::Initialize => (500, 200),
+            FakeFault::Classify => (200, 500),
+        };
         let server = format!(
             r#"#!/usr/bin/env python3
 import http.server, os, json
 class H(http.server.BaseHTTPRequestHandler):
-    def reply(self, b, t):
-        self.send_response(200); self.send_header("content-type", t)
+    def reply(self, b, t, status=200):
+        self.send_response(status); self.send_header("content-type", t)
         self.send_header("content-length", str(len(b))); self.end_headers(); self.wfile.write(b)
     def do_GET(self): self.reply(b"<form method=post></form>", "text/html")
     def do_POST(self):
         self.rfile.read(int(self.headers.get("content-length") or 0))
+        if self.path == "/initialize":
+            if {init_status} != 200:
+                self.reply(b"model load failed: sha256 mismatch in model.onnx", "text/plain", {init_status})
+            else:
+                self.reply(b"", "text/plain")
+            return
+        if {post_status} != 200:
+            self.reply(json.dumps({{"error": "inference_failed", "message": "tensor shape mismatch"}}).encode(), "application/json", {post_status})
+            return
         self.reply(json.dumps({{"label": "{label}", "dog": 0.9, "cat": 0.1, "ms": 1, "top5": [],
             "release": os.environ.get("FCCTL_RELEASE")}}).encode(), "application/json")
     def log_message(self, *a): pass
-http.server.ThreadingHTTPServer(("0.0.0.0", int(os.environ["FC_CUSTOM_LISTEN_PORT"])), H).serve_forever()
+http.server.ThreadingHTTPServer((os.environ.get("FCCTL_LISTEN_HOST", "0.0.0.0"), int(os.environ["FC_CUSTOM_LISTEN_PORT"])), H).serve_forever()
 "#
         );
         let zip_path = work.join("code.zip");
