@@ -200,17 +200,36 @@ fn up_deploys_then_converges_with_no_writes_then_model_change_and_rollback() {
     let args = up_args();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let out = p.fcctl(&args);
-    // The smoke test now fails (the dog is "other"): the release still happened.
-    assert!(!out.status.success(), "{}", text(&out));
-    assert!(text(&out).contains("smoke test failed"), "{}", text(&out));
+    // Verify, then promote: version 2 is published and invoked by its number, calls the dog
+    // "other", and `prod` never moves to it.
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(
+        text(&out).contains("version 2 failed its check before release")
+            && text(&out).contains("answered other where dog was expected")
+            && text(&out).contains("`prod` still serves version 1"),
+        "{}",
+        text(&out)
+    );
     let st = p.json(&["status", "--json"]);
-    assert_eq!(st["aliases"][0]["version"], "2");
+    assert_eq!(st["aliases"][0]["version"], "1");
     assert_ne!(
         st["versions"][1]["release_id"],
         st["versions"][0]["release_id"]
     );
-    assert_eq!(classify(&url, &seed("test_dog.jpg"))["label"], "other");
+    assert_eq!(
+        classify(&url, &seed("test_dog.jpg"))["label"],
+        "dog",
+        "the trigger still serves the old model"
+    );
+    let journal = std::fs::read_dir(p.work().join("up-journal"))
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+        .find(|j| j.contains("\"verify\"") && j.contains("\"failed\""));
+    assert!(journal.is_some(), "the journal records the failed check");
 
+    // Forced by hand (no --verify), then rolled back.
+    p.json(&["alias", "--version", "2", "--json"]);
+    assert_eq!(classify(&url, &seed("test_dog.jpg"))["label"], "other");
     let rb = p.json(&["rollback", "--json"]);
     assert_eq!(rb["to"], "1");
     assert_eq!(rb["release_id"], first["release_id"]);
