@@ -169,6 +169,9 @@ pub struct PublishArgs {
     /// Publish even if the function differs from the last build.
     #[arg(long)]
     pub force: bool,
+    /// Say whether a version would be published, without publishing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// `fcctl alias`.
@@ -338,6 +341,10 @@ pub struct UpArgs {
     /// Ship what symlinks pointing outside the project lead to (as `fcctl build` does).
     #[arg(long)]
     pub follow_external_links: bool,
+    /// Print every step's plan from the last build; change nothing (exit 10 when something
+    /// would change).
+    #[arg(long)]
+    pub dry_run: bool,
     /// Bound the whole run, e.g. 10m or 600 (seconds). The alias only moves to a version that
     /// passed its checks, so a run cut short leaves the release alias where it was or on a
     /// verified version.

@@ -43,6 +43,11 @@ impl Project {
         }
     }
 
+    /// fcctl.yaml itself.
+    pub fn config_path(&self) -> PathBuf {
+        self.path(&self.config_file)
+    }
+
     /// `target/fcctl` under the project: build output, state, local emulator records.
     pub fn work_dir(&self) -> PathBuf {
         self.dir.join("target").join("fcctl")

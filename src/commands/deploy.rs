@@ -18,23 +18,30 @@ pub async fn run(ctx: &Ctx, a: DeployArgs) -> anyhow::Result<()> {
 
 /// Renders the plan as a diff.
 pub fn describe(r: &DeployReport) -> String {
+    let basis = r
+        .build
+        .as_ref()
+        .and_then(|b| b.warning())
+        .map(|w| format!("{w}\n"))
+        .unwrap_or_default();
     if !r.changed {
         return format!(
-            "{}: nothing to change (function, trigger and custom domain match; 0 write calls)",
+            "{basis}{}: nothing to change (function, trigger and custom domain match; 0 write calls)",
             r.function
         );
     }
-    let mut s = String::new();
-    for c in &r.plan.changes {
-        s.push_str(&format!(
-            "  ~ {:<13} {:<34} {} → {}\n",
-            c.resource,
-            c.field,
-            clip(&c.from),
-            clip(&c.to)
-        ));
+    let mut s = basis;
+    for line in change_lines(&r.plan) {
+        s.push_str(&line);
+        s.push('\n');
     }
-    let verb = if r.applied { "applied" } else { "would apply" };
+    let verb = if r.applied {
+        "applied"
+    } else if r.dry_run {
+        "would apply"
+    } else {
+        "did not apply"
+    };
     s.push_str(&format!(
         "{verb} {} change(s) to {} (release {}; {} write calls)",
         r.plan.changes.len(),
@@ -43,12 +50,4 @@ pub fn describe(r: &DeployReport) -> String {
         r.write_calls
     ));
     s
-}
-
-fn clip(s: &str) -> String {
-    if s.chars().count() > 60 {
-        format!("{}…", s.chars().take(59).collect::<String>())
-    } else {
-        s.to_string()
-    }
 }

@@ -19,8 +19,11 @@ pub async fn run(ctx: &Ctx, a: NasSyncArgs) -> anyhow::Result<()> {
         };
         let mut s = String::new();
         if r.dry_run {
+            if let Some(w) = r.build.as_ref().and_then(|b| b.warning()) {
+                s.push_str(&format!("{w}\n"));
+            }
             s.push_str(&format!(
-                "plan for release {} ({} files, {}):\n  added   {}: {}\n  changed {}: {}\n  removed {}: {}\n  to upload: {} blob(s), {} ({} already uploaded)",
+                "would publish release {} ({} files, {}):\n  added   {}: {}\n  changed {}: {}\n  removed {}: {}\n  would upload: {} blob(s), {} ({} already uploaded)",
                 r.release_id,
                 r.files_total,
                 human(r.bytes_total),

@@ -38,7 +38,11 @@ pub async fn run(ctx: &Ctx, a: ProvisionArgs) -> anyhow::Result<()> {
 
 /// Human summary.
 pub fn describe(r: &ProvisionReport) -> String {
-    let verb = if r.changed { "set" } else { "already" };
+    let verb = match (r.changed, r.dry_run) {
+        (true, true) => "would set",
+        (true, false) => "set",
+        (false, _) => "already",
+    };
     let mut s = format!(
         "provisioned instances on {}: {verb} target {}, current {}",
         r.alias, r.target, r.current

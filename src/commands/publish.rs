@@ -7,9 +7,21 @@ use crate::pipeline::publish::*;
 /// Prints the publish result.
 pub async fn run(ctx: &Ctx, a: PublishArgs) -> anyhow::Result<()> {
     let cloud = ctx.cloud().await?;
-    let r = execute(&ctx.project, &cloud, a.description.as_deref(), a.force).await?;
+    let r = execute(
+        &ctx.project,
+        &cloud,
+        a.description.as_deref(),
+        a.force,
+        a.dry_run,
+    )
+    .await?;
     ctx.out.result(&r, || {
-        if r.created {
+        if r.dry_run && r.created {
+            format!(
+                "would publish a new version (release {}, digest {})",
+                r.release_id, r.digest
+            )
+        } else if r.created {
             format!(
                 "published version {} (release {}, digest {})",
                 r.version, r.release_id, r.digest

@@ -10,6 +10,9 @@ use crate::pipeline::up::{UpOptions, UpReport, execute};
 
 /// Runs the chain.
 pub async fn run(ctx: &Ctx, a: UpArgs) -> anyhow::Result<()> {
+    if a.dry_run {
+        return dry_run(ctx, &a).await;
+    }
     let cfg = ctx.config()?;
     let (info, started_emulator) = if ctx.global.local {
         let dir = local::default_data_dir(&ctx.project.work_dir());
@@ -91,6 +94,34 @@ pub async fn run(ctx: &Ctx, a: UpArgs) -> anyhow::Result<()> {
         tokio::signal::ctrl_c().await.ok();
         local::stop(&local::default_data_dir(&ctx.project.work_dir())).await?;
         ctx.out.note("stopped the local emulator");
+    }
+    Ok(())
+}
+
+/// `up --dry-run`: against a running emulator only (starting one to plan would be a change).
+async fn dry_run(ctx: &Ctx, a: &UpArgs) -> anyhow::Result<()> {
+    let cfg = ctx.config()?;
+    let info = if ctx.global.local {
+        let dir = local::default_data_dir(&ctx.project.work_dir());
+        Some(local::find_running(&dir).await.with_context(|| {
+            format!(
+                "no local emulator running in {}: `fcctl up --local --dry-run` plans against a running one (start it with `fcctl local start` or `fcctl up --local`)",
+                dir.display()
+            )
+        })?)
+    } else {
+        None
+    };
+    let cloud = ctx.connect(cfg, info)?;
+    let opts = UpOptions {
+        instances: a.instances,
+        ..UpOptions::default()
+    };
+    let p = crate::pipeline::up::plan(&ctx.project, &cloud, &ctx.out, &opts).await?;
+    ctx.out
+        .result(&p, || crate::pipeline::up::describe_plan(&p));
+    if p.changed {
+        return Err(crate::exit::Refusal::silent(crate::exit::ExitStatus::ChangesPending).into());
     }
     Ok(())
 }

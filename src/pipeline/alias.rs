@@ -19,8 +19,10 @@ pub struct AliasReport {
     pub previous: Option<String>,
     /// Canary weights.
     pub additional_version_weight: BTreeMap<String, f64>,
-    /// Whether anything was written.
+    /// Whether anything was (with --dry-run: would be) written.
     pub changed: bool,
+    /// A dry run: nothing was written.
+    pub dry_run: bool,
 }
 
 /// Points `alias` at `version` (+ canary); no write when already so.
@@ -87,6 +89,7 @@ pub async fn execute(
         previous,
         additional_version_weight: weights,
         changed: !same,
+        dry_run,
     })
 }
 
@@ -99,7 +102,8 @@ pub fn describe(r: &AliasReport) -> String {
         .collect();
     if r.changed {
         format!(
-            "alias {} → version {}{} (was {})",
+            "{}alias {} → version {}{} (was {})",
+            if r.dry_run { "would move " } else { "" },
             r.alias,
             r.version,
             canary.join(""),

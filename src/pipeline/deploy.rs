@@ -15,6 +15,11 @@ pub struct DeployReport {
     pub changed: bool,
     /// Applied (false for --dry-run).
     pub applied: bool,
+    /// A dry run: nothing was written.
+    pub dry_run: bool,
+    /// With --dry-run: the build the plan is based on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub build: Option<crate::pipeline::freshness::BuildBasis>,
     /// The plan.
     pub plan: Plan,
     /// Function name.
@@ -63,9 +68,36 @@ pub async fn execute(
     Ok(DeployReport {
         changed,
         applied: changed && !dry_run,
+        dry_run,
+        build: dry_run.then(|| crate::pipeline::freshness::build_basis(project, &cloud.cfg)),
         plan: p,
         function: desired.function_name,
         release_id: state.release_id.unwrap_or_default(),
         write_calls: cloud.fc.write_count() - writes_before,
     })
+}
+
+/// The plan as diff lines (`  ~ function memorySize 1024 → 2048`), as `deploy` and `up` print
+/// it.
+pub fn change_lines(p: &Plan) -> Vec<String> {
+    p.changes
+        .iter()
+        .map(|c| {
+            format!(
+                "  ~ {:<13} {:<34} {} → {}",
+                c.resource,
+                c.field,
+                clip(&c.from),
+                clip(&c.to)
+            )
+        })
+        .collect()
+}
+
+fn clip(s: &str) -> String {
+    if s.chars().count() > 60 {
+        format!("{}…", s.chars().take(59).collect::<String>())
+    } else {
+        s.to_string()
+    }
 }

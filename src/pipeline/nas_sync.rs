@@ -66,6 +66,9 @@ pub struct SyncReport {
     pub agent_invocations: u32,
     /// Release directory inside the function.
     pub release_dir: String,
+    /// With --dry-run: the build the plan is based on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub build: Option<crate::pipeline::freshness::BuildBasis>,
 }
 
 /// Max bytes / files one stage invocation is asked to materialise (the agent also stops at its
@@ -135,12 +138,11 @@ pub async fn execute(
             .await
             .context("preparing the OSS staging bucket")?;
     }
+    // A dry run may meet a bucket that does not exist yet (nothing uploaded, so everything is
+    // to upload); any other failure makes the plan a guess, and a guess must not exit 0.
     let listed = match cloud.oss.list(&format!("{prefix}/blobs/")).await {
         Ok(l) => l,
-        Err(e) if dry_run => {
-            tracing::debug!("listing blobs failed in dry run: {e}");
-            Vec::new()
-        }
+        Err(e) if dry_run && e.is_not_found() => Vec::new(),
         Err(e) => return Err(e).context("listing uploaded blobs"),
     };
     let checks_path = work.join("blob-checks.json");
@@ -168,6 +170,7 @@ pub async fn execute(
         agent_linked: 0,
         agent_invocations: 0,
         release_dir,
+        build: dry_run.then(|| crate::pipeline::freshness::build_basis(project, cfg)),
     };
     if dry_run {
         report.seconds = t0.elapsed().as_secs_f64();

@@ -24,6 +24,8 @@ pub struct ProvisionReport {
     pub current: i64,
     /// Whether the config was written.
     pub changed: bool,
+    /// A dry run: nothing was written (`changed` says whether something would be).
+    pub dry_run: bool,
     /// FC's explanation when instances fail to start.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub current_error: Option<String>,
@@ -153,6 +155,7 @@ pub async fn execute(
             .unwrap_or(instances as i64),
         current: existing.as_ref().and_then(|p| p.current).unwrap_or(0),
         changed: !same,
+        dry_run,
         current_error: None,
     };
     if let (Some(limit), false) = (wait, dry_run) {

@@ -23,14 +23,17 @@ pub struct PublishReport {
     pub digest: String,
     /// NAS release the version pins.
     pub release_id: String,
+    /// A dry run: nothing was published (`version` is empty when one would be).
+    pub dry_run: bool,
 }
 
-/// Publishes unless an identical version exists.
+/// Publishes unless an identical version exists (with `dry_run`, only says which).
 pub async fn execute(
     project: &Project,
     cloud: &Cloud,
     description: Option<&str>,
     force: bool,
+    dry_run: bool,
 ) -> anyhow::Result<PublishReport> {
     let name = cloud.cfg.function_name().to_string();
     let f = cloud.fc.get_function(&name, None).await?;
@@ -68,7 +71,14 @@ pub async fn execute(
         created,
         digest: digest.clone(),
         release_id: release.clone(),
+        dry_run,
     };
+    if dry_run {
+        return Ok(match version_with_digest(cloud, &name, &digest).await? {
+            Some(v) => report(v, false),
+            None => report(String::new(), true),
+        });
+    }
     let description = stamp(description.unwrap_or(""), &digest, &release);
     // PublishFunctionVersion is not idempotent on the wire, but the digest stamp makes it so
     // here: after an ambiguous failure (5xx, reset, timeout) the listing shows whether the

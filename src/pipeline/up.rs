@@ -221,14 +221,18 @@ pub async fn execute(
         nas_sync::execute(project, cloud, printer, false, 4),
         |s: &nas_sync::SyncReport| format!("release {}", s.release_id)
     );
-    step!(
+    let d = step!(
         "deploy",
         deploy::execute(project, cloud, false),
         |d: &deploy::DeployReport| format!("{} change(s)", d.plan.changes.len())
     );
+    // The same field diff `deploy --dry-run` gives: what this run changed.
+    for line in deploy::change_lines(&d.plan) {
+        printer.note(line);
+    }
     let p = step!(
         "publish",
-        publish::execute(project, cloud, None, false),
+        publish::execute(project, cloud, None, false, false),
         |p: &publish::PublishReport| format!(
             "version {}{}",
             p.version,
@@ -348,6 +352,169 @@ async fn passing_smoke_test(
         Some(bad) => bail!("smoke test failed: {}", bad.failure()),
         None => Ok(results),
     }
+}
+
+/// What `fcctl up --dry-run` found: every step's plan, nothing written.
+#[derive(Debug, Serialize)]
+pub struct UpPlan {
+    /// Always true.
+    pub dry_run: bool,
+    /// The build the plan is based on.
+    pub build: crate::pipeline::freshness::BuildBasis,
+    /// NAS: the release the last build makes, and what would be uploaded.
+    pub nas: nas_sync::SyncReport,
+    /// Function, trigger and custom domain changes.
+    pub deploy: deploy::DeployReport,
+    /// Whether a new version would be published (else `version` serves these settings).
+    pub would_publish: bool,
+    /// The version that serves the settings already, if any.
+    pub version: Option<String>,
+    /// Release alias.
+    pub alias: String,
+    /// The version it serves now.
+    pub alias_from: Option<String>,
+    /// Provisioned instances wanted on the alias, and the current target.
+    pub provision_target: u32,
+    /// Current provisioned target (0 when none).
+    pub provision_current_target: i64,
+    /// Whether anything would change.
+    pub changed: bool,
+}
+
+/// Plans every step from the last build without writing anything.
+pub async fn plan(
+    project: &Project,
+    cloud: &Cloud,
+    printer: &Printer,
+    a: &UpOptions,
+) -> anyhow::Result<UpPlan> {
+    let cfg = &cloud.cfg;
+    let build = crate::pipeline::freshness::build_basis(project, cfg);
+    if build.built_at.is_none() {
+        bail!(
+            "no build yet: `fcctl up --dry-run` plans from the last build; run `fcctl build` first"
+        );
+    }
+    let nas = nas_sync::execute(project, cloud, printer, true, 4).await?;
+    let deploy = deploy::execute(project, cloud, true).await?;
+    let new_release = crate::state::State::load(&project.work_dir())?
+        .release_id
+        .as_deref()
+        != Some(nas.release_id.as_str());
+    let published = if deploy.changed || new_release {
+        None
+    } else {
+        Some(publish::execute(project, cloud, None, false, true).await?)
+    };
+    let version = published
+        .as_ref()
+        .filter(|p| !p.created)
+        .map(|p| p.version.clone());
+    let alias = cfg.release.alias.clone();
+    let alias_from = serving_version(cloud, &alias).await?;
+    let provision_target = a.instances.unwrap_or(cfg.provision.instances);
+    let provision_current_target = match cloud
+        .fc
+        .get_provision_config(cfg.function_name(), &alias)
+        .await
+    {
+        Ok(p) => p.default_target.or(p.target).unwrap_or(0),
+        Err(e) if e.is_not_found() => 0,
+        Err(e) => return Err(e.into()),
+    };
+    // Sources newer than the build are changes this plan cannot show but a build would make.
+    let changed = !build.newer_sources.is_empty()
+        || nas.files_uploaded > 0
+        || new_release
+        || deploy.changed
+        || version.is_none()
+        || alias_from != version
+        || provision_current_target != i64::from(provision_target);
+    Ok(UpPlan {
+        dry_run: true,
+        build,
+        nas,
+        would_publish: version.is_none(),
+        deploy,
+        version,
+        alias,
+        alias_from,
+        provision_target,
+        provision_current_target,
+        changed,
+    })
+}
+
+/// The plan for humans: "would" for every change.
+pub fn describe_plan(p: &UpPlan) -> String {
+    let mut s = String::new();
+    if let Some(w) = p.build.warning() {
+        s.push_str(&format!("{w}\n"));
+    } else if let Some(at) = &p.build.built_at {
+        s.push_str(&format!("based on the build at {at}\n"));
+    }
+    if p.nas.files_uploaded > 0 {
+        s.push_str(&format!(
+            "  nas-sync   would upload {} blob(s) for release {}\n",
+            p.nas.files_uploaded, p.nas.release_id
+        ));
+    } else {
+        s.push_str(&format!(
+            "  nas-sync   release {} is uploaded\n",
+            p.nas.release_id
+        ));
+    }
+    if p.deploy.changed {
+        s.push_str(&format!(
+            "  deploy     would apply {} change(s):\n",
+            p.deploy.plan.changes.len()
+        ));
+        for line in deploy::change_lines(&p.deploy.plan) {
+            s.push_str(&format!("  {line}\n"));
+        }
+    } else {
+        s.push_str("  deploy     nothing to change\n");
+    }
+    let to = match &p.version {
+        Some(v) => {
+            s.push_str(&format!(
+                "  publish    version {v} already serves these settings\n"
+            ));
+            format!("version {v}")
+        }
+        None => {
+            s.push_str("  publish    would publish a new version, then invoke it by number before any alias moves\n");
+            "the new version".to_string()
+        }
+    };
+    match (&p.alias_from, &p.version) {
+        (Some(from), Some(v)) if from == v => {
+            s.push_str(&format!("  alias      {} already serves {to}\n", p.alias));
+        }
+        (from, _) => s.push_str(&format!(
+            "  alias      would move {} from {} to {to}\n",
+            p.alias,
+            from.as_deref()
+                .map_or("(absent)".to_string(), |f| format!("version {f}"))
+        )),
+    }
+    if p.provision_current_target == i64::from(p.provision_target) {
+        s.push_str(&format!(
+            "  provision  {} instance(s) on {} already\n",
+            p.provision_target, p.alias
+        ));
+    } else {
+        s.push_str(&format!(
+            "  provision  would set {} instance(s) on {} (now {})\n",
+            p.provision_target, p.alias, p.provision_current_target
+        ));
+    }
+    s.push_str(if p.changed {
+        "dry run: nothing was changed"
+    } else {
+        "dry run: nothing would change"
+    });
+    s
 }
 
 /// Where the page is served: the HTTP trigger's public URL, and the custom domain with the

@@ -379,3 +379,73 @@ fn canary_on_a_provisioned_alias_is_refused_unless_asked_to_release() {
         text(&out)
     );
 }
+
+/// Dry runs say "would", carry `"dry_run": true`, and name the build they are based on when a
+/// source is newer; `publish --dry-run` publishes nothing.
+#[test]
+fn dry_runs_say_would_and_name_a_stale_build() {
+    let p = release_project();
+    p.fake_build("v1", "r-one");
+    // fcctl.yaml edited after the build: the plan says what it is based on.
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    std::fs::write(
+        p.path().join("fcctl.yaml"),
+        "app: cat-dog\nbench:\n  images: [fcctl.yaml]\nfunction:\n  memory_mb: 2048\n",
+    )
+    .unwrap();
+    let dry = p.fcctl(&["deploy", "--dry-run"]);
+    assert_eq!(dry.status.code(), Some(10), "{}", text(&dry));
+    assert!(
+        text(&dry).contains("based on the build at")
+            && text(&dry).contains("older than fcctl.yaml"),
+        "{}",
+        text(&dry)
+    );
+    assert!(text(&dry).contains("would apply"), "{}", text(&dry));
+    let dry = p.fcctl(&["deploy", "--dry-run", "--json"]);
+    let plan: serde_json::Value = serde_json::from_slice(&dry.stdout).unwrap();
+    assert_eq!(plan["dry_run"], true);
+    assert_eq!(plan["build"]["newer_sources"][0], "fcctl.yaml");
+
+    p.json(&["deploy", "--json"]);
+    let would = p.json(&["publish", "--dry-run", "--json"]);
+    assert_eq!(would["dry_run"], true);
+    assert_eq!(would["created"], true);
+    let out = p.fcctl(&["publish", "--dry-run"]);
+    assert!(
+        text(&out).contains("would publish a new version"),
+        "{}",
+        text(&out)
+    );
+    let published = p.json(&["publish", "--json"]);
+    assert_eq!(published["version"], "1", "the dry runs published nothing");
+    let again = p.json(&["publish", "--dry-run", "--json"]);
+    assert_eq!(
+        (again["created"].as_bool(), again["version"].as_str()),
+        (Some(false), Some("1"))
+    );
+
+    let alias = p.json(&["alias", "--version", "1", "--dry-run", "--json"]);
+    assert_eq!(
+        (alias["dry_run"].as_bool(), alias["changed"].as_bool()),
+        (Some(true), Some(true))
+    );
+    let st = p.json(&["status", "--json"]);
+    assert!(st["aliases"].as_array().unwrap().is_empty(), "{st}");
+}
+
+/// `nas-sync --dry-run` cannot list OSS: it fails (unreachable, exit 4) instead of printing a
+/// plan that assumes nothing was uploaded.
+#[test]
+fn nas_sync_dry_run_fails_when_oss_is_unreachable() {
+    let p = TestProject::nas();
+    let nas = p.work().join("nas/model");
+    std::fs::create_dir_all(&nas).unwrap();
+    std::fs::write(nas.join("weights.bin"), vec![1u8; 4096]).unwrap();
+    let out = p.fcctl_env(
+        &["nas-sync", "--dry-run", "--json"],
+        &[("FCCTL_OSS_ENDPOINT", "http://127.0.0.1:1")],
+    );
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+    assert!(out.stdout.is_empty(), "no plan printed: {}", text(&out));
+}

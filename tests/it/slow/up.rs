@@ -177,6 +177,16 @@ fn up_deploys_then_converges_with_no_writes_then_model_change_and_rollback() {
     assert_eq!(second["write_calls"], 0, "{second}");
     assert_eq!(second["release_id"], first["release_id"]);
 
+    // The plan of a converged project: nothing would change.
+    let dry = p.fcctl(&["up", "--dry-run", "--json"]);
+    assert_eq!(dry.status.code(), Some(0), "{}", text(&dry));
+    let plan: serde_json::Value = serde_json::from_slice(&dry.stdout).unwrap();
+    assert_eq!(
+        (plan["dry_run"].as_bool(), plan["changed"].as_bool()),
+        (Some(true), Some(false)),
+        "{plan}"
+    );
+
     // A model change (every photo below the "other" threshold) is a new release and version.
     let yaml = p.path().join("model/model.yaml");
     let text0 = std::fs::read_to_string(&yaml).unwrap();
@@ -197,6 +207,14 @@ fn up_deploys_then_converges_with_no_writes_then_model_change_and_rollback() {
         "model.yaml has an other_threshold to change"
     );
     std::fs::write(&yaml, changed + "\n").unwrap();
+    // Planned before building: the plan says its build is older than the model.
+    let dry = p.fcctl(&["up", "--dry-run"]);
+    assert_eq!(dry.status.code(), Some(10), "{}", text(&dry));
+    assert!(
+        text(&dry).contains("older than model/model.yaml"),
+        "{}",
+        text(&dry)
+    );
     let args = up_args();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let out = p.fcctl(&args);
