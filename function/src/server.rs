@@ -22,6 +22,8 @@ use crate::preprocess::{DecodeError, DecodeLimits};
 pub const MAX_BODY: usize = 32 << 20;
 
 pub const H_INSTANCE: HeaderName = HeaderName::from_static("x-fcctl-instance-id");
+/// The function version that answered.
+pub const H_VERSION: HeaderName = HeaderName::from_static("x-fcctl-function-version");
 pub const H_LOAD: HeaderName = HeaderName::from_static("x-fcctl-model-load");
 pub const H_LOAD_MS: HeaderName = HeaderName::from_static("x-fcctl-model-load-ms");
 
@@ -32,6 +34,9 @@ pub struct Config {
     /// Shared directory for optimised graphs (`FCCTL_MODEL_CACHE`; off when unset).
     pub model_cache: Option<PathBuf>,
     pub instance_id: String,
+    /// The function version this instance runs (FC sets `FC_FUNCTION_VERSION` on Debian 11+
+    /// runtimes, `FC_VER_ID` before): answers carry it so a canary split is visible.
+    pub version: String,
     pub limits: DecodeLimits,
     /// Concurrent decode+inference jobs (bounds memory under hostile input).
     pub max_jobs: usize,
@@ -53,6 +58,9 @@ impl Config {
             ),
             ort_lib: env("ORT_DYLIB_PATH").map(PathBuf::from),
             model_cache: env(fcctl_protocol::env::MODEL_CACHE).map(PathBuf::from),
+            version: env("FC_FUNCTION_VERSION")
+                .or_else(|| env("FC_VER_ID"))
+                .unwrap_or_else(|| "LATEST".into()),
             instance_id: env("FC_INSTANCE_ID")
                 .unwrap_or_else(|| format!("local-{}", uuid::Uuid::new_v4())),
             limits,
@@ -204,6 +212,9 @@ fn base_headers(state: &AppState) -> HeaderMap {
     if let Ok(v) = HeaderValue::from_str(&state.config.instance_id) {
         h.insert(H_INSTANCE, v);
     }
+    if let Ok(v) = HeaderValue::from_str(&state.config.version) {
+        h.insert(H_VERSION, v);
+    }
     h
 }
 
@@ -293,7 +304,11 @@ fn json_response(state: &AppState, res: Result<(Prediction, bool, f64), ApiError
     match res {
         Ok((p, paid, load_ms)) => {
             load_headers(&mut h, paid, load_ms);
-            (h, axum::Json(p)).into_response()
+            let mut v = serde_json::to_value(&p).unwrap_or_default();
+            if let Some(o) = v.as_object_mut() {
+                o.insert("version".into(), state.config.version.clone().into());
+            }
+            (h, axum::Json(v)).into_response()
         }
         Err(e) => (h, e).into_response(),
     }

@@ -15,6 +15,7 @@ fn state() -> Shared {
         ort_lib: Some(common::ort_lib()),
         model_cache: None,
         instance_id: "test-instance".into(),
+        version: "7".into(),
         limits: DecodeLimits::default(),
         max_jobs: 2,
     })
@@ -120,6 +121,9 @@ async fn lifecycle_page_and_classification() {
     assert_eq!(j["top5"].as_array().unwrap().len(), 5);
     assert_eq!(j["top5"][0]["class"], "golden retriever");
     assert_eq!(j["model"], "efficientnet-lite0");
+    // Which version answered, in the body and a header (a canary split is visible).
+    assert_eq!(j["version"], "7");
+    assert_eq!(h["x-fcctl-function-version"], "7");
     assert!(j["ms"].as_f64().unwrap() > 0.0);
     assert!(j["other"].as_f64().is_some());
 
