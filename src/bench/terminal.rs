@@ -141,7 +141,7 @@ fn metrics(o: &mut String, r: &BenchReport) {
     let latency = &r.latency_ms;
     let total = thousands(r.requests);
     let success = format!(
-        "{} ({}/{})",
+        "{} ({} ok · {} failed)",
         percent(r.success_rate),
         thousands(r.successes),
         thousands(r.errors)

@@ -142,7 +142,7 @@ pub(super) fn metrics(o: &mut String, r: &BenchReport) {
     o.push_str("<section class=\"card\"><h2>Metrics</h2><table class=\"metrics\"><thead><tr><th>Request</th><th>Total requests</th><th>Avg TPS</th><th>Success rate</th><th>Avg response time</th></tr></thead><tbody>");
     let _ = write!(
         o,
-        "<tr><td>{}</td><td>{}</td><td>{:.2}</td><td>{} ({}/{})</td><td>{}</td></tr>",
+        "<tr><td>{}</td><td>{}</td><td>{:.2}</td><td>{} ({} ok · {} failed)</td><td>{}</td></tr>",
         escape(r.options.request.label()),
         thousands(r.requests),
         r.rps_avg,
