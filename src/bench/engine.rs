@@ -264,6 +264,7 @@ fn build_report(opts: &BenchOptions, target: &Target, m: Measured) -> BenchRepor
         histogram: stats::histogram_buckets(&total.all),
         options: opts.clone(),
         report: None,
+        tested: None,
     }
 }
 

@@ -59,6 +59,7 @@ pub use options::{BenchOptions, MAX_CONNECTIONS, MAX_DURATION, Mode, RequestKind
 pub use report::{report_dir_name, save_report, write_html_report};
 pub use stats::{
     BenchReport, ErrorsByClass, HistogramBucket, LatencyStats, SecondBucket, StatusCounts,
+    TestedFunction,
 };
 pub use terminal::{compare, render_summary};
 pub use verdict::{Shortfall, check_success};

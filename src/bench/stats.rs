@@ -460,6 +460,26 @@ pub struct BenchReport {
     pub options: BenchOptions,
     /// Path of the HTML report, set by the caller after writing it.
     pub report: Option<String>,
+    /// What was measured when the target is the project's function (not a bare `--url`):
+    /// set by the caller, so reports of different settings can be told apart.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tested: Option<TestedFunction>,
+}
+
+/// The function version a bench ran against.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TestedFunction {
+    pub function: String,
+    /// The alias the trigger routes to.
+    pub alias: String,
+    /// The version the alias served when the run started.
+    pub version: Option<String>,
+    /// The NAS release that version pins.
+    pub release_id: Option<String>,
+    pub memory_mb: Option<i64>,
+    pub cpu: Option<f64>,
+    pub instance_concurrency: Option<i64>,
 }
 
 pub(crate) const SCHEMA: u32 = 1;

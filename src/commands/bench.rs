@@ -317,15 +317,19 @@ pub async fn run(ctx: &Ctx, a: BenchArgs) -> anyhow::Result<()> {
         return run_cold(ctx, &cloud, &a, n).await;
     }
     // An explicit --url is all the load needs: no credentials, no emulator lookup.
-    let opts = if a.url.is_some() {
-        options(ctx, &ctx.config()?, None, &a).await?
+    let (opts, tested) = if a.url.is_some() {
+        (options(ctx, &ctx.config()?, None, &a).await?, None)
     } else {
         let cloud = ctx.cloud().await?;
-        options(ctx, &cloud.cfg, Some(&cloud), &a).await?
+        (
+            options(ctx, &cloud.cfg, Some(&cloud), &a).await?,
+            tested_function(&cloud).await,
+        )
     };
     ctx.out
         .note(format!("bench {} ({})", opts.url, opts.mode.describe()));
     let mut report = bench::run(opts, progress(ctx)).await?;
+    report.tested = tested;
     let dir = ctx
         .project
         .work_dir()
@@ -342,6 +346,37 @@ pub async fn run(ctx: &Ctx, a: BenchArgs) -> anyhow::Result<()> {
         )
     });
     verdict(&report, a.min_success)
+}
+
+/// The version behind the release alias and its size, for the report (best effort: a report
+/// without it is still a report).
+async fn tested_function(cloud: &Cloud) -> Option<bench::TestedFunction> {
+    let name = cloud.cfg.function_name();
+    let alias = cloud.cfg.release.alias.clone();
+    let version = match cloud.fc.get_alias(name, &alias).await {
+        Ok(a) => a.version_id,
+        Err(e) => {
+            tracing::debug!("bench: alias {alias}: {e}");
+            None
+        }
+    };
+    let f = cloud
+        .fc
+        .get_function(name, Some(version.as_deref().unwrap_or("LATEST")))
+        .await
+        .ok();
+    Some(bench::TestedFunction {
+        function: name.to_string(),
+        alias,
+        version,
+        release_id: f
+            .as_ref()
+            .and_then(|f| f.environment_variables.as_ref())
+            .and_then(|e| e.get(fcctl_protocol::env::RELEASE).cloned()),
+        memory_mb: f.as_ref().and_then(|f| f.memory_size),
+        cpu: f.as_ref().and_then(|f| f.cpu),
+        instance_concurrency: f.as_ref().and_then(|f| f.instance_concurrency),
+    })
 }
 
 /// The run's exit status, once its report is written: `Unreachable` when nothing answered,

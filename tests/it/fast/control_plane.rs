@@ -310,6 +310,23 @@ fn alias_verify_never_promotes_a_version_that_does_not_start_or_answer() {
     let moved = p.json(&["alias", "--version", &v4, "--verify", "--json"]);
     assert_eq!(moved["previous"], v1.as_str());
     assert_eq!(post(&url, None)["label"], "v4");
+
+    // A bench of the project records which version, release and size it measured.
+    let b = p.json(&[
+        "bench",
+        "--request",
+        "page",
+        "--concurrency",
+        "2",
+        "--max-requests",
+        "20",
+        "--duration",
+        "10s",
+        "--json",
+    ]);
+    assert_eq!(b["tested"]["version"], v4.as_str(), "{}", b["tested"]);
+    assert_eq!(b["tested"]["release_id"], "r-v4");
+    assert!(b["tested"]["memory_mb"].as_i64().unwrap() > 0);
 }
 
 /// An initializer that fails stops `provision --wait` at FC's first `currentError`, with that
