@@ -12,3 +12,4 @@ pub mod publish;
 pub mod smoke;
 pub mod up;
 pub mod verify;
+pub mod versions;

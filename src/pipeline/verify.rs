@@ -73,11 +73,8 @@ pub async fn check_version(
     } else {
         let mut v = Vec::new();
         for img in images {
-            let bytes = crate::fsutil::read_capped(
-                img,
-                crate::fsutil::MAX_REQUEST_BODY,
-                "sample image",
-            )?;
+            let bytes =
+                crate::fsutil::read_capped(img, crate::fsutil::MAX_REQUEST_BODY, "sample image")?;
             v.push((
                 format!("POST /invoke {}", img.display()),
                 bytes,

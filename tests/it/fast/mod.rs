@@ -7,3 +7,4 @@ mod cli;
 mod control_plane;
 mod emulator_isolation;
 mod request_inputs;
+mod versions;
