@@ -78,6 +78,9 @@ pub enum Command {
     Status,
     /// Move the release alias back to the previous (or a given) version.
     Rollback(RollbackArgs),
+    /// List function versions, or delete old ones nothing uses.
+    #[command(subcommand)]
+    Versions(VersionsCommand),
     /// Classify a local image through the deployed function.
     Invoke(InvokeArgs),
     /// Load-test the deployed endpoint and write a report.
@@ -147,6 +150,24 @@ pub enum NasCommand {
     /// Remove releases no version or alias references (never the live one).
     Gc {
         /// Show what would be removed.
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+/// `fcctl versions …`.
+#[derive(Debug, Subcommand)]
+pub enum VersionsCommand {
+    /// Every version: created, description, NAS release, aliases (with canary weights),
+    /// triggers and provisioned instances on it.
+    Ls,
+    /// Delete all but the N newest versions; never one an alias (main or canary), a trigger
+    /// or a provision config uses. Then `fcctl nas gc` can free their NAS releases.
+    Prune {
+        /// How many of the newest versions to keep (besides those in use).
+        #[arg(long)]
+        keep: usize,
+        /// Show what would be deleted.
         #[arg(long)]
         dry_run: bool,
     },

@@ -22,12 +22,22 @@ pub fn init(quiet: bool, verbose: u8) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(colour(
+            std::io::IsTerminal::is_terminal(&std::io::stderr()),
+            std::env::var_os("NO_COLOR").as_deref(),
+        ))
         .with_target(false);
     let _ = if verbose == 0 {
         builder.event_format(ShortLine).try_init()
     } else {
         builder.try_init()
     };
+}
+
+/// Colour only for a person at a terminal: escape codes in a piped or redirected log are
+/// noise, and a non-empty `NO_COLOR` turns colour off (no-color.org).
+fn colour(stderr_is_terminal: bool, no_color: Option<&std::ffi::OsStr>) -> bool {
+    stderr_is_terminal && no_color.is_none_or(std::ffi::OsStr::is_empty)
 }
 
 /// `<level>: <message>`, without time, target or fields.
@@ -69,5 +79,22 @@ impl Visit for Message {
         if field.name() == "message" {
             self.0 = value.to_string();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::colour;
+    use std::ffi::OsStr;
+
+    #[test]
+    fn colour_only_on_a_terminal_without_no_color() {
+        assert!(colour(true, None));
+        assert!(!colour(false, None), "a pipe or file gets no escape codes");
+        assert!(!colour(true, Some(OsStr::new("1"))));
+        assert!(
+            colour(true, Some(OsStr::new(""))),
+            "NO_COLOR= (empty) is unset"
+        );
     }
 }

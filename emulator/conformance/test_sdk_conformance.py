@@ -70,6 +70,9 @@ def test_fc_full_flow(emulator):
     assert v.body.version_id == "1"
     vs = c.list_function_versions(name, fc.ListFunctionVersionsRequest())
     assert [x.version_id for x in vs.body.versions] == ["1"]
+    with pytest.raises(Exception) as ei:
+        c.list_function_versions(name, fc.ListFunctionVersionsRequest(limit=101))
+    assert getattr(ei.value, "code", None) == "InvalidArgument"
 
     a = c.create_alias(name, fc.CreateAliasRequest(body=fc.CreateAliasInput(alias_name="prod", version_id="1")))
     assert a.body.alias_name == "prod" and a.body.version_id == "1"

@@ -50,13 +50,24 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// `HTTP 503 ServiceUnavailable`, or just `HTTP 413` when the body named no code (the
+    /// `HTTP<status>` placeholder would only repeat the status).
+    pub fn status_and_code(&self) -> String {
+        if self.code == format!("HTTP{}", self.status) || self.code.is_empty() {
+            format!("HTTP {}", self.status)
+        } else {
+            format!("HTTP {} {}", self.status, self.code)
+        }
+    }
+}
+
 impl fmt::Display for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} failed: HTTP {} {}: {}",
-            self.action, self.status, self.code, self.message
-        )?;
+        write!(f, "{} failed: {}", self.action, self.status_and_code())?;
+        if !self.message.is_empty() {
+            write!(f, ": {}", self.message)?;
+        }
         if let Some(id) = &self.request_id {
             write!(f, " (request id {id})")?;
         }
@@ -176,7 +187,7 @@ impl Error {
     /// A few words for a progress line: `HTTP 503 ServiceUnavailable`, `connection refused`.
     pub fn short_reason(&self) -> String {
         match self {
-            Error::Api(e) => format!("HTTP {} {}", e.status, e.code),
+            Error::Api(e) => e.status_and_code(),
             Error::RetriesExhausted { last, .. } => last.short_reason(),
             Error::Transport { source, .. } if source.is_timeout() => "timed out".into(),
             Error::Transport { source, .. } if source.is_connect() => {
@@ -410,6 +421,30 @@ mod tests {
         );
         assert!(e.hint().is_some());
         assert!(s.contains("HTTP 403"), "{s}");
+    }
+
+    #[test]
+    fn a_status_without_a_code_is_printed_once() {
+        let e = crate::aliyun::http::parse_error_body(413, b"payload too large");
+        let e = ApiError {
+            action: "InvokeFunction".into(),
+            ..e
+        };
+        assert_eq!(
+            e.to_string(),
+            "InvokeFunction failed: HTTP 413: payload too large"
+        );
+        let e: Error = ApiError {
+            message: String::new(),
+            ..e
+        }
+        .into();
+        assert_eq!(e.to_string(), "InvokeFunction failed: HTTP 413");
+        assert_eq!(e.short_reason(), "HTTP 413");
+        assert_eq!(
+            Error::from(api(503, "ServiceUnavailable")).short_reason(),
+            "HTTP 503 ServiceUnavailable"
+        );
     }
 
     #[test]

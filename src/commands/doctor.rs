@@ -92,6 +92,7 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<()> {
         checks.push(toolchain_check());
         if let Some(c) = &cfg {
             checks.push(sources_check(ctx, c));
+            checks.push(bench_images_check(ctx.project.dir(), c));
             checks.push(glibc_check(c));
         }
         return finish(ctx, checks);
@@ -137,6 +138,7 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<()> {
     checks.push(toolchain_check());
     if let Some(c) = &cfg {
         checks.push(sources_check(ctx, c));
+        checks.push(bench_images_check(ctx.project.dir(), c));
         checks.push(glibc_check(c));
         checks.push(endpoint_check(c, account_deref(&checks)).await);
     }
@@ -196,6 +198,40 @@ fn sources_check(ctx: &Ctx, cfg: &Config) -> Check {
     let mut fixes: Vec<&str> = missing.iter().map(|m| m.fix.as_str()).collect();
     fixes.dedup();
     Check::fail("sources", problems.join("; "), fixes.join("; "))
+}
+
+/// `bench.images` are files: a missing one would otherwise surface only when `fcctl bench`
+/// starts (or, as `up`'s smoke sample, after a whole release).
+fn bench_images_check(project: &std::path::Path, cfg: &Config) -> Check {
+    if cfg.bench.images.is_empty() {
+        return Check::skip("bench images", "none configured (`bench.images`)");
+    }
+    let missing: Vec<String> = cfg
+        .bench
+        .images
+        .iter()
+        .map(|p| {
+            if p.is_relative() {
+                project.join(p)
+            } else {
+                p.clone()
+            }
+        })
+        .filter(|p| !p.is_file())
+        .map(|p| p.display().to_string())
+        .collect();
+    if missing.is_empty() {
+        return Check::ok(
+            "bench images",
+            format!("all {} bench.images exist", cfg.bench.images.len()),
+        );
+    }
+    Check::fail(
+        "bench images",
+        format!("bench.images not found: {}", missing.join(", ")),
+        "put the images there, or list existing files under `bench.images` in fcctl.yaml \
+         (paths are relative to the project directory)",
+    )
 }
 
 fn version_of(cmd: &str, args: &[&str]) -> Option<String> {
@@ -298,4 +334,29 @@ fn is_offline(e: &std::io::Error) -> bool {
     // Name resolution failures surface as `Other`/`Uncategorized`; unreachable networks as below.
     matches!(e.kind(), NetworkUnreachable | HostUnreachable | Other)
         || e.to_string().contains("failed to lookup")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_bench_image_fails_with_its_path_and_a_fix() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("dog.jpg"), b"x").unwrap();
+        let cfg = crate::config::parse_str(
+            "app: a\nbench:\n  images: [dog.jpg, cats/missing.jpg]\n",
+            "fcctl.yaml",
+        )
+        .unwrap();
+        let c = bench_images_check(dir.path(), &cfg);
+        assert_eq!(c.status, "fail");
+        assert!(c.detail.contains("cats/missing.jpg"), "{}", c.detail);
+        assert!(!c.detail.contains("dog.jpg"), "{}", c.detail);
+        assert!(c.fix.unwrap().contains("bench.images"));
+
+        let cfg = crate::config::parse_str("app: a\nbench:\n  images: [dog.jpg]\n", "fcctl.yaml")
+            .unwrap();
+        assert_eq!(bench_images_check(dir.path(), &cfg).status, "ok");
+    }
 }

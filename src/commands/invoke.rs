@@ -5,6 +5,7 @@ use anyhow::{Context as _, bail};
 use crate::aliyun::fc_models::InvokeFunctionRequest;
 use crate::cli::InvokeArgs;
 use crate::commands::Ctx;
+use crate::exit::{ExitStatus, Refusal};
 use crate::fsutil::{MAX_REQUEST_BODY, read_capped};
 
 /// Sends the image bytes to the function's `/invoke` and prints its JSON answer.
@@ -28,17 +29,34 @@ pub async fn run(ctx: &Ctx, a: InvokeArgs) -> anyhow::Result<()> {
         )
         .await?;
     let text = String::from_utf8_lossy(&out.body).to_string();
+    // FC answers a function's own failure with 200 + `x-fc-error-type`: an error answer from
+    // the service all the same (README: exit 3), not bad input.
     if let Some(kind) = &out.error_type {
-        bail!("the function failed ({kind}): {text}");
+        return Err(Refusal {
+            status: ExitStatus::Cloud,
+            message: format!("the function failed ({kind}): {text}"),
+            hint: None,
+        }
+        .into());
     }
     let v: serde_json::Value = serde_json::from_str(&text)
         .with_context(|| format!("the function answered {} with non-JSON: {text}", out.status))?;
     if !(200..300).contains(&out.status) {
-        bail!(
+        let message = format!(
             "the function refused the image ({}): {}",
             out.status,
             v.get("message").and_then(|m| m.as_str()).unwrap_or(&text)
         );
+        // A 4xx is about the image sent (the user's input); a 5xx is the function failing.
+        if out.status >= 500 {
+            return Err(Refusal {
+                status: ExitStatus::Cloud,
+                message,
+                hint: None,
+            }
+            .into());
+        }
+        bail!(message);
     }
     ctx.out.result(&v, || {
         let label = v["label"].as_str().unwrap_or("?");
@@ -63,9 +81,28 @@ pub async fn run(ctx: &Ctx, a: InvokeArgs) -> anyhow::Result<()> {
             v["dog"].as_f64().unwrap_or(0.0),
             v["cat"].as_f64().unwrap_or(0.0),
             cloud.cfg.function_name(),
-            v["ms"],
+            ms_text(&v["ms"]),
             top.join(", ")
         )
     });
     Ok(())
+}
+
+/// The function's `ms` to two decimals (`3.1367550000000004` → `3.14`); `?` when absent.
+fn ms_text(ms: &serde_json::Value) -> String {
+    ms.as_f64()
+        .map_or_else(|| "?".into(), |m| format!("{m:.2}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ms_text;
+    use serde_json::json;
+
+    #[test]
+    fn ms_is_rounded_to_two_decimals() {
+        assert_eq!(ms_text(&json!(3.1367550000000004)), "3.14");
+        assert_eq!(ms_text(&json!(12)), "12.00");
+        assert_eq!(ms_text(&json!(null)), "?");
+    }
 }

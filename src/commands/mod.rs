@@ -18,6 +18,7 @@ mod report;
 mod rollback;
 mod status;
 mod up;
+mod versions;
 
 use anyhow::Context as _;
 
@@ -144,6 +145,7 @@ async fn dispatch(ctx: &Ctx, command: Command) -> anyhow::Result<()> {
         Command::Provision(a) => provision::run(ctx, a).await,
         Command::Status => status::run(ctx).await,
         Command::Rollback(a) => rollback::run(ctx, a).await,
+        Command::Versions(c) => versions::run(ctx, c).await,
         Command::Invoke(a) => invoke::run(ctx, a).await,
         Command::Bench(a) => bench::run(ctx, a).await,
         Command::Up(a) => up::run(ctx, a).await,

@@ -19,6 +19,32 @@ pub fn validate(c: &Config) -> Result<(), Invalid> {
     Ok(())
 }
 
+/// Region ids with a Function Compute 3.0 endpoint (docs/cloud-facts.md has the source).
+pub const FC_REGIONS: &[&str] = &[
+    "cn-hangzhou",
+    "cn-shanghai",
+    "cn-qingdao",
+    "cn-beijing",
+    "cn-zhangjiakou",
+    "cn-huhehaote",
+    "cn-wulanchabu",
+    "cn-shenzhen",
+    "cn-chengdu",
+    "cn-hongkong",
+    "ap-southeast-1",
+    "ap-southeast-2",
+    "ap-southeast-3",
+    "ap-southeast-5",
+    "ap-southeast-7",
+    "ap-northeast-1",
+    "ap-northeast-2",
+    "ap-south-1",
+    "eu-central-1",
+    "eu-west-1",
+    "us-east-1",
+    "us-west-1",
+];
+
 fn name_ok(s: &str, max: usize) -> bool {
     !s.is_empty()
         && s.len() <= max
@@ -56,6 +82,24 @@ fn names_and_endpoints(c: &Config) -> Result<(), Invalid> {
             "region",
             format!("`{}` is not a region id", c.region),
             Some("region ids look like cn-shenzhen, cn-hangzhou, ap-southeast-1".into()),
+        ));
+    }
+    // A region FC does not serve fails late and obscurely (DNS of the endpoint); a typo
+    // (`cn-shenzen`) is caught here. Naming `fc_endpoint` opts out: a region newer than this
+    // list still works when its endpoint is written out.
+    if c.fc_endpoint.is_none() && !FC_REGIONS.contains(&c.region.as_str()) {
+        let fix = match super::suggest(&c.region, FC_REGIONS) {
+            Some(s) => format!("did you mean `{s}`? "),
+            None => String::new(),
+        };
+        return Err(invalid(
+            "region",
+            format!("`{}` is not a region Function Compute 3.0 serves", c.region),
+            Some(format!(
+                "{fix}FC regions: {}; for a region newer than this list, set `fc_endpoint` \
+                 (https://<account>.<region>.fc.aliyuncs.com) and the check is skipped",
+                FC_REGIONS.join(", ")
+            )),
         ));
     }
     if let Some(a) = &c.account_id
@@ -385,6 +429,24 @@ fn routing_and_release(c: &Config) -> Result<(), Invalid> {
 #[cfg(test)]
 mod tests {
     use crate::config::testing::err;
+
+    #[test]
+    fn a_misspelt_region_is_refused_with_did_you_mean() {
+        let e = err("app: cat-dog\nregion: cn-shenzen\n");
+        assert_eq!(e.key_path.as_deref(), Some("region"), "{e}");
+        assert_eq!(e.position.map(|p| p.0), Some(2), "{e}");
+        let hint = e.hint.unwrap();
+        assert!(hint.contains("did you mean `cn-shenzhen`?"), "{hint}");
+        assert!(hint.contains("fc_endpoint"), "{hint}");
+    }
+
+    #[test]
+    fn an_unlisted_region_is_accepted_when_its_endpoint_is_named() {
+        crate::config::testing::ok(
+            "app: cat-dog\nregion: xx-newregion-1\nfc_endpoint: https://1.xx-newregion-1.fc.aliyuncs.com\n",
+        );
+        crate::config::testing::ok("app: cat-dog\nregion: ap-northeast-1\n");
+    }
 
     #[test]
     fn negative_memory() {

@@ -13,3 +13,4 @@ pub mod publish;
 pub mod smoke;
 pub mod up;
 pub mod verify;
+pub mod versions;

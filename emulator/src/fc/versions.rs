@@ -44,10 +44,15 @@ pub fn list_versions(ctx: &Arc<Ctx>, f: &str, q: &[(String, String)]) -> Reply {
     if !forward {
         vs.reverse();
     }
-    let limit = query_param(q, "limit")
-        .and_then(|l| l.parse::<usize>().ok())
-        .filter(|l| *l > 0)
-        .unwrap_or(100);
+    // Same bounds as every FC3 list API (SDK `ListFunctionVersionsRequest.limit`: 1–100).
+    let limit = match query_param(q, "limit") {
+        None => 100,
+        Some(l) => l
+            .parse::<usize>()
+            .ok()
+            .filter(|l| (1..=100).contains(l))
+            .ok_or_else(|| ApiError::invalid_argument(format!("limit `{l}` must be 1..=100")))?,
+    };
     let token: Option<u64> = query_param(q, "nextToken").and_then(|t| t.parse().ok());
     let filtered: Vec<&VersionRec> = vs
         .into_iter()
@@ -99,6 +104,13 @@ pub fn delete_version(ctx: &Arc<Ctx>, f: &str, v: &str) -> Reply {
                 )));
             }
         }
+        // As DeleteAlias does: instances provisioned on the version would outlive it.
+        if rec.provision.get(v).is_some_and(|p| p.target_now() > 0) {
+            return Err(ApiError::invalid_argument(format!(
+                "version '{v}' has a provision config; delete it first"
+            )));
+        }
+        rec.provision.remove(v);
         rec.versions.remove(&n);
         Ok(())
     })?;

@@ -6,4 +6,6 @@ mod build_inputs;
 mod cli;
 mod control_plane;
 mod emulator_isolation;
+mod output_nits;
 mod request_inputs;
+mod versions;

@@ -4,3 +4,4 @@ mod build_glibc;
 mod nas_kill;
 mod nas_sync;
 mod up;
+mod versions_gc;
