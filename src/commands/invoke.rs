@@ -75,8 +75,13 @@ pub async fn run(ctx: &Ctx, a: InvokeArgs) -> anyhow::Result<()> {
                     .collect()
             })
             .unwrap_or_default();
+        // Which version answered: with a canary the alias serves two.
+        let version = v["version"]
+            .as_str()
+            .map(|n| format!(" (version {n})"))
+            .unwrap_or_default();
         format!(
-            "{}: {label} (dog {:.2} · cat {:.2}) via {}:{qualifier}, {} ms\n  top: {}",
+            "{}: {label} (dog {:.2} · cat {:.2}) via {}:{qualifier}{version}, {} ms\n  top: {}",
             a.image.display(),
             v["dog"].as_f64().unwrap_or(0.0),
             v["cat"].as_f64().unwrap_or(0.0),
