@@ -92,6 +92,7 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<()> {
         checks.push(toolchain_check());
         if let Some(c) = &cfg {
             checks.push(sources_check(ctx, c));
+            checks.push(model_check(ctx, c));
             checks.push(glibc_check(c));
         }
         return finish(ctx, checks);
@@ -137,6 +138,7 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<()> {
     checks.push(toolchain_check());
     if let Some(c) = &cfg {
         checks.push(sources_check(ctx, c));
+        checks.push(model_check(ctx, c));
         checks.push(glibc_check(c));
         checks.push(endpoint_check(c, account_deref(&checks)).await);
     }
@@ -196,6 +198,22 @@ fn sources_check(ctx: &Ctx, cfg: &Config) -> Check {
     let mut fixes: Vec<&str> = missing.iter().map(|m| m.fix.as_str()).collect();
     fixes.dedup();
     Check::fail("sources", problems.join("; "), fixes.join("; "))
+}
+
+/// model.yaml's schema, sha256 and input against the ONNX file (no trial run: doctor
+/// builds nothing).
+fn model_check(ctx: &Ctx, cfg: &Config) -> Check {
+    use crate::exit::Hint as _;
+    match crate::model::check(ctx.project.dir(), cfg) {
+        Ok(Some(r)) => Check::ok("model", crate::pipeline::build::model_note(&r)),
+        Ok(None) => Check::skip("model", "the package has no model/model.yaml (build.files)"),
+        Err(e) => {
+            let fix = e.hint().map(|h| h.into_owned()).unwrap_or_else(|| {
+                "fix model.yaml at the place shown (function/README.md describes its keys)".into()
+            });
+            Check::fail("model", e.to_string(), fix)
+        }
+    }
 }
 
 fn version_of(cmd: &str, args: &[&str]) -> Option<String> {

@@ -210,6 +210,7 @@ pub async fn execute(
         agent_binary: a.agent_binary.clone(),
         // Opting in stays a deliberate `fcctl build`; `up` builds from the project only.
         follow_external_links: a.follow_external_links,
+        no_trial: false,
     };
     step!(
         "build",
