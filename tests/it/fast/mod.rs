@@ -6,4 +6,5 @@ mod build_inputs;
 mod cli;
 mod control_plane;
 mod emulator_isolation;
+mod model_check;
 mod request_inputs;
