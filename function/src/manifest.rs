@@ -171,10 +171,16 @@ impl Manifest {
     pub fn check(&self) -> Result<(), (&'static str, String)> {
         let i = &self.input;
         if !(1..=4096).contains(&i.width) {
-            return Err(("input.width", "input width/height must be in 1..=4096".into()));
+            return Err((
+                "input.width",
+                "input width/height must be in 1..=4096".into(),
+            ));
         }
         if !(1..=4096).contains(&i.height) {
-            return Err(("input.height", "input width/height must be in 1..=4096".into()));
+            return Err((
+                "input.height",
+                "input width/height must be in 1..=4096".into(),
+            ));
         }
         if !(i.crop_fraction > 0.0 && i.crop_fraction <= 1.0) {
             return Err((
@@ -192,7 +198,10 @@ impl Manifest {
         if self.output.cat.is_empty() {
             return Err(("output.cat", need.into()));
         }
-        for (key, ranges) in [("output.dog", &self.output.dog), ("output.cat", &self.output.cat)] {
+        for (key, ranges) in [
+            ("output.dog", &self.output.dog),
+            ("output.cat", &self.output.cat),
+        ] {
             for [a, b] in ranges {
                 if a > b {
                     return Err((key, format!("label range [{a}, {b}] is reversed")));

@@ -83,9 +83,9 @@ fn hash(ctx: &Ctx, cfg: &Config, write: bool) -> anyhow::Result<()> {
         let state = match (&r.recorded, current, r.written) {
             (_, true, _) => "model.yaml already records it".to_string(),
             (_, _, true) => format!("written to {}", loaded.origin),
-            (Some(old), _, _) => format!(
-                "model.yaml records {old}; `fcctl model hash --write` replaces it"
-            ),
+            (Some(old), _, _) => {
+                format!("model.yaml records {old}; `fcctl model hash --write` replaces it")
+            }
             (None, _, _) => "model.yaml records none; `fcctl model hash --write` adds it".into(),
         };
         format!("{}  {}\n  {state}", r.sha256, r.onnx.display())
@@ -159,7 +159,11 @@ fn trial_from_last_build(
             std::io::copy(&mut entry, &mut out).ok()
         });
     if extracted.is_none() {
-        return Err(not_built(format!("function binary (bootstrap in {})", code_zip.display())).into());
+        return Err(not_built(format!(
+            "function binary (bootstrap in {})",
+            code_zip.display()
+        ))
+        .into());
     }
     {
         use std::os::unix::fs::PermissionsExt as _;

@@ -78,11 +78,7 @@ pub fn tree_source(project: &Path, cfg: &Config, rel: &Path) -> Option<PathBuf> 
 /// The project's model.yaml (the one that lands at `model/model.yaml` in the package tree),
 /// `None` when the package has none.
 pub fn manifest_path(project: &Path, cfg: &Config) -> Option<PathBuf> {
-    tree_source(
-        project,
-        cfg,
-        &Path::new(MODEL_TREE_DIR).join(MANIFEST_FILE),
-    )
+    tree_source(project, cfg, &Path::new(MODEL_TREE_DIR).join(MANIFEST_FILE))
 }
 
 /// A path as messages show it: relative to the working directory when under it.
@@ -109,12 +105,18 @@ fn plain(origin: &str, message: String, hint: Option<String>) -> ConfigError {
 #[allow(clippy::result_large_err)] // a cold path, once per run; the fields are all shown
 pub fn load(project: &Path, cfg: &Config, path: &Path) -> Result<Loaded, ConfigError> {
     let origin = origin_of(path);
-    let bytes = crate::fsutil::read_capped(path, MAX_MANIFEST_BYTES, "model.yaml").map_err(|e| {
-        use crate::exit::Hint as _;
-        plain(&origin, e.to_string(), e.hint().map(|h| h.into_owned()))
+    let bytes =
+        crate::fsutil::read_capped(path, MAX_MANIFEST_BYTES, "model.yaml").map_err(|e| {
+            use crate::exit::Hint as _;
+            plain(&origin, e.to_string(), e.hint().map(|h| h.into_owned()))
+        })?;
+    let text = String::from_utf8(bytes).map_err(|_| {
+        plain(
+            &origin,
+            "not UTF-8 text".into(),
+            Some("save it as UTF-8".into()),
+        )
     })?;
-    let text = String::from_utf8(bytes)
-        .map_err(|_| plain(&origin, "not UTF-8 text".into(), Some("save it as UTF-8".into())))?;
     let manifest: Manifest = parse_yaml(&text, &origin).map_err(|e| missing_at_parent(&text, e))?;
     manifest
         .check()
@@ -131,8 +133,7 @@ pub fn load(project: &Path, cfg: &Config, path: &Path) -> Result<Loaded, ConfigE
                 "onnx",
                 format!(
                     "`{}` is not in the package: no file {} next to model.yaml",
-                    manifest.onnx,
-                    manifest.onnx
+                    manifest.onnx, manifest.onnx
                 ),
                 Some("name the ONNX file beside model.yaml (a path relative to it)".into()),
             )
@@ -169,7 +170,13 @@ fn missing_at_parent(text: &str, mut e: ConfigError) -> ConfigError {
     };
     let (fixed, hint) = match &parent {
         Some(parent) => (
-            error_at(text, &e.origin, &format!("{parent}.{field}"), e.message.clone(), None),
+            error_at(
+                text,
+                &e.origin,
+                &format!("{parent}.{field}"),
+                e.message.clone(),
+                None,
+            ),
             format!("add `{field}:` under `{parent}:`"),
         ),
         None => {
@@ -178,10 +185,7 @@ fn missing_at_parent(text: &str, mut e: ConfigError) -> ConfigError {
             top.key_path = Some(field.clone());
             top.position = position;
             top.snippet = None;
-            (
-                top,
-                format!("add `{field}:` at the top level"),
-            )
+            (top, format!("add `{field}:` at the top level"))
         }
     };
     e = fixed;
@@ -283,11 +287,16 @@ fn check_input(loaded: &Loaded, bytes: &[u8]) -> Result<onnx::Input, ConfigError
             let names: Vec<&str> = inputs.iter().map(|i| i.name.as_str()).collect();
             at(
                 "input.name",
-                format!("{onnx_name} has no input `{name}`; its inputs: {}", listed()),
-                Some(match crate::config::suggest(name, &names).or(names.first().copied()) {
-                    Some(s) => format!("set `input.name: {s}` in model.yaml"),
-                    None => "export the model with an image input".into(),
-                }),
+                format!(
+                    "{onnx_name} has no input `{name}`; its inputs: {}",
+                    listed()
+                ),
+                Some(
+                    match crate::config::suggest(name, &names).or(names.first().copied()) {
+                        Some(s) => format!("set `input.name: {s}` in model.yaml"),
+                        None => "export the model with an image input".into(),
+                    },
+                ),
             )
         })?,
         None => inputs.first().ok_or_else(|| {
@@ -331,7 +340,11 @@ fn check_input(loaded: &Loaded, bytes: &[u8]) -> Result<onnx::Input, ConfigError
         onnx::Dim::Fixed(v) => Some(*v),
         onnx::Dim::Free(_) => None,
     };
-    let shape = format!("input `{}` of {onnx_name} is {}", input.name, input.describe());
+    let shape = format!(
+        "input `{}` of {onnx_name} is {}",
+        input.name,
+        input.describe()
+    );
     if let Some(v) = fixed(n).filter(|v| *v != 1) {
         return Err(at(
             "input",
@@ -348,7 +361,9 @@ fn check_input(loaded: &Loaded, bytes: &[u8]) -> Result<onnx::Input, ConfigError
         return Err(at(
             "input.layout",
             format!("{shape}: {v} channels where {layout} puts the 3 RGB channels"),
-            Some(format!("if the model is {other}, set `input.layout: {other}`")),
+            Some(format!(
+                "if the model is {other}, set `input.layout: {other}`"
+            )),
         ));
     }
     for (key, declared, d) in [

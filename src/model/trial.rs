@@ -147,8 +147,8 @@ pub fn run(t: &Trial) -> Result<TrialReport, TrialError> {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    let (status, body) = post(addr, "/initialize", &[], t.init_timeout)
-        .map_err(|e| fail("POST /initialize", e))?;
+    let (status, body) =
+        post(addr, "/initialize", &[], t.init_timeout).map_err(|e| fail("POST /initialize", e))?;
     if status != 200 {
         return Err(fail(
             "POST /initialize",
@@ -219,7 +219,8 @@ fn post(
     timeout: Duration,
 ) -> Result<(u16, Vec<u8>), String> {
     let mut s = TcpStream::connect_timeout(&addr, timeout).map_err(|e| e.to_string())?;
-    s.set_read_timeout(Some(timeout)).map_err(|e| e.to_string())?;
+    s.set_read_timeout(Some(timeout))
+        .map_err(|e| e.to_string())?;
     s.set_write_timeout(Some(timeout))
         .map_err(|e| e.to_string())?;
     let head = format!(
@@ -261,7 +262,14 @@ fn parse_answer(raw: &[u8]) -> Result<(u16, Vec<u8>), String> {
                 .contains("chunked")
     });
     let body = &raw[head_len..];
-    Ok((status, if chunked { dechunk(body) } else { body.to_vec() }))
+    Ok((
+        status,
+        if chunked {
+            dechunk(body)
+        } else {
+            body.to_vec()
+        },
+    ))
 }
 
 fn dechunk(mut b: &[u8]) -> Vec<u8> {

@@ -320,7 +320,9 @@ pub fn trial_note(r: &crate::model::trial::TrialReport) -> String {
     let invoked = match (&r.image, &r.label) {
         (Some(img), Some(label)) => format!(
             "; {} → {label}",
-            img.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()
+            img.file_name()
+                .map(|n| n.to_string_lossy())
+                .unwrap_or_default()
         ),
         _ => "; no `bench.images` to classify".into(),
     };

@@ -71,8 +71,7 @@ fn original() -> String {
 }
 
 fn onnx_sha256() -> String {
-    let bytes =
-        std::fs::read(support::repo().join("model/efficientnet-lite0-int8.onnx")).unwrap();
+    let bytes = std::fs::read(support::repo().join("model/efficientnet-lite0-int8.onnx")).unwrap();
     hex::encode(sha2::Sha256::digest(bytes))
 }
 
@@ -114,14 +113,21 @@ fn a_wrong_sha256_fails_build_at_its_line_naming_both_hashes_and_model_hash_fixe
         "{err}"
     );
     assert!(err.contains(ZEROS) && err.contains(&onnx_sha256()), "{err}");
-    assert!(err.contains("hint: run `fcctl model hash --write`"), "{err}");
+    assert!(
+        err.contains("hint: run `fcctl model hash --write`"),
+        "{err}"
+    );
     assert!(!p.packaged(), "nothing is packaged for a bad model");
 
     // Without --write it only prints.
     let out = p.fcctl(&["model", "hash"]);
     assert!(out.status.success(), "{}", support::text(&out));
     assert!(String::from_utf8_lossy(&out.stdout).starts_with(&onnx_sha256()));
-    assert!(std::fs::read_to_string(p.manifest()).unwrap().contains(ZEROS));
+    assert!(
+        std::fs::read_to_string(p.manifest())
+            .unwrap()
+            .contains(ZEROS)
+    );
 
     let out = p.fcctl(&["model", "hash", "--write"]);
     assert!(out.status.success(), "{}", support::text(&out));
@@ -129,7 +135,11 @@ fn a_wrong_sha256_fails_build_at_its_line_naming_both_hashes_and_model_hash_fixe
     assert_eq!(std::fs::read_to_string(p.manifest()).unwrap(), original());
     let out = p.build();
     assert!(out.status.success(), "{}", support::text(&out));
-    assert!(support::text(&out).contains("matches"), "{}", support::text(&out));
+    assert!(
+        support::text(&out).contains("matches"),
+        "{}",
+        support::text(&out)
+    );
 }
 
 #[test]
