@@ -61,6 +61,9 @@ pub enum Command {
     Doctor,
     /// Build the function for the FC runtime, package code.zip and the NAS tree.
     Build(BuildArgs),
+    /// Check model.yaml against its ONNX file, or record the file's sha256 in it.
+    #[command(subcommand)]
+    Model(ModelCommand),
     /// Upload the NAS tree as an atomic, versioned release.
     NasSync(NasSyncArgs),
     /// List or garbage-collect NAS releases.
@@ -129,6 +132,28 @@ pub struct BuildArgs {
     /// without it such a link is an error.
     #[arg(long)]
     pub follow_external_links: bool,
+    /// Skip the trial run (the built function loading the model and classifying the first
+    /// `bench.images` photo); model.yaml's schema, sha256 and input are still checked.
+    #[arg(long)]
+    pub no_trial: bool,
+}
+
+/// `fcctl model …`.
+#[derive(Debug, Subcommand)]
+pub enum ModelCommand {
+    /// Check model.yaml (schema, sha256, input name and shape against the ONNX file), then
+    /// load and run the model with the last built function.
+    Check {
+        /// Only the checks that need no build: schema, sha256, input.
+        #[arg(long)]
+        no_trial: bool,
+    },
+    /// Print the sha256 of model.yaml's ONNX file.
+    Hash {
+        /// Write it into model.yaml (only the `sha256:` line changes).
+        #[arg(long)]
+        write: bool,
+    },
 }
 
 /// `fcctl nas-sync`.
@@ -362,6 +387,9 @@ pub struct UpArgs {
     /// Ship what symlinks pointing outside the project lead to (as `fcctl build` does).
     #[arg(long)]
     pub follow_external_links: bool,
+    /// Skip the build's local trial run of the model (as `fcctl build --no-trial`).
+    #[arg(long)]
+    pub no_trial: bool,
     /// Print every step's plan from the last build; change nothing (exit 10 when something
     /// would change).
     #[arg(long)]

@@ -12,6 +12,7 @@ pub mod exit;
 pub mod fsutil;
 pub mod local;
 pub mod logging;
+pub mod model;
 pub mod nas;
 pub mod package;
 pub mod pipeline;

@@ -163,29 +163,59 @@ impl Manifest {
     }
 
     fn validate(&self) -> Result<(), String> {
+        self.check().map_err(|(_, message)| message)
+    }
+
+    /// The rules serde's types cannot say, each failure with the dotted key it is about (so
+    /// `fcctl build` can point at its line in model.yaml).
+    pub fn check(&self) -> Result<(), (&'static str, String)> {
         let i = &self.input;
-        if !(1..=4096).contains(&i.width) || !(1..=4096).contains(&i.height) {
-            return Err("input width/height must be in 1..=4096".into());
+        if !(1..=4096).contains(&i.width) {
+            return Err((
+                "input.width",
+                "input width/height must be in 1..=4096".into(),
+            ));
+        }
+        if !(1..=4096).contains(&i.height) {
+            return Err((
+                "input.height",
+                "input width/height must be in 1..=4096".into(),
+            ));
         }
         if !(i.crop_fraction > 0.0 && i.crop_fraction <= 1.0) {
-            return Err("input.crop_fraction must be in (0, 1]".into());
+            return Err((
+                "input.crop_fraction",
+                "input.crop_fraction must be in (0, 1]".into(),
+            ));
         }
         if i.std.contains(&0.0) {
-            return Err("input.std must not contain 0".into());
+            return Err(("input.std", "input.std must not contain 0".into()));
         }
-        if self.output.dog.is_empty() || self.output.cat.is_empty() {
-            return Err("output.dog and output.cat need at least one [first, last] range".into());
+        let need = "output.dog and output.cat need at least one [first, last] range";
+        if self.output.dog.is_empty() {
+            return Err(("output.dog", need.into()));
         }
-        for [a, b] in self.output.dog.iter().chain(&self.output.cat) {
-            if a > b {
-                return Err(format!("label range [{a}, {b}] is reversed"));
+        if self.output.cat.is_empty() {
+            return Err(("output.cat", need.into()));
+        }
+        for (key, ranges) in [
+            ("output.dog", &self.output.dog),
+            ("output.cat", &self.output.cat),
+        ] {
+            for [a, b] in ranges {
+                if a > b {
+                    return Err((key, format!("label range [{a}, {b}] is reversed")));
+                }
             }
         }
         if !(self.output.cat_weight > 0.0 && self.output.cat_weight.is_finite()) {
-            return Err("output.cat_weight must be > 0".into());
+            return Err(("output.cat_weight", "output.cat_weight must be > 0".into()));
         }
         if !(0.0..=1.0).contains(&self.output.other_threshold) {
-            return Err("output.other_threshold must be in [0, 1]".into());
+            return Err((
+                "output.other_threshold",
+                "output.other_threshold must be in [0, 1]".into(),
+            ));
         }
         Ok(())
     }

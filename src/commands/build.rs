@@ -12,6 +12,7 @@ pub async fn run(ctx: &Ctx, a: BuildArgs) -> anyhow::Result<()> {
         binary: a.binary,
         agent_binary: a.agent_binary,
         follow_external_links: a.follow_external_links,
+        no_trial: a.no_trial,
     };
     let r = execute_with(&ctx.project, &cfg, &ctx.out, &opts).await?;
     ctx.out.result(&r, || {

@@ -93,6 +93,7 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<()> {
         if let Some(c) = &cfg {
             checks.push(sources_check(ctx, c));
             checks.push(bench_images_check(ctx.project.dir(), c));
+            checks.push(model_check(ctx, c));
             checks.push(glibc_check(c));
         }
         return finish(ctx, checks);
@@ -139,6 +140,7 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<()> {
     if let Some(c) = &cfg {
         checks.push(sources_check(ctx, c));
         checks.push(bench_images_check(ctx.project.dir(), c));
+        checks.push(model_check(ctx, c));
         checks.push(glibc_check(c));
         checks.push(endpoint_check(c, account_deref(&checks)).await);
     }
@@ -232,6 +234,22 @@ fn bench_images_check(project: &std::path::Path, cfg: &Config) -> Check {
         "put the images there, or list existing files under `bench.images` in fcctl.yaml \
          (paths are relative to the project directory)",
     )
+}
+
+/// model.yaml's schema, sha256 and input against the ONNX file (no trial run: doctor
+/// builds nothing).
+fn model_check(ctx: &Ctx, cfg: &Config) -> Check {
+    use crate::exit::Hint as _;
+    match crate::model::check(ctx.project.dir(), cfg) {
+        Ok(Some(r)) => Check::ok("model", crate::pipeline::build::model_note(&r)),
+        Ok(None) => Check::skip("model", "the package has no model/model.yaml (build.files)"),
+        Err(e) => {
+            let fix = e.hint().map(|h| h.into_owned()).unwrap_or_else(|| {
+                "fix model.yaml at the place shown (function/README.md describes its keys)".into()
+            });
+            Check::fail("model", e.to_string(), fix)
+        }
+    }
 }
 
 fn version_of(cmd: &str, args: &[&str]) -> Option<String> {

@@ -9,6 +9,7 @@ mod doctor;
 mod init;
 mod invoke;
 pub mod local;
+mod model;
 mod nas;
 pub mod nas_sync;
 pub mod provision;
@@ -137,6 +138,7 @@ async fn dispatch(ctx: &Ctx, command: Command) -> anyhow::Result<()> {
         Command::Completions(a) => completions::run(a),
         Command::Local(c) => local::run(ctx, c).await,
         Command::Build(a) => build::run(ctx, a).await,
+        Command::Model(c) => model::run(ctx, c).await,
         Command::NasSync(a) => nas_sync::run(ctx, a).await,
         Command::Nas(c) => nas::run(ctx, c).await,
         Command::Deploy(a) => deploy::run(ctx, a).await,

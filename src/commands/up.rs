@@ -32,6 +32,7 @@ pub async fn run(ctx: &Ctx, a: UpArgs) -> anyhow::Result<()> {
         agent_binary: a.agent_binary.clone(),
         instances: a.instances,
         follow_external_links: a.follow_external_links,
+        no_trial: a.no_trial,
     };
     let limit = a
         .timeout

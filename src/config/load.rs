@@ -215,6 +215,26 @@ fn set_path(tree: &mut serde_json::Value, path: &str, raw: &str) -> Result<(), S
     Ok(())
 }
 
+/// An error about the key at dotted `key_path` of the YAML document `text`, positioned at
+/// that key's line (or its nearest parent's when the key is absent).
+pub fn error_at(
+    text: &str,
+    origin: &str,
+    key_path: &str,
+    message: String,
+    hint: Option<String>,
+) -> ConfigError {
+    let position = outline::locate(text, key_path);
+    ConfigError {
+        origin: origin.into(),
+        position,
+        snippet: position.and_then(|(l, c)| source_line(text, l, c)),
+        key_path: Some(key_path.into()),
+        message,
+        hint,
+    }
+}
+
 /// The line an error points at, cut to a window of [`SNIPPET_CHARS`] around the column: a
 /// generated file can hold a 100 MB line, and the error must stay readable (and not echo
 /// whatever else that line holds).
@@ -245,7 +265,17 @@ const SNIPPET_CHARS: usize = 200;
 /// Parses YAML into a [`Config`] with precise errors (no semantic checks).
 #[allow(clippy::result_large_err)] // a cold path, once per run; the fields are all shown
 pub fn parse_str(text: &str, origin: &str) -> Result<Config, ConfigError> {
-    serde_saphyr::from_str::<Config>(text).map_err(|e| {
+    parse_yaml(text, origin)
+}
+
+/// Parses any YAML document fcctl reads (fcctl.yaml, the model's `model.yaml`) into `T`, with
+/// the same file:line:col errors, key paths and "did you mean" hints.
+#[allow(clippy::result_large_err)] // a cold path, once per run; the fields are all shown
+pub fn parse_yaml<T: serde::de::DeserializeOwned>(
+    text: &str,
+    origin: &str,
+) -> Result<T, ConfigError> {
+    serde_saphyr::from_str::<T>(text).map_err(|e| {
         let position = e.location().map(|l| (l.line(), l.column()));
         let raw = e.to_string();
         let message = first_line_of_message(&raw);

@@ -10,7 +10,7 @@ mod schema;
 mod validate;
 
 pub use error::ConfigError;
-pub use load::{Loader, parse_str, suggest};
+pub use load::{Loader, error_at, parse_str, parse_yaml, suggest};
 pub use schema::*;
 pub use validate::validate;
 

@@ -63,6 +63,8 @@ pub struct BuildOptions {
     pub agent_binary: Option<PathBuf>,
     /// Follow symlinks that lead out of the project (each one is printed).
     pub follow_external_links: bool,
+    /// Skip the trial load + inference of the model by the built function.
+    pub no_trial: bool,
 }
 
 /// Builds everything with default options.
@@ -134,8 +136,12 @@ fn build_blocking(
     let floor = cfg.glibc_floor();
     let runtime = cfg.function.runtime.as_str().to_string();
 
-    // 1. Inputs first, so a refused source costs no compile.
+    // 1. Inputs first, so a refused source or a bad model costs no compile.
     let mut files = package_inputs(project, cfg, printer, opts)?;
+    let model = crate::model::check(project, cfg)?;
+    if let Some(m) = &model {
+        printer.note(model_note(m));
+    }
 
     // 2. Binaries.
     let (binary, agent) = binaries(project, cfg, printer, opts)?;
@@ -187,6 +193,9 @@ fn build_blocking(
     ));
     let nas_dir = work.join("nas");
     let nas_bytes = package::mirror(&nas, &nas_dir)?;
+    if model.is_some() && !opts.no_trial {
+        trial(project, cfg, printer, &binary, &nas_dir, &work)?;
+    }
     let agent_zip = work.join("nas-agent.zip");
     let a = package::zip::write(
         &[package::zip::ZipEntry {
@@ -223,6 +232,104 @@ fn build_blocking(
         &serde_json::to_vec_pretty(&report)?,
     )?;
     Ok(report)
+}
+
+/// One line on what the model checks found; a computed sha256 is said, never passed over.
+pub fn model_note(m: &crate::model::ModelReport) -> String {
+    let manifest = crate::model::origin_of(&m.manifest);
+    let sha = if m.sha256_status == "computed" {
+        format!(
+            "no sha256 in it, computed {} (record it with `fcctl model hash --write`)",
+            m.sha256
+        )
+    } else {
+        format!("sha256 {}… matches", &m.sha256[..12])
+    };
+    format!(
+        "model: {manifest} is valid; {sha}; input `{}` is {}",
+        m.input, m.input_tensor
+    )
+}
+
+/// The built function loads the NAS tree's model with the NAS tree's ONNX Runtime and
+/// classifies the first `bench.images` photo, as an instance will.
+fn trial(
+    project: &Path,
+    cfg: &Config,
+    printer: &Printer,
+    binary: &Path,
+    nas_dir: &Path,
+    work: &Path,
+) -> anyhow::Result<()> {
+    let Some(t) = trial_setup(project, cfg, binary, nas_dir, work) else {
+        printer.note(
+            "model: trial run skipped: the NAS tree has no model/model.yaml or no \
+             lib/libonnxruntime.so (`build.onnxruntime`, `nas.include`)",
+        );
+        return Ok(());
+    };
+    match crate::model::trial::run(&t) {
+        Ok(r) => {
+            printer.note(trial_note(&r));
+            Ok(())
+        }
+        Err(e) => {
+            // `nas-sync` uploads whatever tree is there: a model that failed must not be.
+            let _ = std::fs::remove_dir_all(nas_dir);
+            Err(e.into())
+        }
+    }
+}
+
+/// The trial's inputs from a built NAS tree; `None` when the tree lacks the model or runtime.
+pub fn trial_setup(
+    project: &Path,
+    cfg: &Config,
+    binary: &Path,
+    nas_dir: &Path,
+    work: &Path,
+) -> Option<crate::model::trial::Trial> {
+    let model_dir = nas_dir.join(crate::model::MODEL_TREE_DIR);
+    let ort_lib = nas_dir.join("lib").join("libonnxruntime.so");
+    (model_dir.join("model.yaml").is_file() && ort_lib.is_file())
+        .then(|| trial_for(project, cfg, binary, model_dir, ort_lib, work))
+}
+
+/// A trial of `binary` on `model_dir` with `ort_lib`, the first `bench.images` photo and the
+/// function's initializer timeout.
+pub fn trial_for(
+    project: &Path,
+    cfg: &Config,
+    binary: &Path,
+    model_dir: PathBuf,
+    ort_lib: PathBuf,
+    work: &Path,
+) -> crate::model::trial::Trial {
+    crate::model::trial::Trial {
+        binary: binary.to_path_buf(),
+        model_dir,
+        ort_lib,
+        image: cfg.bench.images.first().map(|p| project.join(p)),
+        init_timeout: std::time::Duration::from_secs(u64::from(cfg.function.initializer_timeout_s)),
+        log: work.join("model-trial.log"),
+    }
+}
+
+/// `model: trial run: initialized in 812 ms; test_dog.jpg → dog`.
+pub fn trial_note(r: &crate::model::trial::TrialReport) -> String {
+    let invoked = match (&r.image, &r.label) {
+        (Some(img), Some(label)) => format!(
+            "; {} → {label}",
+            img.file_name()
+                .map(|n| n.to_string_lossy())
+                .unwrap_or_default()
+        ),
+        _ => "; no `bench.images` to classify".into(),
+    };
+    format!(
+        "model: trial run: the function initialized in {} ms{invoked}",
+        r.initialize_ms
+    )
 }
 
 /// The function and agent binaries: the prebuilt ones given, the others cross-compiled.

@@ -166,6 +166,9 @@ pub struct UpOptions {
     pub instances: Option<u32>,
     /// Follow symlinks out of the project when building.
     pub follow_external_links: bool,
+    /// Skip the build's trial run of the model (the version is still checked by number
+    /// before the alias moves).
+    pub no_trial: bool,
 }
 
 /// Runs every step in order, converging from wherever an earlier run stopped.
@@ -210,6 +213,7 @@ pub async fn execute(
         agent_binary: a.agent_binary.clone(),
         // Opting in stays a deliberate `fcctl build`; `up` builds from the project only.
         follow_external_links: a.follow_external_links,
+        no_trial: a.no_trial,
     };
     step!(
         "build",

@@ -101,7 +101,7 @@ impl Layout {
 
 /// A complete static x86-64 Linux executable that exits 0: ELF header, one PT_LOAD segment,
 /// `mov eax, 60; xor edi, edi; syscall`. It needs no glibc, so the build's ELF check passes.
-fn tiny_elf() -> Vec<u8> {
+pub(super) fn tiny_elf() -> Vec<u8> {
     const BASE: u64 = 0x40_0000;
     const CODE: [u8; 9] = [0xb8, 0x3c, 0, 0, 0, 0x31, 0xff, 0x0f, 0x05];
     let size = 64 + 56 + CODE.len() as u64;

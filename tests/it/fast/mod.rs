@@ -6,6 +6,7 @@ mod build_inputs;
 mod cli;
 mod control_plane;
 mod emulator_isolation;
+mod model_check;
 mod output_nits;
 mod request_inputs;
 mod versions;
