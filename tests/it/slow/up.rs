@@ -296,6 +296,37 @@ fn assert_prod_release_complete(p: &TestProject) {
     );
 }
 
+/// A model that cannot initialise (a class range past the class list), released with the
+/// build's own trial skipped: `up` publishes it, invokes it by number, gets the initializer's
+/// error and never moves `prod`, which keeps answering with the old model.
+#[test]
+fn up_never_promotes_a_version_whose_initializer_fails() {
+    let p = project("");
+    let first = up(&p);
+    let url = first["url"].as_str().unwrap().to_string();
+    let yaml = p.path().join("model/model.yaml");
+    let text0 = std::fs::read_to_string(&yaml).unwrap();
+    let broken = text0.replace("dog: [[151, 268]]", "dog: [[151, 99999]]");
+    assert_ne!(broken, text0, "model.yaml has the dog range to break");
+    std::fs::write(&yaml, broken).unwrap();
+    let mut args = up_args();
+    args.push("--no-trial".into());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = p.fcctl(&args);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(
+        text(&out).contains("version 2 failed its check before release")
+            && text(&out).contains("`prod` still serves version 1"),
+        "{}",
+        text(&out)
+    );
+    // The function's own words about why it cannot start reach the user.
+    assert!(text(&out).contains("99999"), "{}", text(&out));
+    let st = p.json(&["status", "--json"]);
+    assert_eq!(st["aliases"][0]["version"], "1");
+    assert_eq!(classify(&url, &seed("test_dog.jpg"))["label"], "dog");
+}
+
 #[test]
 fn killed_up_runs_converge_and_prod_never_points_at_an_incomplete_release() {
     let p = project("");
