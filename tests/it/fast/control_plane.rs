@@ -466,3 +466,77 @@ fn nas_sync_dry_run_fails_when_oss_is_unreachable() {
     assert_eq!(out.status.code(), Some(4), "{}", text(&out));
     assert!(out.stdout.is_empty(), "no plan printed: {}", text(&out));
 }
+
+/// Neither the AccessKey secret nor an STS token appears in any output of failing `-vv` runs
+/// (deploy, render, a bench), nor in any file fcctl wrote under the project.
+#[test]
+fn no_secret_or_sts_token_in_any_output_or_file() {
+    let p = TestProject::builder().start();
+    p.fake_build("a", "r-a");
+    let secret = "SecretValueThatMustNeverAppear987";
+    let token = "CAISStsTokenThatMustNeverAppear654";
+    let env = [
+        ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", secret),
+        ("ALIBABA_CLOUD_SECURITY_TOKEN", token),
+    ];
+    let mut outputs = Vec::new();
+    for args in [
+        &["-vv", "deploy"][..],
+        &["-vv", "deploy", "--dry-run", "--json"],
+        &["-vv", "status", "--json"],
+        &["-vv", "render"],
+        &[
+            "-vv",
+            "bench",
+            "--url",
+            "http://127.0.0.1:1/",
+            "--duration",
+            "1s",
+            "--json",
+        ],
+    ] {
+        let out = p.fcctl_env(args, &env);
+        outputs.push((args.join(" "), text(&out)));
+    }
+    assert!(
+        outputs[0].1.contains("x-acs-security-token")
+            || outputs[0].1.contains("SignatureNotMatch")
+            || outputs[0].1.contains("InvalidAccessKey"),
+        "the -vv deploy ran and failed: {}",
+        outputs[0].1
+    );
+    for (args, all) in &outputs {
+        assert!(!all.contains(secret), "`{args}` printed the secret: {all}");
+        assert!(
+            !all.contains(token),
+            "`{args}` printed the STS token: {all}"
+        );
+    }
+    let mut files = 0;
+    for entry in walkdir::WalkDir::new(p.path())
+        .into_iter()
+        .filter_map(Result::ok)
+    {
+        // The emulator's own data dir holds what it was told; fcctl's files are the question.
+        if !entry.file_type().is_file() || entry.path().starts_with(p.data_dir()) {
+            continue;
+        }
+        files += 1;
+        let bytes = std::fs::read(entry.path()).unwrap();
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(
+            !text.contains(secret),
+            "{} holds the secret",
+            entry.path().display()
+        );
+        assert!(
+            !text.contains(token),
+            "{} holds the STS token",
+            entry.path().display()
+        );
+    }
+    assert!(
+        files > 3,
+        "s.yaml, the bench report and the build files were checked ({files})"
+    );
+}
