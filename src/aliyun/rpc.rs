@@ -426,7 +426,7 @@ pub(crate) mod tests {
         } else {
             "python3"
         };
-        let out = std::process::Command::new(&python)
+        let out = std::process::Command::new(python)
             .arg(script)
             .output()
             .unwrap_or_else(|e| panic!("{python}: {e} (scripts/setup creates .venv)"));

@@ -132,7 +132,7 @@ pub struct VpcFilter {
 
 #[derive(Debug, Clone, Default)]
 pub struct CreateVpc {
-    /// e.g. `10.0.0.0/16` (mask 8–28; the SDK says RFC 1918 is recommended).
+    /// e.g. `10.0.0.0/16` (mask 16–28; RFC 1918 recommended).
     pub cidr_block: Option<String>,
     pub vpc_name: Option<String>,
     pub description: Option<String>,
