@@ -1,7 +1,11 @@
 //! The connection: FC3 and OSS clients for an Alibaba Cloud account or a local emulator,
 //! built once per command from the config and the credentials.
 
+use crate::aliyun::ecs::EcsClient;
+use crate::aliyun::nas_api::NasApiClient;
 use crate::aliyun::oss::{OssClient, OssConfig, SignatureVersion, default_oss_endpoint};
+use crate::aliyun::rpc;
+use crate::aliyun::vpc::VpcClient;
 use crate::aliyun::{AccessKey, ClientOptions, FcClient, default_endpoint};
 use crate::config::Config;
 use crate::credentials::{Credentials, Source};
@@ -14,6 +18,10 @@ pub struct Cloud {
     pub fc: FcClient,
     /// OSS client on the staging bucket.
     pub oss: OssClient,
+    /// The infrastructure APIs behind `auto` (VPC, ECS security groups, NAS). On an account
+    /// they always exist (public regional endpoints); against an emulator only when its
+    /// endpoint is configured, so a step needing one can say which is missing.
+    pub infra: Infra,
     pub account_id: String,
     /// Where the credentials came from.
     pub source: Source,
@@ -24,6 +32,14 @@ pub struct Cloud {
     /// Talking to an emulator (`--local`, or an endpoint override on loopback): `auto` NAS,
     /// VPC and domain settings are then served locally instead of refused.
     pub emulated: bool,
+}
+
+/// Clients of the RPC-style APIs; `None` where no endpoint is known (an emulator without it).
+#[derive(Debug, Clone, Default)]
+pub struct Infra {
+    pub vpc: Option<VpcClient>,
+    pub ecs: Option<EcsClient>,
+    pub nas: Option<NasApiClient>,
 }
 
 /// Whom to connect to.
@@ -113,17 +129,51 @@ impl Cloud {
             })?;
         tracing::debug!(%fc_endpoint, %oss_endpoint, %bucket, source = %source, "connected");
         let emulated = local.is_some() || is_loopback(&fc_endpoint);
+        let infra = infra_clients(&cfg, &key, emulated)?;
         Ok(Cloud {
             emulated,
             cfg,
             fc,
             oss,
+            infra,
             account_id,
             source,
             key,
             local,
         })
     }
+}
+
+/// The VPC/ECS/NAS clients: the configured endpoint, else (on an account) the product's public
+/// endpoint for the region. An emulator has no public fallback: the default would reach the
+/// real cloud with the emulator's keys.
+fn infra_clients(cfg: &Config, key: &AccessKey, emulated: bool) -> Result<Infra, ConnectError> {
+    let endpoint = |product: &str, set: &Option<String>| {
+        set.clone()
+            .or_else(|| (!emulated).then(|| rpc::default_endpoint(product, &cfg.region)))
+    };
+    let fail = |service: &'static str, endpoint: &str| {
+        let endpoint = endpoint.to_string();
+        move |source| ConnectError::Endpoint {
+            service,
+            endpoint,
+            source: Box::new(source),
+        }
+    };
+    let opts = ClientOptions::default;
+    let e = &cfg.endpoints;
+    let vpc = endpoint("vpc", &e.vpc)
+        .map(|ep| VpcClient::new(&ep, &cfg.region, key.clone(), opts()).map_err(fail("VPC", &ep)))
+        .transpose()?;
+    let ecs = endpoint("ecs", &e.ecs)
+        .map(|ep| EcsClient::new(&ep, &cfg.region, key.clone(), opts()).map_err(fail("ECS", &ep)))
+        .transpose()?;
+    let nas = endpoint("nas", &e.nas)
+        .map(|ep| {
+            NasApiClient::new(&ep, &cfg.region, key.clone(), opts()).map_err(fail("NAS", &ep))
+        })
+        .transpose()?;
+    Ok(Infra { vpc, ecs, nas })
 }
 
 /// The staging bucket: configured, or `fcctl-<account>-<region>` for `auto`.
@@ -147,6 +197,44 @@ fn is_loopback(endpoint: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    fn cfg() -> Config {
+        let mut c = Config::with_app("cat-dog");
+        c.region = "cn-shenzhen".into();
+        c
+    }
+
+    #[test]
+    fn infra_clients_use_public_endpoints_on_an_account_and_overrides_anywhere() {
+        let key = AccessKey::new("id", "secret");
+        let i = infra_clients(&cfg(), &key, false).unwrap();
+        assert_eq!(
+            i.vpc.unwrap().endpoint(),
+            "https://vpc.cn-shenzhen.aliyuncs.com"
+        );
+        assert_eq!(
+            i.ecs.unwrap().endpoint(),
+            "https://ecs.cn-shenzhen.aliyuncs.com"
+        );
+        assert_eq!(
+            i.nas.unwrap().endpoint(),
+            "https://nas.cn-shenzhen.aliyuncs.com"
+        );
+        let i = infra_clients(&cfg(), &key, true).unwrap();
+        assert!(i.vpc.is_none() && i.ecs.is_none() && i.nas.is_none());
+        let mut c = cfg();
+        c.endpoints.nas = Some("http://127.0.0.1:9".into());
+        let i = infra_clients(&c, &key, true).unwrap();
+        assert_eq!(i.nas.unwrap().endpoint(), "http://127.0.0.1:9");
+        c.endpoints.vpc = Some("http://h/path".into());
+        let e = infra_clients(&c, &key, true).unwrap_err();
+        assert!(
+            e.to_string().starts_with("VPC endpoint http://h/path"),
+            "{e}"
+        );
+    }
+
     #[test]
     fn loopback_endpoints() {
         assert!(super::is_loopback("http://127.0.0.1:9000"));

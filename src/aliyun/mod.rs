@@ -8,21 +8,26 @@
 //! | [`fc_models`] | serde models of the FC3 API (camelCase, `None` skipped, unknown fields ignored) |
 //! | [`error`] | [`Error`] / [`ApiError`] with HTTP status, `Code`, message, `RequestId` and a remediation hint |
 //! | [`retry`] | [`RetryPolicy`]: exponential backoff + full jitter + total deadline, idempotency classes |
+//! | [`rpc`] | [`rpc::RpcClient`]: RPC-style OpenAPIs (`POST /`, parameters in the query, ACS3-signed); typed on top: [`vpc`], [`ecs`] (security groups), [`nas_api`] |
 //! | [`oss`] | [`oss::ObjectStore`] trait + [`oss::OssClient`]; V1 signing, resumable multipart and XML in its submodules |
 //!
 //! Logging (`tracing`, target `fcctl::aliyun`): one `debug` event per HTTP call (method, path,
 //! status, latency, request id, attempt) and a `trace` event with the headers, where
 //! `Authorization`, security tokens and secrets are redacted.
 
+pub mod ecs;
 pub mod error;
 pub mod fc;
 pub mod fc_models;
 pub mod http;
+pub mod nas_api;
 pub mod oss;
 pub mod retry;
+pub mod rpc;
 pub mod sign;
 #[cfg(test)]
 pub(crate) mod testutil;
+pub mod vpc;
 
 pub use error::{ApiError, Error, Result};
 pub use fc::{CallRecord, ClientOptions, FcClient, default_endpoint};

@@ -181,6 +181,12 @@ fn quoted_scalar(
 /// Maps `FCCTL_FUNCTION__MEMORY_MB` to `function.memory_mb`; `None` for non-config variables.
 fn env_key_path(name: &str) -> Option<String> {
     let rest = name.strip_prefix("FCCTL_")?;
+    // Named like FCCTL_FC_ENDPOINT, but they live in the `endpoints:` map.
+    if let Some(product) = rest.strip_suffix("_ENDPOINT")
+        && matches!(product, "VPC" | "ECS" | "NAS")
+    {
+        return Some(format!("endpoints.{}", product.to_ascii_lowercase()));
+    }
     let path = rest.to_ascii_lowercase().replace("__", ".");
     let top = path.split('.').next()?;
     let sample = serde_json::to_value(Config::with_app("x")).expect("serializes");
@@ -487,7 +493,7 @@ mod tests {
 
     #[test]
     fn layering_defaults_file_env_flags() {
-        let text = "app: cat-dog\nregion: cn-hangzhou\nfunction:\n  memory_mb: 2048\n";
+        let text = "app: cat-dog\nregion: cn-hangzhou\nfunction:\n  memory_mb: 2048\nendpoints:\n  vpc: http://127.0.0.1:2\n";
         let env = vec![
             ("FCCTL_REGION".to_string(), "cn-beijing".to_string()),
             ("FCCTL_FUNCTION__TIMEOUT_S".to_string(), "60".to_string()),
@@ -497,6 +503,10 @@ mod tests {
             ),
             ("FCCTL_UNRELATED_THING".to_string(), "x".to_string()),
             ("PATH".to_string(), "/bin".to_string()),
+            (
+                "FCCTL_NAS_ENDPOINT".to_string(),
+                "http://127.0.0.1:3".to_string(),
+            ),
         ];
         let loader = Loader {
             flag_overrides: vec![("region".into(), "cn-shanghai".into())],
@@ -507,6 +517,8 @@ mod tests {
         assert_eq!(c.function.memory_mb, 2048, "file beats default");
         assert_eq!(c.function.disk_mb, 512, "default stays");
         assert_eq!(c.fc_endpoint.as_deref(), Some("http://127.0.0.1:1"));
+        assert_eq!(c.endpoints.nas.as_deref(), Some("http://127.0.0.1:3"));
+        assert_eq!(c.endpoints.vpc.as_deref(), Some("http://127.0.0.1:2"));
         let c = Loader::default().load_str(text, "fcctl.yaml", env).unwrap();
         assert_eq!(c.region, "cn-beijing", "env beats file");
     }

@@ -23,6 +23,10 @@ pub struct Config {
     /// OSS endpoint override (path-style addressing is used for `http://127.0.0.1` endpoints).
     #[serde(default)]
     pub oss_endpoint: Option<String>,
+    /// Endpoint overrides of the RPC-style APIs fcctl uses for `auto` infrastructure
+    /// (`FCCTL_VPC_ENDPOINT`, `FCCTL_ECS_ENDPOINT`, `FCCTL_NAS_ENDPOINT` set them too).
+    #[serde(default)]
+    pub endpoints: Endpoints,
     /// The function fcctl deploys.
     #[serde(default)]
     pub function: FunctionConfig,
@@ -54,6 +58,18 @@ pub struct Config {
     /// Defaults for `fcctl bench`.
     #[serde(default)]
     pub bench: BenchConfig,
+}
+
+/// `endpoints:` in fcctl.yaml; unset = the product's public endpoint for the region.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Endpoints {
+    #[serde(default)]
+    pub vpc: Option<String>,
+    #[serde(default)]
+    pub ecs: Option<String>,
+    #[serde(default)]
+    pub nas: Option<String>,
 }
 
 /// FC custom runtimes fcctl can target.
