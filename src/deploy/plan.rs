@@ -235,21 +235,17 @@ pub fn desired(
         trigger_config: Some(trigger_config.to_json_string()),
         ..Default::default()
     };
-    let domain = if let Some(name) = domain_name(cfg, local) {
-        Some(DesiredDomain {
-            name,
-            protocol: cfg.custom_domain.protocol.as_str().into(),
-            route: PathConfig {
-                path: Some(cfg.custom_domain.route.clone()),
-                function_name: Some(cfg.function_name().into()),
-                qualifier: Some(cfg.domain_qualifier().into()),
-                methods: Some(methods),
-                rewrite_config: None,
-            },
-        })
-    } else {
-        None
-    };
+    let domain = domain_name(cfg, local).map(|name| DesiredDomain {
+        name,
+        protocol: cfg.custom_domain.protocol.as_str().into(),
+        route: PathConfig {
+            path: Some(cfg.custom_domain.route.clone()),
+            function_name: Some(cfg.function_name().into()),
+            qualifier: Some(cfg.domain_qualifier().into()),
+            methods: Some(methods),
+            rewrite_config: None,
+        },
+    });
     Ok(Desired {
         function_name: cfg.function_name().into(),
         function,
