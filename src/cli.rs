@@ -90,6 +90,8 @@ pub enum Command {
     Bench(BenchArgs),
     /// Build, sync, deploy, publish, alias, provision and smoke-test in one go.
     Up(UpArgs),
+    /// Remove what fcctl created for this app (NAS data is kept unless --purge-data).
+    Destroy(DestroyArgs),
     /// Run or stop the local FC3 + OSS + NAS emulator.
     #[command(subcommand)]
     Local(LocalCommand),
@@ -196,6 +198,20 @@ pub enum VersionsCommand {
         #[arg(long)]
         dry_run: bool,
     },
+}
+
+/// `fcctl destroy`.
+#[derive(Debug, Args)]
+pub struct DestroyArgs {
+    /// Do not ask for confirmation (needed without a terminal).
+    #[arg(long)]
+    pub yes: bool,
+    /// Also remove the app's NAS releases (the model files), through the nas-agent.
+    #[arg(long)]
+    pub purge_data: bool,
+    /// List what would be deleted; delete nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// `fcctl deploy`.

@@ -67,7 +67,10 @@ async fn target(cloud: Option<&Cloud>, a: &BenchArgs) -> anyhow::Result<(String,
     }
     let cloud = cloud.context("internal: a bench without --url connects to the cloud first")?;
     if a.host.is_some() {
-        let dn = domain_name(&cloud.cfg, cloud.emulated)?;
+        let dn = domain_name(&cloud.cfg, cloud.emulated).context(
+            "--host needs a custom domain: this project has none (disabled, or `auto` on the \
+             cloud); pass --url too, or set custom_domain.name",
+        )?;
         let url = match &cloud.local {
             Some(l) => l.domain_endpoint.clone(),
             None => format!("http://{dn}"),

@@ -24,9 +24,14 @@ pub fn describe(r: &DeployReport) -> String {
         .and_then(|b| b.warning())
         .map(|w| format!("{w}\n"))
         .unwrap_or_default();
+    let advice = r
+        .domain_advice
+        .as_ref()
+        .map(|a| format!("\n{a}"))
+        .unwrap_or_default();
     if !r.changed {
         return format!(
-            "{basis}{}: nothing to change (function, trigger and custom domain match; 0 write calls)",
+            "{basis}{}: nothing to change (function, trigger and custom domain match; 0 write calls){advice}",
             r.function
         );
     }
@@ -49,5 +54,6 @@ pub fn describe(r: &DeployReport) -> String {
         r.release_id,
         r.write_calls
     ));
+    s.push_str(&advice);
     s
 }

@@ -5,6 +5,7 @@ mod bench;
 pub mod build;
 mod completions;
 pub mod deploy;
+mod destroy;
 mod doctor;
 mod init;
 mod invoke;
@@ -151,5 +152,6 @@ async fn dispatch(ctx: &Ctx, command: Command) -> anyhow::Result<()> {
         Command::Invoke(a) => invoke::run(ctx, a).await,
         Command::Bench(a) => bench::run(ctx, a).await,
         Command::Up(a) => up::run(ctx, a).await,
+        Command::Destroy(a) => destroy::run(ctx, a).await,
     }
 }

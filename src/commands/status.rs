@@ -196,8 +196,7 @@ pub async fn execute(cloud: &Cloud) -> anyhow::Result<StatusReport> {
         Err(e) => return Err(e.into()),
     };
     let mut custom_domain = None;
-    if cloud.cfg.custom_domain.enabled {
-        let dn = domain_name(&cloud.cfg, cloud.emulated)?;
+    if let Some(dn) = domain_name(&cloud.cfg, cloud.emulated) {
         match cloud.fc.get_custom_domain(&dn).await {
             Ok(d) => {
                 let route = d

@@ -162,5 +162,8 @@ fn describe(r: &UpReport) -> String {
             r.custom_domain, r.custom_domain, r.domain_url
         ));
     }
+    if let Some(a) = &r.domain_advice {
+        s.push_str(&format!("{a}\n"));
+    }
     s
 }

@@ -97,20 +97,31 @@ impl Plan {
     }
 }
 
-/// The domain name fcctl uses for `custom_domain.name`.
-pub fn domain_name(cfg: &Config, local: bool) -> anyhow::Result<String> {
+/// The custom domain fcctl manages: `custom_domain.name`, or for `auto` a name the emulator
+/// routes locally. `None` when disabled, and for `auto` on the cloud: fcctl creates no domain
+/// there (the test-domain service belongs to Serverless Devs) and the trigger's own URL is
+/// the endpoint ([`domain_advice`] says how to add one).
+pub fn domain_name(cfg: &Config, local: bool) -> Option<String> {
+    if !cfg.custom_domain.enabled {
+        return None;
+    }
     if cfg.custom_domain.name != "auto" {
-        return Ok(cfg.custom_domain.name.clone());
+        return Some(cfg.custom_domain.name.clone());
     }
-    if local {
-        // The emulator routes by Host header; any name works, this one never leaves the machine.
-        return Ok(format!("{}.fcctl.localhost", cfg.function_name()));
-    }
-    bail!(
-        "custom_domain.name `auto` needs Serverless Devs' test-domain service, which fcctl does not \
-         use: set `custom_domain.name` to a domain you own (CNAME it to \
-         <account>.<region>.fc.aliyuncs.com), or `custom_domain.enabled: false`"
-    )
+    // The emulator routes by Host header; any name works, this one never leaves the machine.
+    local.then(|| format!("{}.fcctl.localhost", cfg.function_name()))
+}
+
+/// How to serve the app on a domain of one's own, when `auto` left it without one.
+pub fn domain_advice(cfg: &Config, local: bool, account_id: &str) -> Option<String> {
+    (cfg.custom_domain.enabled && cfg.custom_domain.name == "auto" && !local).then(|| {
+        format!(
+            "no custom domain (custom_domain.name: auto): the endpoint is the HTTP trigger's URL; \
+             to serve a domain you own, CNAME it to {account_id}.{}.fc.aliyuncs.com, set \
+             `custom_domain.name: <domain>` in fcctl.yaml and run `fcctl deploy`",
+            cfg.region
+        )
+    })
 }
 
 /// The function's NAS mount (shared by the main function and the nas-agent).
@@ -224,21 +235,17 @@ pub fn desired(
         trigger_config: Some(trigger_config.to_json_string()),
         ..Default::default()
     };
-    let domain = if cfg.custom_domain.enabled {
-        Some(DesiredDomain {
-            name: domain_name(cfg, local)?,
-            protocol: cfg.custom_domain.protocol.as_str().into(),
-            route: PathConfig {
-                path: Some(cfg.custom_domain.route.clone()),
-                function_name: Some(cfg.function_name().into()),
-                qualifier: Some(cfg.domain_qualifier().into()),
-                methods: Some(methods),
-                rewrite_config: None,
-            },
-        })
-    } else {
-        None
-    };
+    let domain = domain_name(cfg, local).map(|name| DesiredDomain {
+        name,
+        protocol: cfg.custom_domain.protocol.as_str().into(),
+        route: PathConfig {
+            path: Some(cfg.custom_domain.route.clone()),
+            function_name: Some(cfg.function_name().into()),
+            qualifier: Some(cfg.domain_qualifier().into()),
+            methods: Some(methods),
+            rewrite_config: None,
+        },
+    });
     Ok(Desired {
         function_name: cfg.function_name().into(),
         function,
@@ -849,11 +856,43 @@ mod tests {
     }
 
     #[test]
-    fn cloud_refuses_auto_nas_and_domain_with_a_fix() {
+    fn cloud_refuses_auto_nas_with_a_fix() {
         let e = desired(&cfg(), Some("r"), "1", false)
             .unwrap_err()
             .to_string();
         assert!(e.contains("nas.server_addr"), "{e}");
         assert!(desired(&cfg(), None, "1", true).is_err());
+    }
+
+    #[test]
+    fn cloud_auto_domain_is_no_domain_with_advice_local_keeps_its_own() {
+        let mut c = cfg();
+        c.nas.server_addr = "0123-abc.cn-shenzhen.nas.aliyuncs.com:/cat-dog".into();
+        c.vpc = VpcSetting::Explicit(crate::config::VpcExplicit {
+            vpc_id: "vpc-1".into(),
+            vswitch_ids: vec!["vsw-1".into()],
+            security_group_id: "sg-1".into(),
+        });
+        let d = desired(&c, Some("r"), "1", false).unwrap();
+        assert!(d.domain.is_none(), "{:?}", d.domain);
+        let advice = domain_advice(&c, false, "123").unwrap();
+        assert!(advice.contains(&format!("CNAME it to 123.{}.fc.aliyuncs.com", c.region)));
+        assert!(advice.contains("custom_domain.name"), "{advice}");
+        let p = plan(&d, None, None, None);
+        assert_eq!(p.custom_domain, Action::None);
+
+        let local = desired(&cfg(), Some("r"), "1", true).unwrap();
+        assert_eq!(local.domain.unwrap().name, "cat-dog.fcctl.localhost");
+        assert!(domain_advice(&cfg(), true, "123").is_none());
+        c.custom_domain.name = "shop.example.com".into();
+        assert!(domain_advice(&c, false, "123").is_none());
+        assert_eq!(
+            desired(&c, Some("r"), "1", false)
+                .unwrap()
+                .domain
+                .unwrap()
+                .name,
+            "shop.example.com"
+        );
     }
 }

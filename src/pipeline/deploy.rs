@@ -28,6 +28,9 @@ pub struct DeployReport {
     pub release_id: String,
     /// Write calls made to the API.
     pub write_calls: u64,
+    /// How to add a domain of one's own (`custom_domain.name: auto` on the cloud).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub domain_advice: Option<String>,
 }
 
 /// Plans and (unless `dry_run`) applies.
@@ -74,6 +77,7 @@ pub async fn execute(
         function: desired.function_name,
         release_id: state.release_id.unwrap_or_default(),
         write_calls: cloud.fc.write_count() - writes_before,
+        domain_advice: plan::domain_advice(&cloud.cfg, cloud.emulated, &cloud.account_id),
     })
 }
 

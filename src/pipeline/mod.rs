@@ -6,6 +6,7 @@
 pub mod alias;
 pub mod build;
 pub mod deploy;
+pub mod destroy;
 pub mod freshness;
 pub mod nas_sync;
 pub mod provision;

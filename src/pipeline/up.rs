@@ -24,6 +24,9 @@ pub struct UpReport {
     pub custom_domain: String,
     /// Where to send custom-domain requests (with `Host: <custom_domain>`).
     pub domain_url: String,
+    /// How to add a domain of one's own (`custom_domain.name: auto` on the cloud).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub domain_advice: Option<String>,
     /// Release alias.
     pub alias: String,
     /// Version the alias serves.
@@ -323,6 +326,11 @@ pub async fn execute(
         url,
         custom_domain: domain,
         domain_url,
+        domain_advice: crate::deploy::plan::domain_advice(
+            &cloud.cfg,
+            cloud.emulated,
+            &cloud.account_id,
+        ),
         alias: alias_name,
         version: p.version,
         published: p.created,
@@ -533,10 +541,9 @@ async fn routes(cloud: &Cloud) -> anyhow::Result<(String, String, String)> {
         .http_trigger
         .and_then(|h| h.url_internet)
         .context("the HTTP trigger has no public URL")?;
-    if !cfg.custom_domain.enabled {
+    let Some(name) = domain_name(cfg, cloud.emulated) else {
         return Ok((url, String::new(), String::new()));
-    }
-    let name = domain_name(cfg, cloud.emulated)?;
+    };
     let domain_url = match &cloud.local {
         Some(l) => l.domain_endpoint.clone(),
         None => format!("http://{name}"),

@@ -505,6 +505,16 @@ impl OssClient {
         Ok(())
     }
 
+    /// DeleteBucket; a bucket that does not exist is already deleted. OSS refuses a bucket
+    /// with objects or incomplete multipart uploads (`BucketNotEmpty`, 409).
+    pub async fn delete_bucket(&self) -> Result<()> {
+        let r = self.req("DeleteBucket", Method::DELETE, "");
+        match self.call(&r).await {
+            Err(e) if e.code() == Some("NoSuchBucket") => Ok(()),
+            other => other.map(|_| ()),
+        }
+    }
+
     async fn ensure(&self) -> Result<()> {
         let mut r = self.req("GetBucketInfo", Method::GET, "");
         r.query.push(("bucketInfo".into(), String::new()));

@@ -5,6 +5,7 @@ mod architecture;
 mod build_inputs;
 mod cli;
 mod control_plane;
+mod destroy;
 mod emulator_isolation;
 mod model_check;
 mod output_nits;
