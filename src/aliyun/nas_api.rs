@@ -2,7 +2,7 @@
 //!
 //! Names and types follow the official SDK `alibabacloud_nas20170626` (3.7.5); statuses
 //! from Alibaba's "NAS statuses" page. See docs/cloud-facts.md. (The module is `nas_api`
-//! because `crate::nas` is fcctl's own NAS model-release logic.)
+//! because the top-level `nas` module is fcctl's own NAS model-release logic.)
 
 use serde::Deserialize;
 
