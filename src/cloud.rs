@@ -77,6 +77,20 @@ impl crate::exit::Hint for ConnectError {
 }
 
 impl Cloud {
+    /// The staging bucket exists, and when fcctl owns it (`oss.bucket: auto`) it expires what
+    /// fcctl can make again: old code packages and incomplete multipart uploads. NAS blobs are
+    /// kept (nas-sync deduplicates against them). Returns whether the rules were written.
+    pub async fn prepare_staging_bucket(&self) -> Result<bool, crate::aliyun::Error> {
+        use crate::aliyun::oss::ObjectStore as _;
+        self.oss.ensure_bucket().await?;
+        if self.cfg.oss.bucket != "auto" {
+            return Ok(false);
+        }
+        self.oss
+            .ensure_lifecycle(&staging_rules(&self.cfg.app, &self.cfg.oss_prefix()))
+            .await
+    }
+
     /// Builds the clients; nothing is sent yet.
     pub fn connect(mut cfg: Config, target: Target) -> Result<Cloud, ConnectError> {
         let (key, account_id, source, local) = match target {
@@ -174,6 +188,31 @@ fn infra_clients(cfg: &Config, key: &AccessKey, emulated: bool) -> Result<Infra,
         })
         .transpose()?;
     Ok(Infra { vpc, ecs, nas })
+}
+
+/// Lifecycle rules of an fcctl-owned staging bucket, one per prefix (OSS refuses overlapping
+/// prefixes with the same action): code packages expire after 7 days (FC copies a package at
+/// CreateFunction/UpdateFunction, so an old one is never read again), incomplete uploads of
+/// code and blobs are aborted after 3 days.
+pub fn staging_rules(app: &str, prefix: &str) -> Vec<crate::aliyun::oss::LifecycleRule> {
+    use crate::aliyun::oss::LifecycleRule;
+    let prefix = prefix.trim_end_matches('/');
+    vec![
+        LifecycleRule {
+            id: format!("fcctl-{app}-code"),
+            prefix: format!("{prefix}/code/"),
+            enabled: true,
+            expiration_days: Some(7),
+            abort_multipart_days: Some(3),
+        },
+        LifecycleRule {
+            id: format!("fcctl-{app}-blob-uploads"),
+            prefix: format!("{prefix}/blobs/"),
+            enabled: true,
+            expiration_days: None,
+            abort_multipart_days: Some(3),
+        },
+    ]
 }
 
 /// The staging bucket: configured, or `fcctl-<account>-<region>` for `auto`.

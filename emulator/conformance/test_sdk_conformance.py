@@ -251,3 +251,28 @@ def test_oss2_multipart_limits_like_oss(emulator):
     b.abort_multipart_upload(key, up)
     r = b.batch_delete_objects(["a", "b"])
     assert r.status == 200
+
+
+def test_oss2_bucket_lifecycle(emulator):
+    """PutBucketLifecycle / GetBucketLifecycle as oss2 sends and parses them; NoSuchLifecycle
+    before any rule; a rule without an action is refused."""
+    from oss2.models import AbortMultipartUpload, BucketLifecycle, LifecycleExpiration, LifecycleRule
+
+    b = bucket(emulator, name="conformance-lifecycle")
+    b.create_bucket()
+    with pytest.raises(oss2.exceptions.ServerError) as ei:
+        b.get_bucket_lifecycle()
+    assert ei.value.status == 404 and ei.value.code == "NoSuchLifecycle"
+    rule = LifecycleRule("code", "fcctl/app/code/", status=LifecycleRule.ENABLED,
+                         expiration=LifecycleExpiration(days=7),
+                         abort_multipart_upload=AbortMultipartUpload(days=3))
+    b.put_bucket_lifecycle(BucketLifecycle([rule]))
+    got = b.get_bucket_lifecycle().rules
+    assert len(got) == 1 and got[0].id == "code" and got[0].prefix == "fcctl/app/code/"
+    assert got[0].expiration.days == 7 and got[0].abort_multipart_upload.days == 3
+    with pytest.raises(oss2.exceptions.ServerError) as ei:
+        b.put_bucket_lifecycle(BucketLifecycle([LifecycleRule("empty", "x/", status=LifecycleRule.ENABLED)]))
+    assert ei.value.status == 400
+    b.delete_bucket_lifecycle()
+    with pytest.raises(oss2.exceptions.ServerError):
+        b.get_bucket_lifecycle()

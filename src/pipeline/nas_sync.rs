@@ -133,8 +133,7 @@ pub async fn execute(
     let prefix = cfg.oss_prefix();
     if !dry_run {
         cloud
-            .oss
-            .ensure_bucket()
+            .prepare_staging_bucket()
             .await
             .context("preparing the OSS staging bucket")?;
     }

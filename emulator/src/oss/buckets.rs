@@ -23,6 +23,22 @@ pub async fn bucket_operation(ctx: &Ctx, r: &OssRequest, body: Body) -> Reply {
     let bucket = &r.bucket;
     let bdir = bucket_dir(ctx, bucket);
     match r.parts.method {
+        Method::PUT | Method::GET | Method::DELETE if r.has("lifecycle") => {
+            if !bdir.exists() {
+                return Err(no_such_bucket(bucket));
+            }
+            lifecycle(&bdir, r, body).await
+        }
+        // PutBucket takes no subresource; one this emulator does not know (`?acl`, `?tagging`,
+        // …) must not silently create or reset the bucket.
+        Method::PUT if !r.query.is_empty() => Err(ApiError::new(
+            501,
+            "NotImplemented",
+            format!(
+                "the emulator does not implement PUT /{bucket}?{}",
+                r.query.first().map(|q| q.0.as_str()).unwrap_or_default()
+            ),
+        )),
         Method::PUT => {
             if !valid_bucket(bucket) {
                 return Err(ApiError::new(
@@ -75,6 +91,93 @@ pub async fn bucket_operation(ctx: &Ctx, r: &OssRequest, body: Body) -> Reply {
             "unsupported bucket operation",
         )),
     }
+}
+
+/// Put/Get/DeleteBucketLifecycle. The rules are kept as sent (they are only read back; the
+/// emulator expires nothing). Checked like OSS: well-formed XML, 1–1000 rules, each with an
+/// `ID` of at most 255 characters, a `Status` of `Enabled` or `Disabled` and at least one
+/// action, and positive whole `Days`.
+async fn lifecycle(bdir: &std::path::Path, r: &OssRequest, body: Body) -> Reply {
+    let file = bdir.join("lifecycle.xml");
+    match r.parts.method {
+        Method::GET => match std::fs::read_to_string(&file) {
+            Ok(xml) => xml_ok(xml),
+            Err(_) => Err(ApiError::new(
+                404,
+                "NoSuchLifecycle",
+                "No Row found in Lifecycle Table.",
+            )),
+        },
+        Method::DELETE => {
+            let _ = std::fs::remove_file(&file);
+            empty(204)
+        }
+        _ => {
+            let body = collect(body, MAX_XML_BODY).await?;
+            let text = String::from_utf8_lossy(&body).into_owned();
+            let rules = check_lifecycle(&text)?;
+            let xml = format!(
+                "<LifecycleConfiguration>{}</LifecycleConfiguration>",
+                rules.join("")
+            );
+            crate::util::atomic_write(&file, xml.as_bytes()).map_err(internal_error)?;
+            empty(200)
+        }
+    }
+}
+
+fn check_lifecycle(text: &str) -> Result<Vec<String>, ApiError> {
+    let malformed = || {
+        ApiError::new(
+            400,
+            "MalformedXML",
+            "The XML you provided was not well-formed or did not validate against our published schema.",
+        )
+    };
+    let body = text.trim();
+    let body = match body.strip_prefix("<?xml") {
+        Some(rest) => rest
+            .split_once("?>")
+            .map(|(_, b)| b.trim())
+            .ok_or_else(malformed)?,
+        None => body,
+    };
+    if !body.starts_with("<LifecycleConfiguration>") || !body.ends_with("</LifecycleConfiguration>")
+    {
+        return Err(malformed());
+    }
+    let rules = xml_values(body, "Rule");
+    if rules.is_empty() || rules.len() > 1000 {
+        return Err(malformed());
+    }
+    let actions = [
+        "Expiration",
+        "AbortMultipartUpload",
+        "Transition",
+        "NoncurrentVersionExpiration",
+    ];
+    let mut out = Vec::new();
+    for rule in &rules {
+        let id = xml_values(rule, "ID").pop().unwrap_or_default();
+        let status = xml_values(rule, "Status").pop().unwrap_or_default();
+        if id.chars().count() > 255 || !matches!(status.as_str(), "Enabled" | "Disabled") {
+            return Err(malformed());
+        }
+        if !actions.iter().any(|a| rule.contains(&format!("<{a}>"))) {
+            return Err(ApiError::invalid_argument(format!(
+                "lifecycle rule {id:?} has no action (Expiration, AbortMultipartUpload, Transition)"
+            )));
+        }
+        for days in xml_values(rule, "Days") {
+            if !days.parse::<u32>().is_ok_and(|d| d > 0) {
+                return Err(ApiError::invalid_argument(format!(
+                    "lifecycle rule {id:?}: Days must be a positive integer, got {days:?}"
+                )));
+            }
+        }
+        out.push(format!("<Rule>{rule}</Rule>"));
+    }
+    Ok(out)
 }
 
 fn bucket_info(ctx: &Ctx, bucket: &str) -> Reply {

@@ -10,6 +10,7 @@
 //! real OSS; path style (`http://127.0.0.1:PORT/<bucket>/<key>`) when [`OssConfig::path_style`]
 //! (default for IP / localhost endpoints, i.e. the local emulator). STS: `x-oss-security-token`.
 
+mod lifecycle;
 mod multipart;
 pub mod sign;
 mod xml;
@@ -26,6 +27,7 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use reqwest::Method;
 use reqwest::header::HeaderMap;
 
+pub use lifecycle::{LifecycleRule, lifecycle_body};
 pub use multipart::{MultipartOptions, UploadReport};
 pub use sign::{oss_v1_signature, oss_v1_string_to_sign};
 

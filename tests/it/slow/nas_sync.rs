@@ -182,4 +182,14 @@ fn stale_upload_resume_files_are_pruned() {
     assert_eq!(r["files_uploaded"], 1, "{r}");
     let left: Vec<_> = std::fs::read_dir(&uploads).unwrap().collect();
     assert!(left.is_empty(), "{left:?}");
+    // The fcctl-owned (`auto`) staging bucket expires old code packages and aborts stale
+    // uploads by itself (PutBucketLifecycle, set once).
+    let rules =
+        std::fs::read_to_string(p.data_dir().join("oss").join(&bucket).join("lifecycle.xml"))
+            .expect("nas-sync set the staging bucket's lifecycle rules");
+    assert!(
+        rules.contains("<ID>fcctl-t-code</ID>")
+            && rules.contains("<Prefix>fcctl/t/blobs/</Prefix>"),
+        "{rules}"
+    );
 }
