@@ -157,14 +157,7 @@ impl EcsClient {
 mod tests {
     use super::*;
     use crate::aliyun::rpc::tests::{assert_signed, fast_opts, key};
-    use crate::aliyun::testutil::{Received, Reply, TestServer};
-
-    fn q(r: &Received, k: &str) -> Option<String> {
-        r.query_pairs()
-            .into_iter()
-            .find(|(n, _)| n == k)
-            .map(|(_, v)| v)
-    }
+    use crate::aliyun::testutil::{Reply, TestServer};
 
     #[tokio::test]
     async fn describe_follows_next_token_and_reads_ecs_tag_names() {
@@ -198,11 +191,11 @@ mod tests {
         let reqs = srv.requests();
         assert_eq!(reqs.len(), 2);
         assert_signed(&reqs[0], VERSION, "DescribeSecurityGroups");
-        assert_eq!(q(&reqs[0], "NextToken"), None);
-        assert_eq!(q(&reqs[1], "NextToken").as_deref(), Some("tok2"));
-        assert_eq!(q(&reqs[0], "MaxResults").as_deref(), Some("100"));
-        assert_eq!(q(&reqs[0], "Tag.1.Key").as_deref(), Some("fcctl:app"));
-        assert_eq!(q(&reqs[0], "VpcId").as_deref(), Some("vpc-1"));
+        assert_eq!(reqs[0].query("NextToken"), None);
+        assert_eq!(reqs[1].query("NextToken").as_deref(), Some("tok2"));
+        assert_eq!(reqs[0].query("MaxResults").as_deref(), Some("100"));
+        assert_eq!(reqs[0].query("Tag.1.Key").as_deref(), Some("fcctl:app"));
+        assert_eq!(reqs[0].query("VpcId").as_deref(), Some("vpc-1"));
     }
 
     #[tokio::test]
@@ -231,14 +224,14 @@ mod tests {
         assert!(!c.delete_security_group("sg-9").await.unwrap());
         let reqs = srv.requests();
         assert_signed(&reqs[0], VERSION, "CreateSecurityGroup");
-        assert_eq!(q(&reqs[0], "RegionId").as_deref(), Some("cn-shenzhen"));
-        assert_eq!(q(&reqs[0], "VpcId").as_deref(), Some("vpc-1"));
+        assert_eq!(reqs[0].query("RegionId").as_deref(), Some("cn-shenzhen"));
+        assert_eq!(reqs[0].query("VpcId").as_deref(), Some("vpc-1"));
         assert_eq!(
-            q(&reqs[0], "SecurityGroupName").as_deref(),
+            reqs[0].query("SecurityGroupName").as_deref(),
             Some("fcctl-cat-dog")
         );
-        assert_eq!(q(&reqs[0], "Tag.1.Value").as_deref(), Some("cat-dog"));
+        assert_eq!(reqs[0].query("Tag.1.Value").as_deref(), Some("cat-dog"));
         assert_signed(&reqs[1], VERSION, "DeleteSecurityGroup");
-        assert_eq!(q(&reqs[1], "SecurityGroupId").as_deref(), Some("sg-9"));
+        assert_eq!(reqs[1].query("SecurityGroupId").as_deref(), Some("sg-9"));
     }
 }

@@ -330,14 +330,7 @@ impl NasApiClient {
 mod tests {
     use super::*;
     use crate::aliyun::rpc::tests::{assert_signed, fast_opts, key};
-    use crate::aliyun::testutil::{Received, Reply, TestServer};
-
-    fn q(r: &Received, k: &str) -> Option<String> {
-        r.query_pairs()
-            .into_iter()
-            .find(|(n, _)| n == k)
-            .map(|(_, v)| v)
-    }
+    use crate::aliyun::testutil::{Reply, TestServer};
 
     #[tokio::test]
     async fn zones_say_which_storage_and_protocol_they_offer() {
@@ -356,8 +349,8 @@ mod tests {
         assert_eq!(z[0].capacity.protocol, ["nfs"]);
         let r = &srv.requests()[0];
         assert_signed(r, VERSION, "DescribeZones");
-        assert_eq!(q(r, "RegionId").as_deref(), Some("cn-shenzhen"));
-        assert_eq!(q(r, "FileSystemType").as_deref(), Some("standard"));
+        assert_eq!(r.query("RegionId").as_deref(), Some("cn-shenzhen"));
+        assert_eq!(r.query("FileSystemType").as_deref(), Some("standard"));
     }
 
     #[tokio::test]
@@ -434,23 +427,23 @@ mod tests {
             assert_signed(r, VERSION, a);
         }
         let create = &reqs[0];
-        assert_eq!(q(create, "FileSystemType").as_deref(), Some("standard"));
-        assert_eq!(q(create, "ProtocolType").as_deref(), Some("NFS"));
-        assert_eq!(q(create, "StorageType").as_deref(), Some("Capacity"));
-        assert_eq!(q(create, "ZoneId").as_deref(), Some("cn-shenzhen-e"));
-        assert_eq!(q(create, "Tag.1.Key").as_deref(), Some("fcctl:app"));
-        assert!(q(create, "ClientToken").is_some());
-        assert_eq!(q(&reqs[1], "Tag.1.Value").as_deref(), Some("cat-dog"));
+        assert_eq!(create.query("FileSystemType").as_deref(), Some("standard"));
+        assert_eq!(create.query("ProtocolType").as_deref(), Some("NFS"));
+        assert_eq!(create.query("StorageType").as_deref(), Some("Capacity"));
+        assert_eq!(create.query("ZoneId").as_deref(), Some("cn-shenzhen-e"));
+        assert_eq!(create.query("Tag.1.Key").as_deref(), Some("fcctl:app"));
+        assert!(create.query("ClientToken").is_some());
+        assert_eq!(reqs[1].query("Tag.1.Value").as_deref(), Some("cat-dog"));
         let mt_req = &reqs[2];
-        assert_eq!(q(mt_req, "NetworkType").as_deref(), Some("Vpc"));
-        assert_eq!(q(mt_req, "VSwitchId").as_deref(), Some("vsw-1"));
+        assert_eq!(mt_req.query("NetworkType").as_deref(), Some("Vpc"));
+        assert_eq!(mt_req.query("VSwitchId").as_deref(), Some("vsw-1"));
         assert_eq!(
-            q(mt_req, "AccessGroupName").as_deref(),
+            mt_req.query("AccessGroupName").as_deref(),
             Some("DEFAULT_VPC_GROUP_NAME")
         );
-        assert_eq!(q(mt_req, "ClientToken"), None, "the API takes none");
+        assert_eq!(mt_req.query("ClientToken"), None, "the API takes none");
         assert_eq!(
-            q(&reqs[4], "MountTargetDomain").as_deref(),
+            reqs[4].query("MountTargetDomain").as_deref(),
             Some("0a1b2c-x.cn-shenzhen.nas.aliyuncs.com")
         );
     }

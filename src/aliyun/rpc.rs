@@ -595,13 +595,7 @@ pub(crate) mod tests {
         let tokens: Vec<String> = srv
             .requests()
             .iter()
-            .map(|r| {
-                r.query_pairs()
-                    .into_iter()
-                    .find(|(k, _)| k == "ClientToken")
-                    .unwrap()
-                    .1
-            })
+            .map(|r| r.query("ClientToken").unwrap())
             .collect();
         assert_eq!(tokens.len(), 2);
         assert_eq!(tokens[0], tokens[1]);

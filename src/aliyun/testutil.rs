@@ -27,6 +27,14 @@ impl Received {
         self.target.split('?').next().unwrap_or("")
     }
 
+    /// The first query parameter named `name`, decoded.
+    pub fn query(&self, name: &str) -> Option<String> {
+        self.query_pairs()
+            .into_iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v)
+    }
+
     pub fn query_pairs(&self) -> Vec<(String, String)> {
         let Some((_, q)) = self.target.split_once('?') else {
             return Vec::new();

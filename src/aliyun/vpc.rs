@@ -289,13 +289,6 @@ mod tests {
     use crate::aliyun::rpc::tests::{assert_signed, fast_opts, key};
     use crate::aliyun::testutil::{Reply, TestServer};
 
-    fn q(r: &crate::aliyun::testutil::Received, k: &str) -> Option<String> {
-        r.query_pairs()
-            .into_iter()
-            .find(|(n, _)| n == k)
-            .map(|(_, v)| v)
-    }
-
     #[tokio::test]
     async fn describe_vpcs_filters_by_tag_and_follows_pages() {
         let srv = TestServer::start(|r, _| {
@@ -327,10 +320,10 @@ mod tests {
         assert_eq!(reqs.len(), 2);
         for r in &reqs {
             assert_signed(r, VERSION, "DescribeVpcs");
-            assert_eq!(q(r, "RegionId").as_deref(), Some("cn-shenzhen"));
-            assert_eq!(q(r, "Tag.1.Key").as_deref(), Some("fcctl:app"));
-            assert_eq!(q(r, "Tag.1.Value").as_deref(), Some("cat-dog"));
-            assert_eq!(q(r, "PageSize").as_deref(), Some("50"));
+            assert_eq!(r.query("RegionId").as_deref(), Some("cn-shenzhen"));
+            assert_eq!(r.query("Tag.1.Key").as_deref(), Some("fcctl:app"));
+            assert_eq!(r.query("Tag.1.Value").as_deref(), Some("cat-dog"));
+            assert_eq!(r.query("PageSize").as_deref(), Some("50"));
         }
         assert!(
             reqs[0].target.contains("Tag.1.Key=fcctl%3Aapp"),
@@ -379,15 +372,15 @@ mod tests {
         assert_eq!(s.v_switch_id, "vsw-9");
         let reqs = srv.requests();
         assert_signed(&reqs[0], VERSION, "CreateVpc");
-        assert_eq!(q(&reqs[0], "CidrBlock").as_deref(), Some("10.0.0.0/16"));
-        assert_eq!(q(&reqs[0], "VpcName").as_deref(), Some("fcctl-cat-dog"));
-        assert_eq!(q(&reqs[0], "ClientToken").as_deref(), Some("tok-1"));
-        assert_eq!(q(&reqs[0], "Tag.1.Value").as_deref(), Some("cat-dog"));
+        assert_eq!(reqs[0].query("CidrBlock").as_deref(), Some("10.0.0.0/16"));
+        assert_eq!(reqs[0].query("VpcName").as_deref(), Some("fcctl-cat-dog"));
+        assert_eq!(reqs[0].query("ClientToken").as_deref(), Some("tok-1"));
+        assert_eq!(reqs[0].query("Tag.1.Value").as_deref(), Some("cat-dog"));
         assert_signed(&reqs[1], VERSION, "CreateVSwitch");
-        assert_eq!(q(&reqs[1], "VpcId").as_deref(), Some("vpc-9"));
-        assert_eq!(q(&reqs[1], "ZoneId").as_deref(), Some("cn-shenzhen-e"));
-        assert_eq!(q(&reqs[1], "CidrBlock").as_deref(), Some("10.0.0.0/24"));
-        assert!(q(&reqs[1], "ClientToken").is_some_and(|t| !t.is_empty()));
+        assert_eq!(reqs[1].query("VpcId").as_deref(), Some("vpc-9"));
+        assert_eq!(reqs[1].query("ZoneId").as_deref(), Some("cn-shenzhen-e"));
+        assert_eq!(reqs[1].query("CidrBlock").as_deref(), Some("10.0.0.0/24"));
+        assert!(reqs[1].query("ClientToken").is_some_and(|t| !t.is_empty()));
     }
 
     #[tokio::test]
@@ -404,9 +397,9 @@ mod tests {
         let z = c.describe_zones().await.unwrap();
         assert_eq!(z[0].zone_id, "cn-shenzhen-e");
         let reqs = srv.requests();
-        assert_eq!(q(&reqs[0], "VpcId").as_deref(), Some("vpc-1"));
-        assert_eq!(q(&reqs[1], "VSwitchId").as_deref(), Some("vsw-1"));
+        assert_eq!(reqs[0].query("VpcId").as_deref(), Some("vpc-1"));
+        assert_eq!(reqs[1].query("VSwitchId").as_deref(), Some("vsw-1"));
         assert_signed(&reqs[2], VERSION, "DescribeZones");
-        assert_eq!(q(&reqs[2], "RegionId").as_deref(), Some("cn-shenzhen"));
+        assert_eq!(reqs[2].query("RegionId").as_deref(), Some("cn-shenzhen"));
     }
 }
