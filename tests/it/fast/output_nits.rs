@@ -6,23 +6,7 @@ use crate::support::{TestProject, text};
 /// Replaces the fake build's function with `server` (a Python custom runtime), keeping the
 /// build manifest's checksum right.
 fn custom_function(p: &TestProject, server: &str) {
-    use std::io::Write as _;
-    p.fake_build("x", "r-x");
-    let zip_path = p.work().join("code.zip");
-    {
-        let f = std::fs::File::create(&zip_path).unwrap();
-        let mut z = zip::ZipWriter::new(f);
-        let opts = zip::write::SimpleFileOptions::default().unix_permissions(0o755);
-        z.start_file("bootstrap", opts).unwrap();
-        z.write_all(server.as_bytes()).unwrap();
-        z.finish().unwrap();
-    }
-    let crc = emulator::crc64(&std::fs::read(&zip_path).unwrap());
-    let build = serde_json::json!({
-        "code_zip": zip_path.display().to_string(),
-        "code_zip_crc64": crc.to_string(),
-    });
-    std::fs::write(p.work().join("build.json"), build.to_string()).unwrap();
+    p.fake_build_of(server, "r-x");
     p.json(&["deploy", "--json"]);
     p.json(&["publish", "--json"]);
     p.json(&["alias", "--version", "1", "--json"]);

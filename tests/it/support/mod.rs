@@ -283,8 +283,6 @@ impl TestProject {
 
     /// [`TestProject::fake_build`] for a function that fails the way `fault` says.
     pub fn fake_build_as(&self, label: &str, release: &str, fault: FakeFault) {
-        let work = self.work();
-        std::fs::create_dir_all(&work).unwrap();
         let (init_status, post_status) = match fault {
             FakeFault::None => (200, 200),
             FakeFault::Initialize => (500, 200),
@@ -315,9 +313,17 @@ class H(http.server.BaseHTTPRequestHandler):
 http.server.ThreadingHTTPServer((os.environ.get("FCCTL_LISTEN_HOST", "0.0.0.0"), int(os.environ["FC_CUSTOM_LISTEN_PORT"])), H).serve_forever()
 "#
         );
+        self.fake_build_of(&server, release);
+    }
+
+    /// Writes `server` (a custom runtime script) as the build's `bootstrap`, with build and
+    /// state files as `fcctl build` + `nas-sync` would.
+    pub fn fake_build_of(&self, server: &str, release: &str) {
+        use std::io::Write as _;
+        let work = self.work();
+        std::fs::create_dir_all(&work).unwrap();
         let zip_path = work.join("code.zip");
         {
-            use std::io::Write as _;
             let f = std::fs::File::create(&zip_path).unwrap();
             let mut z = zip::ZipWriter::new(f);
             let opts = zip::write::SimpleFileOptions::default().unix_permissions(0o755);
