@@ -176,16 +176,6 @@ pub fn first_failure(
     })
 }
 
-/// One line for humans.
-pub fn describe(c: &VersionCheck) -> String {
-    let mark = if c.ok { "✓" } else { "✗" };
-    format!(
-        "{mark} {} → {}",
-        c.request,
-        c.label.as_deref().unwrap_or("-")
-    )
-}
-
 /// The version `alias` serves now, if it exists.
 pub async fn serving_version(cloud: &Cloud, alias: &str) -> anyhow::Result<Option<String>> {
     match cloud.fc.get_alias(cloud.cfg.function_name(), alias).await {

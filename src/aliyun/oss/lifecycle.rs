@@ -8,6 +8,7 @@ use serde::Deserialize;
 
 use super::OssClient;
 use super::sign::md5_b64;
+use super::xml::xml_escape;
 use crate::aliyun::error::Result;
 use crate::aliyun::retry::Idempotency;
 
@@ -28,8 +29,8 @@ impl LifecycleRule {
     fn xml(&self) -> String {
         let mut s = format!(
             "<Rule><ID>{}</ID><Prefix>{}</Prefix><Status>{}</Status>",
-            escape(&self.id),
-            escape(&self.prefix),
+            xml_escape(&self.id),
+            xml_escape(&self.prefix),
             if self.enabled { "Enabled" } else { "Disabled" }
         );
         if let Some(d) = self.expiration_days {
@@ -53,12 +54,6 @@ pub fn lifecycle_body(rules: &[LifecycleRule]) -> String {
     }
     s.push_str("</LifecycleConfiguration>");
     s
-}
-
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
 }
 
 #[derive(Debug, Default, Deserialize)]

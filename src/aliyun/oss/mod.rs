@@ -27,7 +27,7 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use reqwest::Method;
 use reqwest::header::HeaderMap;
 
-pub use lifecycle::{LifecycleRule, lifecycle_body};
+pub use lifecycle::LifecycleRule;
 pub use multipart::{MultipartOptions, UploadReport};
 pub use sign::{oss_v1_signature, oss_v1_string_to_sign};
 

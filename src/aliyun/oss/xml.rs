@@ -30,7 +30,7 @@ pub(super) fn complete_body(parts: &[(u32, String)]) -> String {
     body
 }
 
-fn xml_escape(s: &str) -> String {
+pub(super) fn xml_escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
