@@ -58,7 +58,7 @@ pub enum Command {
     /// Write s.yaml (Serverless Devs 3, fc3 component) equivalent to what fcctl deploys.
     Render(RenderArgs),
     /// Check config, credentials, toolchain and endpoint, with a fix for each problem.
-    Doctor,
+    Doctor(DoctorArgs),
     /// Build the function for the FC runtime, package code.zip and the NAS tree.
     Build(BuildArgs),
     /// Check model.yaml against its ONNX file, or record the file's sha256 in it.
@@ -198,6 +198,14 @@ pub enum VersionsCommand {
         #[arg(long)]
         dry_run: bool,
     },
+}
+
+/// `fcctl doctor`.
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Print the minimal RAM policy (JSON) the configured features need, and nothing else.
+    #[arg(long)]
+    pub policy: bool,
 }
 
 /// `fcctl destroy`.

@@ -10,6 +10,7 @@ pub mod credentials;
 pub mod deploy;
 pub mod exit;
 pub mod fsutil;
+pub mod infra;
 pub mod local;
 pub mod logging;
 pub mod model;

@@ -11,6 +11,10 @@ pub struct State {
     /// The NAS release the last `nas-sync` produced.
     #[serde(default)]
     pub release_id: Option<String>,
+    /// What `auto` resolved to in the last run that resolved it (the cloud stays the source
+    /// of truth: runs find resources by tag, this is what `status` shows offline).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub infra: Option<crate::infra::InfraIds>,
 }
 
 impl State {

@@ -101,6 +101,11 @@ impl EcsClient {
         self.rpc.endpoint()
     }
 
+    /// State-changing calls made so far.
+    pub fn write_count(&self) -> u64 {
+        self.rpc.write_count()
+    }
+
     /// Every matching group, following `NextToken` (the SDK marks PageNumber/PageSize as
     /// going offline).
     pub async fn describe_security_groups(

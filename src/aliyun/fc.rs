@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use reqwest::Method;
 use reqwest::header::HeaderMap;
-use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 
 use super::error::{Error, Result};
 use super::fc_models::*;
@@ -82,6 +82,18 @@ pub struct CallRecord {
     pub attempt: u32,
     /// A control-plane write (any non-GET except InvokeFunction).
     pub write: bool,
+}
+
+/// The FC API version that still answers GetAccountSettings.
+pub const ACCOUNT_SETTINGS_VERSION: &str = "2021-04-06";
+
+/// GetAccountSettings (FC 2021-04-06), as `alibabacloud_fc_open20210406` models it.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct AccountSettings {
+    #[serde(rename = "availableAZs", default)]
+    pub available_azs: Vec<String>,
+    #[serde(rename = "defaultRole", default)]
+    pub default_role: Option<String>,
 }
 
 /// A request to any FC3 endpoint (the generic form behind every typed method).
@@ -759,6 +771,20 @@ impl FcClient {
             path(&["custom-domains", domain]),
         )
         .json(input);
+        self.send_json(&req).await
+    }
+
+    /// The zones FC runs functions in (a function's vSwitch must be in one). FC3 has no such
+    /// action: this is the 2021-04-06 API's GetAccountSettings, served on the same endpoint
+    /// and signed the same way, only with its own `x-acs-version` (docs/cloud-facts.md).
+    pub async fn get_account_settings(&self) -> Result<AccountSettings> {
+        let mut req = ApiRequest::new(
+            "GetAccountSettings",
+            Method::GET,
+            format!("/{ACCOUNT_SETTINGS_VERSION}/account-settings"),
+        );
+        req.headers
+            .push(("x-acs-version".into(), ACCOUNT_SETTINGS_VERSION.into()));
         self.send_json(&req).await
     }
 

@@ -236,6 +236,11 @@ impl NasApiClient {
         self.rpc.endpoint()
     }
 
+    /// State-changing calls made so far.
+    pub fn write_count(&self) -> u64 {
+        self.rpc.write_count()
+    }
+
     /// Zones of the region offering `file_system_type` (`standard` when `None`), each with the
     /// protocol/storage pairs it sells.
     pub async fn describe_zones(&self, file_system_type: Option<&str>) -> Result<Vec<Zone>> {

@@ -8,6 +8,7 @@
 //! `Tag.1.Value`, … (`Utils.query` flattening, 1-based). See docs/cloud-facts.md.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use reqwest::Method;
@@ -103,6 +104,13 @@ impl RpcRequest {
     }
 }
 
+/// Reads by the naming convention every RPC product follows.
+fn is_read(action: &str) -> bool {
+    ["Describe", "Get", "List"]
+        .iter()
+        .any(|p| action.starts_with(p))
+}
+
 /// A client for one RPC-style product (its endpoint and API version).
 #[derive(Clone)]
 pub struct RpcClient {
@@ -118,6 +126,8 @@ struct Inner {
     host: String,
     key: AccessKey,
     opts: ClientOptions,
+    /// Attempts of actions that change state (everything but `Describe*`/`Get*`/`List*`).
+    writes: AtomicU64,
 }
 
 impl std::fmt::Debug for RpcClient {
@@ -162,12 +172,18 @@ impl RpcClient {
                 host,
                 key,
                 opts,
+                writes: AtomicU64::new(0),
             }),
         })
     }
 
     pub fn endpoint(&self) -> &str {
         &self.inner.base
+    }
+
+    /// State-changing attempts so far: a converged `up` leaves this at 0 for every product.
+    pub fn write_count(&self) -> u64 {
+        self.inner.writes.load(Ordering::Relaxed)
     }
 
     pub fn region(&self) -> &str {
@@ -218,6 +234,9 @@ impl RpcClient {
             request_headers = %redact_headers(headers.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
             "rpc request"
         );
+        if !is_read(req.action) {
+            inner.writes.fetch_add(1, Ordering::Relaxed);
+        }
         let started = Instant::now();
         let resp = inner
             .http

@@ -208,7 +208,8 @@ pub fn new_nonce() -> String {
 }
 
 /// The standard ACS3 header set for one request attempt (not yet including `Authorization`).
-/// `extra` carries operation-specific headers (e.g. `x-fc-log-type`). With an STS key the
+/// `extra` carries operation-specific headers (e.g. `x-fc-log-type`); one named like a standard
+/// header replaces it (`x-acs-version` for an action of an older API version). With an STS key the
 /// `x-acs-accesskey-id` and `x-acs-security-token` headers are added (as the Python SDK does).
 #[allow(clippy::too_many_arguments)]
 pub fn request_headers(
@@ -239,7 +240,12 @@ pub fn request_headers(
         h.push(("x-acs-accesskey-id".into(), key.id.clone()));
         h.push(("x-acs-security-token".into(), token.into()));
     }
-    h.extend(extra.iter().cloned());
+    for (k, v) in extra {
+        match h.iter_mut().find(|(name, _)| name.eq_ignore_ascii_case(k)) {
+            Some(slot) => slot.1 = v.clone(),
+            None => h.push((k.clone(), v.clone())),
+        }
+    }
     h
 }
 

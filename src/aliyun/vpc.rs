@@ -191,6 +191,11 @@ impl VpcClient {
         self.rpc.endpoint()
     }
 
+    /// State-changing calls made so far.
+    pub fn write_count(&self) -> u64 {
+        self.rpc.write_count()
+    }
+
     /// Every VPC of the region matching `f` (all pages).
     pub async fn describe_vpcs(&self, f: &VpcFilter) -> Result<Vec<Vpc>> {
         rpc::all_pages(MAX_PAGE_SIZE, |number, size| async move {

@@ -7,8 +7,12 @@ use crate::pipeline::deploy::*;
 
 /// `fcctl deploy [--dry-run]`: exit 10 from a dry run that found changes.
 pub async fn run(ctx: &Ctx, a: DeployArgs) -> anyhow::Result<()> {
-    let cloud = ctx.cloud().await?;
-    let r = execute(&ctx.project, &cloud, a.dry_run).await?;
+    let mut cloud = ctx.cloud().await?;
+    let infra =
+        crate::pipeline::infra::ensure(&ctx.project, &mut cloud, &ctx.out, a.dry_run).await?;
+    let mut r = execute(&ctx.project, &cloud, a.dry_run).await?;
+    r.changed |= !infra.would_create.is_empty();
+    r.infra = Some(infra);
     ctx.out.result(&r, || describe(&r));
     if a.dry_run && r.changed {
         return Err(Refusal::silent(ExitStatus::ChangesPending).into());
@@ -24,6 +28,15 @@ pub fn describe(r: &DeployReport) -> String {
         .and_then(|b| b.warning())
         .map(|w| format!("{w}\n"))
         .unwrap_or_default();
+    let infra: String = r
+        .infra
+        .as_ref()
+        .map(infra_lines)
+        .unwrap_or_default()
+        .iter()
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let basis = format!("{basis}{infra}");
     let advice = r
         .domain_advice
         .as_ref()

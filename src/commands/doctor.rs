@@ -53,7 +53,21 @@ struct Report {
 }
 
 /// Runs every check; exits 1 when any fails.
-pub async fn run(ctx: &Ctx) -> anyhow::Result<()> {
+pub async fn run(ctx: &Ctx, a: crate::cli::DoctorArgs) -> anyhow::Result<()> {
+    if a.policy {
+        // The document itself on stdout (pipe it to `aliyun ram CreatePolicy`); which feature
+        // needs which actions on stderr.
+        let cfg = ctx.config()?;
+        for n in crate::infra::policy::needs(&cfg) {
+            ctx.out
+                .note(format!("{}: {}", n.feature, n.actions.join(", ")));
+        }
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&crate::infra::policy::document(&cfg))?
+        );
+        return Ok(());
+    }
     let mut checks = Vec::new();
     let cfg = match ctx.config() {
         Ok(c) => {

@@ -135,7 +135,7 @@ async fn dispatch(ctx: &Ctx, command: Command) -> anyhow::Result<()> {
     match command {
         Command::Init(a) => init::run(ctx, a),
         Command::Render(a) => render::run(ctx, a),
-        Command::Doctor => doctor::run(ctx).await,
+        Command::Doctor(a) => doctor::run(ctx, a).await,
         Command::Completions(a) => completions::run(a),
         Command::Local(c) => local::run(ctx, c).await,
         Command::Build(a) => build::run(ctx, a).await,

@@ -7,7 +7,8 @@ use crate::pipeline::nas_sync::*;
 
 /// Prints the sync result.
 pub async fn run(ctx: &Ctx, a: NasSyncArgs) -> anyhow::Result<()> {
-    let cloud = ctx.cloud().await?;
+    let mut cloud = ctx.cloud().await?;
+    crate::pipeline::infra::ensure(&ctx.project, &mut cloud, &ctx.out, a.dry_run).await?;
     let r = execute(&ctx.project, &cloud, &ctx.out, a.dry_run, a.jobs).await?;
     ctx.out.result(&r, || {
         let list = |v: &[String]| {

@@ -30,6 +30,9 @@ pub struct StatusReport {
     /// Custom domain.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub custom_domain: Option<DomainInfo>,
+    /// What the app runs on: found by tag for `auto` settings, as written for explicit ones
+    /// (`null` where not used).
+    pub infra: crate::infra::InfraIds,
     /// Problems worth a loud warning (e.g. capacity on a qualifier nothing routes to).
     pub warnings: Vec<String>,
 }
@@ -124,6 +127,7 @@ pub async fn execute(cloud: &Cloud) -> anyhow::Result<StatusReport> {
                 provision: vec![],
                 trigger: None,
                 custom_domain: None,
+                infra: Default::default(),
                 warnings: vec![
                     "the function does not exist yet: run `fcctl deploy` or `fcctl up`".into(),
                 ],
@@ -237,6 +241,7 @@ pub async fn execute(cloud: &Cloud) -> anyhow::Result<StatusReport> {
         provision,
         trigger,
         custom_domain,
+        infra: Default::default(),
         warnings,
     })
 }
@@ -288,6 +293,20 @@ fn consistency(
 /// Renders the one-screen view.
 pub fn describe(r: &StatusReport) -> String {
     let mut s = String::new();
+    let i = &r.infra;
+    let infra: Vec<String> = [
+        ("vpc", &i.vpc_id),
+        ("vswitch", &i.vswitch_id),
+        ("security group", &i.security_group_id),
+        ("nas", &i.nas_file_system_id),
+        ("mount target", &i.nas_mount_target),
+        ("sls", &i.sls_project),
+        ("role", &i.role_arn),
+        ("bucket", &i.bucket),
+    ]
+    .iter()
+    .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k} {v}")))
+    .collect();
     if let Some(l) = &r.latest {
         s.push_str(&format!(
             "function   {}  {}  {} MB  state {}  code crc64 {}  release {}\n",
@@ -341,6 +360,9 @@ pub fn describe(r: &StatusReport) -> String {
             d.name, d.path, d.qualifier, d.url, d.name
         ));
     }
+    if !infra.is_empty() {
+        s.push_str(&format!("infra      {}\n", infra.join("  ")));
+    }
     if r.warnings.is_empty() && r.exists {
         s.push_str(
             "✓ trigger, custom domain and provisioned instances point at the same qualifier\n",
@@ -355,7 +377,18 @@ pub fn describe(r: &StatusReport) -> String {
 /// Prints the status.
 pub async fn run(ctx: &Ctx) -> anyhow::Result<()> {
     let cloud = ctx.cloud().await?;
-    let r = execute(&cloud).await?;
+    let mut r = execute(&cloud).await?;
+    match crate::pipeline::infra::find(&cloud).await {
+        Ok(found) => r.infra = found.ids,
+        Err(e) => {
+            // Status still answers; the ids the last run recorded stand in.
+            r.infra = crate::state::State::load(&ctx.project.work_dir())?
+                .infra
+                .unwrap_or_default();
+            r.warnings
+                .push(format!("{e:#} (showing the ids recorded by the last run)"));
+        }
+    }
     ctx.out.result(&r, || describe(&r));
     Ok(())
 }

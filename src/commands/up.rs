@@ -41,8 +41,8 @@ pub async fn run(ctx: &Ctx, a: UpArgs) -> anyhow::Result<()> {
         .transpose()
         .context("--timeout")?;
     let result = match ctx.connect(cfg, info.clone()) {
-        Ok(cloud) => {
-            let run = execute(&ctx.project, &cloud, &ctx.out, &opts);
+        Ok(mut cloud) => {
+            let run = execute(&ctx.project, &mut cloud, &ctx.out, &opts);
             match limit {
                 None => run.await,
                 Some(limit) => tokio::time::timeout(limit, run).await.unwrap_or_else(|_| {
@@ -113,12 +113,12 @@ async fn dry_run(ctx: &Ctx, a: &UpArgs) -> anyhow::Result<()> {
     } else {
         None
     };
-    let cloud = ctx.connect(cfg, info)?;
+    let mut cloud = ctx.connect(cfg, info)?;
     let opts = UpOptions {
         instances: a.instances,
         ..UpOptions::default()
     };
-    let p = crate::pipeline::up::plan(&ctx.project, &cloud, &ctx.out, &opts).await?;
+    let p = crate::pipeline::up::plan(&ctx.project, &mut cloud, &ctx.out, &opts).await?;
     ctx.out
         .result(&p, || crate::pipeline::up::describe_plan(&p));
     if p.changed {

@@ -175,11 +175,11 @@ pub fn desired(
     local: bool,
 ) -> anyhow::Result<Desired> {
     let f = &cfg.function;
-    if !local && cfg.nas.server_addr == "auto" {
+    // `auto` is resolved (pipeline::infra) before a plan is made; reaching here with it is a
+    // caller that skipped that step.
+    if cfg.nas.server_addr == "auto" {
         bail!(
-            "nas.server_addr `auto` asks Serverless Devs to create a NAS file system; fcctl deploy \
-             needs an existing one: set `nas.server_addr: <mount-target-domain>:/<dir>` and an \
-             explicit `vpc:` (or deploy with `fcctl render` + `s deploy`)"
+            "internal: nas.server_addr `auto` was not resolved to a mount target before planning"
         );
     }
     let release = release_id.context(
@@ -191,10 +191,8 @@ pub fn desired(
         timeout: Some(timeout as i64),
         command: None,
     };
-    if !local && matches!(cfg.vpc, VpcSetting::Auto(_)) {
-        bail!(
-            "`vpc: auto` needs Serverless Devs to create a VPC; set explicit `vpc:` ids for fcctl deploy"
-        );
+    if matches!(cfg.vpc, VpcSetting::Auto(_)) {
+        bail!("internal: `vpc: auto` was not resolved to ids before planning");
     }
     let function = UpdateFunctionInput {
         runtime: Some(f.runtime.as_str().into()),

@@ -28,6 +28,10 @@ pub struct DeployReport {
     pub release_id: String,
     /// Write calls made to the API.
     pub write_calls: u64,
+    /// `auto` infrastructure (set by the caller that resolved it): found, created, or with
+    /// --dry-run to be created.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub infra: Option<crate::infra::Resolution>,
     /// How to add a domain of one's own (`custom_domain.name: auto` on the cloud).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub domain_advice: Option<String>,
@@ -77,8 +81,18 @@ pub async fn execute(
         function: desired.function_name,
         release_id: state.release_id.unwrap_or_default(),
         write_calls: cloud.fc.write_count() - writes_before,
+        infra: None,
         domain_advice: plan::domain_advice(&cloud.cfg, cloud.emulated, &cloud.account_id),
     })
+}
+
+/// Infra lines (`  + vpc (new)`, `  + vpc vpc-123`) before the function's diff.
+pub fn infra_lines(r: &crate::infra::Resolution) -> Vec<String> {
+    r.would_create
+        .iter()
+        .chain(&r.created)
+        .map(|c| format!("  + {} {}", c.kind, c.id))
+        .collect()
 }
 
 /// The plan as diff lines (`  ~ function memorySize 1024 → 2048`), as `deploy` and `up` print

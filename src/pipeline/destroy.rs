@@ -15,6 +15,7 @@ use crate::aliyun::fc_models::{
 };
 use crate::aliyun::oss::ObjectStore as _;
 use crate::cloud::Cloud;
+use crate::infra::{self, teardown};
 use crate::nas::agent;
 use crate::printer::Printer;
 
@@ -22,7 +23,8 @@ use crate::printer::Printer;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Resource {
     /// `provision_config`, `custom_domain`, `custom_domain_route`, `trigger`, `alias`,
-    /// `version`, `function`, `nas_release`, `oss_objects` or `bucket`.
+    /// `version`, `function`, `nas_release`, `oss_objects`, `nas_mount_target`,
+    /// `nas_file_system`, `security_group`, `vswitch`, `vpc` or `bucket`.
     pub kind: &'static str,
     pub id: String,
 }
@@ -92,6 +94,23 @@ enum Step {
     Objects {
         keys: Vec<String>,
     },
+    /// Tagged infrastructure (`auto`), in dependency order.
+    MountTarget {
+        fs: String,
+        domain: String,
+    },
+    FileSystem {
+        id: String,
+    },
+    SecurityGroup {
+        id: String,
+    },
+    VSwitch {
+        id: String,
+    },
+    Vpc {
+        id: String,
+    },
     Bucket {
         name: String,
     },
@@ -128,6 +147,11 @@ impl Step {
                 "oss_objects",
                 format!("oss://{}/{}/", cloud.oss.bucket(), cloud.cfg.oss_prefix()),
             ),
+            Step::MountTarget { domain, .. } => one("nas_mount_target", domain.clone()),
+            Step::FileSystem { id } => one("nas_file_system", id.clone()),
+            Step::SecurityGroup { id } => one("security_group", id.clone()),
+            Step::VSwitch { id } => one("vswitch", id.clone()),
+            Step::Vpc { id } => one("vpc", id.clone()),
             Step::Bucket { name } => one("bucket", name.clone()),
         }
     }
@@ -270,6 +294,38 @@ pub async fn plan(cloud: &Cloud, purge_data: bool) -> anyhow::Result<Plan> {
         steps.push(Step::Function { name: agent_name });
     }
 
+    let tagged = infra::teardown::tagged(crate::pipeline::infra::apis(cloud), &cfg.app)
+        .await
+        .context("listing the infrastructure tagged for this app")?;
+    for (fs, domain) in tagged.mount_targets {
+        steps.push(Step::MountTarget { fs, domain });
+    }
+    for f in tagged.file_systems {
+        if purge_data {
+            steps.push(Step::FileSystem { id: f.id });
+        } else {
+            kept.push(Kept {
+                kind: "nas_file_system",
+                reason: format!(
+                    "it holds the model releases ({:.1} MiB stored, billed per GiB-month as \
+                     {} NAS); the next `fcctl up` mounts it again instead of uploading; \
+                     `fcctl destroy --purge-data` deletes it",
+                    f.metered_size as f64 / 1048576.0,
+                    f.storage_type
+                ),
+                id: f.id,
+            });
+        }
+    }
+    steps.extend(
+        tagged
+            .security_groups
+            .into_iter()
+            .map(|id| Step::SecurityGroup { id }),
+    );
+    steps.extend(tagged.vswitches.into_iter().map(|id| Step::VSwitch { id }));
+    steps.extend(tagged.vpcs.into_iter().map(|id| Step::Vpc { id }));
+
     let prefix = format!("{}/", cfg.oss_prefix());
     let bucket = cloud.oss.bucket().to_string();
     match cloud.oss.list(&prefix).await {
@@ -318,6 +374,7 @@ pub async fn plan(cloud: &Cloud, purge_data: bool) -> anyhow::Result<Plan> {
 /// Runs the plan in order; a resource already gone counts as deleted.
 pub async fn execute(cloud: &Cloud, plan: Plan, out: &Printer) -> anyhow::Result<DestroyReport> {
     let fc = &cloud.fc;
+    let apis = crate::pipeline::infra::apis(cloud);
     let mut deleted = Vec::new();
     let mut kept = plan.kept.clone();
     let oss_objects = plan.object_count();
@@ -375,6 +432,27 @@ pub async fn execute(cloud: &Cloud, plan: Plan, out: &Printer) -> anyhow::Result
                 .await
                 .or_else(|e| if e.is_not_found() { Ok(()) } else { Err(e) })
                 .context("deleting the app's staging objects")?,
+            Step::MountTarget { fs, domain } => infra_outcome(
+                teardown::delete_mount_target(apis, fs, domain).await,
+                &what,
+                &mut kept,
+            )?,
+            Step::FileSystem { id } => infra_outcome(
+                teardown::delete_file_system(apis, id).await,
+                &what,
+                &mut kept,
+            )?,
+            Step::SecurityGroup { id } => infra_outcome(
+                teardown::delete_security_group(apis, id).await,
+                &what,
+                &mut kept,
+            )?,
+            Step::VSwitch { id } => {
+                infra_outcome(teardown::delete_vswitch(apis, id).await, &what, &mut kept)?
+            }
+            Step::Vpc { id } => {
+                infra_outcome(teardown::delete_vpc(apis, id).await, &what, &mut kept)?
+            }
             Step::Bucket { name } => match cloud.oss.delete_bucket().await {
                 Ok(()) => {}
                 // Incomplete multipart uploads (of any app) count as content on OSS.
@@ -389,7 +467,12 @@ pub async fn execute(cloud: &Cloud, plan: Plan, out: &Printer) -> anyhow::Result
                 Err(e) => return Err(e).with_context(|| format!("deleting bucket {name}")),
             },
         }
-        deleted.extend(what);
+        if !kept
+            .iter()
+            .any(|k| what.iter().any(|w| w.id == k.id && w.kind == k.kind))
+        {
+            deleted.extend(what);
+        }
     }
     Ok(DestroyReport {
         dry_run: false,
@@ -399,6 +482,24 @@ pub async fn execute(cloud: &Cloud, plan: Plan, out: &Printer) -> anyhow::Result
         kept,
         oss_objects,
     })
+}
+
+/// A delete the cloud refused because something else still uses the resource becomes a
+/// [`Kept`] entry (a later `fcctl destroy` finishes it); other errors end the run.
+fn infra_outcome(
+    r: Result<teardown::Deleted, crate::infra::InfraError>,
+    what: &[Resource],
+    kept: &mut Vec<Kept>,
+) -> anyhow::Result<()> {
+    match r? {
+        teardown::Deleted::Yes => {}
+        teardown::Deleted::InUse(why) => kept.extend(what.iter().map(|w| Kept {
+            kind: w.kind,
+            id: w.id.clone(),
+            reason: format!("still in use ({why}); run `fcctl destroy` again once it is free"),
+        })),
+    }
+    Ok(())
 }
 
 /// `Ok` when the resource is gone either way (deleted now, or before: a re-run after a kill).

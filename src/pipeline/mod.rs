@@ -8,6 +8,7 @@ pub mod build;
 pub mod deploy;
 pub mod destroy;
 pub mod freshness;
+pub mod infra;
 pub mod nas_sync;
 pub mod provision;
 pub mod publish;

@@ -11,7 +11,7 @@ use crate::deploy::plan::domain_name;
 use crate::fsutil::write_atomic;
 use crate::pipeline::smoke::{SmokeResult, smoke_test};
 use crate::pipeline::verify::{VersionCheck, sample_images, serving_version, verify_version};
-use crate::pipeline::{alias, build, deploy, nas_sync, provision, publish};
+use crate::pipeline::{alias, build, deploy, infra, nas_sync, provision, publish};
 use crate::printer::Printer;
 use crate::project::Project;
 
@@ -47,6 +47,8 @@ pub struct UpReport {
     pub smoke: Vec<SmokeResult>,
     /// Control-plane write calls this run made (0 on a no-change re-run).
     pub write_calls: u64,
+    /// What `auto` resolved to, what this run created and its write calls per product.
+    pub infra: crate::infra::Resolution,
     /// Wall time of the run.
     pub seconds: f64,
     /// Per-step timings.
@@ -177,7 +179,7 @@ pub struct UpOptions {
 /// Runs every step in order, converging from wherever an earlier run stopped.
 pub async fn execute(
     project: &Project,
-    cloud: &Cloud,
+    cloud: &mut Cloud,
     printer: &Printer,
     a: &UpOptions,
 ) -> anyhow::Result<UpReport> {
@@ -189,10 +191,6 @@ pub async fn execute(
             "an earlier `up` stopped after step `{step}`; converging from there"
         ));
     }
-    let cfg = &cloud.cfg;
-    let alias_name = cfg.release.alias.clone();
-    let instances = a.instances.unwrap_or(cfg.provision.instances);
-
     macro_rules! step {
         ($name:expr, $fut:expr, $detail:expr) => {{
             let t = Instant::now();
@@ -210,6 +208,27 @@ pub async fn execute(
             }
         }};
     }
+
+    let resolved = step!(
+        "infra",
+        infra::ensure(project, cloud, printer, false),
+        |r: &crate::infra::Resolution| if r.created.is_empty() {
+            "nothing to create".to_string()
+        } else {
+            format!(
+                "created {}",
+                r.created
+                    .iter()
+                    .map(|c| c.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        }
+    );
+    let cloud = &*cloud;
+    let cfg = &cloud.cfg;
+    let alias_name = cfg.release.alias.clone();
+    let instances = a.instances.unwrap_or(cfg.provision.instances);
 
     let build_opts = build::BuildOptions {
         binary: a.binary.clone(),
@@ -348,6 +367,7 @@ pub async fn execute(
         verify: checks,
         smoke,
         write_calls: cloud.fc.write_count() - writes0,
+        infra: resolved,
         seconds: t0.elapsed().as_secs_f64(),
         steps: journal.steps.clone(),
     })
@@ -373,6 +393,8 @@ pub struct UpPlan {
     pub dry_run: bool,
     /// The build the plan is based on.
     pub build: crate::pipeline::freshness::BuildBasis,
+    /// `auto` infrastructure found, and what would be created.
+    pub infra: crate::infra::Resolution,
     /// NAS: the release the last build makes, and what would be uploaded.
     pub nas: nas_sync::SyncReport,
     /// Function, trigger and custom domain changes.
@@ -396,10 +418,12 @@ pub struct UpPlan {
 /// Plans every step from the last build without writing anything.
 pub async fn plan(
     project: &Project,
-    cloud: &Cloud,
+    cloud: &mut Cloud,
     printer: &Printer,
     a: &UpOptions,
 ) -> anyhow::Result<UpPlan> {
+    let resolved = infra::ensure(project, cloud, printer, true).await?;
+    let cloud = &*cloud;
     let cfg = &cloud.cfg;
     let build = crate::pipeline::freshness::build_basis(project, cfg);
     if build.built_at.is_none() {
@@ -436,6 +460,7 @@ pub async fn plan(
     };
     // Sources newer than the build are changes this plan cannot show but a build would make.
     let changed = !build.newer_sources.is_empty()
+        || !resolved.would_create.is_empty()
         || nas.files_uploaded > 0
         || new_release
         || deploy.changed
@@ -445,6 +470,7 @@ pub async fn plan(
     Ok(UpPlan {
         dry_run: true,
         build,
+        infra: resolved,
         nas,
         would_publish: version.is_none(),
         deploy,
@@ -460,6 +486,9 @@ pub async fn plan(
 /// The plan for humans: "would" for every change.
 pub fn describe_plan(p: &UpPlan) -> String {
     let mut s = String::new();
+    for c in &p.infra.would_create {
+        s.push_str(&format!("  infra      would create {}\n", c.kind));
+    }
     if let Some(w) = p.build.warning() {
         s.push_str(&format!("{w}\n"));
     } else if let Some(at) = &p.build.built_at {
