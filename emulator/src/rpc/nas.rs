@@ -44,10 +44,13 @@ pub fn run(ctx: &Ctx, action: &str, p: &Params) -> Answer {
     }
 }
 
+/// A storage type and the protocols it is sold over.
+pub type Offer = (&'static str, &'static [&'static str]);
+
 /// What each zone of the region sells for General-purpose NAS, as (storage type, protocols):
 /// zone a only Performance, zone b Capacity and Performance, zone c none — so a caller that
 /// wants Capacity over NFS in a zone where it also has a vSwitch must look it up.
-pub fn zones(region: &str) -> Vec<(String, Vec<(&'static str, &'static [&'static str])>)> {
+pub fn zones(region: &str) -> Vec<(String, Vec<Offer>)> {
     let ids = zone_ids(region);
     vec![
         (ids[0].clone(), vec![("Performance", &["nfs", "smb"][..])]),
