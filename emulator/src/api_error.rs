@@ -4,7 +4,8 @@
 use axum::body::Body;
 use axum::response::Response;
 use http::{HeaderValue, StatusCode};
-use serde_json::json;
+use serde_json::{Value, json};
+use std::borrow::Cow;
 
 /// Which API an error belongs to; decides the body format and the request-id headers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -14,34 +15,54 @@ pub enum Api {
     /// HTTP triggers and custom domains: the function's own endpoints.
     Function,
     Oss,
+    /// The RPC-style OpenAPIs (VPC, ECS, NAS, RAM): a JSON body with `Code`, `Message`,
+    /// `RequestId` (+ `HostId`, `Recommend` and whatever `extra` holds).
+    Rpc,
 }
 
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{code}: {message}")]
 pub struct ApiError {
     pub status: u16,
-    pub code: &'static str,
+    /// Static for the fixed codes; RPC products also build codes from a parameter's name
+    /// (`MissingVpcId`).
+    pub code: Cow<'static, str>,
     pub message: String,
     /// FC reports runtime failures as 200 + `x-fc-error-type` on invocations.
     pub error_type: Option<&'static str>,
     /// OSS's detailed error code (`<EC>0002-00000080</EC>`), which its docs index by.
     pub ec: Option<&'static str>,
+    /// More top-level fields of an RPC error body (`HostId`, `AccessDeniedDetail`).
+    pub extra: Option<serde_json::Map<String, Value>>,
 }
 
 impl ApiError {
-    pub fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(
+        status: u16,
+        code: impl Into<Cow<'static, str>>,
+        message: impl Into<String>,
+    ) -> Self {
         ApiError {
             status,
-            code,
+            code: code.into(),
             message: message.into(),
             error_type: None,
             ec: None,
+            extra: None,
         }
     }
 
     /// The same status with another code.
     pub fn with_code(mut self, code: &'static str) -> Self {
-        self.code = code;
+        self.code = code.into();
+        self
+    }
+
+    /// With one more top-level field in an RPC error body.
+    pub fn with_field(mut self, key: &str, value: Value) -> Self {
+        self.extra
+            .get_or_insert_with(Default::default)
+            .insert(key.to_string(), value);
         self
     }
 
@@ -56,10 +77,11 @@ impl ApiError {
     pub fn function_failure(code: &'static str, error_type: &'static str, message: String) -> Self {
         ApiError {
             status: 200,
-            code,
+            code: code.into(),
             message,
             error_type: Some(error_type),
             ec: None,
+            extra: None,
         }
     }
 
@@ -75,7 +97,26 @@ impl ApiError {
         match api {
             Api::Fc | Api::Function => self.json_response(api, request_id),
             Api::Oss => self.xml_response(request_id),
+            Api::Rpc => self.rpc_response(request_id),
         }
+    }
+
+    fn rpc_response(&self, request_id: &str) -> Response {
+        let mut body = serde_json::Map::new();
+        body.insert("RequestId".into(), request_id.into());
+        body.insert("Code".into(), Value::from(self.code.as_ref()));
+        body.insert("Message".into(), Value::from(self.message.as_str()));
+        for (k, v) in self.extra.iter().flatten() {
+            body.insert(k.clone(), v.clone());
+        }
+        let mut r = self.response_with(
+            Body::from(Value::Object(body).to_string()),
+            "application/json;charset=utf-8",
+        );
+        if let Ok(v) = HeaderValue::from_str(request_id) {
+            r.headers_mut().insert("x-acs-request-id", v);
+        }
+        r
     }
 
     fn json_response(&self, api: Api, request_id: &str) -> Response {
@@ -107,7 +148,7 @@ impl ApiError {
             .unwrap_or_default();
         let body = format!(
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error>\n  <Code>{}</Code>\n  <Message>{}</Message>\n  <RequestId>{}</RequestId>\n  <HostId>127.0.0.1</HostId>\n{ec}</Error>\n",
-            xml_escape(self.code),
+            xml_escape(&self.code),
             xml_escape(&self.message),
             request_id
         );

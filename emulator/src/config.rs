@@ -38,8 +38,9 @@ pub enum Isolation {
 pub struct Config {
     pub data_dir: PathBuf,
     pub host: IpAddr,
-    /// FC API port (0 = ephemeral). When non-zero, OSS listens on `port+1` and the
-    /// custom-domain endpoint on `port+2`; otherwise both are ephemeral too.
+    /// FC API port (0 = ephemeral). When non-zero, OSS listens on `port+1`, the
+    /// custom-domain endpoint on `port+2`, and VPC, ECS, NAS and RAM on `port+4`..`port+7`;
+    /// otherwise all are ephemeral too.
     pub port: u16,
     pub keys: Vec<AccessKey>,
     pub account_id: String,
@@ -63,6 +64,10 @@ pub struct Config {
     /// How long a function that attaches a VPC or NAS stays `Pending` / `InProgress`, as FC's
     /// ENI setup takes a while, so callers must wait for `Active` before publishing.
     pub attach_delay: Duration,
+    /// How long a new VPC or vSwitch stays `Pending`, a NAS file system `Pending` and a mount
+    /// target `Pending` before they become usable (`Available`, `Running`, `Active`), so
+    /// callers must wait as on the cloud (where it takes seconds to a minute or two).
+    pub infra_delay: Duration,
 }
 
 impl Default for Config {
@@ -87,6 +92,7 @@ impl Default for Config {
             allow_oss_v1: false,
             request_log: None,
             attach_delay: Duration::from_secs(2),
+            infra_delay: Duration::from_secs(1),
         }
     }
 }
@@ -97,6 +103,16 @@ pub struct Info {
     pub oss_endpoint: String,
     /// Send custom-domain requests here with a `Host:` header naming the domain.
     pub domain_endpoint: String,
+    /// The RPC-style OpenAPIs (signature ACS3, parameters in the query).
+    #[serde(default)]
+    pub vpc_endpoint: String,
+    #[serde(default)]
+    pub ecs_endpoint: String,
+    #[serde(default)]
+    pub nas_endpoint: String,
+    /// RAM is global: one endpoint for every region (`ram.aliyuncs.com` on the cloud).
+    #[serde(default)]
+    pub ram_endpoint: String,
     pub account_id: String,
     pub region: String,
     pub access_key_id: String,

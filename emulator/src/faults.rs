@@ -1,5 +1,6 @@
 //! Fault injection, configured per run: API errors, latency and dropped connections on the
-//! FC and OSS APIs, and crashed instances on invocations.
+//! FC, OSS and RPC (VPC, ECS, NAS, RAM) APIs, crashed instances on invocations, and actions
+//! denied as if the caller's RAM policy lacked them.
 
 use crate::api_error::{Api, ApiError};
 use crate::error::Error;
@@ -19,17 +20,32 @@ pub struct Faults {
     pub drop_rate: f64,
     /// Probability that a proxied invocation finds its instance crashed (killed).
     pub crash_rate: f64,
+    /// Actions answered with 403 `Forbidden.RAM`, as for a RAM user whose policy lacks them:
+    /// `product:Action` (`nas:CreateFileSystem`), `product:*`, or a bare `Action` (any
+    /// product). Matched without regard to case, like RAM's action names.
+    #[serde(default)]
+    pub deny: Vec<String>,
 }
 
 impl FromStr for Faults {
     type Err = Error;
-    /// Parses `error_rate=0.1,latency_ms=20,drop_rate=0.01,crash_rate=0.001` (any subset).
+    /// Parses `error_rate=0.1,latency_ms=20,drop_rate=0.01,crash_rate=0.001` (any subset) and
+    /// `deny=nas:CreateFileSystem,vpc:CreateVpc`: the entries after `deny=` that hold no `=`
+    /// are more denied actions.
     fn from_str(s: &str) -> Result<Self, Error> {
         let mut f = Faults::default();
+        let mut in_deny = false;
         for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            let (k, v) = part
-                .split_once('=')
-                .ok_or_else(|| Error::Config(format!("fault spec `{part}`: expected key=value")))?;
+            let Some((k, v)) = part.split_once('=') else {
+                if in_deny {
+                    f.deny.push(denied_action(part)?);
+                    continue;
+                }
+                return Err(Error::Config(format!(
+                    "fault spec `{part}`: expected key=value"
+                )));
+            };
+            in_deny = k.trim() == "deny";
             let bad = |e: &dyn std::fmt::Display| {
                 Error::Config(format!("fault spec `{part}`: invalid value: {e}"))
             };
@@ -45,9 +61,10 @@ impl FromStr for Faults {
                 "drop_rate" => f.drop_rate = rate(v)?,
                 "crash_rate" => f.crash_rate = rate(v)?,
                 "latency_ms" => f.latency_ms = v.parse().map_err(|e| bad(&e))?,
+                "deny" => f.deny.push(denied_action(v)?),
                 other => {
                     return Err(Error::Config(format!(
-                        "unknown fault `{other}` (known: error_rate, latency_ms, drop_rate, crash_rate)"
+                        "unknown fault `{other}` (known: error_rate, latency_ms, drop_rate, crash_rate, deny)"
                     )));
                 }
             }
@@ -56,7 +73,34 @@ impl FromStr for Faults {
     }
 }
 
+/// One `deny` entry, checked: `product:Action`, `product:*` or `Action`.
+fn denied_action(entry: &str) -> Result<String, Error> {
+    let entry = entry.trim();
+    let word = |w: &str| !w.is_empty() && w.chars().all(|c| c.is_ascii_alphanumeric());
+    let ok = match entry.split_once(':') {
+        Some((product, action)) => word(product) && (action == "*" || word(action)),
+        None => word(entry),
+    };
+    if ok {
+        Ok(entry.to_string())
+    } else {
+        Err(Error::Config(format!(
+            "fault spec deny `{entry}`: expected product:Action (nas:CreateFileSystem), product:* or Action"
+        )))
+    }
+}
+
 impl Faults {
+    /// Whether `product` (`vpc`, `nas`, …) must refuse `action` as not allowed by RAM.
+    pub fn denies(&self, product: &str, action: &str) -> bool {
+        self.deny.iter().any(|d| match d.split_once(':') {
+            Some((p, a)) => {
+                p.eq_ignore_ascii_case(product) && (a == "*" || a.eq_ignore_ascii_case(action))
+            }
+            None => d.eq_ignore_ascii_case(action),
+        })
+    }
+
     /// Applies the API faults to one call of `api`; returns the response to send instead
     /// when the call must fail.
     pub async fn inject(&self, api: Api, request_id: &str) -> Option<Response> {
@@ -87,6 +131,12 @@ fn injected_error(api: Api, throttle: bool) -> ApiError {
     match (api, throttle) {
         (Api::Oss, true) => ApiError::new(429, "TooManyRequests", "injected fault"),
         (Api::Oss, false) => ApiError::new(503, "ServiceUnavailable", "injected fault"),
+        // The OpenAPI gateway's flow control answers 400 `Throttling.User`.
+        (Api::Rpc, true) => ApiError::new(
+            400,
+            "Throttling.User",
+            "Request was denied due to user flow control. (injected fault)",
+        ),
         (_, true) => ApiError::new(
             429,
             "ResourceExhausted",
@@ -130,5 +180,28 @@ mod tests {
         assert_eq!(f.drop_rate, 0.01);
         assert!("bogus=1".parse::<Faults>().is_err());
         assert!("error_rate=2".parse::<Faults>().is_err());
+    }
+
+    #[test]
+    fn deny_lists_actions_after_deny() {
+        let f: Faults = "deny=nas:CreateFileSystem,vpc:*,DeleteRole,error_rate=0.5"
+            .parse()
+            .unwrap();
+        assert_eq!(f.error_rate, 0.5);
+        assert_eq!(f.deny, ["nas:CreateFileSystem", "vpc:*", "DeleteRole"]);
+        assert!(f.denies("nas", "CreateFileSystem"));
+        assert!(
+            f.denies("NAS", "createfilesystem"),
+            "RAM actions ignore case"
+        );
+        assert!(!f.denies("nas", "DeleteFileSystem"));
+        assert!(!f.denies("ecs", "CreateFileSystem"), "product-qualified");
+        assert!(f.denies("vpc", "CreateVSwitch"), "product:* denies all");
+        assert!(f.denies("ram", "DeleteRole"), "bare action: any product");
+        assert!(!Faults::default().denies("vpc", "CreateVpc"));
+        // Outside a deny list a bare word is still an error.
+        assert!("error_rate=0.1,CreateVpc".parse::<Faults>().is_err());
+        assert!("deny=nas:Create-FS".parse::<Faults>().is_err());
+        assert!("deny=".parse::<Faults>().is_err());
     }
 }

@@ -8,8 +8,10 @@
 //!   with, rendered as FC JSON or OSS XML.
 //! - `faults`: fault injection; `config`: [`Config`] and the reported [`Info`].
 //! - `auth`: request authentication against the configured key pairs (skew, nonce, STS).
+//! - `infra`: the persisted model of the RPC products (VPCs, vSwitches, security groups, NAS
+//!   file systems and mount targets, RAM roles): data, tag filters, time-driven statuses.
 //! - `state`: the persisted control-plane model (functions, versions, aliases, triggers,
-//!   provision configs, custom domains), JSON on disk, crash-safe writes.
+//!   provision configs, custom domains, and `infra`), JSON on disk, crash-safe writes.
 //! - `runtime`: function instances as real processes (custom-runtime contract): `target`
 //!   (qualifier resolution), `spec` (what an instance runs, pure), `spawn`, `instance`,
 //!   `pool` (slots, scale-out cap), `proxy`, `reconcile` (idle reaping, provisioned instances),
@@ -20,6 +22,9 @@
 //! - `fc`: the FC3 OpenAPI (`/2023-03-30/...`): route table in `fc/mod.rs`, one module per
 //!   resource (`functions`, `code`, `versions`, `aliases`, `provision`, `triggers`,
 //!   `domains`, `invoke`).
+//! - `rpc`: the RPC-style OpenAPIs, one listener each: shared plumbing in `rpc/mod.rs`
+//!   (signature, version, action, faults, `deny`) and `params`; `vpc`, `ecs` (security
+//!   groups), `nas` (file systems are directories under `<data_dir>/nas-fs/`), `ram`.
 
 pub mod sign;
 
@@ -32,9 +37,11 @@ mod error;
 mod faults;
 mod fc;
 mod gateway;
+mod infra;
 mod listeners;
 mod oss;
 mod request_log;
+mod rpc;
 mod runtime;
 mod schedule;
 mod state;
@@ -115,6 +122,16 @@ impl Emulator {
         let l_fc = bind(cfg.host, p_fc).await?;
         let l_oss = bind(cfg.host, p_oss).await?;
         let l_dom = bind(cfg.host, p_dom).await?;
+        // port+3 is left for the next product's endpoint (SLS).
+        let mut l_rpc = Vec::new();
+        for (i, product) in rpc::Product::ALL.into_iter().enumerate() {
+            let port = if cfg.port == 0 {
+                0
+            } else {
+                cfg.port.wrapping_add(4 + i as u16)
+            };
+            l_rpc.push((product, bind(cfg.host, port).await?));
+        }
         let url = |l: &tokio::net::TcpListener| -> Result<String, Error> {
             let a = l.local_addr().map_err(io_err("local_addr"))?;
             Ok(format!("http://{a}"))
@@ -126,6 +143,10 @@ impl Emulator {
             fc_endpoint: url(&l_fc)?,
             oss_endpoint: url(&l_oss)?,
             domain_endpoint: url(&l_dom)?,
+            vpc_endpoint: url(&l_rpc[0].1)?,
+            ecs_endpoint: url(&l_rpc[1].1)?,
+            nas_endpoint: url(&l_rpc[2].1)?,
+            ram_endpoint: url(&l_rpc[3].1)?,
             account_id: cfg.account_id.clone(),
             region: cfg.region.clone(),
             access_key_id: cfg.keys[0].id.clone(),
@@ -159,6 +180,13 @@ impl Emulator {
             gateway::domain_router(ctx.clone()),
             shutdown_rx.clone(),
         ));
+        for (product, l) in l_rpc {
+            servers.push(serve(
+                l,
+                rpc::router(ctx.clone(), product),
+                shutdown_rx.clone(),
+            ));
+        }
         gateway::start_all_triggers(&ctx).await;
         servers.push(tokio::spawn(runtime::background(
             ctx.runtime.clone(),

@@ -33,6 +33,17 @@ impl RequestLog {
         }));
     }
 
+    /// An RPC-style request (VPC, ECS, NAS, RAM): its product, action and parameters.
+    pub fn rpc(&self, product: &str, action: &str, params: &[(String, String)]) {
+        let params: serde_json::Map<String, Value> = params
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::from(v.as_str())))
+            .collect();
+        self.write(&json!({
+            "api": product, "action": action, "params": params,
+        }));
+    }
+
     /// An OSS request: how it was signed (`v4`, `v1`, `presigned-v4`, `presigned-v1`, `none`).
     pub fn oss(&self, method: &str, resource: &str, signature: &str) {
         self.write(&json!({

@@ -154,10 +154,57 @@ pub fn acs3_sign_headers(
     token: Option<&str>,
     date: &str,
 ) -> Vec<(String, String)> {
+    sign_headers(
+        "2023-03-30",
+        method,
+        host,
+        path,
+        query,
+        action,
+        body,
+        content_type,
+        ak,
+        secret,
+        token,
+        date,
+    )
+}
+
+/// Client-side helper for an RPC-style action (VPC, ECS, NAS, RAM) as the official SDKs send
+/// it: `POST /`, the parameters in `query`, an empty body, the product's `version`.
+pub fn acs3_sign_rpc(
+    host: &str,
+    query: &str,
+    action: &str,
+    version: &str,
+    ak: &str,
+    secret: &str,
+    date: &str,
+) -> Vec<(String, String)> {
+    sign_headers(
+        version, "POST", host, "/", query, action, b"", None, ak, secret, None, date,
+    )
+}
+
+#[allow(clippy::too_many_arguments)]
+fn sign_headers(
+    version: &str,
+    method: &str,
+    host: &str,
+    path: &str,
+    query: &str,
+    action: &str,
+    body: &[u8],
+    content_type: Option<&str>,
+    ak: &str,
+    secret: &str,
+    token: Option<&str>,
+    date: &str,
+) -> Vec<(String, String)> {
     let mut h: Vec<(String, String)> = vec![
         ("host".into(), host.into()),
         ("x-acs-action".into(), action.into()),
-        ("x-acs-version".into(), "2023-03-30".into()),
+        ("x-acs-version".into(), version.into()),
         ("x-acs-date".into(), date.into()),
         (
             "x-acs-signature-nonce".into(),

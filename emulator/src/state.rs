@@ -84,6 +84,9 @@ impl FunctionRec {
 pub struct State {
     pub functions: BTreeMap<String, FunctionRec>,
     pub custom_domains: BTreeMap<String, Value>,
+    /// VPC, ECS, NAS and RAM resources (the RPC products).
+    #[serde(default)]
+    pub infra: crate::infra::Infra,
 }
 
 pub struct Store {

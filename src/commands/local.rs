@@ -96,11 +96,15 @@ fn warn_isolation(ctx: &Ctx, info: &local::Info) {
 
 fn describe(info: &local::Info) -> String {
     format!(
-        "fcctl local emulator (pid {})\n  FC endpoint:     {}\n  OSS endpoint:    {}\n  custom domains:  {} (send Host: <domain>)\n  account id:      {}\n  region:          {}\n  access key id:   {}\n  access secret:   {}\n  NAS dir:         {} (= /mnt/auto inside functions)\n  data dir:        {}\n\nUse it from another shell with --local, or export:\n  FCCTL_FC_ENDPOINT={} FCCTL_OSS_ENDPOINT={}\n  ALIBABA_CLOUD_ACCESS_KEY_ID={} ALIBABA_CLOUD_ACCESS_KEY_SECRET={} ALIBABA_CLOUD_ACCOUNT_ID={}",
+        "fcctl local emulator (pid {})\n  FC endpoint:     {}\n  OSS endpoint:    {}\n  custom domains:  {} (send Host: <domain>)\n  VPC endpoint:    {}\n  ECS endpoint:    {}\n  NAS endpoint:    {}\n  RAM endpoint:    {}\n  account id:      {}\n  region:          {}\n  access key id:   {}\n  access secret:   {}\n  NAS dir:         {} (= /mnt/auto inside functions)\n  data dir:        {}\n\nUse it from another shell with --local, or export:\n  FCCTL_FC_ENDPOINT={} FCCTL_OSS_ENDPOINT={}\n  ALIBABA_CLOUD_ACCESS_KEY_ID={} ALIBABA_CLOUD_ACCESS_KEY_SECRET={} ALIBABA_CLOUD_ACCOUNT_ID={}",
         info.pid,
         info.fc_endpoint,
         info.oss_endpoint,
         info.domain_endpoint,
+        info.vpc_endpoint,
+        info.ecs_endpoint,
+        info.nas_endpoint,
+        info.ram_endpoint,
         info.account_id,
         info.region,
         info.access_key_id,

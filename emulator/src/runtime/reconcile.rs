@@ -235,6 +235,7 @@ impl Reconciler {
                     qualifier: "LATEST".into(),
                     config: f.config.clone(),
                     code_sha: f.code_sha.clone(),
+                    nas_file_systems: Default::default(),
                 };
                 (k.clone(), pool_version(&t))
             })

@@ -4,6 +4,7 @@
 use crate::runtime::target::Target;
 use crate::util::sh_quote;
 use serde_json::Value;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -62,7 +63,7 @@ pub struct InstanceSpec {
 impl InstanceSpec {
     pub fn from_function(t: &Target, place: &Placement) -> InstanceSpec {
         let cfg = &t.config;
-        let mounts = nas_mounts(cfg, place.nas_dir);
+        let mounts = nas_mounts(t, place);
         let argv = command(cfg);
         let mut env = function_env(t, place);
         let (program, args, cwd) = if place.namespaces {
@@ -100,30 +101,47 @@ impl InstanceSpec {
     }
 }
 
-fn nas_mounts(cfg: &Value, nas_dir: &Path) -> Vec<Mount> {
-    let Some(mps) = cfg["nasConfig"]["mountPoints"].as_array() else {
+fn nas_mounts(t: &Target, place: &Placement) -> Vec<Mount> {
+    let Some(mps) = t.config["nasConfig"]["mountPoints"].as_array() else {
         return Vec::new();
     };
     mps.iter()
         .map(|mp| Mount {
-            source: nas_source(nas_dir, mp["serverAddr"].as_str().unwrap_or("auto")),
+            source: nas_source(
+                place.nas_dir,
+                place.data_dir,
+                &t.nas_file_systems,
+                mp["serverAddr"].as_str().unwrap_or("auto"),
+            ),
             dir: mp["mountDir"].as_str().unwrap_or("/mnt/auto").to_string(),
         })
         .collect()
 }
 
-/// Host path behind a NAS `serverAddr` (`host:/path` → `<nas_dir>/path`; auto → `<nas_dir>`).
-pub fn nas_source(nas_dir: &Path, server_addr: &str) -> PathBuf {
-    let path = server_addr
-        .split_once(":/")
-        .map(|(_, p)| p)
-        .unwrap_or("")
-        .trim_matches('/');
-    if path.is_empty() || server_addr.eq_ignore_ascii_case("auto") {
-        nas_dir.to_path_buf()
-    } else {
-        nas_dir.join(path)
+/// Host path behind a NAS `serverAddr`: `<mount target>:/<path>` → `<file system dir>/<path>`
+/// for a mount target the emulator's NAS API made (`file_systems`: domain → file system id);
+/// any other `host:/path` → `<nas_dir>/path`; `auto` → `<nas_dir>`. Empty, `.` and `..`
+/// segments are dropped, so no address reaches outside its directory.
+pub fn nas_source(
+    nas_dir: &Path,
+    data_dir: &Path,
+    file_systems: &BTreeMap<String, String>,
+    server_addr: &str,
+) -> PathBuf {
+    if server_addr.eq_ignore_ascii_case("auto") {
+        return nas_dir.to_path_buf();
     }
+    let (host, path) = server_addr.split_once(":/").unwrap_or((server_addr, ""));
+    let mut out = match file_systems.get(&host.to_ascii_lowercase()) {
+        Some(fs) => crate::infra::fs_dir(data_dir, fs),
+        None => nas_dir.to_path_buf(),
+    };
+    for seg in path.split('/') {
+        if !matches!(seg, "" | "." | "..") {
+            out.push(seg);
+        }
+    }
+    out
 }
 
 /// `customRuntimeConfig.command` + `args`; FC's default command is `/code/bootstrap`.
@@ -263,6 +281,7 @@ mod tests {
             qualifier: "prod".into(),
             config,
             code_sha: "abc".into(),
+            nas_file_systems: BTreeMap::new(),
         }
     }
 
@@ -375,11 +394,65 @@ mod tests {
     #[test]
     fn nas_sources() {
         let nas = Path::new("/n");
-        assert_eq!(nas_source(nas, "auto"), PathBuf::from("/n"));
-        assert_eq!(nas_source(nas, "x.nas.aliyuncs.com:/"), PathBuf::from("/n"));
+        let data = Path::new("/d");
+        let none = BTreeMap::new();
+        assert_eq!(nas_source(nas, data, &none, "auto"), PathBuf::from("/n"));
         assert_eq!(
-            nas_source(nas, "x.nas.aliyuncs.com:/a/b/"),
+            nas_source(nas, data, &none, "x.nas.aliyuncs.com:/"),
+            PathBuf::from("/n")
+        );
+        assert_eq!(
+            nas_source(nas, data, &none, "x.nas.aliyuncs.com:/a/b/"),
             PathBuf::from("/n/a/b")
+        );
+    }
+
+    #[test]
+    fn a_mount_target_address_mounts_its_file_system() {
+        let nas = Path::new("/n");
+        let data = Path::new("/d");
+        let fs = BTreeMap::from([(
+            "0a1b2c3d4e-xk2p9.cn-shenzhen.nas.aliyuncs.com".to_string(),
+            "0a1b2c3d4e".to_string(),
+        )]);
+        assert_eq!(
+            nas_source(
+                nas,
+                data,
+                &fs,
+                "0a1b2c3d4e-xk2p9.cn-shenzhen.nas.aliyuncs.com:/cat-dog"
+            ),
+            PathBuf::from("/d/nas-fs/0a1b2c3d4e/cat-dog")
+        );
+        assert_eq!(
+            nas_source(
+                nas,
+                data,
+                &fs,
+                "0A1B2C3D4E-XK2P9.cn-shenzhen.nas.aliyuncs.com:/"
+            ),
+            PathBuf::from("/d/nas-fs/0a1b2c3d4e"),
+            "domains ignore case"
+        );
+        // A mount target that does not exist (deleted, or another account's) is not it.
+        assert_eq!(
+            nas_source(
+                nas,
+                data,
+                &fs,
+                "ffffffffff-aaaaa.cn-shenzhen.nas.aliyuncs.com:/app"
+            ),
+            PathBuf::from("/n/app")
+        );
+        assert_eq!(
+            nas_source(
+                nas,
+                data,
+                &fs,
+                "0a1b2c3d4e-xk2p9.cn-shenzhen.nas.aliyuncs.com:/../../etc/./x"
+            ),
+            PathBuf::from("/d/nas-fs/0a1b2c3d4e/etc/x"),
+            "nothing escapes the file system"
         );
     }
 }

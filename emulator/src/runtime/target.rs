@@ -4,6 +4,7 @@
 use crate::api_error::ApiError;
 use crate::state::Store;
 use serde_json::Value;
+use std::collections::BTreeMap;
 
 /// A resolved invocation target: function + concrete version.
 #[derive(Clone, Debug)]
@@ -15,6 +16,9 @@ pub struct Target {
     pub qualifier: String,
     pub config: Value,
     pub code_sha: String,
+    /// NAS mount target domain → file system id, for each mount target that exists now: a
+    /// `serverAddr` naming one mounts that file system's directory.
+    pub nas_file_systems: BTreeMap<String, String>,
 }
 
 /// Resolves `qualifier` (None/LATEST, version id, alias) of `function`. With `weighted`,
@@ -34,6 +38,7 @@ pub fn resolve(
         )
     })?;
     let q = qualifier.filter(|q| !q.is_empty()).unwrap_or("LATEST");
+    let nas_file_systems = st.infra.mount_target_file_systems();
     let version_of = |v: &str| -> Result<Target, ApiError> {
         if v == "LATEST" {
             return Ok(Target {
@@ -42,6 +47,7 @@ pub fn resolve(
                 qualifier: q.into(),
                 config: f.latest_view(),
                 code_sha: f.code_sha.clone(),
+                nas_file_systems: nas_file_systems.clone(),
             });
         }
         let rec = v
@@ -61,6 +67,7 @@ pub fn resolve(
             qualifier: q.into(),
             config: rec.config.clone(),
             code_sha: rec.code_sha.clone(),
+            nas_file_systems: nas_file_systems.clone(),
         })
     };
     if q == "LATEST" || q.parse::<u64>().is_ok() {
