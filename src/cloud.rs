@@ -97,6 +97,9 @@ impl Cloud {
             Target::Emulator(info) => {
                 cfg.fc_endpoint = Some(info.fc_endpoint.clone());
                 cfg.oss_endpoint = Some(info.oss_endpoint.clone());
+                cfg.endpoints.vpc = Some(info.vpc_endpoint.clone());
+                cfg.endpoints.ecs = Some(info.ecs_endpoint.clone());
+                cfg.endpoints.nas = Some(info.nas_endpoint.clone());
                 cfg.region = info.region.clone();
                 let key = AccessKey::new(&info.access_key_id, &info.access_key_secret);
                 (key, info.account_id.clone(), Source::Emulator, Some(info))

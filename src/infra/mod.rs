@@ -109,7 +109,8 @@ pub enum InfraError {
         product: &'static str,
         env: &'static str,
     },
-    #[error("{product} {action}: {source}")]
+    // The source (printed next in the chain) names the action and the answer.
+    #[error("the {} API", product.to_uppercase())]
     Api {
         product: &'static str,
         action: &'static str,

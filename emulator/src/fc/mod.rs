@@ -84,6 +84,19 @@ async fn handle(State(ctx): State<Arc<Ctx>>, req: Request) -> Response {
     }
 }
 
+/// FC 2021-04-06 GetAccountSettings, still served next to FC3 (FC3 has no zone listing):
+/// the zones FC runs functions in. The emulator's FC is in the first two of the VPC's zones,
+/// so a client must intersect the lists to find a zone everything is sold in.
+fn account_settings(ctx: &Arc<Ctx>) -> Reply {
+    let zones: Vec<String> = crate::rpc::vpc::zone_ids(&ctx.cfg.region)
+        .into_iter()
+        .take(2)
+        .collect();
+    ok(
+        json!({"availableAZs": zones, "defaultRole": format!("acs:ram::{}:role/aliyunfcdefaultrole", ctx.cfg.account_id)}),
+    )
+}
+
 fn decode_segment(s: &str) -> String {
     percent_encoding::percent_decode_str(s)
         .decode_utf8_lossy()
@@ -98,6 +111,9 @@ async fn dispatch(
     body: bytes::Bytes,
     rid: &str,
 ) -> Reply {
+    if parts.method == Method::GET && path == "/2021-04-06/account-settings" {
+        return account_settings(ctx);
+    }
     let Some(rest) = path.strip_prefix("/2023-03-30/") else {
         return Err(ApiError::new(
             400,

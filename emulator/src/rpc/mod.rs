@@ -9,7 +9,7 @@ mod ecs;
 mod nas;
 mod params;
 mod ram;
-mod vpc;
+pub(crate) mod vpc;
 
 use crate::api_error::{Api, ApiError};
 use crate::context::Ctx;

@@ -111,11 +111,18 @@ fn destroy_removes_the_release_chain_keeps_nas_data_and_reruns_as_a_noop() {
             "alias",
             "version",
             "function",
+            "nas_mount_target",
+            "security_group",
+            "vswitch",
+            "vpc",
             "oss_objects",
             "bucket"
         ],
         "{dry}"
     );
+    let infra_before = p.json(&["status", "--json"])["infra"].clone();
+    let fs = infra_before["nas_file_system_id"].clone();
+    assert!(fs.is_string(), "{infra_before}");
     assert_eq!(cloud_inventory(&p), (functions.clone(), domains.clone()));
 
     // No terminal and no --yes: refused, nothing deleted.
@@ -152,14 +159,39 @@ fn destroy_removes_the_release_chain_keeps_nas_data_and_reruns_as_a_noop() {
     assert_eq!(status["versions"].as_array().unwrap().len(), 0, "{status}");
     assert_eq!(status["aliases"].as_array().unwrap().len(), 0, "{status}");
     assert_eq!(status["provision"].as_array().unwrap().len(), 0, "{status}");
+    // Found through each product's list API by the app's tag: only the file system (the
+    // model releases) is left, reported with what it costs.
+    let infra = &status["infra"];
+    for key in [
+        "vpc_id",
+        "vswitch_id",
+        "security_group_id",
+        "nas_mount_target",
+    ] {
+        assert!(infra[key].is_null(), "{key} left behind: {infra}");
+    }
+    assert_eq!(infra["nas_file_system_id"], fs, "{infra}");
+    assert!(
+        kept.iter().any(|k| k["kind"] == "nas_file_system"
+            && k["id"] == fs
+            && k["reason"].as_str().unwrap().contains("GiB-month")),
+        "{r}"
+    );
 
     // A re-run finds nothing to delete and succeeds.
     let again = p.json(&["destroy", "--yes", "--json"]);
     assert_eq!(again["deleted"].as_array().unwrap().len(), 0, "{again}");
     assert_eq!(again["kept"], r["kept"]);
 
-    // The app can be released again.
+    // The app can be released again: a new network, the same file system.
     p.json(&["deploy", "--json"]);
+    let infra_after = p.json(&["status", "--json"])["infra"].clone();
+    assert_eq!(infra_after["nas_file_system_id"], fs, "{infra_after}");
+    assert_ne!(
+        infra_after["vpc_id"], infra_before["vpc_id"],
+        "{infra_after}"
+    );
+    assert!(infra_after["nas_mount_target"].is_string(), "{infra_after}");
     let v = p.json(&["publish", "--json"]);
     assert_eq!(v["version"], "1", "{v}");
     p.json(&["alias", "--version", "1", "--json"]);

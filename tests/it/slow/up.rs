@@ -280,7 +280,7 @@ fn assert_prod_release_complete(p: &TestProject) {
         .and_then(|x| x["release_id"].as_str())
         .unwrap()
         .to_string();
-    let dir = p.info.nas_dir.join("cat-dog/releases").join(&release);
+    let dir = p.nas_root().join("cat-dog/releases").join(&release);
     assert!(
         dir.is_dir(),
         "prod → version {v} → release {release}, but {} is missing",

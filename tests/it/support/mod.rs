@@ -208,9 +208,26 @@ impl TestProject {
         self.path().join("target/fcctl")
     }
 
-    /// The emulator's host dir behind `/mnt/auto/t/releases`.
+    /// The emulator's host dir behind `/mnt/auto/t/releases`: inside the NAS file system
+    /// `nas.server_addr: auto` resolved to (the one the emulator holds), else in the
+    /// emulator's shared NAS dir (an explicit `server_addr`).
     pub fn releases(&self) -> PathBuf {
-        self.info.nas_dir.join("t/releases")
+        self.nas_root().join("t/releases")
+    }
+
+    /// The host dir a function sees at its NAS mount.
+    pub fn nas_root(&self) -> PathBuf {
+        let fs_dir = self.data_dir().join("nas-fs");
+        match std::fs::read_dir(&fs_dir) {
+            Ok(entries) => {
+                let dirs: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
+                assert!(dirs.len() <= 1, "more than one NAS file system: {dirs:?}");
+                dirs.into_iter()
+                    .next()
+                    .unwrap_or_else(|| self.info.nas_dir.clone())
+            }
+            Err(_) => self.info.nas_dir.clone(),
+        }
     }
 
     /// `fcctl ARGS` against this project's emulator, as the builder chose to connect.
@@ -240,6 +257,9 @@ impl TestProject {
     fn connect_with_env(&self, cmd: &mut Command) {
         cmd.env("FCCTL_FC_ENDPOINT", &self.info.fc_endpoint)
             .env("FCCTL_OSS_ENDPOINT", &self.info.oss_endpoint)
+            .env("FCCTL_VPC_ENDPOINT", &self.info.vpc_endpoint)
+            .env("FCCTL_ECS_ENDPOINT", &self.info.ecs_endpoint)
+            .env("FCCTL_NAS_ENDPOINT", &self.info.nas_endpoint)
             .env("ALIBABA_CLOUD_ACCESS_KEY_ID", &self.info.access_key_id)
             .env(
                 "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
