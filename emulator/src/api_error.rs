@@ -14,6 +14,8 @@ pub enum Api {
     /// HTTP triggers and custom domains: the function's own endpoints.
     Function,
     Oss,
+    /// Log Service: JSON `{"errorCode","errorMessage"}`, request id in `x-log-requestid`.
+    Sls,
 }
 
 #[derive(Debug, Clone, thiserror::Error)]
@@ -75,7 +77,17 @@ impl ApiError {
         match api {
             Api::Fc | Api::Function => self.json_response(api, request_id),
             Api::Oss => self.xml_response(request_id),
+            Api::Sls => self.sls_response(request_id),
         }
+    }
+
+    fn sls_response(&self, request_id: &str) -> Response {
+        let body = json!({"errorCode": self.code, "errorMessage": self.message});
+        let mut r = self.response_with(Body::from(body.to_string()), "application/json");
+        if let Ok(v) = HeaderValue::from_str(request_id) {
+            r.headers_mut().insert("x-log-requestid", v);
+        }
+        r
     }
 
     fn json_response(&self, api: Api, request_id: &str) -> Response {

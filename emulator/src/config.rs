@@ -97,6 +97,9 @@ pub struct Info {
     pub oss_endpoint: String,
     /// Send custom-domain requests here with a `Host:` header naming the domain.
     pub domain_endpoint: String,
+    /// Log Service (SLS); the project goes in the `Host` header (`<project>.127.0.0.1`).
+    #[serde(default)]
+    pub sls_endpoint: String,
     pub account_id: String,
     pub region: String,
     pub access_key_id: String,

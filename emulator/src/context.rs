@@ -3,7 +3,7 @@
 use crate::auth::Authenticator;
 use crate::config::{Config, Info};
 use crate::listeners::TriggerListeners;
-use crate::{runtime, state};
+use crate::{runtime, sls, state};
 use std::sync::Arc;
 
 pub(crate) struct Ctx {
@@ -14,4 +14,6 @@ pub(crate) struct Ctx {
     pub runtime: Arc<runtime::Runtime>,
     pub listeners: TriggerListeners,
     pub request_log: Option<crate::request_log::RequestLog>,
+    /// SLS projects, logstores and logs; `sls.append` stores what the emulator itself logs.
+    pub sls: Arc<sls::Store>,
 }

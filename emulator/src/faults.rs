@@ -19,11 +19,16 @@ pub struct Faults {
     pub drop_rate: f64,
     /// Probability that a proxied invocation finds its instance crashed (killed).
     pub crash_rate: f64,
+    /// Actions refused as if the caller's RAM policy lacked them: `product:Action` (or a bare
+    /// `Action`, any product), parsed from `deny=nas:CreateFileSystem;sls:CreateProject`.
+    #[serde(default)]
+    pub deny: Vec<String>,
 }
 
 impl FromStr for Faults {
     type Err = Error;
-    /// Parses `error_rate=0.1,latency_ms=20,drop_rate=0.01,crash_rate=0.001` (any subset).
+    /// Parses `error_rate=0.1,latency_ms=20,drop_rate=0.01,crash_rate=0.001,deny=A;B` (any
+    /// subset).
     fn from_str(s: &str) -> Result<Self, Error> {
         let mut f = Faults::default();
         for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
@@ -45,9 +50,22 @@ impl FromStr for Faults {
                 "drop_rate" => f.drop_rate = rate(v)?,
                 "crash_rate" => f.crash_rate = rate(v)?,
                 "latency_ms" => f.latency_ms = v.parse().map_err(|e| bad(&e))?,
+                "deny" => {
+                    f.deny = v
+                        .split(';')
+                        .map(str::trim)
+                        .filter(|a| !a.is_empty())
+                        .map(String::from)
+                        .collect();
+                    if f.deny.is_empty() {
+                        return Err(bad(
+                            &"name at least one action, e.g. deny=sls:CreateProject",
+                        ));
+                    }
+                }
                 other => {
                     return Err(Error::Config(format!(
-                        "unknown fault `{other}` (known: error_rate, latency_ms, drop_rate, crash_rate)"
+                        "unknown fault `{other}` (known: error_rate, latency_ms, drop_rate, crash_rate, deny)"
                     )));
                 }
             }
@@ -77,6 +95,14 @@ impl Faults {
         None
     }
 
+    /// Whether `product`'s `action` is refused by the `deny` fault (a missing RAM permission).
+    pub fn denies(&self, product: &str, action: &str) -> bool {
+        self.deny.iter().any(|d| match d.split_once(':') {
+            Some((p, a)) => p.eq_ignore_ascii_case(product) && a == action,
+            None => d == action,
+        })
+    }
+
     /// Whether a proxied invocation should find its instance crashed.
     pub fn crash_now(&self) -> bool {
         self.crash_rate > 0.0 && rand::random::<f64>() < self.crash_rate
@@ -85,6 +111,9 @@ impl Faults {
 
 fn injected_error(api: Api, throttle: bool) -> ApiError {
     match (api, throttle) {
+        // SLS error codes page: 503 ServerBusy, 500 InternalServerError.
+        (Api::Sls, true) => ApiError::new(503, "ServerBusy", "injected fault"),
+        (Api::Sls, false) => ApiError::new(500, "InternalServerError", "injected fault"),
         (Api::Oss, true) => ApiError::new(429, "TooManyRequests", "injected fault"),
         (Api::Oss, false) => ApiError::new(503, "ServiceUnavailable", "injected fault"),
         (_, true) => ApiError::new(
@@ -130,5 +159,11 @@ mod tests {
         assert_eq!(f.drop_rate, 0.01);
         assert!("bogus=1".parse::<Faults>().is_err());
         assert!("error_rate=2".parse::<Faults>().is_err());
+        let f: Faults = "deny=sls:CreateProject;DeleteVpc".parse().unwrap();
+        assert!(f.denies("sls", "CreateProject"));
+        assert!(!f.denies("sls", "GetProject"));
+        assert!(!f.denies("nas", "CreateProject"));
+        assert!(f.denies("vpc", "DeleteVpc"));
+        assert!("deny=".parse::<Faults>().is_err());
     }
 }

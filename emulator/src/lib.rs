@@ -17,6 +17,9 @@
 //! - `listeners`: the registry of HTTP trigger listeners; `context`: the shared `Ctx`.
 //! - `gateway`: HTTP trigger listeners (one port per trigger) and the custom-domain endpoint.
 //! - `oss`: path-style OSS subset: `buckets`, `objects`, `multipart`, `store` (disk layout).
+//! - `sls`: Log Service on its own listener: projects (tags), logstores, indexes, PutLogs,
+//!   GetLogs with a small query language; `store` keeps state and size-bounded logs on disk
+//!   and is how the emulator appends logs of its own (`Ctx::sls`).
 //! - `fc`: the FC3 OpenAPI (`/2023-03-30/...`): route table in `fc/mod.rs`, one module per
 //!   resource (`functions`, `code`, `versions`, `aliases`, `provision`, `triggers`,
 //!   `domains`, `invoke`).
@@ -37,6 +40,7 @@ mod oss;
 mod request_log;
 mod runtime;
 mod schedule;
+mod sls;
 mod state;
 mod util;
 
@@ -106,6 +110,7 @@ impl Emulator {
             .map_err(io_err(format!("creating {}", nas_dir.display())))?;
         let nas_dir = std::fs::canonicalize(&nas_dir).map_err(io_err("resolving nas dir"))?;
         let store = state::Store::load(&data_dir)?;
+        let sls_store = sls::Store::open(&data_dir)?;
 
         let (p_fc, p_oss, p_dom) = if cfg.port == 0 {
             (0, 0, 0)
@@ -115,6 +120,8 @@ impl Emulator {
         let l_fc = bind(cfg.host, p_fc).await?;
         let l_oss = bind(cfg.host, p_oss).await?;
         let l_dom = bind(cfg.host, p_dom).await?;
+        // Ephemeral even with a fixed --port: the fixed layout (port, +1, +2) predates SLS.
+        let l_sls = bind(cfg.host, 0).await?;
         let url = |l: &tokio::net::TcpListener| -> Result<String, Error> {
             let a = l.local_addr().map_err(io_err("local_addr"))?;
             Ok(format!("http://{a}"))
@@ -126,6 +133,7 @@ impl Emulator {
             fc_endpoint: url(&l_fc)?,
             oss_endpoint: url(&l_oss)?,
             domain_endpoint: url(&l_dom)?,
+            sls_endpoint: url(&l_sls)?,
             account_id: cfg.account_id.clone(),
             region: cfg.region.clone(),
             access_key_id: cfg.keys[0].id.clone(),
@@ -149,11 +157,13 @@ impl Emulator {
                 ),
                 None => None,
             },
+            sls: Arc::new(sls_store),
         });
         let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
         let mut servers = Vec::new();
         servers.push(serve(l_fc, fc::router(ctx.clone()), shutdown_rx.clone()));
         servers.push(serve(l_oss, oss::router(ctx.clone()), shutdown_rx.clone()));
+        servers.push(serve(l_sls, sls::router(ctx.clone()), shutdown_rx.clone()));
         servers.push(serve(
             l_dom,
             gateway::domain_router(ctx.clone()),
