@@ -26,6 +26,7 @@ impl ApiError {
         self.status == 404
             || self.code.ends_with("NotFound")
             || self.code.ends_with("NotExist")
+            || self.code.starts_with("EntityNotExist")
             || self.code == "NoSuchKey"
     }
 
@@ -34,7 +35,8 @@ impl ApiError {
     pub fn is_already_exists(&self) -> bool {
         (self.code.ends_with("AlreadyExists")
             || self.code.ends_with("Exist")
-            || self.code.ends_with("Exists"))
+            || self.code.ends_with("Exists")
+            || self.code.starts_with("EntityAlreadyExists"))
             && !self.code.ends_with("NotExist")
     }
 
@@ -466,6 +468,8 @@ mod tests {
         assert!(api(400, "ProjectAlreadyExist").is_already_exists());
         assert!(!api(404, "ProjectNotExist").is_already_exists());
         assert!(api(400, "LogStoreNotExist").is_not_found());
+        assert!(api(409, "EntityAlreadyExists.Role").is_already_exists());
+        assert!(api(400, "EntityNotExist.Role.Policy").is_not_found());
         assert!(api(429, "X").is_throttling());
         assert!(api(400, "Throttling.User").is_throttling());
         assert!(api(503, "ServiceUnavailable").is_transient());

@@ -143,10 +143,14 @@ async fn sls_client_against_the_emulator() {
     let info = emu.info().clone();
     let key = AccessKey::new(&info.access_key_id, &info.access_key_secret);
     let sls = SlsClient::new(&info.sls_endpoint, key, opts()).unwrap();
-    sls.create_project("fcctl-cat-dog", "fcctl: cat-dog").await.unwrap();
+    sls.create_project("fcctl-cat-dog", "fcctl: cat-dog")
+        .await
+        .unwrap();
     let again = sls.create_project("fcctl-cat-dog", "").await.unwrap_err();
     assert!(again.is_already_exists(), "{again}");
-    sls.tag_project("fcctl-cat-dog", &[Tag::app("cat-dog")]).await.unwrap();
+    sls.tag_project("fcctl-cat-dog", &[Tag::app("cat-dog")])
+        .await
+        .unwrap();
     sls.create_project("fcctl-other", "").await.unwrap();
     assert_eq!(
         sls.projects_tagged(&[Tag::app("cat-dog")]).await.unwrap(),
@@ -156,10 +160,15 @@ async fn sls_client_against_the_emulator() {
     sls.create_logstore("fcctl-cat-dog", &LogStore::new("app", 7))
         .await
         .unwrap();
-    assert_eq!(sls.get_logstore("fcctl-cat-dog", "app").await.unwrap().ttl, 7);
+    assert_eq!(
+        sls.get_logstore("fcctl-cat-dog", "app").await.unwrap().ttl,
+        7
+    );
     assert_eq!(sls.list_logstores("fcctl-cat-dog").await.unwrap(), ["app"]);
     let index = IndexConfig::full_text_with_keys(&["request_id", "instance_id"]);
-    sls.create_index("fcctl-cat-dog", "app", &index).await.unwrap();
+    sls.create_index("fcctl-cat-dog", "app", &index)
+        .await
+        .unwrap();
     assert_eq!(sls.get_index("fcctl-cat-dog", "app").await.unwrap(), index);
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let got = sls
@@ -184,7 +193,10 @@ async fn sls_client_against_the_emulator() {
     assert_eq!(gone.code(), Some("LogStoreNotExist"));
     assert!(gone.request_id().is_some());
     let denied = sls.delete_project("fcctl-cat-dog").await.unwrap_err();
-    assert_eq!((denied.status(), denied.code()), (Some(401), Some("Unauthorized")));
+    assert_eq!(
+        (denied.status(), denied.code()),
+        (Some(401), Some("Unauthorized"))
+    );
     assert!(denied.to_string().contains("log:DeleteProject"), "{denied}");
     assert!(denied.hint().unwrap().contains("AliyunLogFullAccess"));
 
@@ -195,7 +207,10 @@ async fn sls_client_against_the_emulator() {
     )
     .unwrap();
     let e = bad.get_project("fcctl-cat-dog").await.unwrap_err();
-    assert_eq!((e.status(), e.code()), (Some(401), Some("SignatureNotMatch")));
+    assert_eq!(
+        (e.status(), e.code()),
+        (Some(401), Some("SignatureNotMatch"))
+    );
     assert!(e.hint().unwrap().contains("clock"));
     emu.shutdown().await;
 }
