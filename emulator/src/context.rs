@@ -3,7 +3,7 @@
 use crate::auth::Authenticator;
 use crate::config::{Config, Info};
 use crate::listeners::TriggerListeners;
-use crate::{runtime, sls, state};
+use crate::{runtime, state};
 use std::sync::Arc;
 
 pub(crate) struct Ctx {
@@ -15,5 +15,5 @@ pub(crate) struct Ctx {
     pub listeners: TriggerListeners,
     pub request_log: Option<crate::request_log::RequestLog>,
     /// SLS projects, logstores and logs; `sls.append` stores what the emulator itself logs.
-    pub sls: Arc<sls::Store>,
+    pub sls: Arc<crate::sls_store::Store>,
 }

@@ -14,12 +14,14 @@
 //!   (qualifier resolution), `spec` (what an instance runs, pure), `spawn`, `instance`,
 //!   `pool` (slots, scale-out cap), `proxy`, `reconcile` (idle reaping, provisioned instances),
 //!   `registry` (instance pids on disk, reaped after a killed emulator).
+//! - `sls_store`: SLS projects, logstores, indexes (JSON on disk, crash-safe writes) and
+//!   logs (segment files, a size bound per logstore, oldest dropped first);
+//!   `Ctx::sls.append` is how the emulator stores logs of its own.
 //! - `listeners`: the registry of HTTP trigger listeners; `context`: the shared `Ctx`.
 //! - `gateway`: HTTP trigger listeners (one port per trigger) and the custom-domain endpoint.
 //! - `oss`: path-style OSS subset: `buckets`, `objects`, `multipart`, `store` (disk layout).
 //! - `sls`: Log Service on its own listener: projects (tags), logstores, indexes, PutLogs,
-//!   GetLogs with a small query language; `store` keeps state and size-bounded logs on disk
-//!   and is how the emulator appends logs of its own (`Ctx::sls`).
+//!   GetLogs with a small query language, over `sls_store`.
 //! - `fc`: the FC3 OpenAPI (`/2023-03-30/...`): route table in `fc/mod.rs`, one module per
 //!   resource (`functions`, `code`, `versions`, `aliases`, `provision`, `triggers`,
 //!   `domains`, `invoke`).
@@ -41,6 +43,7 @@ mod request_log;
 mod runtime;
 mod schedule;
 mod sls;
+mod sls_store;
 mod state;
 mod util;
 
@@ -110,7 +113,7 @@ impl Emulator {
             .map_err(io_err(format!("creating {}", nas_dir.display())))?;
         let nas_dir = std::fs::canonicalize(&nas_dir).map_err(io_err("resolving nas dir"))?;
         let store = state::Store::load(&data_dir)?;
-        let sls_store = sls::Store::open(&data_dir)?;
+        let sls_store = sls_store::Store::open(&data_dir)?;
 
         let (p_fc, p_oss, p_dom) = if cfg.port == 0 {
             (0, 0, 0)
@@ -163,13 +166,13 @@ impl Emulator {
         let mut servers = Vec::new();
         servers.push(serve(l_fc, fc::router(ctx.clone()), shutdown_rx.clone()));
         servers.push(serve(l_oss, oss::router(ctx.clone()), shutdown_rx.clone()));
-        servers.push(serve(l_sls, sls::router(ctx.clone()), shutdown_rx.clone()));
         servers.push(serve(
             l_dom,
             gateway::domain_router(ctx.clone()),
             shutdown_rx.clone(),
         ));
         gateway::start_all_triggers(&ctx).await;
+        servers.push(serve(l_sls, sls::router(ctx.clone()), shutdown_rx.clone()));
         servers.push(tokio::spawn(runtime::background(
             ctx.runtime.clone(),
             ctx.store.clone(),

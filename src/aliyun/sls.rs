@@ -101,6 +101,7 @@ pub fn content_md5(body: &[u8]) -> String {
 
 /// The headers of one signed request (Authorization included), given its date.
 /// `extra` are the request's own headers (`content-type`, `x-log-bodyrawsize`, …).
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn signed_headers(
     method: &str,
     resource: &str,

@@ -2,16 +2,14 @@
 //! PutLogs and GetLogs (the documented `GET …?type=log` and the SDK's default `POST …/logs`).
 //! The project comes from the `Host` header (`<project>.<endpoint>`), as SLS reads it; every
 //! request is checked with SLS's `LOG` hmac-sha1 signature (`sign::sls_string_to_sign`).
-//! State and logs on disk: [`store`]. What fcctl relies on: docs/cloud-facts.md "SLS".
+//! State and logs on disk: `sls_store`. What fcctl relies on: docs/cloud-facts.md "SLS".
 
 mod pb;
 mod query;
-pub(crate) mod store;
-
-pub(crate) use store::{LogRecord, Store};
 
 use crate::api_error::{Api, ApiError};
 use crate::context::Ctx;
+use crate::sls_store::{self as store, LogRecord};
 use axum::Router;
 use axum::body::Body;
 use axum::extract::State;

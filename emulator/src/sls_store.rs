@@ -1,4 +1,4 @@
-//! SLS state on disk, under `<data_dir>/sls/`:
+//! SLS state on disk, under `<data_dir>/sls/` (the API on top is `sls`):
 //! - `state.json`: projects (description, tags), their logstores (config as created) and
 //!   indexes; rewritten whole, crash-safe (temp + fsync + rename), on every change;
 //! - `logs/<project>/<logstore>/<n>.jsonl`: the logs, one JSON object per line, appended
