@@ -6,7 +6,7 @@ emulator listens on 127.0.0.1:<port>, so the client is told the endpoint is an I
 exactly as it does for an IP endpoint on port 80.
 """
 import json
-import os
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -169,3 +169,4 @@ def test_sls_logs_survive_a_restart_and_deny_names_the_action():
         c.get_project("fcctl-restart")
     finally:
         stop(p)
+        shutil.rmtree(data, ignore_errors=True)
