@@ -18,6 +18,8 @@ pub enum Api {
     /// The RPC-style OpenAPIs (VPC, ECS, NAS, RAM): a JSON body with `Code`, `Message`,
     /// `RequestId` (+ `HostId`, `Recommend` and whatever `extra` holds).
     Rpc,
+    /// Log Service: JSON `{"errorCode","errorMessage"}`, request id in `x-log-requestid`.
+    Sls,
 }
 
 #[derive(Debug, Clone, thiserror::Error)]
@@ -98,6 +100,7 @@ impl ApiError {
             Api::Fc | Api::Function => self.json_response(api, request_id),
             Api::Oss => self.xml_response(request_id),
             Api::Rpc => self.rpc_response(request_id),
+            Api::Sls => self.sls_response(request_id),
         }
     }
 
@@ -115,6 +118,15 @@ impl ApiError {
         );
         if let Ok(v) = HeaderValue::from_str(request_id) {
             r.headers_mut().insert("x-acs-request-id", v);
+        }
+        r
+    }
+
+    fn sls_response(&self, request_id: &str) -> Response {
+        let body = json!({"errorCode": self.code, "errorMessage": self.message});
+        let mut r = self.response_with(Body::from(body.to_string()), "application/json");
+        if let Ok(v) = HeaderValue::from_str(request_id) {
+            r.headers_mut().insert("x-log-requestid", v);
         }
         r
     }

@@ -113,6 +113,9 @@ pub struct Info {
     /// RAM is global: one endpoint for every region (`ram.aliyuncs.com` on the cloud).
     #[serde(default)]
     pub ram_endpoint: String,
+    /// Log Service (SLS); the project goes in the `Host` header (`<project>.127.0.0.1`).
+    #[serde(default)]
+    pub sls_endpoint: String,
     pub account_id: String,
     pub region: String,
     pub access_key_id: String,

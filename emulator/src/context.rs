@@ -14,4 +14,6 @@ pub(crate) struct Ctx {
     pub runtime: Arc<runtime::Runtime>,
     pub listeners: TriggerListeners,
     pub request_log: Option<crate::request_log::RequestLog>,
+    /// SLS projects, logstores and logs; `sls.append` stores what the emulator itself logs.
+    pub sls: Arc<crate::sls_store::Store>,
 }

@@ -30,8 +30,8 @@ pub struct Faults {
 impl FromStr for Faults {
     type Err = Error;
     /// Parses `error_rate=0.1,latency_ms=20,drop_rate=0.01,crash_rate=0.001` (any subset) and
-    /// `deny=nas:CreateFileSystem,vpc:CreateVpc`: the entries after `deny=` that hold no `=`
-    /// are more denied actions.
+    /// `deny=nas:CreateFileSystem,vpc:CreateVpc` (or `;` between them): the entries after
+    /// `deny=` that hold no `=` are more denied actions.
     fn from_str(s: &str) -> Result<Self, Error> {
         let mut f = Faults::default();
         let mut in_deny = false;
@@ -61,7 +61,19 @@ impl FromStr for Faults {
                 "drop_rate" => f.drop_rate = rate(v)?,
                 "crash_rate" => f.crash_rate = rate(v)?,
                 "latency_ms" => f.latency_ms = v.parse().map_err(|e| bad(&e))?,
-                "deny" => f.deny.push(denied_action(v)?),
+                "deny" => {
+                    let listed: Vec<&str> = v
+                        .split(';')
+                        .map(str::trim)
+                        .filter(|a| !a.is_empty())
+                        .collect();
+                    if listed.is_empty() {
+                        denied_action(v)?;
+                    }
+                    for a in listed {
+                        f.deny.push(denied_action(a)?);
+                    }
+                }
                 other => {
                     return Err(Error::Config(format!(
                         "unknown fault `{other}` (known: error_rate, latency_ms, drop_rate, crash_rate, deny)"
@@ -129,6 +141,9 @@ impl Faults {
 
 fn injected_error(api: Api, throttle: bool) -> ApiError {
     match (api, throttle) {
+        // SLS error codes page: 503 ServerBusy, 500 InternalServerError.
+        (Api::Sls, true) => ApiError::new(503, "ServerBusy", "injected fault"),
+        (Api::Sls, false) => ApiError::new(500, "InternalServerError", "injected fault"),
         (Api::Oss, true) => ApiError::new(429, "TooManyRequests", "injected fault"),
         (Api::Oss, false) => ApiError::new(503, "ServiceUnavailable", "injected fault"),
         // The OpenAPI gateway's flow control answers 400 `Throttling.User`.
@@ -180,6 +195,12 @@ mod tests {
         assert_eq!(f.drop_rate, 0.01);
         assert!("bogus=1".parse::<Faults>().is_err());
         assert!("error_rate=2".parse::<Faults>().is_err());
+        let f: Faults = "deny=sls:CreateProject;DeleteVpc".parse().unwrap();
+        assert!(f.denies("sls", "CreateProject"));
+        assert!(!f.denies("sls", "GetProject"));
+        assert!(!f.denies("nas", "CreateProject"));
+        assert!(f.denies("vpc", "DeleteVpc"));
+        assert!("deny=".parse::<Faults>().is_err());
     }
 
     #[test]

@@ -16,9 +16,14 @@
 //!   (qualifier resolution), `spec` (what an instance runs, pure), `spawn`, `instance`,
 //!   `pool` (slots, scale-out cap), `proxy`, `reconcile` (idle reaping, provisioned instances),
 //!   `registry` (instance pids on disk, reaped after a killed emulator).
+//! - `sls_store`: SLS projects, logstores, indexes (JSON on disk, crash-safe writes) and
+//!   logs (segment files, a size bound per logstore, oldest dropped first);
+//!   `Ctx::sls.append` is how the emulator stores logs of its own.
 //! - `listeners`: the registry of HTTP trigger listeners; `context`: the shared `Ctx`.
 //! - `gateway`: HTTP trigger listeners (one port per trigger) and the custom-domain endpoint.
 //! - `oss`: path-style OSS subset: `buckets`, `objects`, `multipart`, `store` (disk layout).
+//! - `sls`: Log Service on its own listener: projects (tags), logstores, indexes, PutLogs,
+//!   GetLogs with a small query language, over `sls_store`.
 //! - `fc`: the FC3 OpenAPI (`/2023-03-30/...`): route table in `fc/mod.rs`, one module per
 //!   resource (`functions`, `code`, `versions`, `aliases`, `provision`, `triggers`,
 //!   `domains`, `invoke`).
@@ -44,6 +49,8 @@ mod request_log;
 mod rpc;
 mod runtime;
 mod schedule;
+mod sls;
+mod sls_store;
 mod state;
 mod util;
 
@@ -113,6 +120,7 @@ impl Emulator {
             .map_err(io_err(format!("creating {}", nas_dir.display())))?;
         let nas_dir = std::fs::canonicalize(&nas_dir).map_err(io_err("resolving nas dir"))?;
         let store = state::Store::load(&data_dir)?;
+        let sls_store = sls_store::Store::open(&data_dir)?;
 
         let (p_fc, p_oss, p_dom) = if cfg.port == 0 {
             (0, 0, 0)
@@ -122,7 +130,6 @@ impl Emulator {
         let l_fc = bind(cfg.host, p_fc).await?;
         let l_oss = bind(cfg.host, p_oss).await?;
         let l_dom = bind(cfg.host, p_dom).await?;
-        // port+3 is left for the next product's endpoint (SLS).
         let mut l_rpc = Vec::new();
         for (i, product) in rpc::Product::ALL.into_iter().enumerate() {
             let port = if cfg.port == 0 {
@@ -132,6 +139,15 @@ impl Emulator {
             };
             l_rpc.push((product, bind(cfg.host, port).await?));
         }
+        let l_sls = bind(
+            cfg.host,
+            if cfg.port == 0 {
+                0
+            } else {
+                cfg.port.wrapping_add(3)
+            },
+        )
+        .await?;
         let url = |l: &tokio::net::TcpListener| -> Result<String, Error> {
             let a = l.local_addr().map_err(io_err("local_addr"))?;
             Ok(format!("http://{a}"))
@@ -147,6 +163,7 @@ impl Emulator {
             ecs_endpoint: url(&l_rpc[1].1)?,
             nas_endpoint: url(&l_rpc[2].1)?,
             ram_endpoint: url(&l_rpc[3].1)?,
+            sls_endpoint: url(&l_sls)?,
             account_id: cfg.account_id.clone(),
             region: cfg.region.clone(),
             access_key_id: cfg.keys[0].id.clone(),
@@ -170,6 +187,7 @@ impl Emulator {
                 ),
                 None => None,
             },
+            sls: Arc::new(sls_store),
         });
         let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
         let mut servers = Vec::new();
@@ -188,6 +206,7 @@ impl Emulator {
             ));
         }
         gateway::start_all_triggers(&ctx).await;
+        servers.push(serve(l_sls, sls::router(ctx.clone()), shutdown_rx.clone()));
         servers.push(tokio::spawn(runtime::background(
             ctx.runtime.clone(),
             ctx.store.clone(),

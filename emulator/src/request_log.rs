@@ -44,6 +44,11 @@ impl RequestLog {
         }));
     }
 
+    /// An SLS request: its action (`CreateProject`, `GetLogs`, …).
+    pub fn sls(&self, action: &str, method: &str, path: &str) {
+        self.write(&json!({"api": "sls", "action": action, "method": method, "path": path}));
+    }
+
     /// An OSS request: how it was signed (`v4`, `v1`, `presigned-v4`, `presigned-v1`, `none`).
     pub fn oss(&self, method: &str, resource: &str, signature: &str) {
         self.write(&json!({

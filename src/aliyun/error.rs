@@ -21,16 +21,23 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    /// `*NotFound` codes or HTTP 404.
+    /// `*NotFound` / `*NotExist` (SLS) codes or HTTP 404.
     pub fn is_not_found(&self) -> bool {
-        self.status == 404 || self.code.ends_with("NotFound") || self.code == "NoSuchKey"
+        self.status == 404
+            || self.code.ends_with("NotFound")
+            || self.code.ends_with("NotExist")
+            || self.code.starts_with("EntityNotExist")
+            || self.code == "NoSuchKey"
     }
 
-    /// `*AlreadyExists` / `*Exist(s)` codes (409): create of an existing resource.
+    /// `*AlreadyExists` / `*Exist(s)` codes (409): create of an existing resource; SLS's
+    /// `ProjectNotExist` ends in `Exist` too and is not one.
     pub fn is_already_exists(&self) -> bool {
-        self.code.ends_with("AlreadyExists")
+        (self.code.ends_with("AlreadyExists")
             || self.code.ends_with("Exist")
             || self.code.ends_with("Exists")
+            || self.code.starts_with("EntityAlreadyExists"))
+            && !self.code.ends_with("NotExist")
     }
 
     /// HTTP 429 or a `Throttling*` code: the request was rejected before being processed.
@@ -255,7 +262,10 @@ pub fn hint_for(status: u16, code: &str) -> Option<&'static str> {
         "SignatureNotMatch" | "SignatureDoesNotMatch" | "IncompleteSignature" => {
             "the request signature was rejected: check the AccessKey id/secret pair and the machine clock (must be within 15 minutes of real time; run `date -u`)"
         }
-        "InvalidTimeStamp" | "RequestTimeTooSkewed" | "InvalidTimeStamp.Expired" => {
+        "InvalidTimeStamp"
+        | "RequestTimeTooSkewed"
+        | "InvalidTimeStamp.Expired"
+        | "RequestTimeExpired" => {
             "the request time is rejected: sync the machine clock (NTP); it must be within 15 minutes of real time"
         }
         "SignatureNonceUsed" => "nonce reused: retry the command",
@@ -300,6 +310,9 @@ pub fn hint_for(status: u16, code: &str) -> Option<&'static str> {
         }
         "EntityTooLarge" | "EntityTooSmall" => {
             "payload size out of range: inline code must be ≤ 100 MB base64 (use an OSS code location), sync invoke payload ≤ 32 MB"
+        }
+        "Unauthorized" => {
+            "SLS refused the credentials or the RAM identity lacks the log:<Action> the message names: check the AccessKey, and attach AliyunLogFullAccess (or that action) to the RAM user or role"
         }
         "ConcurrentUpdateError" => {
             "another update to the same resource is in progress: wait a few seconds and retry"
@@ -452,6 +465,11 @@ mod tests {
         assert!(api(404, "FunctionNotFound").is_not_found());
         assert!(api(409, "AliasAlreadyExists").is_already_exists());
         assert!(api(400, "ProvisionConfigExist").is_already_exists());
+        assert!(api(400, "ProjectAlreadyExist").is_already_exists());
+        assert!(!api(404, "ProjectNotExist").is_already_exists());
+        assert!(api(400, "LogStoreNotExist").is_not_found());
+        assert!(api(409, "EntityAlreadyExists.Role").is_already_exists());
+        assert!(api(400, "EntityNotExist.Role.Policy").is_not_found());
         assert!(api(429, "X").is_throttling());
         assert!(api(400, "Throttling.User").is_throttling());
         assert!(api(503, "ServiceUnavailable").is_transient());

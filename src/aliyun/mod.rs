@@ -8,7 +8,8 @@
 //! | [`fc_models`] | serde models of the FC3 API (camelCase, `None` skipped, unknown fields ignored) |
 //! | [`error`] | [`Error`] / [`ApiError`] with HTTP status, `Code`, message, `RequestId` and a remediation hint |
 //! | [`retry`] | [`RetryPolicy`]: exponential backoff + full jitter + total deadline, idempotency classes |
-//! | [`rpc`] | [`rpc::RpcClient`]: RPC-style OpenAPIs (`POST /`, parameters in the query, ACS3-signed); typed on top: [`vpc`], [`ecs`] (security groups), [`nas_api`] |
+//! | [`rpc`] | [`rpc::RpcClient`]: RPC-style OpenAPIs (`POST /`, parameters in the query, ACS3-signed); typed on top: [`vpc`], [`ecs`] (security groups), [`nas_api`], [`ram`] (the function's role, FC's service-linked role) |
+//! | [`sls`] | [`sls::SlsClient`]: Log Service (projects, logstores, indexes, GetLogs, project tags) with SLS's own `LOG` signature |
 //! | [`oss`] | [`oss::ObjectStore`] trait + [`oss::OssClient`]; V1 signing, resumable multipart and XML in its submodules |
 //!
 //! Logging (`tracing`, target `fcctl::aliyun`): one `debug` event per HTTP call (method, path,
@@ -22,9 +23,11 @@ pub mod fc_models;
 pub mod http;
 pub mod nas_api;
 pub mod oss;
+pub mod ram;
 pub mod retry;
 pub mod rpc;
 pub mod sign;
+pub mod sls;
 #[cfg(test)]
 pub(crate) mod testutil;
 pub mod vpc;

@@ -132,3 +132,85 @@ async fn survives_injected_throttling_5xx_and_drops() {
     assert_eq!(oss.get("blobs/x", None).await.unwrap(), data);
     emu.shutdown().await;
 }
+
+/// fcctl's SLS client and the emulator's SLS (each with its own signer) agree: projects found
+/// by tag, logstore, index, an empty query; a wrong secret and a denied action are typed.
+#[tokio::test]
+async fn sls_client_against_the_emulator() {
+    use fcctl::aliyun::rpc::Tag;
+    use fcctl::aliyun::sls::{GetLogs, IndexConfig, LogStore, SlsClient};
+    let (emu, _dir) = start("deny=sls:DeleteProject", vec![]).await;
+    let info = emu.info().clone();
+    let key = AccessKey::new(&info.access_key_id, &info.access_key_secret);
+    let sls = SlsClient::new(&info.sls_endpoint, key, opts()).unwrap();
+    sls.create_project("fcctl-cat-dog", "fcctl: cat-dog")
+        .await
+        .unwrap();
+    let again = sls.create_project("fcctl-cat-dog", "").await.unwrap_err();
+    assert!(again.is_already_exists(), "{again}");
+    sls.tag_project("fcctl-cat-dog", &[Tag::app("cat-dog")])
+        .await
+        .unwrap();
+    sls.create_project("fcctl-other", "").await.unwrap();
+    assert_eq!(
+        sls.projects_tagged(&[Tag::app("cat-dog")]).await.unwrap(),
+        ["fcctl-cat-dog"]
+    );
+    assert_eq!(sls.list_projects(None).await.unwrap().len(), 2);
+    sls.create_logstore("fcctl-cat-dog", &LogStore::new("app", 7))
+        .await
+        .unwrap();
+    assert_eq!(
+        sls.get_logstore("fcctl-cat-dog", "app").await.unwrap().ttl,
+        7
+    );
+    assert_eq!(sls.list_logstores("fcctl-cat-dog").await.unwrap(), ["app"]);
+    let index = IndexConfig::full_text_with_keys(&["request_id", "instance_id"]);
+    sls.create_index("fcctl-cat-dog", "app", &index)
+        .await
+        .unwrap();
+    assert_eq!(sls.get_index("fcctl-cat-dog", "app").await.unwrap(), index);
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let got = sls
+        .get_logs(
+            "fcctl-cat-dog",
+            "app",
+            &GetLogs {
+                from: now - 600,
+                to: now + 1,
+                query: "request_id: \"1-abc\"".into(),
+                topic: None,
+                line: 100,
+                offset: 0,
+                reverse: true,
+            },
+        )
+        .await
+        .unwrap();
+    assert!(got.complete && got.logs.is_empty(), "{got:?}");
+    let gone = sls.get_logstore("fcctl-cat-dog", "nope").await.unwrap_err();
+    assert!(gone.is_not_found() && !gone.is_already_exists(), "{gone}");
+    assert_eq!(gone.code(), Some("LogStoreNotExist"));
+    assert!(gone.request_id().is_some());
+    let denied = sls.delete_project("fcctl-cat-dog").await.unwrap_err();
+    assert_eq!(
+        (denied.status(), denied.code()),
+        (Some(401), Some("Unauthorized"))
+    );
+    assert!(denied.to_string().contains("log:DeleteProject"), "{denied}");
+    assert!(denied.hint().unwrap().contains("AliyunLogFullAccess"));
+
+    let bad = SlsClient::new(
+        &info.sls_endpoint,
+        AccessKey::new(&info.access_key_id, "wrong-secret"),
+        opts(),
+    )
+    .unwrap();
+    let e = bad.get_project("fcctl-cat-dog").await.unwrap_err();
+    assert_eq!(
+        (e.status(), e.code()),
+        (Some(401), Some("SignatureNotMatch"))
+    );
+    assert!(e.hint().unwrap().contains("clock"));
+    emu.shutdown().await;
+}
