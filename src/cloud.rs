@@ -47,7 +47,7 @@ pub enum Target {
     /// An account, with resolved credentials.
     Account(Credentials),
     /// A running local emulator (its endpoints, region and keys replace the config's).
-    Emulator(local::Info),
+    Emulator(Box<local::Info>),
 }
 
 /// Why no connection could be set up (before any request is sent).
@@ -102,7 +102,7 @@ impl Cloud {
                 cfg.endpoints.nas = Some(info.nas_endpoint.clone());
                 cfg.region = info.region.clone();
                 let key = AccessKey::new(&info.access_key_id, &info.access_key_secret);
-                (key, info.account_id.clone(), Source::Emulator, Some(info))
+                (key, info.account_id.clone(), Source::Emulator, Some(*info))
             }
             Target::Account(c) => {
                 let account = cfg

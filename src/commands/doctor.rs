@@ -62,10 +62,10 @@ pub async fn run(ctx: &Ctx, a: crate::cli::DoctorArgs) -> anyhow::Result<()> {
             ctx.out
                 .note(format!("{}: {}", n.feature, n.actions.join(", ")));
         }
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&crate::infra::policy::document(&cfg))?
-        );
+        // The document is the result in either mode (pretty for humans, one line with --json).
+        let doc = crate::infra::policy::document(&cfg);
+        ctx.out
+            .result(&doc, || serde_json::to_string_pretty(&doc).unwrap_or_default());
         return Ok(());
     }
     let mut checks = Vec::new();

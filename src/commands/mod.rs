@@ -81,7 +81,7 @@ impl Ctx {
     /// the account's credentials.
     pub fn connect(&self, cfg: Config, local: Option<crate::local::Info>) -> anyhow::Result<Cloud> {
         let target = match local {
-            Some(info) => Target::Emulator(info),
+            Some(info) => Target::Emulator(Box::new(info)),
             None => Target::Account(self.credentials()?),
         };
         Ok(Cloud::connect(cfg, target)?)

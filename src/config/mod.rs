@@ -17,11 +17,11 @@ pub use validate::validate;
 pub const FILE_NAME: &str = "fcctl.yaml";
 
 #[cfg(test)]
-mod testing {
+pub(crate) mod testing {
     use super::{Config, ConfigError, Loader};
 
     #[allow(clippy::result_large_err)]
-    pub(super) fn load(text: &str) -> Result<Config, ConfigError> {
+    pub(crate) fn load(text: &str) -> Result<Config, ConfigError> {
         Loader::default().load_str(text, "fcctl.yaml", Vec::new())
     }
 

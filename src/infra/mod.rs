@@ -115,7 +115,7 @@ pub enum InfraError {
         product: &'static str,
         action: &'static str,
         #[source]
-        source: crate::aliyun::Error,
+        source: Box<crate::aliyun::Error>,
     },
     #[error("no zone of {region} offers FC, vSwitches{nas}: FC {fc:?}, VPC {vpc:?}{nas_zones}")]
     NoZone {
@@ -169,7 +169,8 @@ impl crate::exit::Hint for InfraError {
                         .into(),
                     )
                 } else {
-                    crate::exit::Hint::hint(source)
+                    // The API error next in the chain prints its own hint.
+                    None
                 }
             }
             InfraError::NoZone { .. } => Some(
@@ -212,7 +213,7 @@ fn api(
     move |source| InfraError::Api {
         product,
         action,
-        source,
+        source: Box::new(source),
     }
 }
 
