@@ -64,8 +64,9 @@ pub async fn run(ctx: &Ctx, a: crate::cli::DoctorArgs) -> anyhow::Result<()> {
         }
         // The document is the result in either mode (pretty for humans, one line with --json).
         let doc = crate::infra::policy::document(&cfg);
-        ctx.out
-            .result(&doc, || serde_json::to_string_pretty(&doc).unwrap_or_default());
+        ctx.out.result(&doc, || {
+            serde_json::to_string_pretty(&doc).unwrap_or_default()
+        });
         return Ok(());
     }
     let mut checks = Vec::new();

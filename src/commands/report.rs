@@ -18,9 +18,21 @@ pub fn hints(e: &anyhow::Error) -> Vec<String> {
     out
 }
 
+/// A client error in the chain, also when an error type holds it boxed (a boxed source is
+/// its own link in the chain, so it downcasts as the `Box`).
+fn client_error<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a crate::aliyun::Error> {
+    e.downcast_ref::<crate::aliyun::Error>().or_else(|| {
+        e.downcast_ref::<Box<crate::aliyun::Error>>()
+            .map(|b| b.as_ref())
+    })
+}
+
 /// The error types that carry hints. A new hinted error type is added here once.
 fn hint_of<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<Cow<'a, str>> {
-    if let Some(x) = e.downcast_ref::<crate::aliyun::Error>() {
+    if let Some(x) = client_error(e) {
+        return x.hint();
+    }
+    if let Some(x) = e.downcast_ref::<crate::infra::InfraError>() {
         return x.hint();
     }
     if let Some(x) = e.downcast_ref::<crate::aliyun::ApiError>() {
@@ -68,9 +80,7 @@ pub fn status_of(e: &anyhow::Error) -> ExitStatus {
     {
         return ExitStatus::Cloud;
     }
-    let client_errors = e
-        .chain()
-        .filter_map(|c| c.downcast_ref::<crate::aliyun::Error>());
+    let client_errors = e.chain().filter_map(client_error);
     for c in client_errors {
         if c.status().is_some() {
             return ExitStatus::Cloud;

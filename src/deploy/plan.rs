@@ -742,8 +742,26 @@ pub async fn wait_active(fc: &FcClient, name: &str) -> anyhow::Result<Function> 
 mod tests {
     use super::*;
 
+    /// The default config with its `auto` VPC and NAS resolved, as `pipeline::infra` hands
+    /// it to the planner.
     fn cfg() -> Config {
-        Config::with_app("cat-dog")
+        let ids = crate::infra::InfraIds {
+            vpc_id: Some("vpc-1".into()),
+            vswitch_id: Some("vsw-1".into()),
+            security_group_id: Some("sg-1".into()),
+            nas_mount_target: Some("mt-1.cn-shenzhen.nas.aliyuncs.com".into()),
+            ..Default::default()
+        };
+        crate::infra::apply(&Config::with_app("cat-dog"), &ids)
+    }
+
+    #[test]
+    fn unresolved_auto_settings_are_refused_rather_than_sent() {
+        let raw = Config::with_app("cat-dog");
+        let e = desired(&raw, Some("r"), "1", true).unwrap_err().to_string();
+        assert!(e.contains("not resolved"), "{e}");
+        // No release yet: nothing to point the function at.
+        assert!(desired(&cfg(), None, "1", true).is_err());
     }
 
     #[test]
@@ -851,15 +869,6 @@ mod tests {
         };
         let p = plan(&d, None, Some(&t), None);
         assert_eq!(p.trigger, Action::Update);
-    }
-
-    #[test]
-    fn cloud_refuses_auto_nas_with_a_fix() {
-        let e = desired(&cfg(), Some("r"), "1", false)
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("nas.server_addr"), "{e}");
-        assert!(desired(&cfg(), None, "1", true).is_err());
     }
 
     #[test]

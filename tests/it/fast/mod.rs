@@ -7,6 +7,7 @@ mod cli;
 mod control_plane;
 mod destroy;
 mod emulator_isolation;
+mod infra;
 mod model_check;
 mod output_nits;
 mod request_inputs;
