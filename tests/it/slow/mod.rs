@@ -1,6 +1,7 @@
 //! Minutes: cross-built binaries, the real model, kill tests.
 
 mod build_glibc;
+mod infra_kill;
 mod model_check;
 mod nas_kill;
 mod nas_sync;
