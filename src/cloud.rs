@@ -4,7 +4,9 @@
 use crate::aliyun::ecs::EcsClient;
 use crate::aliyun::nas_api::NasApiClient;
 use crate::aliyun::oss::{OssClient, OssConfig, SignatureVersion, default_oss_endpoint};
+use crate::aliyun::ram::RamClient;
 use crate::aliyun::rpc;
+use crate::aliyun::sls::SlsClient;
 use crate::aliyun::vpc::VpcClient;
 use crate::aliyun::{AccessKey, ClientOptions, FcClient, default_endpoint};
 use crate::config::Config;
@@ -40,6 +42,8 @@ pub struct Infra {
     pub vpc: Option<VpcClient>,
     pub ecs: Option<EcsClient>,
     pub nas: Option<NasApiClient>,
+    pub ram: Option<RamClient>,
+    pub sls: Option<SlsClient>,
 }
 
 /// Whom to connect to.
@@ -100,6 +104,8 @@ impl Cloud {
                 cfg.endpoints.vpc = Some(info.vpc_endpoint.clone());
                 cfg.endpoints.ecs = Some(info.ecs_endpoint.clone());
                 cfg.endpoints.nas = Some(info.nas_endpoint.clone());
+                cfg.endpoints.ram = Some(info.ram_endpoint.clone());
+                cfg.endpoints.sls = Some(info.sls_endpoint.clone());
                 cfg.region = info.region.clone();
                 let key = AccessKey::new(&info.access_key_id, &info.access_key_secret);
                 (key, info.account_id.clone(), Source::Emulator, Some(*info))
@@ -190,7 +196,26 @@ fn infra_clients(cfg: &Config, key: &AccessKey, emulated: bool) -> Result<Infra,
             NasApiClient::new(&ep, &cfg.region, key.clone(), opts()).map_err(fail("NAS", &ep))
         })
         .transpose()?;
-    Ok(Infra { vpc, ecs, nas })
+    // RAM has one global endpoint; Log Service one per region, named differently.
+    let ram = e
+        .ram
+        .clone()
+        .or_else(|| (!emulated).then(|| "https://ram.aliyuncs.com".to_string()))
+        .map(|ep| RamClient::new(&ep, &cfg.region, key.clone(), opts()).map_err(fail("RAM", &ep)))
+        .transpose()?;
+    let sls = e
+        .sls
+        .clone()
+        .or_else(|| (!emulated).then(|| format!("https://{}.log.aliyuncs.com", cfg.region)))
+        .map(|ep| SlsClient::new(&ep, key.clone(), opts()).map_err(fail("SLS", &ep)))
+        .transpose()?;
+    Ok(Infra {
+        vpc,
+        ecs,
+        nas,
+        ram,
+        sls,
+    })
 }
 
 /// Lifecycle rules of an fcctl-owned staging bucket, one per prefix (OSS refuses overlapping

@@ -126,6 +126,11 @@ impl RamClient {
         self.rpc.endpoint()
     }
 
+    /// State-changing calls made so far.
+    pub fn write_count(&self) -> u64 {
+        self.rpc.write_count()
+    }
+
     /// `EntityNotExist.Role` (404) when there is none.
     pub async fn get_role(&self, role_name: &str) -> Result<Role> {
         let req = RpcRequest::read("GetRole").param("RoleName", role_name);

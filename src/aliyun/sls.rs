@@ -420,6 +420,8 @@ struct Inner {
     direct: bool,
     key: AccessKey,
     opts: ClientOptions,
+    /// Attempts that change state (every method but GET; GetLogs' POST form excluded).
+    writes: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for SlsClient {
@@ -461,8 +463,14 @@ impl SlsClient {
                 direct,
                 key,
                 opts,
+                writes: std::sync::atomic::AtomicU64::new(0),
             }),
         })
+    }
+
+    /// State-changing calls made so far.
+    pub fn write_count(&self) -> u64 {
+        self.inner.writes.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     pub fn endpoint(&self) -> String {
@@ -678,6 +686,11 @@ impl SlsClient {
 
     async fn attempt(&self, c: &Call<'_>, attempt: u32) -> Result<Answer> {
         let inner = &*self.inner;
+        if c.method != Method::GET && c.action != "GetLogs" {
+            inner
+                .writes
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
         let host = match c.project {
             Some(p) => format!("{p}.{}", inner.host),
             None => inner.host.clone(),

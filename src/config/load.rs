@@ -183,7 +183,7 @@ fn env_key_path(name: &str) -> Option<String> {
     let rest = name.strip_prefix("FCCTL_")?;
     // Named like FCCTL_FC_ENDPOINT, but they live in the `endpoints:` map.
     if let Some(product) = rest.strip_suffix("_ENDPOINT")
-        && matches!(product, "VPC" | "ECS" | "NAS")
+        && matches!(product, "VPC" | "ECS" | "NAS" | "RAM" | "SLS")
     {
         return Some(format!("endpoints.{}", product.to_ascii_lowercase()));
     }

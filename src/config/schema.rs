@@ -45,6 +45,10 @@ pub struct Config {
     /// Log service config: `auto`, `none`, or explicit project/logstore.
     #[serde(default)]
     pub log: LogSetting,
+    /// RAM: `auto` makes sure FC's service-linked role exists (what VPC access and log
+    /// delivery use), `none` leaves RAM alone, a role ARN becomes the function's role.
+    #[serde(default)]
+    pub role: RoleSetting,
     #[serde(default)]
     pub trigger: TriggerConfig,
     #[serde(default)]
@@ -70,6 +74,12 @@ pub struct Endpoints {
     pub ecs: Option<String>,
     #[serde(default)]
     pub nas: Option<String>,
+    /// RAM is global (`ram.aliyuncs.com`).
+    #[serde(default)]
+    pub ram: Option<String>,
+    /// Log Service (`<region>.log.aliyuncs.com`).
+    #[serde(default)]
+    pub sls: Option<String>,
 }
 
 /// FC custom runtimes fcctl can target.
@@ -308,6 +318,20 @@ pub enum AutoOrNone {
 impl Default for VpcSetting {
     fn default() -> Self {
         VpcSetting::Auto(AutoKeyword::Auto)
+    }
+}
+
+/// `auto`, `none` or a role ARN (`acs:ram::<account>:role/<name>`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum RoleSetting {
+    Keyword(AutoOrNone),
+    Arn(String),
+}
+
+impl Default for RoleSetting {
+    fn default() -> Self {
+        RoleSetting::Keyword(AutoOrNone::Auto)
     }
 }
 

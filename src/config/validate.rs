@@ -1,6 +1,6 @@
 //! Semantic checks serde cannot express: FC's limits and naming rules.
 
-use super::Config;
+use super::{Config, RoleSetting};
 
 type Invalid = (String, String, Option<String>);
 
@@ -16,6 +16,29 @@ pub fn validate(c: &Config) -> Result<(), Invalid> {
     build_files(c)?;
     storage(c)?;
     routing_and_release(c)?;
+    role(c)?;
+    Ok(())
+}
+
+/// `role:` as an ARN must be one (`acs:ram::<account id>:role/<name>`, the form FC takes).
+fn role(c: &Config) -> Result<(), Invalid> {
+    if let RoleSetting::Arn(arn) = &c.role {
+        let ok = arn
+            .strip_prefix("acs:ram::")
+            .and_then(|r| r.split_once(":role/"))
+            .is_some_and(|(account, name)| {
+                !account.is_empty()
+                    && account.chars().all(|ch| ch.is_ascii_digit())
+                    && !name.is_empty()
+            });
+        if !ok {
+            return Err(invalid(
+                "role",
+                format!("`{arn}` is neither `auto`, `none` nor a RAM role ARN"),
+                Some("write `role: acs:ram::<account id>:role/<name>` (the role's ARN in the RAM console), or `auto`".into()),
+            ));
+        }
+    }
     Ok(())
 }
 

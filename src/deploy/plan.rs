@@ -217,6 +217,10 @@ pub fn desired(
         nas_config: Some(nas_config(cfg)),
         vpc_config: vpc_config(cfg),
         log_config: log_config(cfg),
+        role: match &cfg.role {
+            crate::config::RoleSetting::Arn(arn) => Some(arn.clone()),
+            crate::config::RoleSetting::Keyword(_) => None,
+        },
         ..Default::default()
     };
     let methods = cfg.trigger.method_names();

@@ -25,9 +25,13 @@ use crate::aliyun::nas_api::{
     CreateFileSystem, CreateMountTarget, DEFAULT_VPC_ACCESS_GROUP, FileSystemFilter,
     FileSystemStatus, MountTargetStatus, NasApiClient,
 };
+use crate::aliyun::ram::{FC_SERVICE_LINKED_ROLE, RamClient};
 use crate::aliyun::rpc::Tag;
+use crate::aliyun::sls::{IndexConfig, IndexKey, IndexLine, LogStore, SlsClient};
 use crate::aliyun::vpc::{CreateVSwitch, CreateVpc, Status, VSwitchFilter, VpcClient, VpcFilter};
-use crate::config::{Config, VpcExplicit, VpcSetting};
+use crate::config::{
+    AutoOrNone, Config, LogExplicit, LogSetting, RoleSetting, VpcExplicit, VpcSetting,
+};
 
 /// The NAS fcctl creates: General-purpose (`standard`) NFS, `Capacity` storage — the cheapest
 /// NAS that FC mounts (docs/cloud-facts.md).
@@ -80,6 +84,8 @@ pub struct WriteCalls {
     pub vpc: u64,
     pub ecs: u64,
     pub nas: u64,
+    pub ram: u64,
+    pub sls: u64,
 }
 
 /// Find only (dry runs, `status`), or find-else-create.
@@ -96,6 +102,10 @@ pub struct Apis<'a> {
     pub vpc: Option<&'a VpcClient>,
     pub ecs: Option<&'a EcsClient>,
     pub nas: Option<&'a NasApiClient>,
+    pub ram: Option<&'a RamClient>,
+    pub sls: Option<&'a SlsClient>,
+    /// SLS project names are unique per region across accounts: fcctl's carries the id.
+    pub account_id: &'a str,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -219,7 +229,35 @@ fn api(
 
 /// Does this config ask fcctl to find or create infrastructure?
 pub fn wanted(cfg: &Config) -> bool {
-    vpc_auto(cfg) || nas_auto(cfg)
+    vpc_auto(cfg) || nas_auto(cfg) || log_auto(cfg) || role_auto(cfg)
+}
+
+pub fn log_auto(cfg: &Config) -> bool {
+    cfg.log == LogSetting::Keyword(AutoOrNone::Auto)
+}
+
+/// `role: auto`: FC's service-linked role must exist, since every fcctl function runs in a
+/// VPC (its NAS needs one) and that is what FC reaches the VPC (and delivers logs) with.
+pub fn role_auto(cfg: &Config) -> bool {
+    cfg.role == RoleSetting::Keyword(AutoOrNone::Auto)
+}
+
+/// The logstore fcctl creates in the app's project.
+pub const LOGSTORE: &str = "function-logs";
+/// How long the logstore keeps logs.
+pub const LOG_TTL_DAYS: u32 = 30;
+
+/// `fcctl-<app>-<account id>`: SLS wants 3–63 lower-case letters, digits and hyphens, and
+/// project names are unique per region across all accounts.
+pub fn sls_project_name(app: &str, account_id: &str) -> String {
+    let app: String = app
+        .to_ascii_lowercase()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    let mut name = format!("fcctl-{app}-{account_id}");
+    name.truncate(63);
+    name.trim_end_matches('-').to_string()
 }
 
 pub fn vpc_auto(cfg: &Config) -> bool {
@@ -252,9 +290,6 @@ pub async fn resolve(
         r.ids.vpc_id = Some(v.vpc_id.clone());
         r.ids.vswitch_id = v.vswitch_ids.first().cloned();
         r.ids.security_group_id = Some(v.security_group_id.clone());
-    }
-    if !wanted(cfg) {
-        return Ok(r);
     }
     let tag = Tag::app(&cfg.app);
     let name = resource_name(&cfg.app);
@@ -320,11 +355,33 @@ pub async fn resolve(
         r.ids.nas_file_system_id = fs;
         r.ids.nas_mount_target = mt;
     }
+    if let LogSetting::Explicit(l) = &cfg.log {
+        r.ids.sls_project = Some(l.project.clone());
+        r.ids.sls_logstore = Some(l.logstore.clone());
+    }
+    if log_auto(cfg) {
+        let sls = need(apis.sls, "log: auto", "SLS", "FCCTL_SLS_ENDPOINT")?;
+        let project = sls_project_name(&cfg.app, apis.account_id);
+        if ensure_log(sls, &project, &tag, mode, &mut r, progress).await? {
+            r.ids.sls_project = Some(project);
+            r.ids.sls_logstore = Some(LOGSTORE.into());
+        }
+    }
+    match &cfg.role {
+        RoleSetting::Arn(arn) => r.ids.role_arn = Some(arn.clone()),
+        RoleSetting::Keyword(AutoOrNone::Auto) => {
+            let ram = need(apis.ram, "role: auto", "RAM", "FCCTL_RAM_ENDPOINT")?;
+            r.ids.role_arn = ensure_service_linked_role(ram, mode, &mut r, progress).await?;
+        }
+        RoleSetting::Keyword(AutoOrNone::None) => {}
+    }
     let after = write_counts(&apis);
     r.write_calls = WriteCalls {
         vpc: after.vpc - before.vpc,
         ecs: after.ecs - before.ecs,
         nas: after.nas - before.nas,
+        ram: after.ram - before.ram,
+        sls: after.sls - before.sls,
     };
     Ok(r)
 }
@@ -345,6 +402,12 @@ pub fn apply(cfg: &Config, ids: &InfraIds) -> Config {
     }
     if nas_auto(cfg) {
         out.nas.server_addr = format!("{}:/", id(&ids.nas_mount_target));
+    }
+    if log_auto(cfg) {
+        out.log = LogSetting::Explicit(LogExplicit {
+            project: id(&ids.sls_project),
+            logstore: id(&ids.sls_logstore),
+        });
     }
     out
 }
@@ -374,6 +437,162 @@ fn write_counts(a: &Apis<'_>) -> WriteCalls {
         vpc: a.vpc.map_or(0, VpcClient::write_count),
         ecs: a.ecs.map_or(0, EcsClient::write_count),
         nas: a.nas.map_or(0, NasApiClient::write_count),
+        ram: a.ram.map_or(0, RamClient::write_count),
+        sls: a.sls.map_or(0, SlsClient::write_count),
+    }
+}
+
+/// The app's SLS project (tagged), its logstore and an index the `fcctl logs` queries can use.
+/// Returns whether they exist (after this call, in [`Mode::Ensure`]).
+async fn ensure_log(
+    sls: &SlsClient,
+    project: &str,
+    tag: &Tag,
+    mode: Mode,
+    r: &mut Resolution,
+    progress: &(dyn Fn(String) + Sync),
+) -> Result<bool> {
+    let planning = mode == Mode::Find;
+    match sls.get_project(project).await {
+        Ok(_) => {}
+        Err(e) if e.is_not_found() && planning => {
+            r.would_create.push(planned("sls_project"));
+            r.would_create.push(planned("sls_logstore"));
+            return Ok(false);
+        }
+        Err(e) if e.is_not_found() => {
+            match sls.create_project(project, &description(&tag.value)).await {
+                Ok(()) => {}
+                // A run killed after the create: ours (the name carries the account id).
+                Err(e) if e.is_already_exists() => {}
+                Err(e) => return Err(api("log", "CreateProject")(e)),
+            }
+            progress(format!("created SLS project {project}"));
+            r.created.push(Created {
+                kind: "sls_project",
+                id: project.into(),
+            });
+        }
+        Err(e) => return Err(api("log", "GetProject")(e)),
+    }
+    // CreateProject takes no tags: a run killed between create and tag is healed here.
+    if !planning {
+        let tagged = sls
+            .projects_tagged(std::slice::from_ref(tag))
+            .await
+            .map_err(api("log", "ListTagResources"))?;
+        if !tagged.iter().any(|p| p == project) {
+            sls.tag_project(project, std::slice::from_ref(tag))
+                .await
+                .map_err(api("log", "TagResources"))?;
+        }
+    }
+    match sls.get_logstore(project, LOGSTORE).await {
+        Ok(_) => {}
+        Err(e) if e.is_not_found() && planning => {
+            r.would_create.push(planned("sls_logstore"));
+            return Ok(false);
+        }
+        Err(e) if e.is_not_found() => {
+            match sls
+                .create_logstore(project, &LogStore::new(LOGSTORE, LOG_TTL_DAYS))
+                .await
+            {
+                Ok(()) => {}
+                Err(e) if e.is_already_exists() => {}
+                Err(e) => return Err(api("log", "CreateLogStore")(e)),
+            }
+            r.created.push(Created {
+                kind: "sls_logstore",
+                id: format!("{project}/{LOGSTORE}"),
+            });
+        }
+        Err(e) => return Err(api("log", "GetLogStore")(e)),
+    }
+    match sls.get_index(project, LOGSTORE).await {
+        Ok(_) => {}
+        Err(e) if e.is_not_found() && planning => {}
+        Err(e) if e.is_not_found() => match sls.create_index(project, LOGSTORE, &log_index()).await
+        {
+            Ok(()) => {}
+            Err(e) if e.is_already_exists() => {}
+            Err(e) => return Err(api("log", "CreateIndex")(e)),
+        },
+        Err(e) => return Err(api("log", "GetIndex")(e)),
+    }
+    Ok(true)
+}
+
+/// Full text, plus the fields FC writes with every line (so `fcctl logs --request-id` and
+/// `--instance` are key queries).
+pub fn log_index() -> IndexConfig {
+    let token: Vec<String> = [
+        ",", " ", "'", "\"", ";", "=", "(", ")", "[", "]", "{", "}", "?", "@", "&", "<", ">", "/",
+        ":", "\n", "\t", "\r",
+    ]
+    .iter()
+    .map(|t| t.to_string())
+    .collect();
+    let key = || IndexKey {
+        kind: "text".into(),
+        token: token.clone(),
+        case_sensitive: false,
+        doc_value: true,
+    };
+    IndexConfig {
+        line: Some(IndexLine {
+            token: token.clone(),
+            case_sensitive: false,
+            chn: false,
+        }),
+        keys: [
+            "functionName",
+            "qualifier",
+            "versionId",
+            "instanceId",
+            "requestId",
+            "message",
+        ]
+        .into_iter()
+        .map(|k| (k.to_string(), key()))
+        .collect(),
+    }
+}
+
+/// FC's service-linked role, which FC uses to reach the VPC and to deliver logs; created once
+/// per account (`AliyunServiceRoleForFC`).
+async fn ensure_service_linked_role(
+    ram: &RamClient,
+    mode: Mode,
+    r: &mut Resolution,
+    progress: &(dyn Fn(String) + Sync),
+) -> Result<Option<String>> {
+    match ram.get_role(FC_SERVICE_LINKED_ROLE).await {
+        Ok(role) => Ok(Some(role.arn)),
+        Err(e) if e.is_not_found() && mode == Mode::Find => {
+            r.would_create.push(planned("service_linked_role"));
+            Ok(None)
+        }
+        Err(e) if e.is_not_found() => {
+            let role = match ram
+                .create_service_linked_role(crate::aliyun::ram::FC_SERVICE)
+                .await
+            {
+                Ok(role) => role,
+                Err(e) if e.is_already_exists() => ram
+                    .get_role(FC_SERVICE_LINKED_ROLE)
+                    .await
+                    .map_err(api("ram", "GetRole"))?,
+                Err(e) => return Err(api("ram", "CreateServiceLinkedRole")(e)),
+            };
+            progress(format!("created RAM role {}", role.role_name));
+            r.created.push(Created {
+                kind: "service_linked_role",
+                id: role.arn.clone(),
+            });
+            Ok(Some(role.arn))
+        }
+        Err(e) => Err(api("ram", "GetRole")(e)),
     }
 }
 

@@ -86,6 +86,21 @@ const NAS: &[&str] = &[
     "nas:DeleteMountTarget",
 ];
 
+const LOG: &[&str] = &[
+    "log:GetProject",
+    "log:CreateProject",
+    "log:DeleteProject",
+    "log:TagResources",
+    "log:ListTagResources",
+    "log:GetLogStore",
+    "log:CreateLogStore",
+    "log:GetIndex",
+    "log:CreateIndex",
+    "log:GetLogStoreLogs",
+];
+
+const ROLE: &[&str] = &["ram:GetRole", "ram:CreateServiceLinkedRole"];
+
 /// What `cfg` makes fcctl call, feature by feature.
 pub fn needs(cfg: &Config) -> Vec<Need> {
     let mut out = vec![
@@ -114,6 +129,23 @@ pub fn needs(cfg: &Config) -> Vec<Need> {
         out.push(Need {
             feature: "nas.server_addr: auto",
             actions: NAS.to_vec(),
+        });
+    }
+    if super::log_auto(cfg) {
+        out.push(Need {
+            feature: "log: auto (and `fcctl logs`)",
+            actions: LOG.to_vec(),
+        });
+    } else if matches!(cfg.log, crate::config::LogSetting::Explicit(_)) {
+        out.push(Need {
+            feature: "`fcctl logs`",
+            actions: vec!["log:GetLogStoreLogs"],
+        });
+    }
+    if super::role_auto(cfg) {
+        out.push(Need {
+            feature: "role: auto",
+            actions: ROLE.to_vec(),
         });
     }
     out

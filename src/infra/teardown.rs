@@ -22,6 +22,10 @@ pub struct Tagged {
     pub security_groups: Vec<String>,
     pub vswitches: Vec<String>,
     pub vpcs: Vec<String>,
+    /// The app's SLS project (its name carries the app and the account id).
+    pub sls_project: Option<String>,
+    /// FC's service-linked role, when the account has it (never deleted: account-wide).
+    pub service_linked_role: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -34,6 +38,29 @@ pub struct FileSystemInfo {
 
 /// Lists what carries the app's tag; products without a known endpoint are skipped.
 pub async fn tagged(apis: Apis<'_>, app: &str) -> Result<Tagged> {
+    let mut t = tagged_network(apis, app).await?;
+    if let Some(sls) = apis.sls {
+        let name = super::sls_project_name(app, apis.account_id);
+        match sls.get_project(&name).await {
+            Ok(_) => t.sls_project = Some(name),
+            Err(e) if e.is_not_found() => {}
+            Err(e) => return Err(api("log", "GetProject")(e)),
+        }
+    }
+    if let Some(ram) = apis.ram {
+        match ram
+            .get_role(crate::aliyun::ram::FC_SERVICE_LINKED_ROLE)
+            .await
+        {
+            Ok(role) => t.service_linked_role = Some(role.arn),
+            Err(e) if e.is_not_found() => {}
+            Err(e) => return Err(api("ram", "GetRole")(e)),
+        }
+    }
+    Ok(t)
+}
+
+async fn tagged_network(apis: Apis<'_>, app: &str) -> Result<Tagged> {
     let tag = Tag::app(app);
     let mut t = Tagged::default();
     if let Some(vpc) = apis.vpc {
@@ -198,4 +225,10 @@ pub async fn delete_vswitch(apis: Apis<'_>, id: &str) -> Result<Deleted> {
 pub async fn delete_vpc(apis: Apis<'_>, id: &str) -> Result<Deleted> {
     let vpc = apis.vpc.expect("listed through the VPC API");
     delete_retrying("vpc", "DeleteVpc", || vpc.delete_vpc(id)).await
+}
+
+/// Deletes the app's SLS project with its logstores and logs.
+pub async fn delete_sls_project(apis: Apis<'_>, name: &str) -> Result<Deleted> {
+    let sls = apis.sls.expect("listed through the SLS API");
+    delete_retrying("log", "DeleteProject", || sls.delete_project(name)).await
 }

@@ -24,7 +24,7 @@ use crate::printer::Printer;
 pub struct Resource {
     /// `provision_config`, `custom_domain`, `custom_domain_route`, `trigger`, `alias`,
     /// `version`, `function`, `nas_release`, `oss_objects`, `nas_mount_target`,
-    /// `nas_file_system`, `security_group`, `vswitch`, `vpc` or `bucket`.
+    /// `nas_file_system`, `security_group`, `vswitch`, `vpc`, `sls_project` or `bucket`.
     pub kind: &'static str,
     pub id: String,
 }
@@ -111,6 +111,9 @@ enum Step {
     Vpc {
         id: String,
     },
+    SlsProject {
+        name: String,
+    },
     Bucket {
         name: String,
     },
@@ -152,6 +155,7 @@ impl Step {
             Step::SecurityGroup { id } => one("security_group", id.clone()),
             Step::VSwitch { id } => one("vswitch", id.clone()),
             Step::Vpc { id } => one("vpc", id.clone()),
+            Step::SlsProject { name } => one("sls_project", name.clone()),
             Step::Bucket { name } => one("bucket", name.clone()),
         }
     }
@@ -325,6 +329,18 @@ pub async fn plan(cloud: &Cloud, purge_data: bool) -> anyhow::Result<Plan> {
     );
     steps.extend(tagged.vswitches.into_iter().map(|id| Step::VSwitch { id }));
     steps.extend(tagged.vpcs.into_iter().map(|id| Step::Vpc { id }));
+    if let Some(name) = tagged.sls_project {
+        steps.push(Step::SlsProject { name });
+    }
+    if let Some(arn) = tagged.service_linked_role {
+        kept.push(Kept {
+            kind: "service_linked_role",
+            id: arn,
+            reason: "FC's service-linked role serves every function of the account (VPC access, \
+                     log delivery); it costs nothing"
+                .into(),
+        });
+    }
 
     let prefix = format!("{}/", cfg.oss_prefix());
     let bucket = cloud.oss.bucket().to_string();
@@ -453,6 +469,11 @@ pub async fn execute(cloud: &Cloud, plan: Plan, out: &Printer) -> anyhow::Result
             Step::Vpc { id } => {
                 infra_outcome(teardown::delete_vpc(apis, id).await, &what, &mut kept)?
             }
+            Step::SlsProject { name } => infra_outcome(
+                teardown::delete_sls_project(apis, name).await,
+                &what,
+                &mut kept,
+            )?,
             Step::Bucket { name } => match cloud.oss.delete_bucket().await {
                 Ok(()) => {}
                 // Incomplete multipart uploads (of any app) count as content on OSS.

@@ -18,6 +18,9 @@ pub fn apis(cloud: &Cloud) -> Apis<'_> {
         vpc: cloud.infra.vpc.as_ref(),
         ecs: cloud.infra.ecs.as_ref(),
         nas: cloud.infra.nas.as_ref(),
+        ram: cloud.infra.ram.as_ref(),
+        sls: cloud.infra.sls.as_ref(),
+        account_id: &cloud.account_id,
     }
 }
 

@@ -115,6 +115,7 @@ fn destroy_removes_the_release_chain_keeps_nas_data_and_reruns_as_a_noop() {
             "security_group",
             "vswitch",
             "vpc",
+            "sls_project",
             "oss_objects",
             "bucket"
         ],
@@ -176,6 +177,10 @@ fn destroy_removes_the_release_chain_keeps_nas_data_and_reruns_as_a_noop() {
             && k["id"] == fs
             && k["reason"].as_str().unwrap().contains("GiB-month")),
         "{r}"
+    );
+    assert!(
+        kept.iter().any(|k| k["kind"] == "service_linked_role"),
+        "the account-wide role stays: {r}"
     );
 
     // A re-run finds nothing to delete and succeeds.

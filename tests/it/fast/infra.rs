@@ -64,7 +64,10 @@ fn auto_infra_is_created_once_then_found_by_tag_even_without_target() {
             "vswitch",
             "security_group",
             "nas_file_system",
-            "nas_mount_target"
+            "nas_mount_target",
+            "sls_project",
+            "sls_logstore",
+            "service_linked_role"
         ],
         "{plan}"
     );
@@ -82,13 +85,21 @@ fn auto_infra_is_created_once_then_found_by_tag_even_without_target() {
             "vswitch",
             "security_group",
             "nas_file_system",
-            "nas_mount_target"
+            "nas_mount_target",
+            "sls_project",
+            "sls_logstore",
+            "service_linked_role"
         ],
         "{first}"
     );
+    // SLS: CreateProject, TagResources, CreateLogStore, CreateIndex.
     assert_eq!(
         first["infra"]["write_calls"],
-        serde_json::json!({"vpc": 2, "ecs": 1, "nas": 2}),
+        serde_json::json!({"vpc": 2, "ecs": 1, "nas": 2, "ram": 1, "sls": 4}),
+        "{first}"
+    );
+    assert_eq!(
+        first["infra"]["ids"]["sls_project"], "fcctl-cat-dog-1234567890123456",
         "{first}"
     );
     let ids = first["infra"]["ids"].clone();
@@ -107,7 +118,7 @@ fn auto_infra_is_created_once_then_found_by_tag_even_without_target() {
     assert!(created_kinds(&second).is_empty(), "{second}");
     assert_eq!(
         second["infra"]["write_calls"],
-        serde_json::json!({"vpc": 0, "ecs": 0, "nas": 0}),
+        serde_json::json!({"vpc": 0, "ecs": 0, "nas": 0, "ram": 0, "sls": 0}),
         "{second}"
     );
     assert_eq!(second["infra"]["ids"], ids);

@@ -260,6 +260,8 @@ impl TestProject {
             .env("FCCTL_VPC_ENDPOINT", &self.info.vpc_endpoint)
             .env("FCCTL_ECS_ENDPOINT", &self.info.ecs_endpoint)
             .env("FCCTL_NAS_ENDPOINT", &self.info.nas_endpoint)
+            .env("FCCTL_RAM_ENDPOINT", &self.info.ram_endpoint)
+            .env("FCCTL_SLS_ENDPOINT", &self.info.sls_endpoint)
             .env("ALIBABA_CLOUD_ACCESS_KEY_ID", &self.info.access_key_id)
             .env(
                 "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
