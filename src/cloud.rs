@@ -31,8 +31,10 @@ pub struct Cloud {
     pub key: AccessKey,
     /// The local emulator, with `--local`.
     pub local: Option<local::Info>,
-    /// Talking to an emulator (`--local`, or an endpoint override on loopback): `auto` NAS,
-    /// VPC and domain settings are then served locally instead of refused.
+    /// Talking to an emulator (`--local`, or an endpoint override on loopback): endpoints left
+    /// unset get no public default (the emulator's keys must never reach the real cloud).
+    /// Everything else follows the cloud's rules; only `--local` (`local`) serves
+    /// `custom_domain.name: auto` on a local name.
     pub emulated: bool,
 }
 

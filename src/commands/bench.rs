@@ -67,7 +67,7 @@ async fn target(cloud: Option<&Cloud>, a: &BenchArgs) -> anyhow::Result<(String,
     }
     let cloud = cloud.context("internal: a bench without --url connects to the cloud first")?;
     if a.host.is_some() {
-        let dn = domain_name(&cloud.cfg, cloud.emulated).context(
+        let dn = domain_name(&cloud.cfg, cloud.local.is_some()).context(
             "--host needs a custom domain: this project has none (disabled, or `auto` on the \
              cloud); pass --url too, or set custom_domain.name",
         )?;

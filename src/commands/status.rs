@@ -200,7 +200,7 @@ pub async fn execute(cloud: &Cloud) -> anyhow::Result<StatusReport> {
         Err(e) => return Err(e.into()),
     };
     let mut custom_domain = None;
-    if let Some(dn) = domain_name(&cloud.cfg, cloud.emulated) {
+    if let Some(dn) = domain_name(&cloud.cfg, cloud.local.is_some()) {
         match cloud.fc.get_custom_domain(&dn).await {
             Ok(d) => {
                 let route = d

@@ -49,7 +49,7 @@ pub async fn execute(
         &cloud.cfg,
         state.release_id.as_deref(),
         &built.code_zip_crc64,
-        cloud.emulated,
+        cloud.local.is_some(),
     )?;
     let writes_before = cloud.fc.write_count();
     let current = plan::current(&cloud.fc, &desired).await?;
@@ -82,7 +82,7 @@ pub async fn execute(
         release_id: state.release_id.unwrap_or_default(),
         write_calls: cloud.fc.write_count() - writes_before,
         infra: None,
-        domain_advice: plan::domain_advice(&cloud.cfg, cloud.emulated, &cloud.account_id),
+        domain_advice: plan::domain_advice(&cloud.cfg, cloud.local.is_some(), &cloud.account_id),
     })
 }
 

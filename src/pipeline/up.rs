@@ -347,7 +347,7 @@ pub async fn execute(
         domain_url,
         domain_advice: crate::deploy::plan::domain_advice(
             &cloud.cfg,
-            cloud.emulated,
+            cloud.local.is_some(),
             &cloud.account_id,
         ),
         alias: alias_name,
@@ -570,7 +570,7 @@ async fn routes(cloud: &Cloud) -> anyhow::Result<(String, String, String)> {
         .http_trigger
         .and_then(|h| h.url_internet)
         .context("the HTTP trigger has no public URL")?;
-    let Some(name) = domain_name(cfg, cloud.emulated) else {
+    let Some(name) = domain_name(cfg, cloud.local.is_some()) else {
         return Ok((url, String::new(), String::new()));
     };
     let domain_url = match &cloud.local {
