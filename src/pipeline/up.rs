@@ -212,18 +212,12 @@ pub async fn execute(
     let resolved = step!(
         "infra",
         infra::ensure(project, cloud, printer, false),
-        |r: &crate::infra::Resolution| if r.created.is_empty() {
-            "nothing to create".to_string()
-        } else {
-            format!(
-                "created {}",
-                r.created
-                    .iter()
-                    .map(|c| c.id.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
-        }
+        // The journal keeps the ids (what a rerun finds by tag, for a human reading it).
+        |r: &crate::infra::Resolution| format!(
+            "{} created; ids {}",
+            r.created.len(),
+            serde_json::to_string(&r.ids).unwrap_or_default()
+        )
     );
     let cloud = &*cloud;
     let cfg = &cloud.cfg;
