@@ -95,27 +95,44 @@ fn warn_isolation(ctx: &Ctx, info: &local::Info) {
 }
 
 fn describe(info: &local::Info) -> String {
+    let i = info;
     format!(
-        "fcctl local emulator (pid {})\n  FC endpoint:     {}\n  OSS endpoint:    {}\n  custom domains:  {} (send Host: <domain>)\n  VPC endpoint:    {}\n  ECS endpoint:    {}\n  NAS endpoint:    {}\n  RAM endpoint:    {}\n  account id:      {}\n  region:          {}\n  access key id:   {}\n  access secret:   {}\n  NAS dir:         {} (= /mnt/auto inside functions)\n  data dir:        {}\n\nUse it from another shell with --local, or export:\n  FCCTL_FC_ENDPOINT={} FCCTL_OSS_ENDPOINT={}\n  ALIBABA_CLOUD_ACCESS_KEY_ID={} ALIBABA_CLOUD_ACCESS_KEY_SECRET={} ALIBABA_CLOUD_ACCOUNT_ID={}",
-        info.pid,
-        info.fc_endpoint,
-        info.oss_endpoint,
-        info.domain_endpoint,
-        info.vpc_endpoint,
-        info.ecs_endpoint,
-        info.nas_endpoint,
-        info.ram_endpoint,
-        info.account_id,
-        info.region,
-        info.access_key_id,
-        info.access_key_secret,
-        info.nas_dir.display(),
-        info.data_dir.display(),
-        info.fc_endpoint,
-        info.oss_endpoint,
-        info.access_key_id,
-        info.access_key_secret,
-        info.account_id,
+        "fcctl local emulator (pid {pid})
+  FC endpoint:     {fc}
+  OSS endpoint:    {oss}
+  custom domains:  {dom} (send Host: <domain>)
+  VPC endpoint:    {vpc}
+  ECS endpoint:    {ecs}
+  NAS endpoint:    {nas}
+  RAM endpoint:    {ram}
+  SLS endpoint:    {sls}
+  account id:      {acc}
+  region:          {region}
+  access key id:   {kid}
+  access secret:   {secret}
+  NAS dir:         {nas_dir} (shared NAS for explicit server addresses; file systems made through the NAS API live in the data dir)
+  data dir:        {data}
+
+Use it from another shell with --local, or export (the cloud code path):
+  FCCTL_FC_ENDPOINT={fc} FCCTL_OSS_ENDPOINT={oss}
+  FCCTL_VPC_ENDPOINT={vpc} FCCTL_ECS_ENDPOINT={ecs} FCCTL_NAS_ENDPOINT={nas}
+  FCCTL_RAM_ENDPOINT={ram} FCCTL_SLS_ENDPOINT={sls}
+  ALIBABA_CLOUD_ACCESS_KEY_ID={kid} ALIBABA_CLOUD_ACCESS_KEY_SECRET={secret} ALIBABA_CLOUD_ACCOUNT_ID={acc}",
+        pid = i.pid,
+        fc = i.fc_endpoint,
+        oss = i.oss_endpoint,
+        dom = i.domain_endpoint,
+        vpc = i.vpc_endpoint,
+        ecs = i.ecs_endpoint,
+        nas = i.nas_endpoint,
+        ram = i.ram_endpoint,
+        sls = i.sls_endpoint,
+        acc = i.account_id,
+        region = i.region,
+        kid = i.access_key_id,
+        secret = i.access_key_secret,
+        nas_dir = i.nas_dir.display(),
+        data = i.data_dir.display(),
     )
 }
 
