@@ -87,7 +87,10 @@ fn post_for_request_id(url: &str, host: Option<&str>) -> String {
         .output()
         .unwrap();
     let answer = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(answer.lines().next().is_some_and(|l| l.contains(" 200")), "{answer}");
+    assert!(
+        answer.lines().next().is_some_and(|l| l.contains(" 200")),
+        "{answer}"
+    );
     answer
         .lines()
         .find_map(|l| {
