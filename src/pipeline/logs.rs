@@ -456,44 +456,63 @@ pub async fn request_lines(
     recent(&sls, &at, &filter, since, now_unix() + 1, 50).await
 }
 
-/// The newest failed `/initialize` of `version` since `since`: FC's `FC Initialize End …
-/// Error:` line, with the lines its request printed before it.
+/// A failed `/initialize`, as `status` shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct InitializeFailure {
+    pub time: String,
+    pub version: Option<String>,
+    pub request_id: Option<String>,
+    pub instance_id: Option<String>,
+    /// The cause as logged (FC's `Error:` text, or the function's own message).
+    pub cause: String,
+}
+
+impl InitializeFailure {
+    /// FC's platform line (`FC Initialize End RequestId: …, Error: …`) or the function's own
+    /// `initialize` line at level error.
+    fn of(l: &LogLine) -> Option<InitializeFailure> {
+        let cause = if let Some(f) = &l.fields {
+            let own = f.get("event").and_then(Value::as_str) == Some("initialize")
+                && f.get("level").and_then(Value::as_str) == Some("error");
+            if !own {
+                return None;
+            }
+            f.get("message")
+                .or_else(|| f.get("error"))
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string()
+        } else {
+            let (_, cause) = l
+                .message
+                .split_once("FC Initialize End")
+                .and_then(|(_, rest)| rest.split_once("Error:"))?;
+            cause.trim().to_string()
+        };
+        Some(InitializeFailure {
+            time: l.time.clone(),
+            version: l.version.clone(),
+            request_id: l.request_id.clone(),
+            instance_id: l.instance_id.clone(),
+            cause,
+        })
+    }
+}
+
+/// The newest failed `/initialize` of `version` (or a qualifier) since `since`.
 pub async fn last_initialize_failure(
     cloud: &Cloud,
     version: &str,
     since: i64,
-) -> Result<Option<Vec<LogLine>>, LogsError> {
+) -> Result<Option<InitializeFailure>, LogsError> {
     let (sls, at) = locate(cloud).await?;
     let filter = Filter {
         qualifier: Some(version.to_string()),
-        grep: Some("FC Initialize End".into()),
+        grep: Some("initialize".into()),
         ..Filter::default()
     };
-    let to = now_unix() + 1;
-    let hits = recent(&sls, &at, &filter, since, to, 20).await?;
-    let Some(last) = hits.iter().rev().find(|l| l.message.contains("Error:")) else {
-        return Ok(None);
-    };
-    let Some(rid) = last.request_id.clone() else {
-        return Ok(Some(vec![last.clone()]));
-    };
-    let lines = recent(
-        &sls,
-        &at,
-        &Filter {
-            request_id: Some(rid),
-            ..Filter::default()
-        },
-        last.unix - 600,
-        to,
-        20,
-    )
-    .await?;
-    Ok(Some(if lines.is_empty() {
-        vec![last.clone()]
-    } else {
-        lines
-    }))
+    let hits = recent(&sls, &at, &filter, since, now_unix() + 1, 100).await?;
+    Ok(hits.iter().rev().find_map(InitializeFailure::of))
 }
 
 #[cfg(test)]
@@ -580,6 +599,32 @@ mod tests {
         assert!(!line("1-abd", "c-0123456789", "prod", "say \"hi\"").passes(&f));
         assert!(!line("1-abc", "c-9", "prod", "say \"hi\"").passes(&f));
         assert!(!line("1-abc", "c-0123456789", "LATEST", "say \"hi\"").passes(&f));
+    }
+
+    #[test]
+    fn initialize_failures_are_fc_platform_lines_or_the_functions_own() {
+        let l = |m: &str| {
+            LogLine::from_entry(&entry(
+                1,
+                &[("requestId", "1-i"), ("versionId", "2"), ("message", m)],
+            ))
+        };
+        let fc = InitializeFailure::of(&l(
+            "FC Initialize End RequestId: 1-i, Error: initializer returned 500: model load failed",
+        ))
+        .unwrap();
+        assert_eq!(fc.cause, "initializer returned 500: model load failed");
+        assert_eq!(
+            (fc.request_id.as_deref(), fc.version.as_deref()),
+            (Some("1-i"), Some("2"))
+        );
+        let own = InitializeFailure::of(&l(
+            r#"{"event":"initialize","level":"error","status":503,"message":"sha256 mismatch"}"#,
+        ))
+        .unwrap();
+        assert_eq!(own.cause, "sha256 mismatch");
+        assert!(InitializeFailure::of(&l("FC Initialize End RequestId: 1-i")).is_none());
+        assert!(InitializeFailure::of(&l(r#"{"event":"initialize","level":"info"}"#)).is_none());
     }
 
     #[test]

@@ -149,6 +149,19 @@ fn a_request_id_leads_to_its_lines_follow_is_live_and_logs_survive_a_restart() {
     );
     assert!(access["inference_ms"].as_f64().is_some(), "{access}");
 
+    // invoke prints its request id, and its log tail (x-fc-log-type: Tail) on stderr.
+    let inv = p.fcctl(&["invoke", "fcctl.yaml", "--json"]);
+    assert!(inv.status.success(), "{}", text(&inv));
+    let v: serde_json::Value = serde_json::from_slice(&inv.stdout).unwrap();
+    let inv_rid = v["request_id"].as_str().unwrap().to_string();
+    let err = String::from_utf8_lossy(&inv.stderr);
+    assert!(err.contains(&format!("log of request {inv_rid}:")), "{err}");
+    assert!(
+        err.contains(&format!("\"request_id\": \"{inv_rid}\""))
+            && err.contains("\"path\": \"/invoke\""),
+        "the access line of that request: {err}"
+    );
+
     // The lifecycle line names no request; --instance takes the start of an id.
     let all = json_lines(&p, &["logs", "--since", "5m", "--json"]);
     let start = all
@@ -240,7 +253,12 @@ fn an_initialize_failure_and_its_cause_are_in_the_logs() {
     p.json(&["publish", "--json"]);
     p.json(&["alias", "--version", "1", "--json"]);
     let inv = p.fcctl(&["invoke", "fcctl.yaml"]);
-    assert!(!inv.status.success(), "{}", text(&inv));
+    assert_eq!(inv.status.code(), Some(3), "{}", text(&inv));
+    assert!(
+        text(&inv).contains("hint: its log lines: fcctl logs --request-id 1-"),
+        "{}",
+        text(&inv)
+    );
     let lines = json_lines(&p, &["logs", "--grep", "initialize end", "--json"]);
     let l = lines
         .iter()
@@ -253,6 +271,25 @@ fn an_initialize_failure_and_its_cause_are_in_the_logs() {
         .unwrap_or_else(|| panic!("no /initialize failure in {lines:?}"));
     assert!(l["request_id"].as_str().unwrap().starts_with("1-"), "{l}");
     assert_eq!(l["qualifier"], "prod", "{l}");
+
+    // status names the live version's failed /initialize and its cause.
+    let st = p.json(&["status", "--json"]);
+    let f = &st["last_initialize_failure"];
+    assert_eq!(f["version"], "1", "{st}");
+    assert_eq!(f["request_id"], l["request_id"], "{st}");
+    assert!(
+        f["cause"]
+            .as_str()
+            .unwrap()
+            .contains("model load failed: sha256 mismatch"),
+        "{st}"
+    );
+    let human = p.fcctl(&["status"]);
+    assert!(
+        text(&human).contains("/initialize of version 1 failed at"),
+        "{}",
+        text(&human)
+    );
 }
 
 #[test]
