@@ -41,6 +41,7 @@ pub struct Instance {
 }
 
 impl Instance {
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         id: String,
         port: u16,

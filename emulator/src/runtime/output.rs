@@ -141,10 +141,7 @@ impl Capture {
         let st_ref = &mut *st;
         for (stream, pipe) in [(&mut st_ref.out, &self.out), (&mut st_ref.err, &self.err)] {
             let mut buf = [0u8; 16 << 10];
-            loop {
-                let Some(p) = pipe.as_ref().filter(|_| stream.open) else {
-                    break;
-                };
+            while let Some(p) = pipe.as_ref().filter(|_| stream.open) {
                 match p.try_read(&mut buf) {
                     Ok(0) => {
                         stream.open = false;
