@@ -88,6 +88,8 @@ pub enum Command {
     Invoke(InvokeArgs),
     /// Load-test the deployed endpoint and write a report.
     Bench(BenchArgs),
+    /// Show the function's logs (from its Log Service logstore), or follow them.
+    Logs(LogsArgs),
     /// Build, sync, deploy, publish, alias, provision and smoke-test in one go.
     Up(UpArgs),
     /// Remove what fcctl created for this app (NAS data is kept unless --purge-data).
@@ -313,6 +315,35 @@ pub struct InvokeArgs {
     /// Version or alias (default: release.alias).
     #[arg(long)]
     pub qualifier: Option<String>,
+}
+
+/// `fcctl logs`.
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// Keep printing new lines as they arrive (Ctrl-C to stop).
+    #[arg(short, long, conflicts_with = "until")]
+    pub follow: bool,
+    /// From this long ago (30s, 10m, 2h, 1d) or this RFC 3339 time.
+    #[arg(long, default_value = "1h")]
+    pub since: String,
+    /// Until this long ago or this RFC 3339 time (default: now).
+    #[arg(long)]
+    pub until: Option<String>,
+    /// Only the lines of this request (the `x-fc-request-id` of its answer).
+    #[arg(long)]
+    pub request_id: Option<String>,
+    /// Only this instance (its id or the start of it).
+    #[arg(long)]
+    pub instance: Option<String>,
+    /// Only this alias or version.
+    #[arg(long)]
+    pub qualifier: Option<String>,
+    /// Only lines containing this text (case-insensitive).
+    #[arg(long)]
+    pub grep: Option<String>,
+    /// At most this many lines (the newest), before following.
+    #[arg(long, default_value_t = 100)]
+    pub limit: usize,
 }
 
 /// `fcctl bench`.

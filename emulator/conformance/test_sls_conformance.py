@@ -170,3 +170,81 @@ def test_sls_logs_survive_a_restart_and_deny_names_the_action():
     finally:
         stop(p)
         shutil.rmtree(data, ignore_errors=True)
+
+
+LOGGING_SERVER_PY = r'''
+import http.server, json, os, sys, socketserver
+port = int(os.environ["FC_CUSTOM_LISTEN_PORT"])
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def do_POST(self):
+        n = int(self.headers.get("content-length") or 0)
+        self.rfile.read(n)
+        rid = self.headers.get("x-fc-request-id")
+        sys.stdout.write(json.dumps({"request_id": rid, "msg": "conformance says hello"}) + "\n")
+        sys.stdout.flush()
+        b = b"{}"
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(b)))
+        self.end_headers()
+        self.wfile.write(b)
+    def log_message(self, *a):
+        pass
+class S(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+S(("0.0.0.0", port), H).serve_forever()
+'''
+
+
+def test_function_output_reaches_the_logstore_and_the_sdks_read_it(emulator):
+    """What an instance prints is in its logConfig logstore (read with the SLS SDK), and
+    InvokeFunction with x-fc-log-type: Tail answers the request's lines (FC SDK)."""
+    import base64
+    import io
+    import zipfile
+
+    from alibabacloud_fc20230330 import models as fc
+    from darabonba.runtime import RuntimeOptions
+    from test_sdk_conformance import fc_client
+
+    c = sls_client(emulator)
+    project, store = "fcctl-fn-logs", "function-logs"
+    c.create_project(project, "function logs")
+    c.create_logstore(project, store, ttl=7, shard_count=1)
+    c.create_index(project, store, IndexConfig(line_config=IndexLineConfig(token_list=TOKENS),
+                                               key_config_list={"requestId": IndexKeyConfig(token_list=TOKENS)}))
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        info = zipfile.ZipInfo("server.py")
+        info.external_attr = 0o755 << 16
+        z.writestr(info, LOGGING_SERVER_PY)
+    f = fc_client(emulator)
+    name = "conformance-logs"
+    f.create_function(fc.CreateFunctionRequest(body=fc.CreateFunctionInput(
+        function_name=name, runtime="custom.debian12", handler="index.handler",
+        code=fc.InputCodeLocation(zip_file=base64.b64encode(buf.getvalue()).decode()),
+        memory_size=512, cpu=0.5, timeout=30,
+        custom_runtime_config=fc.CustomRuntimeConfig(command=["python3"], args=["/code/server.py"], port=9000),
+        log_config=fc.LogConfig(project=project, logstore=store, enable_request_metrics=True),
+    )))
+    inv = f.invoke_function_with_options(name, fc.InvokeFunctionRequest(body=io.BytesIO(b"x")),
+                                         fc.InvokeFunctionHeaders(x_fc_invocation_type="Sync", x_fc_log_type="Tail"),
+                                         RuntimeOptions())
+    assert inv.status_code == 200
+    rid = inv.headers["x-fc-request-id"]
+    tail = base64.b64decode(inv.headers["x-fc-log-result"]).decode()
+    assert json.loads(tail.splitlines()[-1]) == {"request_id": rid, "msg": "conformance says hello"}
+
+    now = int(time.time())
+    for v2 in (False, True):
+        c._get_logs_v2_enabled = v2
+        r = c.get_logs(GetLogsRequest(project, store, now - 60, now + 5, topic="FCLogs:" + name,
+                                      query='requestId: "%s"' % rid))
+        rows = [l.get_contents() for l in r.get_logs()]
+        assert len(rows) == 1, rows
+        assert rows[0]["functionName"] == name and rows[0]["qualifier"] == "LATEST"
+        assert rows[0]["instanceID"] == inv.headers["x-fc-instance-id"]
+        assert json.loads(rows[0]["message"])["msg"] == "conformance says hello"

@@ -124,7 +124,7 @@ async fn invoke_http(
         ));
     }
     let req = http::Request::from_parts(parts, Body::from(body));
-    ctx.runtime.forward(&target, req, rid).await
+    ctx.runtime.forward(&target, req, rid, false).await
 }
 
 async fn trigger_handler(

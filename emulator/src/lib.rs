@@ -120,7 +120,7 @@ impl Emulator {
             .map_err(io_err(format!("creating {}", nas_dir.display())))?;
         let nas_dir = std::fs::canonicalize(&nas_dir).map_err(io_err("resolving nas dir"))?;
         let store = state::Store::load(&data_dir)?;
-        let sls_store = sls_store::Store::open(&data_dir)?;
+        let sls_store = Arc::new(sls_store::Store::open(&data_dir)?);
 
         let (p_fc, p_oss, p_dom) = if cfg.port == 0 {
             (0, 0, 0)
@@ -154,7 +154,8 @@ impl Emulator {
         };
         let mut cfg2 = cfg.clone();
         cfg2.data_dir = data_dir.clone();
-        let runtime = Arc::new(runtime::Runtime::new(&cfg2, &data_dir, &nas_dir).await);
+        let runtime =
+            Arc::new(runtime::Runtime::new(&cfg2, &data_dir, &nas_dir, sls_store.clone()).await);
         let info = Info {
             fc_endpoint: url(&l_fc)?,
             oss_endpoint: url(&l_oss)?,
@@ -187,7 +188,7 @@ impl Emulator {
                 ),
                 None => None,
             },
-            sls: Arc::new(sls_store),
+            sls: sls_store,
         });
         let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
         let mut servers = Vec::new();

@@ -1,6 +1,7 @@
 //! fcctl-function: the cat/dog inference server fcctl deploys as an FC3 custom-runtime
 //! function. See `function/README.md`.
 
+pub mod events;
 #[doc(hidden)]
 pub mod fuzz;
 pub mod manifest;

@@ -15,8 +15,9 @@ fn main() -> anyhow::Result<()> {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or_else(|| {
+            // Quiet: the structured lines on stdout (`events`) are the log; RUST_LOG raises this.
             tracing_subscriber::filter::Targets::new()
-                .with_default(tracing_subscriber::filter::LevelFilter::INFO)
+                .with_default(tracing_subscriber::filter::LevelFilter::WARN)
         });
     tracing_subscriber::registry()
         .with(
@@ -53,7 +54,13 @@ fn main() -> anyhow::Result<()> {
         .context("cannot start the tokio runtime")?;
     rt.block_on(async move {
         let state = AppState::new(config);
-        tracing::info!(instance = %state.config.instance_id, model_dir = %state.config.model_dir.display(), port, "starting");
+        fcctl_function::events::emit(
+            "start",
+            None,
+            serde_json::json!({"instance_id": state.config.instance_id, "version": state.config.version,
+                               "model_dir": state.config.model_dir.display().to_string(),
+                               "port": port, "eager_load": eager}),
+        );
         if eager {
             let s = state.clone();
             tokio::spawn(async move {
@@ -71,7 +78,7 @@ fn main() -> anyhow::Result<()> {
                     _ = tokio::signal::ctrl_c() => {},
                     _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending::<()>().await } } => {},
                 }
-                tracing::info!("shutting down");
+                fcctl_function::events::emit("shutdown", None, serde_json::json!({}));
             })
             .await
             .context("server error")

@@ -156,6 +156,8 @@ pub struct Classifier {
     classes: Vec<String>,
     pub limits: DecodeLimits,
     pub load_ms: f64,
+    /// Where the load's time went, ms: (phase, ms) in order (the lifecycle log line).
+    pub phases: Vec<(&'static str, f64)>,
     /// Whether the optimised-graph cache was used for this load.
     pub optimized_cache: OptimizedCache,
 }
@@ -331,7 +333,12 @@ impl Classifier {
                 message: "panicked".into(),
             })
         })?;
+        let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
+        let runtime_ms = ms(t0.elapsed());
+        let t1 = Instant::now();
         let built = build_session(env, &manifest, &onnx_path, cache_dir);
+        let session_ms = ms(t1.elapsed());
+        let t2 = Instant::now();
         if let (Some(expected), Some(h)) = (expected, hasher) {
             let actual = h.join().unwrap_or_else(|_| {
                 Err(LoadError::ReadModel {
@@ -347,6 +354,7 @@ impl Classifier {
                 });
             }
         }
+        let hash_wait_ms = ms(t2.elapsed());
         let (session, cache) = built?;
         let input_name = match &manifest.input.name {
             Some(n) => n.clone(),
@@ -388,7 +396,12 @@ impl Classifier {
             input_name,
             classes,
             limits,
-            load_ms: t0.elapsed().as_secs_f64() * 1e3,
+            load_ms: ms(t0.elapsed()),
+            phases: vec![
+                ("runtime_ms", runtime_ms),
+                ("session_ms", session_ms),
+                ("hash_wait_ms", hash_wait_ms),
+            ],
             optimized_cache: cache,
         })
     }

@@ -112,13 +112,33 @@ impl AppState {
                 .map_err(|e| ApiError::internal(format!("model loader crashed: {e}")))?;
                 match res {
                     Ok(c) => {
-                        tracing::info!(model = %c.manifest.name, load_ms = c.load_ms, optimized_cache = ?c.optimized_cache, "model loaded");
+                        let phases: serde_json::Map<String, serde_json::Value> = c
+                            .phases
+                            .iter()
+                            .map(|(k, v)| ((*k).to_string(), json!(round_ms(*v))))
+                            .collect();
+                        crate::events::emit(
+                            "model_load",
+                            None,
+                            json!({"instance_id": me.config.instance_id, "model": c.manifest.name,
+                                   "load_ms": round_ms(c.load_ms), "phases": phases,
+                                   "optimized_cache": format!("{:?}", c.optimized_cache)}),
+                        );
                         me.loaded.store(true, Ordering::Release);
                         Ok(Arc::new(c))
                     }
                     Err(e) => {
-                        tracing::error!(error = %e, "model load failed");
-                        Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "model_unavailable", e.to_string()))
+                        crate::events::emit(
+                            "model_load",
+                            None,
+                            json!({"instance_id": me.config.instance_id, "level": "error",
+                                   "error": e.to_string()}),
+                        );
+                        Err(ApiError::new(
+                            StatusCode::SERVICE_UNAVAILABLE,
+                            "model_unavailable",
+                            e.to_string(),
+                        ))
                     }
                 }
             })
@@ -160,12 +180,96 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (
+        let outcome = Outcome {
+            error: Some((self.code, self.message.clone())),
+            ..Outcome::default()
+        };
+        let mut r = (
             self.status,
             axum::Json(json!({"error": self.code, "message": self.message})),
         )
-            .into_response()
+            .into_response();
+        r.extensions_mut().insert(outcome);
+        r
     }
+}
+
+/// What a handler tells the access line about its request (a response extension).
+#[derive(Debug, Clone, Default)]
+pub struct Outcome {
+    pub label: Option<&'static str>,
+    pub timings: Option<crate::model::Timings>,
+    pub error: Option<(&'static str, String)>,
+}
+
+impl Outcome {
+    fn of(p: &Prediction) -> Outcome {
+        Outcome {
+            label: Some(p.label),
+            timings: Some(p.timings),
+            error: None,
+        }
+    }
+}
+
+fn round_ms(ms: f64) -> f64 {
+    (ms * 100.0).round() / 100.0
+}
+
+fn request_id(h: &HeaderMap) -> Option<String> {
+    h.get("x-fc-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty())
+        .map(String::from)
+}
+
+/// The access line: one per request, after its answer is ready (so the line is in the
+/// log before the answer leaves). `/initialize` and `/pre-stop` write lifecycle lines
+/// instead.
+async fn access_log(
+    State(state): State<Shared>,
+    req: Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let t0 = Instant::now();
+    let method = req.method().to_string();
+    let path = req.uri().path().to_string();
+    let rid = request_id(req.headers());
+    let bytes_in = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let resp = next.run(req).await;
+    if path == "/initialize" || path == "/pre-stop" {
+        return resp;
+    }
+    let status = resp.status().as_u16();
+    let o = resp
+        .extensions()
+        .get::<Outcome>()
+        .cloned()
+        .unwrap_or_default();
+    let mut f = json!({
+        "instance_id": state.config.instance_id, "version": state.config.version,
+        "method": method, "path": path, "status": status, "bytes_in": bytes_in,
+        "ms": round_ms(t0.elapsed().as_secs_f64() * 1e3),
+    });
+    if let Some(t) = o.timings {
+        f["decode_ms"] = json!(round_ms(t.decode_ms));
+        f["resize_ms"] = json!(round_ms(t.resize_ms));
+        f["inference_ms"] = json!(round_ms(t.infer_ms));
+    }
+    if let Some(l) = o.label {
+        f["label"] = json!(l);
+    }
+    if let Some((code, message)) = o.error {
+        f["error"] = json!(code);
+        f["message"] = json!(message);
+    }
+    f["level"] = json!(if status >= 500 { "error" } else { "info" });
+    crate::events::emit("request", rid.as_deref(), f);
+    resp
 }
 
 impl From<ClassifyError> for ApiError {
@@ -204,6 +308,10 @@ pub fn router(state: Shared) -> Router {
         .route("/healthz", get(healthz))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            access_log,
+        ))
         .with_state(state)
 }
 
@@ -246,8 +354,13 @@ async fn healthz(State(state): State<Shared>) -> Response {
         .into_response()
 }
 
-async fn pre_stop(State(state): State<Shared>) -> Response {
-    tracing::info!("pre-stop received");
+async fn pre_stop(State(state): State<Shared>, headers: HeaderMap) -> Response {
+    crate::events::emit(
+        "pre_stop",
+        request_id(&headers).as_deref(),
+        json!({"instance_id": state.config.instance_id,
+               "uptime_s": state.started.elapsed().as_secs()}),
+    );
     (
         base_headers(&state),
         axum::Json(json!({"status": "stopping"})),
@@ -255,9 +368,28 @@ async fn pre_stop(State(state): State<Shared>) -> Response {
         .into_response()
 }
 
-async fn initialize(State(state): State<Shared>) -> Response {
+async fn initialize(State(state): State<Shared>, headers: HeaderMap) -> Response {
+    let t0 = Instant::now();
+    let rid = request_id(&headers);
     let mut h = base_headers(&state);
-    match state.model().await {
+    let loaded = state.model().await;
+    let mut f = json!({"instance_id": state.config.instance_id, "version": state.config.version,
+                       "ms": round_ms(t0.elapsed().as_secs_f64() * 1e3)});
+    match &loaded {
+        Ok((m, _)) => {
+            f["status"] = json!(200);
+            f["model"] = json!(m.manifest.name);
+            f["level"] = json!("info");
+        }
+        Err(e) => {
+            f["status"] = json!(e.status.as_u16());
+            f["level"] = json!("error");
+            f["error"] = json!(e.code);
+            f["message"] = json!(e.message);
+        }
+    }
+    crate::events::emit("initialize", rid.as_deref(), f);
+    match loaded {
         Ok((m, paid)) => {
             load_headers(&mut h, paid, m.load_ms);
             let body = json!({"status": "initialized", "model": m.manifest.name, "load_ms": m.load_ms,
@@ -308,7 +440,9 @@ fn json_response(state: &AppState, res: Result<(Prediction, bool, f64), ApiError
             if let Some(o) = v.as_object_mut() {
                 o.insert("version".into(), state.config.version.clone().into());
             }
-            (h, axum::Json(v)).into_response()
+            let mut r = (h, axum::Json(v)).into_response();
+            r.extensions_mut().insert(Outcome::of(&p));
+            r
         }
         Err(e) => (h, e).into_response(),
     }
@@ -464,8 +598,18 @@ async fn index_post(State(state): State<Shared>, req: Request) -> Response {
     match res {
         Ok((p, paid, load_ms)) => {
             load_headers(&mut h, paid, load_ms);
-            (h, Html(page::render(Some(Ok(&p))))).into_response()
+            let mut r = (h, Html(page::render(Some(Ok(&p))))).into_response();
+            r.extensions_mut().insert(Outcome::of(&p));
+            r
         }
-        Err(e) => (e.status, h, Html(page::render(Some(Err(&e.message))))).into_response(),
+        Err(e) => {
+            let outcome = Outcome {
+                error: Some((e.code, e.message.clone())),
+                ..Outcome::default()
+            };
+            let mut r = (e.status, h, Html(page::render(Some(Err(&e.message))))).into_response();
+            r.extensions_mut().insert(outcome);
+            r
+        }
     }
 }

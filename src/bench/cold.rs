@@ -34,6 +34,37 @@ pub struct ColdStartSample {
     pub total_ms: f64,
 }
 
+/// One failed request (4xx/5xx or a function error), with the id its logs carry.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct FailedRequest {
+    /// Seconds since the run start when the response completed.
+    pub t_s: f64,
+    pub status: u16,
+    /// `x-fc-error-type` was set (the function failed; FC answered 200).
+    pub function_error: bool,
+    pub request_id: Option<String>,
+    pub instance_id: Option<String>,
+    /// The command that shows the request's log lines.
+    pub logs: Option<String>,
+}
+
+impl FailedRequest {
+    pub(crate) fn new(t_s: f64, status: u16, info: &HeaderInfo) -> Self {
+        FailedRequest {
+            t_s,
+            status,
+            function_error: info.fc_error,
+            request_id: info.request_id.clone(),
+            instance_id: info.instance_id.clone(),
+            logs: info
+                .request_id
+                .as_ref()
+                .map(|r| format!("fcctl logs --request-id {r}")),
+        }
+    }
+}
+
 /// p50/p90/max of one phase over the samples that reported it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -123,6 +154,8 @@ pub(crate) struct HeaderInfo {
     pub model_load_ms: Option<f64>,
     /// `x-fc-error-type` was present (function error reported with HTTP 200).
     pub fc_error: bool,
+    /// `x-fc-request-id`: what `fcctl logs --request-id` finds a failed request by.
+    pub request_id: Option<String>,
 }
 
 impl HeaderInfo {
@@ -134,6 +167,10 @@ impl HeaderInfo {
         let is = |n: &str| name.eq_ignore_ascii_case(n.as_bytes());
         if is("x-fc-error-type") {
             self.fc_error = true;
+        } else if is("x-fc-request-id") {
+            self.request_id = std::str::from_utf8(value)
+                .ok()
+                .map(|v| v.trim().to_string());
         } else if is("x-fcctl-cold-start") {
             self.cold_start = truthy(value);
         } else if is("x-fcctl-model-load") {

@@ -14,14 +14,15 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::cold::{ColdStartSample, ColdStartSummary, summarize_cold};
+use super::cold::{ColdStartSample, ColdStartSummary, FailedRequest, summarize_cold};
 use super::convert::{index_to_f64, saturating_u64, to_f64, to_usize};
 use super::error::BenchError;
 use super::format::rfc3339_ms;
 use super::http1::{self, ExchangeError};
 use super::options::{BenchOptions, Mode};
 use super::stats::{
-    self, BenchReport, Failure, LatencyStats, MAX_COLD_SAMPLES, Outcome, SecondBucket, WorkerStats,
+    self, BenchReport, Failure, LatencyStats, MAX_COLD_SAMPLES, MAX_FAILED_SAMPLES, Outcome,
+    SecondBucket, WorkerStats,
 };
 use super::target::{self, Target};
 
@@ -224,6 +225,8 @@ fn build_report(opts: &BenchOptions, target: &Target, m: Measured) -> BenchRepor
     let successes = requests.saturating_sub(errors);
     let mut cold_samples = total.cold_samples;
     cold_samples.sort_by(|a, b| a.t_s.total_cmp(&b.t_s));
+    let mut failed_requests = total.failed_samples;
+    failed_requests.sort_by(|a, b| a.t_s.total_cmp(&b.t_s));
     BenchReport {
         schema: stats::SCHEMA,
         url: target.display_url.clone(),
@@ -260,6 +263,7 @@ fn build_report(opts: &BenchOptions, target: &Target, m: Measured) -> BenchRepor
             None
         },
         cold_start_samples: cold_samples,
+        failed_requests,
         timeline,
         histogram: stats::histogram_buckets(&total.all),
         options: opts.clone(),
@@ -475,7 +479,8 @@ impl Worker {
         if let Some(id) = x.new_instance {
             self.instances.insert(id);
         }
-        if x.status >= 400 || x.info.fc_error {
+        let failed = x.status >= 400 || x.info.fc_error;
+        if failed {
             sh.errors.fetch_add(1, Relaxed);
         }
         let outcome = if x.info.fc_error {
@@ -484,6 +489,13 @@ impl Worker {
             Outcome::Status(x.status)
         };
         let mut stats = sh.shard(self.id);
+        if failed && stats.failed_samples.len() < MAX_FAILED_SAMPLES {
+            stats.failed_samples.push(FailedRequest::new(
+                timing.at.as_secs_f64(),
+                x.status,
+                &x.info,
+            ));
+        }
         if cold {
             sh.cold.fetch_add(1, Relaxed);
             if stats.cold_samples.len() < MAX_COLD_SAMPLES {
@@ -707,7 +719,8 @@ mod tests {
                             };
                             let mut resp = Response::builder()
                                 .status(status)
-                                .header("x-fc-instance-id", format!("inst-{conn_id}"));
+                                .header("x-fc-instance-id", format!("inst-{conn_id}"))
+                                .header("x-fc-request-id", format!("1-req-{n}"));
                             if status == 200 && n % 13 == 12 {
                                 st.fc_error.fetch_add(1, Relaxed);
                                 resp = resp.header("x-fc-error-type", "FunctionTimeoutError");
@@ -771,6 +784,20 @@ mod tests {
         );
         assert_eq!(r.errors_by_class.http_5xx, 200);
         assert_eq!(r.successes + r.errors, r.requests);
+        // A sample of the failures, each with its request id and the command for its logs.
+        assert_eq!(r.failed_requests.len(), MAX_FAILED_SAMPLES);
+        assert!(r.failed_requests.windows(2).all(|w| w[0].t_s <= w[1].t_s));
+        for f in &r.failed_requests {
+            let n: u64 = f.request_id.as_deref().unwrap()[6..].parse().unwrap();
+            assert!(
+                n % 10 == 9 || n % 7 == 6 || (f.function_error && n % 13 == 12),
+                "{f:?}"
+            );
+            assert_eq!(
+                f.logs.as_deref(),
+                Some(format!("fcctl logs --request-id 1-req-{n}").as_str())
+            );
+        }
         assert_eq!(r.cold_starts, st.cold.load(Relaxed));
         assert_eq!(r.cold_starts, 4, "one per connection");
         assert_eq!(r.instances, 4);

@@ -67,6 +67,14 @@ pub(crate) fn sample_report() -> BenchReport {
         },
         cold_start: summarize_cold(&samples),
         cold_start_samples: samples,
+        failed_requests: vec![super::cold::FailedRequest {
+            t_s: 12.3,
+            status: 502,
+            function_error: false,
+            request_id: Some("1-6650a1b2-4b2f9c1d0e8a7f6b5c4d3e2f".into()),
+            instance_id: Some("c-6650a1b2-1f2e3d4c".into()),
+            logs: Some("fcctl logs --request-id 1-6650a1b2-4b2f9c1d0e8a7f6b5c4d3e2f".into()),
+        }],
         histogram: vec![
             HistogramBucket {
                 from_ms: 30.0,

@@ -14,6 +14,8 @@ use super::options::BenchOptions;
 const HIST_MAX_US: u64 = 3_600_000_000;
 /// Cold-start samples kept in the report (all are counted).
 pub(crate) const MAX_COLD_SAMPLES: usize = 10_000;
+/// Failed requests a report lists (the first ones): enough to find their logs.
+pub(crate) const MAX_FAILED_SAMPLES: usize = 20;
 
 pub(crate) fn new_histogram() -> Histogram<u64> {
     // 3 significant digits, 1 µs .. 1 h: ~200 KiB per histogram.
@@ -88,6 +90,7 @@ pub(crate) struct WorkerStats {
     pub bytes: u64,
     pub cold_starts: u64,
     pub cold_samples: Vec<ColdStartSample>,
+    pub failed_samples: Vec<super::cold::FailedRequest>,
     pub instances: HashSet<String>,
 }
 
@@ -104,6 +107,7 @@ impl WorkerStats {
             bytes: 0,
             cold_starts: 0,
             cold_samples: Vec::new(),
+            failed_samples: Vec::new(),
             instances: HashSet::new(),
         }
     }
@@ -207,6 +211,9 @@ impl WorkerStats {
         let room = MAX_COLD_SAMPLES.saturating_sub(self.cold_samples.len());
         self.cold_samples
             .extend(o.cold_samples.into_iter().take(room));
+        let room = MAX_FAILED_SAMPLES.saturating_sub(self.failed_samples.len());
+        self.failed_samples
+            .extend(o.failed_samples.into_iter().take(room));
         self.instances.extend(o.instances);
     }
 }
@@ -455,6 +462,9 @@ pub struct BenchReport {
     pub cold_latency_ms: LatencyStats,
     pub cold_start: Option<ColdStartSummary>,
     pub cold_start_samples: Vec<ColdStartSample>,
+    /// A sample of failed requests (the first, by completion time) with their request ids.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub failed_requests: Vec<super::cold::FailedRequest>,
     pub timeline: Vec<SecondBucket>,
     pub histogram: Vec<HistogramBucket>,
     pub options: BenchOptions,

@@ -342,8 +342,14 @@ pub async fn run(ctx: &Ctx, a: BenchArgs) -> anyhow::Result<()> {
     bench::save_report(&mut report, &dir)
         .with_context(|| format!("writing the report in {}", dir.display()))?;
     ctx.out.result(&report, || {
+        let failed = report
+            .failed_requests
+            .iter()
+            .find_map(|f| f.logs.as_deref())
+            .map(|cmd| format!("\nfirst failed request's logs: {cmd}"))
+            .unwrap_or_default();
         format!(
-            "{}\nreport: {}",
+            "{}\nreport: {}{failed}",
             bench::render_summary(&report),
             report.report.clone().unwrap_or_default()
         )

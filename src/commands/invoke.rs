@@ -24,26 +24,42 @@ pub async fn run(ctx: &Ctx, a: InvokeArgs) -> anyhow::Result<()> {
             &InvokeFunctionRequest {
                 qualifier: Some(qualifier.clone()),
                 body,
+                // FC answers with the request's last 4 KB of log (`x-fc-log-result`).
+                tail_log: true,
                 ..Default::default()
             },
         )
         .await?;
     let text = String::from_utf8_lossy(&out.body).to_string();
+    let rid = out.request_id.clone().unwrap_or_default();
+    // The log tail on stderr (stdout is the answer), so a failure shows its cause.
+    if let Some(log) = out.log_result.as_deref().filter(|l| !l.trim().is_empty()) {
+        ctx.out.note(format!("log of request {rid}:"));
+        for l in log.lines() {
+            ctx.out.note(format!("  {l}"));
+        }
+    }
+    let logs_hint =
+        || (!rid.is_empty()).then(|| format!("its log lines: fcctl logs --request-id {rid}"));
     // FC answers a function's own failure with 200 + `x-fc-error-type`: an error answer from
     // the service all the same (README: exit 3), not bad input.
     if let Some(kind) = &out.error_type {
         return Err(Refusal {
             status: ExitStatus::Cloud,
-            message: format!("the function failed ({kind}): {text}"),
-            hint: None,
+            message: format!("the function failed ({kind}) in request {rid}: {text}"),
+            hint: logs_hint(),
         }
         .into());
     }
-    let v: serde_json::Value = serde_json::from_str(&text)
-        .with_context(|| format!("the function answered {} with non-JSON: {text}", out.status))?;
+    let mut v: serde_json::Value = serde_json::from_str(&text).with_context(|| {
+        format!(
+            "the function answered {} with non-JSON in request {rid}: {text}",
+            out.status
+        )
+    })?;
     if !(200..300).contains(&out.status) {
         let message = format!(
-            "the function refused the image ({}): {}",
+            "the function refused the image ({}) in request {rid}: {}",
             out.status,
             v.get("message").and_then(|m| m.as_str()).unwrap_or(&text)
         );
@@ -52,11 +68,14 @@ pub async fn run(ctx: &Ctx, a: InvokeArgs) -> anyhow::Result<()> {
             return Err(Refusal {
                 status: ExitStatus::Cloud,
                 message,
-                hint: None,
+                hint: logs_hint(),
             }
             .into());
         }
         bail!(message);
+    }
+    if let Some(o) = v.as_object_mut() {
+        o.insert("request_id".into(), out.request_id.clone().into());
     }
     ctx.out.result(&v, || {
         let label = v["label"].as_str().unwrap_or("?");
@@ -81,7 +100,7 @@ pub async fn run(ctx: &Ctx, a: InvokeArgs) -> anyhow::Result<()> {
             .map(|n| format!(" (version {n})"))
             .unwrap_or_default();
         format!(
-            "{}: {label} (dog {:.2} · cat {:.2}) via {}:{qualifier}{version}, {} ms\n  top: {}",
+            "{}: {label} (dog {:.2} · cat {:.2}) via {}:{qualifier}{version}, {} ms\n  top: {}\n  request id: {rid}",
             a.image.display(),
             v["dog"].as_f64().unwrap_or(0.0),
             v["cat"].as_f64().unwrap_or(0.0),

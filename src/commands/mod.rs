@@ -10,6 +10,7 @@ mod doctor;
 mod init;
 mod invoke;
 pub mod local;
+mod logs;
 mod model;
 mod nas;
 pub mod nas_sync;
@@ -151,6 +152,7 @@ async fn dispatch(ctx: &Ctx, command: Command) -> anyhow::Result<()> {
         Command::Versions(c) => versions::run(ctx, c).await,
         Command::Invoke(a) => invoke::run(ctx, a).await,
         Command::Bench(a) => bench::run(ctx, a).await,
+        Command::Logs(a) => logs::run(ctx, a).await,
         Command::Up(a) => up::run(ctx, a).await,
         Command::Destroy(a) => destroy::run(ctx, a).await,
     }

@@ -35,6 +35,9 @@ fn hint_of<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<Cow<'a, str>>
     if let Some(x) = e.downcast_ref::<crate::infra::InfraError>() {
         return x.hint();
     }
+    if let Some(x) = e.downcast_ref::<crate::pipeline::logs::LogsError>() {
+        return x.hint();
+    }
     if let Some(x) = e.downcast_ref::<crate::aliyun::ApiError>() {
         return x.hint();
     }

@@ -35,6 +35,9 @@ pub struct StatusReport {
     pub infra: crate::infra::InfraIds,
     /// Problems worth a loud warning (e.g. capacity on a qualifier nothing routes to).
     pub warnings: Vec<String>,
+    /// The newest failed `/initialize` of the release alias's version in the last day, from
+    /// the function's logs (`null` when none, or when the function has no logs).
+    pub last_initialize_failure: Option<crate::pipeline::logs::InitializeFailure>,
 }
 
 /// LATEST settings.
@@ -131,6 +134,7 @@ pub async fn execute(cloud: &Cloud) -> anyhow::Result<StatusReport> {
                 warnings: vec![
                     "the function does not exist yet: run `fcctl deploy` or `fcctl up`".into(),
                 ],
+                last_initialize_failure: None,
             });
         }
         Err(e) => return Err(e.into()),
@@ -243,6 +247,7 @@ pub async fn execute(cloud: &Cloud) -> anyhow::Result<StatusReport> {
         custom_domain,
         infra: Default::default(),
         warnings,
+        last_initialize_failure: None,
     })
 }
 
@@ -371,6 +376,15 @@ pub fn describe(r: &StatusReport) -> String {
     for w in &r.warnings {
         s.push_str(&format!("⚠ WARNING: {w}\n"));
     }
+    if let Some(f) = &r.last_initialize_failure {
+        let rid = f.request_id.as_deref().unwrap_or("?");
+        s.push_str(&format!(
+            "⚠ /initialize of version {} failed at {}: {}\n  its log lines: fcctl logs --request-id {rid}\n",
+            f.version.as_deref().unwrap_or("?"),
+            f.time,
+            f.cause
+        ));
+    }
     s
 }
 
@@ -387,6 +401,19 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<()> {
                 .unwrap_or_default();
             r.warnings
                 .push(format!("{e:#} (showing the ids recorded by the last run)"));
+        }
+    }
+    let live = r
+        .aliases
+        .iter()
+        .find(|a| a.alias == cloud.cfg.release.alias)
+        .map(|a| a.version.clone());
+    if let Some(v) = live {
+        let day_ago = crate::pipeline::logs::now_unix() - 86_400;
+        // Best effort: a function without logs still has a status.
+        match crate::pipeline::logs::last_initialize_failure(&cloud, &v, day_ago).await {
+            Ok(f) => r.last_initialize_failure = f,
+            Err(e) => tracing::debug!("status: reading the logs: {e}"),
         }
     }
     ctx.out.result(&r, || describe(&r));

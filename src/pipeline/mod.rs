@@ -9,6 +9,7 @@ pub mod deploy;
 pub mod destroy;
 pub mod freshness;
 pub mod infra;
+pub mod logs;
 pub mod nas_sync;
 pub mod provision;
 pub mod publish;

@@ -23,6 +23,12 @@ pub struct SmokeResult {
     /// The answer's body when the request failed (cut to 500 characters).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    /// The answer's `x-fc-request-id`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    /// A failed request's log lines (`fcctl logs --request-id`), when the function has logs.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub log: Vec<String>,
     /// Passed.
     pub ok: bool,
 }
@@ -41,8 +47,43 @@ impl SmokeResult {
         if let Some(d) = self.detail.as_deref().filter(|d| !d.is_empty()) {
             s.push_str(&format!(": {d}"));
         }
+        if let Some(r) = &self.request_id {
+            if self.log.is_empty() {
+                s.push_str(&format!(" (request {r}: fcctl logs --request-id {r})"));
+            } else {
+                s.push_str(&format!("\n  log of request {r}:"));
+                for l in &self.log {
+                    s.push_str(&format!("\n    {l}"));
+                }
+            }
+        }
         s
     }
+}
+
+/// Reads a failed request's log lines into it (best effort: without logs the failure is
+/// still reported, with the command to look later).
+pub async fn attach_log(cloud: &crate::cloud::Cloud, r: &mut SmokeResult) {
+    let Some(rid) = r.request_id.clone() else {
+        return;
+    };
+    let since = crate::pipeline::logs::now_unix() - 600;
+    match crate::pipeline::logs::request_lines(cloud, &rid, since).await {
+        Ok(lines) => {
+            r.log = lines
+                .iter()
+                .map(|l| format!("{} {}", l.time, l.message.trim_end()))
+                .collect();
+        }
+        Err(e) => tracing::debug!("smoke test: reading the log of {rid}: {e}"),
+    }
+}
+
+fn request_id_of(resp: &reqwest::Response) -> Option<String> {
+    resp.headers()
+        .get("x-fc-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(String::from)
 }
 
 fn snippet(body: &str) -> String {
@@ -91,6 +132,7 @@ pub async fn smoke_test(
             .await
             .with_context(|| format!("GET {base}/ via {via}"))?;
         let status = resp.status();
+        let request_id = request_id_of(&resp);
         let page = resp.text().await.unwrap_or_default();
         let ok = status.is_success() && page.contains("<form");
         out.push(SmokeResult {
@@ -100,6 +142,8 @@ pub async fn smoke_test(
             expected: None,
             status: status.as_u16(),
             detail: (!ok).then(|| snippet(&page)),
+            request_id,
+            log: Vec::new(),
             ok,
         });
         for img in images {
@@ -117,6 +161,7 @@ pub async fn smoke_test(
                 .await
                 .with_context(|| format!("POST {base}/classify via {via}"))?;
             let status = resp.status();
+            let request_id = request_id_of(&resp);
             let text = resp.text().await.unwrap_or_default();
             let v: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
             let label = v["label"].as_str().map(str::to_string);
@@ -130,9 +175,42 @@ pub async fn smoke_test(
                 expected,
                 status: status.as_u16(),
                 detail: (!ok).then(|| snippet(&text)),
+                request_id,
+                log: Vec::new(),
                 ok,
             });
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failed(log: &[&str]) -> SmokeResult {
+        SmokeResult {
+            via: "trigger".into(),
+            request: "POST /classify cat.jpg".into(),
+            label: None,
+            expected: Some("cat".into()),
+            status: 502,
+            detail: Some("bad gateway".into()),
+            request_id: Some("1-abc".into()),
+            log: log.iter().map(|s| s.to_string()).collect(),
+            ok: false,
+        }
+    }
+
+    #[test]
+    fn a_failure_shows_its_log_lines_or_the_command_to_read_them() {
+        assert_eq!(
+            failed(&["2024-05-20T08:30:01Z FC Invoke End RequestId: 1-abc, Error: boom"]).failure(),
+            "POST /classify cat.jpg via trigger answered HTTP 502: bad gateway\n  log of request 1-abc:\n    2024-05-20T08:30:01Z FC Invoke End RequestId: 1-abc, Error: boom"
+        );
+        assert_eq!(
+            failed(&[]).failure(),
+            "POST /classify cat.jpg via trigger answered HTTP 502: bad gateway (request 1-abc: fcctl logs --request-id 1-abc)"
+        );
+    }
 }

@@ -298,7 +298,7 @@ pub async fn execute(
         let (url, domain, domain_url) = routes(cloud).await?;
         let smoke = step!(
             "smoke-test",
-            passing_smoke_test(&url, &domain, &domain_url, &images),
+            passing_smoke_test(cloud, &url, &domain, &domain_url, &images),
             |r: &Vec<SmokeResult>| format!("{}/{} ok", r.iter().filter(|s| s.ok).count(), r.len())
         );
         anyhow::Ok((pr, url, domain, domain_url, smoke))
@@ -368,14 +368,18 @@ pub async fn execute(
 }
 
 async fn passing_smoke_test(
+    cloud: &Cloud,
     url: &str,
     domain: &str,
     domain_url: &str,
     images: &[PathBuf],
 ) -> anyhow::Result<Vec<SmokeResult>> {
-    let results = smoke_test(url, domain, domain_url, images).await?;
-    match results.iter().find(|s| !s.ok) {
-        Some(bad) => bail!("smoke test failed: {}", bad.failure()),
+    let mut results = smoke_test(url, domain, domain_url, images).await?;
+    match results.iter_mut().find(|s| !s.ok) {
+        Some(bad) => {
+            crate::pipeline::smoke::attach_log(cloud, bad).await;
+            bail!("smoke test failed: {}", bad.failure())
+        }
         None => Ok(results),
     }
 }

@@ -56,7 +56,7 @@ pub async fn invoke(
     if is_async {
         let (ctx2, t2, rid2) = (ctx.clone(), t.clone(), rid.to_string());
         tokio::spawn(async move {
-            let _ = ctx2.runtime.forward(&t2, req, &rid2).await;
+            let _ = ctx2.runtime.forward(&t2, req, &rid2, false).await;
         });
         let mut r = Response::new(Body::empty());
         *r.status_mut() = StatusCode::ACCEPTED;
@@ -65,7 +65,13 @@ pub async fn invoke(
         }
         return Ok(r);
     }
-    match ctx.runtime.forward(&t, req, rid).await {
+    // FC answers `x-fc-log-type: Tail` with the request's log tail (docs/cloud-facts.md).
+    let tail = parts
+        .headers
+        .get("x-fc-log-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("tail"));
+    match ctx.runtime.forward(&t, req, rid, tail).await {
         Ok(r) => Ok(r),
         Err(e) if e.error_type.is_some() => Ok(e.to_response(Api::Fc, rid)),
         Err(e) => Err(e),

@@ -1,11 +1,12 @@
 //! One running function instance (a process group listening on its port).
 
+use crate::runtime::output::Capture;
 use crate::runtime::spec::InstanceSpec;
 use crate::runtime::target::{Target, pool_version};
 use crate::util::now_ms;
 use std::path::PathBuf;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// How long a cold start took, reported in `x-fcctl-*` headers.
@@ -35,9 +36,12 @@ pub struct Instance {
     pub pre_stop: Option<Duration>,
     /// This instance's entry in the instance registry, removed when the instance is dropped.
     registry: Option<PathBuf>,
+    /// Its stdout and stderr, line by line into its log file and logstore.
+    pub capture: Arc<Capture>,
 }
 
 impl Instance {
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         id: String,
         port: u16,
@@ -46,6 +50,7 @@ impl Instance {
         spec: &InstanceSpec,
         child: tokio::process::Child,
         registry: Option<PathBuf>,
+        capture: Arc<Capture>,
     ) -> Instance {
         Instance {
             id,
@@ -65,6 +70,7 @@ impl Instance {
             ready: AtomicBool::new(false),
             pre_stop: spec.pre_stop,
             registry,
+            capture,
         }
     }
 

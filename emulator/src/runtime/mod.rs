@@ -6,6 +6,7 @@
 //! the housekeeping; this module wires them together.
 
 mod instance;
+mod output;
 mod pool;
 mod proxy;
 mod reconcile;
@@ -60,7 +61,12 @@ async fn works(program: &str, args: &[&str]) -> bool {
 }
 
 impl Runtime {
-    pub async fn new(cfg: &Config, data_dir: &Path, nas_dir: &Path) -> Runtime {
+    pub async fn new(
+        cfg: &Config,
+        data_dir: &Path,
+        nas_dir: &Path,
+        sls: Arc<crate::sls_store::Store>,
+    ) -> Runtime {
         let use_ns = match cfg.isolation {
             Isolation::PathMap => false,
             Isolation::Namespace => true,
@@ -97,6 +103,7 @@ impl Runtime {
             account_id: cfg.account_id.clone(),
             start_timeout: cfg.instance_start_timeout,
             client,
+            sls,
         });
         let errors = Arc::new(ProvisionErrors::default());
         let rt = Runtime {
@@ -200,12 +207,14 @@ impl Runtime {
         }
     }
 
-    /// Forwards a request to an instance of `t` and returns the response (headers added).
+    /// Forwards a request to an instance of `t` and returns the response (headers added;
+    /// with `tail`, `x-fc-log-result`: the request's last 4 KB of log, base64).
     pub async fn forward(
         &self,
         t: &Target,
         req: Request<Body>,
         request_id: &str,
+        tail: bool,
     ) -> Result<Response<Body>, ApiError> {
         let lease = self.acquire(t).await?;
         if self.faults.crash_now() {
@@ -220,7 +229,16 @@ impl Runtime {
             region: &self.spawner.region,
             account_id: &self.spawner.account_id,
         };
-        proxy(&self.spawner.client, lease, t, req, request_id, &account).await
+        proxy(
+            &self.spawner.client,
+            lease,
+            t,
+            req,
+            request_id,
+            &account,
+            tail,
+        )
+        .await
     }
 
     pub fn instances(&self, function: &str) -> Vec<Arc<Instance>> {

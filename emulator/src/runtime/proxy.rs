@@ -21,6 +21,43 @@ pub async fn proxy(
     client: &HttpClient,
     lease: Lease,
     t: &Target,
+    req: Request<Body>,
+    request_id: &str,
+    account: &Account<'_>,
+    tail: bool,
+) -> Result<Response<Body>, ApiError> {
+    let inst = lease.inst.clone();
+    inst.capture.begin(request_id, tail);
+    let r = exchange(client, lease, t, req, request_id, account).await;
+    // What the request printed is stored before its answer leaves (and its tail is whole).
+    let log = match &r {
+        Err(e) if e.error_type.is_some() || e.status == 502 => {
+            inst.capture.platform_line(
+                format!(
+                    "FC Invoke End RequestId: {request_id}, Error: {}",
+                    e.message
+                ),
+                Some(request_id),
+            );
+            inst.capture.end(request_id)
+        }
+        _ => inst.capture.end(request_id),
+    };
+    let mut resp = r?;
+    if let Some(log) = log {
+        use base64::Engine as _;
+        let b64 = base64::engine::general_purpose::STANDARD.encode(log);
+        if let Ok(v) = HeaderValue::from_str(&b64) {
+            resp.headers_mut().insert("x-fc-log-result", v);
+        }
+    }
+    Ok(resp)
+}
+
+async fn exchange(
+    client: &HttpClient,
+    lease: Lease,
+    t: &Target,
     mut req: Request<Body>,
     request_id: &str,
     account: &Account<'_>,

@@ -3,6 +3,7 @@
 
 use crate::api_error::ApiError;
 use crate::runtime::instance::{ColdStart, Instance};
+use crate::runtime::output::{Capture, Origin};
 use crate::runtime::registry;
 use crate::runtime::spec::{InstanceSpec, Placement};
 use crate::runtime::target::Target;
@@ -31,6 +32,8 @@ pub struct Spawner {
     pub account_id: String,
     pub start_timeout: Duration,
     pub client: HttpClient,
+    /// Where instance output goes when the function's `logConfig` names a logstore here.
+    pub sls: Arc<crate::sls_store::Store>,
 }
 
 impl Spawner {
@@ -58,7 +61,9 @@ impl Spawner {
                 inherited: &self.inherited,
             },
         );
-        let (child, log_path) = self.spawn(&spec, &t.function, &id)?;
+        let (mut child, log_path) = self.spawn(&spec, &t.function, &id)?;
+        let capture = Capture::start(Origin::of(t, &id), self.sls.clone(), &mut child, &log_path)
+            .map_err(|e| ApiError::internal(format!("capturing instance output: {e}")))?;
         let registry = child
             .id()
             .and_then(|pid| registry::record(&self.data_dir, &id, pid).ok());
@@ -70,6 +75,7 @@ impl Spawner {
             &spec,
             child,
             registry,
+            capture,
         ));
         self.wait_for_port(&inst, &log_path, t0).await?;
         let start_ms = t0.elapsed().as_millis() as u64;
@@ -82,7 +88,7 @@ impl Spawner {
         Ok((inst, ColdStart { start_ms, init_ms }))
     }
 
-    /// Starts the process (its own process group, output to a per-instance log file).
+    /// Starts the process (its own process group, output piped to a [`Capture`]).
     fn spawn(
         &self,
         spec: &InstanceSpec,
@@ -95,9 +101,6 @@ impl Spawner {
         let log_dir = self.data_dir.join("logs").join(function);
         let _ = std::fs::create_dir_all(&log_dir);
         let log_path = log_dir.join(format!("{id}.log"));
-        let log_error = |e: std::io::Error| ApiError::internal(format!("log file: {e}"));
-        let log = std::fs::File::create(&log_path).map_err(log_error)?;
-        let log2 = log.try_clone().map_err(log_error)?;
         let mut cmd = if self.pdeathsig {
             // The instance dies with the emulator, even on SIGKILL. The signal follows the
             // forking thread, a runtime worker that lives as long as the emulator; the
@@ -115,8 +118,8 @@ impl Spawner {
         cmd.env_clear()
             .envs(spec.env.iter().cloned())
             .stdin(std::process::Stdio::null())
-            .stdout(log)
-            .stderr(log2)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
             .process_group(0)
             .kill_on_drop(true);
         let child = cmd.spawn().map_err(|e| {
@@ -143,6 +146,7 @@ impl Spawner {
         let deadline = t0 + self.start_timeout;
         loop {
             if inst.has_exited() {
+                inst.capture.flush();
                 let tail = log_tail(log_path, 800);
                 return Err(ApiError::new(
                     412,
@@ -181,8 +185,10 @@ impl Spawner {
         timeout: Duration,
     ) -> Result<u64, ApiError> {
         let t1 = Instant::now();
+        let rid = request_id();
+        inst.capture.begin(&rid, false);
         let req = Request::post(format!("http://127.0.0.1:{}/initialize", inst.port))
-            .header("x-fc-request-id", request_id())
+            .header("x-fc-request-id", &rid)
             .header("x-fc-function-name", function)
             .header("x-fc-control-path", "/initialize")
             .header("x-fc-initialization-timeout", timeout.as_secs().to_string())
@@ -213,6 +219,14 @@ impl Spawner {
             )),
             _ => None,
         };
+        if let Some(e) = &failure {
+            // FC's platform line for a failed initializer, so the cause is in the logstore.
+            inst.capture.platform_line(
+                format!("FC Initialize End RequestId: {rid}, Error: {e}"),
+                Some(&rid),
+            );
+        }
+        inst.capture.end(&rid);
         if let Some(e) = failure {
             inst.kill_now();
             return Err(ApiError::function_failure(

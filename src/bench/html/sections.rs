@@ -333,3 +333,28 @@ pub(super) fn cold_starts(o: &mut String, r: &BenchReport) {
     }
     o.push_str("</section>");
 }
+
+/// A sample of failed requests with the command that shows each one's log lines.
+pub(super) fn failed_requests(o: &mut String, r: &BenchReport) {
+    if r.failed_requests.is_empty() {
+        return;
+    }
+    o.push_str("<section class=\"card\"><h2>Failed requests</h2><p>The first failures of the run; each request's log lines are one command away.</p><table class=\"metrics\"><thead><tr><th>t</th><th>status</th><th>request id</th><th>instance</th><th>logs</th></tr></thead><tbody>");
+    for f in &r.failed_requests {
+        let status = if f.function_error {
+            format!("{} (function error)", f.status)
+        } else {
+            f.status.to_string()
+        };
+        let _ = write!(
+            o,
+            "<tr><td>{:.1}s</td><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td></tr>",
+            f.t_s,
+            escape(&status),
+            escape(f.request_id.as_deref().unwrap_or("—")),
+            escape(f.instance_id.as_deref().unwrap_or("—")),
+            escape(f.logs.as_deref().unwrap_or("—"))
+        );
+    }
+    o.push_str("</tbody></table></section>");
+}

@@ -190,6 +190,29 @@ impl TestProject {
         self.dir.path()
     }
 
+    /// Stops the emulator (as `fcctl local stop` does: pre-stop, instances stopped, state
+    /// flushed) and starts a new one on the same data dir (new ports; no faults).
+    pub fn restart_emulator(&mut self) {
+        let runtime = self.runtime.as_ref().unwrap();
+        let handle = runtime.handle().clone();
+        let old = self.emulator.take().unwrap();
+        let cfg = emulator::Config {
+            data_dir: self.info.data_dir.clone(),
+            ..emulator::Config::default()
+        };
+        let emulator = std::thread::spawn(move || {
+            handle.block_on(async move {
+                old.shutdown().await;
+                emulator::Emulator::start(cfg).await
+            })
+        })
+        .join()
+        .unwrap()
+        .unwrap();
+        self.info = emulator.info().clone();
+        self.emulator = Some(emulator);
+    }
+
     pub fn data_dir(&self) -> PathBuf {
         self.info.data_dir.clone()
     }
