@@ -24,9 +24,6 @@ pub struct Cloud {
     /// they always exist (public regional endpoints); against an emulator only when its
     /// endpoint is configured, so a step needing one can say which is missing.
     pub infra: Infra,
-    /// Log Service: the emulator's, `FCCTL_SLS_ENDPOINT`, else the region's public endpoint
-    /// on an account; `None` against an emulator without one.
-    pub sls: Option<crate::aliyun::sls::SlsClient>,
     pub account_id: String,
     /// Where the credentials came from.
     pub source: Source,
@@ -158,32 +155,12 @@ impl Cloud {
         tracing::debug!(%fc_endpoint, %oss_endpoint, %bucket, source = %source, "connected");
         let emulated = local.is_some() || is_loopback(&fc_endpoint);
         let infra = infra_clients(&cfg, &key, emulated)?;
-        let sls_endpoint = local
-            .as_ref()
-            .map(|i| i.sls_endpoint.clone())
-            .or_else(|| {
-                std::env::var("FCCTL_SLS_ENDPOINT")
-                    .ok()
-                    .filter(|e| !e.is_empty())
-            })
-            .or_else(|| (!emulated).then(|| crate::aliyun::sls::default_endpoint(&cfg.region)));
-        let sls = sls_endpoint
-            .map(|ep| {
-                crate::aliyun::sls::SlsClient::new(&ep, key.clone(), ClientOptions::default())
-                    .map_err(|source| ConnectError::Endpoint {
-                        service: "SLS",
-                        endpoint: ep.clone(),
-                        source: Box::new(source),
-                    })
-            })
-            .transpose()?;
         Ok(Cloud {
             emulated,
             cfg,
             fc,
             oss,
             infra,
-            sls,
             account_id,
             source,
             key,
@@ -231,7 +208,7 @@ fn infra_clients(cfg: &Config, key: &AccessKey, emulated: bool) -> Result<Infra,
     let sls = e
         .sls
         .clone()
-        .or_else(|| (!emulated).then(|| format!("https://{}.log.aliyuncs.com", cfg.region)))
+        .or_else(|| (!emulated).then(|| crate::aliyun::sls::default_endpoint(&cfg.region)))
         .map(|ep| SlsClient::new(&ep, key.clone(), opts()).map_err(fail("SLS", &ep)))
         .transpose()?;
     Ok(Infra {

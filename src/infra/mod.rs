@@ -549,7 +549,7 @@ pub fn log_index() -> IndexConfig {
             "functionName",
             "qualifier",
             "versionId",
-            "instanceId",
+            "instanceID",
             "requestId",
             "message",
         ]

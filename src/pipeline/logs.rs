@@ -228,7 +228,7 @@ pub fn now_unix() -> i64 {
 
 /// The SLS client and the function's logstore, from its `logConfig` (GetFunction).
 pub async fn locate(cloud: &Cloud) -> Result<(SlsClient, LogStoreRef), LogsError> {
-    let sls = cloud.sls.clone().ok_or(LogsError::NoEndpoint)?;
+    let sls = cloud.infra.sls.clone().ok_or(LogsError::NoEndpoint)?;
     let function = cloud.cfg.function_name().to_string();
     let f = cloud
         .fc
