@@ -276,3 +276,41 @@ def test_oss2_bucket_lifecycle(emulator):
     b.delete_bucket_lifecycle()
     with pytest.raises(oss2.exceptions.ServerError):
         b.get_bucket_lifecycle()
+
+
+def test_oss2_list_multipart_uploads_pages_and_keeps_the_bucket(emulator):
+    """ListMultipartUploads as oss2 sends (encoding-type=url) and parses it: by key, one key's
+    uploads in the order they were initiated, paged by key-marker + upload-id-marker; an
+    incomplete upload makes DeleteBucket answer 409 BucketNotEmpty."""
+    b = bucket(emulator, name="conformance-uploads")
+    b.create_bucket()
+    first = b.init_multipart_upload("app/a b.bin").upload_id
+    second = b.init_multipart_upload("app/a b.bin").upload_id
+    third = b.init_multipart_upload("app/c.bin").upload_id
+    outside = b.init_multipart_upload("other/x.bin").upload_id
+    b.upload_part("app/c.bin", third, 1, b"x" * 10)
+
+    page = b.list_multipart_uploads(prefix="app/", max_uploads=1)
+    assert page.is_truncated
+    assert [(u.key, u.upload_id) for u in page.upload_list] == [("app/a b.bin", first)]
+    assert (page.next_key_marker, page.next_upload_id_marker) == ("app/a b.bin", first)
+    assert page.upload_list[0].initiation_date > 0
+    seen = [(u.key, u.upload_id) for u in page.upload_list]
+    while page.is_truncated:
+        page = b.list_multipart_uploads(prefix="app/", key_marker=page.next_key_marker,
+                                        upload_id_marker=page.next_upload_id_marker, max_uploads=1)
+        seen += [(u.key, u.upload_id) for u in page.upload_list]
+    assert seen == [("app/a b.bin", first), ("app/a b.bin", second), ("app/c.bin", third)]
+    # A key-marker alone starts after all of that key's uploads.
+    rest = b.list_multipart_uploads(prefix="app/", key_marker="app/a b.bin")
+    assert [u.upload_id for u in rest.upload_list] == [third] and not rest.is_truncated
+    assert [u.upload_id for u in oss2.MultipartUploadIterator(b, max_uploads=2)] == [first, second, third, outside]
+
+    with pytest.raises(oss2.exceptions.ServerError) as ei:
+        b.delete_bucket()
+    assert ei.value.status == 409 and ei.value.code == "BucketNotEmpty"
+    for key, up in seen + [("other/x.bin", outside)]:
+        b.abort_multipart_upload(key, up)
+    empty = b.list_multipart_uploads(prefix="app/")
+    assert empty.upload_list == [] and not empty.is_truncated
+    b.delete_bucket()

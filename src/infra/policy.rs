@@ -60,6 +60,7 @@ const OSS: &[&str] = &[
     "oss:GetObject",
     "oss:DeleteObject",
     "oss:ListParts",
+    "oss:ListMultipartUploads",
     "oss:AbortMultipartUpload",
 ];
 

@@ -23,8 +23,9 @@ use crate::printer::Printer;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Resource {
     /// `provision_config`, `custom_domain`, `custom_domain_route`, `trigger`, `alias`,
-    /// `version`, `function`, `nas_release`, `oss_objects`, `nas_mount_target`,
-    /// `nas_file_system`, `security_group`, `vswitch`, `vpc`, `sls_project` or `bucket`.
+    /// `version`, `function`, `nas_release`, `oss_objects`, `oss_incomplete_uploads`,
+    /// `nas_mount_target`, `nas_file_system`, `security_group`, `vswitch`, `vpc`,
+    /// `sls_project` or `bucket`.
     pub kind: &'static str,
     pub id: String,
 }
@@ -94,6 +95,11 @@ enum Step {
     Objects {
         keys: Vec<String>,
     },
+    /// Multipart uploads under the app's prefix never completed (a killed sync or deploy):
+    /// (key, upload id). OSS will not delete a bucket while any exists.
+    Uploads {
+        uploads: Vec<(String, String)>,
+    },
     /// Tagged infrastructure (`auto`), in dependency order.
     MountTarget {
         fs: String,
@@ -148,6 +154,10 @@ impl Step {
             Step::Function { name } => one("function", name.clone()),
             Step::Objects { .. } => one(
                 "oss_objects",
+                format!("oss://{}/{}/", cloud.oss.bucket(), cloud.cfg.oss_prefix()),
+            ),
+            Step::Uploads { .. } => one(
+                "oss_incomplete_uploads",
                 format!("oss://{}/{}/", cloud.oss.bucket(), cloud.cfg.oss_prefix()),
             ),
             Step::MountTarget { domain, .. } => one("nas_mount_target", domain.clone()),
@@ -351,6 +361,15 @@ pub async fn plan(cloud: &Cloud, purge_data: bool) -> anyhow::Result<Plan> {
                     keys: objects.into_iter().map(|o| o.key).collect(),
                 });
             }
+            let uploads = not_found_is_empty(cloud.oss.list_multipart_uploads(&prefix).await)
+                .with_context(|| {
+                    format!("listing incomplete uploads of oss://{bucket}/{prefix}")
+                })?;
+            if !uploads.is_empty() {
+                steps.push(Step::Uploads {
+                    uploads: uploads.into_iter().map(|u| (u.key, u.upload_id)).collect(),
+                });
+            }
             let mut auto = cfg.clone();
             auto.oss.bucket = "auto".into();
             if bucket == crate::cloud::bucket_name(&auto, &cloud.account_id) {
@@ -448,6 +467,15 @@ pub async fn execute(cloud: &Cloud, plan: Plan, out: &Printer) -> anyhow::Result
                 .await
                 .or_else(|e| if e.is_not_found() { Ok(()) } else { Err(e) })
                 .context("deleting the app's staging objects")?,
+            Step::Uploads { uploads } => {
+                for (key, id) in uploads {
+                    cloud
+                        .oss
+                        .abort_multipart(key, id)
+                        .await
+                        .with_context(|| format!("aborting the multipart upload of {key}"))?;
+                }
+            }
             Step::MountTarget { fs, domain } => infra_outcome(
                 teardown::delete_mount_target(apis, fs, domain).await,
                 &what,
@@ -476,7 +504,7 @@ pub async fn execute(cloud: &Cloud, plan: Plan, out: &Printer) -> anyhow::Result
             )?,
             Step::Bucket { name } => match cloud.oss.delete_bucket().await {
                 Ok(()) => {}
-                // Incomplete multipart uploads (of any app) count as content on OSS.
+                // Incomplete multipart uploads of other apps count as content on OSS.
                 Err(e) if e.code() == Some("BucketNotEmpty") => {
                     kept.push(Kept {
                         kind: "bucket",

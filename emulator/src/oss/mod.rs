@@ -1,5 +1,5 @@
 //! Path-style OSS subset: buckets, Put/Get(Range)/Head/Delete/Copy object, multipart
-//! (initiate / upload part / complete / abort / list parts), ListObjects (V1 + V2),
+//! (initiate / upload part / complete / abort / list parts / list uploads), ListObjects (V1 + V2),
 //! DeleteMultipleObjects. Data on disk under `<data_dir>/oss/<bucket>/`.
 
 mod buckets;

@@ -1,4 +1,5 @@
-//! Multipart uploads: initiate, upload part, complete, abort, list parts.
+//! Multipart uploads: initiate, upload part, complete, abort, list parts, list the bucket's
+//! incomplete uploads.
 
 use crate::api_error::{ApiError, xml_escape};
 use crate::context::Ctx;
@@ -12,6 +13,7 @@ use axum::body::Body;
 use http::{HeaderMap, HeaderValue};
 use md5::{Digest as _, Md5};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 fn upload_dir(ctx: &Ctx, r: &OssRequest) -> std::path::PathBuf {
     bucket_dir(ctx, &r.bucket)
@@ -19,11 +21,25 @@ fn upload_dir(ctx: &Ctx, r: &OssRequest) -> std::path::PathBuf {
         .join(sanitize(&r.param("uploadId")))
 }
 
+/// 32 upper-case hex digits like OSS's, led by the initiation time in milliseconds and a
+/// sequence number: ordered by id, one key's uploads are in the order they were initiated (also
+/// within one millisecond), which is how ListMultipartUploads lists them and what its
+/// `upload-id-marker` ("the uploads after this one") counts on.
+fn upload_id(initiated_ms: u64) -> String {
+    static LAST: AtomicU64 = AtomicU64::new(0);
+    let stamp = initiated_ms << 16;
+    let prev = LAST
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |last| {
+            Some(stamp.max(last + 1))
+        })
+        .unwrap_or(0);
+    let random = uuid::Uuid::new_v4().simple().to_string();
+    format!("{:016X}{}", stamp.max(prev + 1), &random[..16]).to_ascii_uppercase()
+}
+
 pub fn initiate(ctx: &Ctx, r: &OssRequest) -> Reply {
-    let id = uuid::Uuid::new_v4()
-        .simple()
-        .to_string()
-        .to_ascii_uppercase();
+    let initiated = now_ms();
+    let id = upload_id(initiated);
     let up = bucket_dir(ctx, &r.bucket).join("uploads").join(&id);
     std::fs::create_dir_all(&up).map_err(internal_error)?;
     let info = UploadInfo {
@@ -32,7 +48,7 @@ pub fn initiate(ctx: &Ctx, r: &OssRequest) -> Reply {
             .header("content-type")
             .unwrap_or("application/octet-stream")
             .to_string(),
-        initiated: now_ms(),
+        initiated,
         user_meta: user_meta(&r.parts.headers),
     };
     atomic_write(
@@ -261,4 +277,116 @@ pub fn list_parts(ctx: &Ctx, r: &OssRequest) -> Reply {
         xml_escape(key),
         xml_escape(upload_id)
     ))
+}
+
+/// The bucket's incomplete uploads (key, upload id, info), ordered by key and then by upload id
+/// (= initiation time).
+pub fn incomplete_uploads(ctx: &Ctx, bucket: &str) -> Vec<(String, String, UploadInfo)> {
+    let mut v: Vec<(String, String, UploadInfo)> =
+        std::fs::read_dir(bucket_dir(ctx, bucket).join("uploads"))
+            .map(|d| {
+                d.filter_map(|e| e.ok())
+                    .filter_map(|e| {
+                        let id = e.file_name().into_string().ok()?;
+                        let info: UploadInfo = serde_json::from_slice(
+                            &std::fs::read(e.path().join("info.json")).ok()?,
+                        )
+                        .ok()?;
+                        Some((info.key.clone(), id, info))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+    v.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+    v
+}
+
+/// ListMultipartUploads (`GET /<bucket>?uploads`): up to `max-uploads` (default and cap 1000,
+/// OSS docs) uploads whose key starts with `prefix`, after `key-marker` (all of that key's
+/// uploads, or with `upload-id-marker` those up to and including that id). `NextKeyMarker` and
+/// `NextUploadIdMarker` name the last upload listed; `encoding-type=url` (oss2 always sends it)
+/// URL-encodes the keys, prefix, markers and delimiter.
+pub fn list_uploads(ctx: &Ctx, r: &OssRequest) -> Reply {
+    let delimiter = r.param("delimiter");
+    if !delimiter.is_empty() {
+        return Err(ApiError::new(
+            501,
+            "NotImplemented",
+            "the emulator does not implement ListMultipartUploads with a delimiter",
+        ));
+    }
+    let (prefix, key_marker, id_marker) = (
+        r.param("prefix"),
+        r.param("key-marker"),
+        r.param("upload-id-marker"),
+    );
+    let max: usize = r
+        .param("max-uploads")
+        .parse()
+        .ok()
+        .filter(|m| (1..=1000).contains(m))
+        .unwrap_or(1000);
+    let after_marker = |key: &str, id: &str| {
+        key_marker.is_empty()
+            || key > key_marker.as_str()
+            || (key == key_marker && !id_marker.is_empty() && id > id_marker.as_str())
+    };
+    let mut matching = incomplete_uploads(ctx, &r.bucket)
+        .into_iter()
+        .filter(|(key, id, _)| key.starts_with(&prefix) && after_marker(key, id));
+    let page: Vec<_> = matching.by_ref().take(max).collect();
+    let truncated = matching.next().is_some();
+    let url_enc = r.param("encoding-type") == "url";
+    let enc = |s: &str| {
+        if url_enc {
+            crate::sign::rfc3986(s).replace("%2F", "/")
+        } else {
+            xml_escape(s)
+        }
+    };
+    let (next_key, next_id) = page
+        .last()
+        .map(|(k, id, _)| (enc(k), xml_escape(id)))
+        .unwrap_or_default();
+    let uploads: String = page
+        .iter()
+        .map(|(key, id, info)| {
+            format!(
+                "<Upload><Key>{}</Key><UploadId>{}</UploadId><Initiated>{}</Initiated></Upload>",
+                enc(key),
+                xml_escape(id),
+                iso(info.initiated)
+            )
+        })
+        .collect();
+    xml_ok(format!(
+        "<ListMultipartUploadsResult><Bucket>{}</Bucket>{}<KeyMarker>{}</KeyMarker><UploadIdMarker>{}</UploadIdMarker><NextKeyMarker>{next_key}</NextKeyMarker><NextUploadIdMarker>{next_id}</NextUploadIdMarker><Delimiter></Delimiter><Prefix>{}</Prefix><MaxUploads>{max}</MaxUploads><IsTruncated>{truncated}</IsTruncated>{uploads}</ListMultipartUploadsResult>",
+        xml_escape(&r.bucket),
+        if url_enc {
+            "<EncodingType>url</EncodingType>"
+        } else {
+            ""
+        },
+        enc(&key_marker),
+        xml_escape(&id_marker),
+        enc(&prefix),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::upload_id;
+
+    #[test]
+    fn upload_ids_sort_in_initiation_order_within_one_millisecond() {
+        let ids: Vec<String> = (0..50).map(|_| upload_id(1_700_000_000_000)).collect();
+        let mut sorted = ids.clone();
+        sorted.sort();
+        assert_eq!(ids, sorted);
+        assert!(
+            ids.iter()
+                .all(|id| id.len() == 32 && id.chars().all(|c| c.is_ascii_hexdigit()))
+        );
+        assert!(upload_id(1_800_000_000_000) > ids[49]);
+    }
 }

@@ -28,7 +28,7 @@ use reqwest::Method;
 use reqwest::header::HeaderMap;
 
 pub use lifecycle::LifecycleRule;
-pub use multipart::{MultipartOptions, UploadReport};
+pub use multipart::{IncompleteUpload, MultipartOptions, UploadReport};
 pub use sign::{oss_v1_signature, oss_v1_string_to_sign};
 
 use super::error::{Error, Result};

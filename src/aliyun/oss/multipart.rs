@@ -60,6 +60,15 @@ pub struct UploadReport {
     pub etag: String,
 }
 
+/// A multipart upload initiated and neither completed nor aborted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IncompleteUpload {
+    pub key: String,
+    pub upload_id: String,
+    /// `Initiated`, ISO 8601 as OSS sends it.
+    pub initiated: Option<String>,
+}
+
 /// What one upload works with, fixed before the first request.
 #[derive(Debug, Clone)]
 pub(super) struct Plan {
@@ -80,7 +89,10 @@ fn server_failed(e: &Error) -> bool {
 }
 
 impl OssClient {
-    pub(super) async fn initiate(&self, key: &str, extra: &[(String, String)]) -> Result<String> {
+    /// InitiateMultipartUpload: the new upload's id. Until it is completed or aborted the
+    /// upload is listed by [`list_multipart_uploads`](Self::list_multipart_uploads) and keeps
+    /// its bucket from being deleted.
+    pub async fn initiate(&self, key: &str, extra: &[(String, String)]) -> Result<String> {
         let mut r = self.req("InitiateMultipartUpload", Method::POST, key);
         r.query.push(("uploads".into(), String::new()));
         r.headers
@@ -155,13 +167,59 @@ impl OssClient {
         Ok(from_body.unwrap_or_else(|| etag(&resp.headers)))
     }
 
-    /// AbortMultipartUpload (used when a resume state is unusable).
+    /// AbortMultipartUpload; an upload already gone (completed, aborted, or its bucket deleted)
+    /// counts as aborted.
     pub async fn abort_multipart(&self, key: &str, upload_id: &str) -> Result<()> {
         let mut r = self.req("AbortMultipartUpload", Method::DELETE, key);
         r.query.push(("uploadId".into(), upload_id.into()));
         match self.call(&r).await {
             Err(e) if e.is_not_found() || e.code() == Some("NoSuchUpload") => Ok(()),
             other => other.map(|_| ()),
+        }
+    }
+
+    /// ListMultipartUploads under `prefix`, all pages: the uploads initiated and neither
+    /// completed nor aborted, by key and then by initiation time. OSS counts them as content of
+    /// the bucket (DeleteBucket answers `BucketNotEmpty` while any exists).
+    pub async fn list_multipart_uploads(&self, prefix: &str) -> Result<Vec<IncompleteUpload>> {
+        let mut out = Vec::new();
+        let (mut key_marker, mut id_marker) = (String::new(), String::new());
+        loop {
+            let mut r = self.req("ListMultipartUploads", Method::GET, "");
+            r.query.push(("uploads".into(), String::new()));
+            r.query.push(("max-uploads".into(), "1000".into()));
+            if !prefix.is_empty() {
+                r.query.push(("prefix".into(), prefix.into()));
+            }
+            if !key_marker.is_empty() {
+                r.query.push(("key-marker".into(), key_marker.clone()));
+                r.query.push(("upload-id-marker".into(), id_marker.clone()));
+            }
+            let resp = self.call(&r).await?;
+            let x: xml::ListMultipartUploadsResult = xml::decode(&resp, "ListMultipartUploads")?;
+            let page_end = x
+                .uploads
+                .last()
+                .map(|u| (u.key.clone(), u.upload_id.clone()));
+            out.extend(x.uploads.into_iter().map(|u| IncompleteUpload {
+                key: u.key,
+                upload_id: u.upload_id,
+                initiated: u.initiated,
+            }));
+            // The next page starts after NextKeyMarker/NextUploadIdMarker, which name the last
+            // upload listed; that upload itself serves if they are missing.
+            let next = match (x.next_key_marker, x.next_upload_id_marker) {
+                (Some(k), Some(id)) if !k.is_empty() => (k, id),
+                _ => page_end.unwrap_or_default(),
+            };
+            // A marker that does not move would list the same page forever.
+            if x.is_truncated != Some(true)
+                || next.0.is_empty()
+                || (next.0 == key_marker && next.1 == id_marker)
+            {
+                return Ok(out);
+            }
+            (key_marker, id_marker) = next;
         }
     }
 
@@ -791,6 +849,103 @@ mod tests {
         // The abandoned upload is gone on the server too.
         let gone = c.list_parts("blobs/abandoned", &ids[2]).await.unwrap_err();
         assert_eq!(gone.code(), Some("NoSuchUpload"), "{gone}");
+        emu.shutdown().await;
+    }
+
+    /// Two pages as OSS writes them (the second found through NextKeyMarker and
+    /// NextUploadIdMarker of the first), XML entities in a key, and a page whose markers are
+    /// missing: continued after its last upload.
+    #[tokio::test]
+    async fn list_multipart_uploads_reads_every_page() {
+        let srv = TestServer::start(|r, _| {
+            let page = match r.query("key-marker").as_deref() {
+                None => "<IsTruncated>true</IsTruncated><NextKeyMarker>fcctl/app/a&amp;b</NextKeyMarker><NextUploadIdMarker>018F2A3B4C5D0001A1B2C3D4E5F60718</NextUploadIdMarker>\
+                    <Upload><Key>fcctl/app/a&amp;b</Key><UploadId>018F2A3B4C5D0001A1B2C3D4E5F60718</UploadId><Initiated>2024-05-01T08:00:00.000Z</Initiated></Upload>",
+                Some("fcctl/app/a&b") => "<IsTruncated>true</IsTruncated><NextKeyMarker></NextKeyMarker><NextUploadIdMarker></NextUploadIdMarker>\
+                    <Upload><Key>fcctl/app/c</Key><UploadId>018F2A3B4C5E0000F0E1D2C3B4A59687</UploadId><Initiated>2024-05-01T08:00:01.000Z</Initiated></Upload>",
+                _ => "<IsTruncated>false</IsTruncated>",
+            };
+            Reply::Respond {
+                status: 200,
+                headers: vec![("content-type".into(), "application/xml".into())],
+                body: format!(
+                    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ListMultipartUploadsResult><Bucket>bk</Bucket><KeyMarker></KeyMarker><UploadIdMarker></UploadIdMarker><Delimiter></Delimiter><Prefix>fcctl/app/</Prefix><MaxUploads>1000</MaxUploads>{page}</ListMultipartUploadsResult>"
+                )
+                .into_bytes(),
+            }
+        })
+        .await;
+        let c = client(&srv.base, "bk", AccessKey::new("a", "b"));
+        let got = c.list_multipart_uploads("fcctl/app/").await.unwrap();
+        assert_eq!(
+            got,
+            vec![
+                IncompleteUpload {
+                    key: "fcctl/app/a&b".into(),
+                    upload_id: "018F2A3B4C5D0001A1B2C3D4E5F60718".into(),
+                    initiated: Some("2024-05-01T08:00:00.000Z".into()),
+                },
+                IncompleteUpload {
+                    key: "fcctl/app/c".into(),
+                    upload_id: "018F2A3B4C5E0000F0E1D2C3B4A59687".into(),
+                    initiated: Some("2024-05-01T08:00:01.000Z".into()),
+                },
+            ]
+        );
+        let reqs = srv.requests();
+        assert_eq!(reqs.len(), 3);
+        for r in &reqs {
+            assert_eq!(r.method, "GET");
+            assert_eq!(r.path(), "/bk/");
+            assert_eq!(r.query("uploads").as_deref(), Some(""));
+            assert_eq!(r.query("prefix").as_deref(), Some("fcctl/app/"));
+        }
+        assert_eq!(reqs[0].query("key-marker"), None);
+        assert_eq!(
+            reqs[1].query("upload-id-marker").as_deref(),
+            Some("018F2A3B4C5D0001A1B2C3D4E5F60718")
+        );
+        assert_eq!(reqs[2].query("key-marker").as_deref(), Some("fcctl/app/c"));
+        assert_eq!(
+            reqs[2].query("upload-id-marker").as_deref(),
+            Some("018F2A3B4C5E0000F0E1D2C3B4A59687")
+        );
+    }
+
+    /// Against the emulator: only the uploads under the prefix and not yet aborted or
+    /// completed are listed, and an upload aborted twice is aborted.
+    #[tokio::test]
+    async fn incomplete_uploads_are_listed_until_aborted() {
+        let (emu, _emu_dir) = emulator(vec![]).await;
+        let info = emu.info().clone();
+        let c = client(&info.oss_endpoint, "fcctl-artifacts", default_key(&info));
+        c.ensure_bucket().await.unwrap();
+        let a = c.initiate("fcctl/app/code/1.zip", &[]).await.unwrap();
+        let b = c.initiate("fcctl/app/blobs/x", &[]).await.unwrap();
+        let other = c.initiate("fcctl/other/blobs/x", &[]).await.unwrap();
+        let listed = |v: Vec<IncompleteUpload>| {
+            v.into_iter()
+                .map(|u| (u.key, u.upload_id))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            listed(c.list_multipart_uploads("fcctl/app/").await.unwrap()),
+            vec![
+                ("fcctl/app/blobs/x".to_string(), b.clone()),
+                ("fcctl/app/code/1.zip".to_string(), a.clone())
+            ]
+        );
+        c.abort_multipart("fcctl/app/code/1.zip", &a).await.unwrap();
+        c.abort_multipart("fcctl/app/code/1.zip", &a).await.unwrap();
+        assert_eq!(
+            listed(c.list_multipart_uploads("fcctl/app/").await.unwrap()),
+            vec![("fcctl/app/blobs/x".to_string(), b)]
+        );
+        assert_eq!(
+            c.list_multipart_uploads("").await.unwrap().len(),
+            2,
+            "{other} is listed without a prefix"
+        );
         emu.shutdown().await;
     }
 }

@@ -106,3 +106,27 @@ pub(super) struct ContentsXml {
     #[serde(default)]
     pub(super) last_modified: Option<String>,
 }
+
+/// ListMultipartUploads answer (oss2 `xml_utils.parse_list_multipart_uploads`). fcctl sends no
+/// `encoding-type`, so keys come back as plain XML text.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct ListMultipartUploadsResult {
+    #[serde(default)]
+    pub(super) is_truncated: Option<bool>,
+    #[serde(default)]
+    pub(super) next_key_marker: Option<String>,
+    #[serde(default)]
+    pub(super) next_upload_id_marker: Option<String>,
+    #[serde(default, rename = "Upload")]
+    pub(super) uploads: Vec<UploadXml>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct UploadXml {
+    pub(super) key: String,
+    pub(super) upload_id: String,
+    #[serde(default)]
+    pub(super) initiated: Option<String>,
+}

@@ -235,3 +235,76 @@ fn a_bucket_other_apps_use_is_kept_with_only_this_apps_objects_removed() {
     });
     assert_eq!(left, vec!["fcctl/other/code/1.zip"]);
 }
+
+/// An upload a killed sync left under the app's prefix is aborted, so the bucket it kept
+/// non-empty is deleted.
+#[test]
+fn destroy_aborts_the_apps_incomplete_uploads_and_deletes_the_bucket() {
+    let p = TestProject::builder().start();
+    let bucket = with_oss(&p, async |oss| {
+        oss.ensure_bucket().await.unwrap();
+        oss.initiate("fcctl/cat-dog/blobs/ab/cd", &[])
+            .await
+            .unwrap();
+        oss.bucket().to_string()
+    });
+    let dry = p.json(&["destroy", "--dry-run", "--json"]);
+    assert_eq!(
+        dry["would_delete"],
+        serde_json::json!([
+            {"kind": "oss_incomplete_uploads", "id": format!("oss://{bucket}/fcctl/cat-dog/")},
+            {"kind": "bucket", "id": bucket},
+        ]),
+        "{dry}"
+    );
+    let r = p.json(&["destroy", "--yes", "--json"]);
+    assert_eq!(r["deleted"], dry["would_delete"], "{r}");
+    let bucket_gone = with_oss(&p, async |oss| {
+        oss.list("").await.unwrap_err().is_not_found()
+    });
+    assert!(bucket_gone, "{r}");
+    let again = p.json(&["destroy", "--yes", "--json"]);
+    assert_eq!(again["deleted"], serde_json::json!([]), "{again}");
+}
+
+/// Another app's incomplete upload is not this app's to abort: the bucket stays, with OSS's
+/// refusal as the reason, and a later destroy deletes it once that upload is gone.
+#[test]
+fn another_apps_incomplete_upload_keeps_the_bucket() {
+    let p = TestProject::builder().start();
+    let (ours, theirs) = with_oss(&p, async |oss| {
+        oss.ensure_bucket().await.unwrap();
+        (
+            oss.initiate("fcctl/cat-dog/code/1.zip", &[]).await.unwrap(),
+            oss.initiate("fcctl/other/code/1.zip", &[]).await.unwrap(),
+        )
+    });
+    let r = p.json(&["destroy", "--yes", "--json"]);
+    assert_eq!(kinds(&r["deleted"]), ["oss_incomplete_uploads"], "{r}");
+    assert!(
+        r["kept"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|k| k["kind"] == "bucket"
+                && k["reason"].as_str().unwrap().contains("BucketNotEmpty")),
+        "{r}"
+    );
+    let left = with_oss(&p, async |oss| {
+        oss.list_multipart_uploads("")
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|u| u.upload_id)
+            .collect::<Vec<_>>()
+    });
+    assert_eq!(left, vec![theirs.clone()], "ours ({ours}) is aborted");
+
+    with_oss(&p, async move |oss| {
+        oss.abort_multipart("fcctl/other/code/1.zip", &theirs)
+            .await
+            .unwrap()
+    });
+    let r = p.json(&["destroy", "--yes", "--json"]);
+    assert_eq!(kinds(&r["deleted"]), ["bucket"], "{r}");
+}
