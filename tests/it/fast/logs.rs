@@ -294,7 +294,9 @@ fn an_initialize_failure_and_its_cause_are_in_the_logs() {
 
 #[test]
 fn a_function_without_log_config_is_explained() {
-    let p = TestProject::builder().config("app: cat-dog\n").start();
+    let p = TestProject::builder()
+        .config("app: cat-dog\nlog: none\n")
+        .start();
     p.fake_build("dog", "r-one");
     p.json(&["deploy", "--json"]);
     let out = p.fcctl(&["logs"]);
