@@ -122,6 +122,7 @@ pub fn create_function(ctx: &Arc<Ctx>, mut body: Map<String, Value>) -> Reply {
     }
     check_env(&body)?;
     check_limits(&body)?;
+    check_network_and_logs(ctx, &body)?;
     if ctx.store.read().functions.contains_key(&name) {
         return Err(ApiError::new(
             409,
@@ -196,6 +197,7 @@ pub fn create_function(ctx: &Arc<Ctx>, mut body: Map<String, Value>) -> Reply {
 pub fn update_function(ctx: &Arc<Ctx>, f: &str, mut body: Map<String, Value>) -> Reply {
     check_env(&body)?;
     check_limits(&body)?;
+    check_network_and_logs(ctx, &body)?;
     if !ctx.store.read().functions.contains_key(f) {
         return Err(function_not_found(f));
     }
@@ -258,6 +260,69 @@ pub fn get_function(ctx: &Arc<Ctx>, f: &str, q: Option<&str>) -> Reply {
     }
     let t = resolve(&ctx.store, f, q, false)?;
     ok(t.config)
+}
+
+/// What FC checks of the resources a function names: its vSwitches exist, belong to its VPC
+/// and sit in a zone FC serves ("vSwitch is in unsupported zone"), its security group is in
+/// that VPC, and its `logConfig` logstore exists. Ids the emulator never issued are refused
+/// like the cloud refuses another account's or a deleted resource.
+fn check_network_and_logs(ctx: &Ctx, cfg: &Map<String, Value>) -> Result<(), ApiError> {
+    let vpc = cfg.get("vpcConfig").filter(|v| !v.is_null());
+    if let Some(vpc) = vpc {
+        let vpc_id = vpc["vpcId"].as_str().unwrap_or("");
+        if !vpc_id.is_empty() {
+            let st = ctx.store.read();
+            let infra = &st.infra;
+            if !infra.vpcs.contains_key(vpc_id) {
+                return Err(ApiError::invalid_argument(format!(
+                    "vpcConfig.vpcId: VPC {vpc_id} does not exist in this region"
+                )));
+            }
+            let fc_zones: Vec<String> = crate::rpc::vpc::zone_ids(&ctx.cfg.region)
+                .into_iter()
+                .take(2)
+                .collect();
+            for id in vpc["vSwitchIds"].as_array().into_iter().flatten() {
+                let id = id.as_str().unwrap_or("");
+                let Some(sw) = infra.vswitches.get(id).filter(|s| s.vpc_id == vpc_id) else {
+                    return Err(ApiError::invalid_argument(format!(
+                        "vpcConfig.vSwitchIds: vSwitch {id} does not exist in VPC {vpc_id}"
+                    )));
+                };
+                if !fc_zones.contains(&sw.zone_id) {
+                    return Err(ApiError::invalid_argument(format!(
+                        "vSwitch is in unsupported zone: {id} is in {}; Function Compute \
+                         serves {}",
+                        sw.zone_id,
+                        fc_zones.join(", ")
+                    )));
+                }
+            }
+            let sg = vpc["securityGroupId"].as_str().unwrap_or("");
+            if !infra
+                .security_groups
+                .get(sg)
+                .is_some_and(|g| g.vpc_id == vpc_id)
+            {
+                return Err(ApiError::invalid_argument(format!(
+                    "vpcConfig.securityGroupId: security group {sg} does not exist in VPC {vpc_id}"
+                )));
+            }
+        }
+    }
+    if let Some(log) = cfg.get("logConfig").filter(|v| !v.is_null()) {
+        let project = log["project"].as_str().unwrap_or("");
+        let logstore = log["logstore"].as_str().unwrap_or("");
+        if !project.is_empty() || !logstore.is_empty() {
+            ctx.sls.logstore(project, logstore).map_err(|e| {
+                ApiError::invalid_argument(format!(
+                    "logConfig: project {project} / logstore {logstore}: {}",
+                    e.message
+                ))
+            })?;
+        }
+    }
+    Ok(())
 }
 
 /// A function with a VPC or NAS mount: FC attaches an ENI, which takes a while.

@@ -191,3 +191,129 @@ fn doctor_policy_lists_what_the_configured_features_need() {
         "{doc}"
     );
 }
+
+/// Creates a VPC with one vSwitch in `zone` and a security group, through fcctl's clients
+/// (as a user's own network would exist); returns their ids.
+fn own_network(p: &TestProject, zone: &str) -> (String, String, String) {
+    use fcctl::aliyun::ecs::{CreateSecurityGroup, EcsClient};
+    use fcctl::aliyun::vpc::{CreateVSwitch, CreateVpc, VpcClient};
+    use fcctl::aliyun::{AccessKey, ClientOptions};
+    let info = p.info.clone();
+    let zone = zone.to_string();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let key = AccessKey::new(&info.access_key_id, &info.access_key_secret);
+        let vpc = VpcClient::new(
+            &info.vpc_endpoint,
+            &info.region,
+            key.clone(),
+            ClientOptions::default(),
+        )
+        .unwrap();
+        let ecs = EcsClient::new(
+            &info.ecs_endpoint,
+            &info.region,
+            key,
+            ClientOptions::default(),
+        )
+        .unwrap();
+        rt.block_on(async {
+            let v = vpc
+                .create_vpc(&CreateVpc {
+                    cidr_block: Some("192.168.0.0/16".into()),
+                    ..Default::default()
+                })
+                .await
+                .unwrap();
+            // A new VPC is Pending for a moment, as on the cloud.
+            let filter = fcctl::aliyun::vpc::VpcFilter {
+                vpc_id: Some(v.vpc_id.clone()),
+                ..Default::default()
+            };
+            while vpc.describe_vpcs(&filter).await.unwrap()[0].status
+                != fcctl::aliyun::vpc::Status::Available
+            {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            let s = vpc
+                .create_vswitch(&CreateVSwitch {
+                    vpc_id: v.vpc_id.clone(),
+                    zone_id: zone,
+                    cidr_block: "192.168.1.0/24".into(),
+                    v_switch_name: None,
+                    description: None,
+                    tags: vec![],
+                    client_token: None,
+                })
+                .await
+                .unwrap();
+            let sw_filter = fcctl::aliyun::vpc::VSwitchFilter {
+                v_switch_id: Some(s.v_switch_id.clone()),
+                vpc_id: Some(v.vpc_id.clone()),
+                ..Default::default()
+            };
+            while vpc.describe_vswitches(&sw_filter).await.unwrap()[0].status
+                != fcctl::aliyun::vpc::Status::Available
+            {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            let g = ecs
+                .create_security_group(&CreateSecurityGroup {
+                    vpc_id: v.vpc_id.clone(),
+                    ..Default::default()
+                })
+                .await
+                .unwrap();
+            (v.vpc_id, s.v_switch_id, g.security_group_id)
+        })
+    })
+    .join()
+    .unwrap()
+}
+
+fn with_network(p: &TestProject, (vpc, vsw, sg): &(String, String, String), extra: &str) {
+    std::fs::write(
+        p.path().join("fcctl.yaml"),
+        format!(
+            "app: cat-dog\nvpc:\n  vpc_id: {vpc}\n  vswitch_ids: [{vsw}]\n  security_group_id: {sg}\n{extra}"
+        ),
+    )
+    .unwrap();
+}
+
+#[test]
+fn the_emulator_refuses_network_and_log_ids_fc_would_refuse() {
+    let p = TestProject::builder().connect_with_env().start();
+    p.fake_build("a", "r-a");
+    let refused = |expect: &str| {
+        let out = p.fcctl(&["deploy"]);
+        let all = text(&out);
+        assert_eq!(out.status.code(), Some(3), "{all}");
+        assert!(all.contains(expect), "expected `{expect}`: {all}");
+    };
+    // Ids nobody issued (another account's, or deleted).
+    with_network(
+        &p,
+        &("vpc-nope".into(), "vsw-nope".into(), "sg-nope".into()),
+        "",
+    );
+    refused("vpc-nope");
+    // A vSwitch in a zone the emulator's FC does not serve (it serves <region>-a and -b).
+    let outside = own_network(&p, "cn-shenzhen-c");
+    with_network(&p, &outside, "");
+    refused("vSwitch is in unsupported zone");
+    // A logstore that does not exist.
+    let inside = own_network(&p, "cn-shenzhen-a");
+    with_network(
+        &p,
+        &inside,
+        "log:\n  project: nobody\n  logstore: nothing\n",
+    );
+    refused("logConfig");
+    // The same network with logs off deploys.
+    with_network(&p, &inside, "log: none\n");
+    p.json(&["deploy", "--json"]);
+}

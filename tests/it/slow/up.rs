@@ -409,12 +409,10 @@ fn up_with_wrong_credentials_exits_3_and_changes_nothing() {
 fn cloud_path_requests_match_the_official_sdk_models() {
     let p = project_from(TestProject::builder().record_requests());
     let mut cfg = std::fs::read_to_string(p.path().join("fcctl.yaml")).unwrap();
-    cfg.push_str(
-        "nas:\n  server_addr: 0a1b2c3d4e-xyz12.cn-shenzhen.nas.aliyuncs.com:/cat-dog\n\
-         vpc:\n  vpc_id: vpc-wz9fcctl0test\n  vswitch_ids: [vsw-wz9fcctl0test]\n  security_group_id: sg-wz9fcctl0test\n\
-         custom_domain:\n  name: cat-dog.fcctl-test.example\n\
-         log:\n  project: fcctl-test-logs\n  logstore: cat-dog\n",
-    );
+    // `vpc`, `nas` and `log` stay `auto`: resolved to real ids through the emulator's APIs,
+    // so the bodies carry a full vpcConfig, nasConfig and logConfig (the emulator refuses
+    // ids it never issued, as FC does).
+    cfg.push_str("custom_domain:\n  name: cat-dog.fcctl-test.example\n");
     std::fs::write(p.path().join("fcctl.yaml"), cfg).unwrap();
     let run = |args: &[&str]| {
         let out = p.fcctl_env(args, &[]);
@@ -485,8 +483,14 @@ fn cloud_path_requests_match_the_official_sdk_models() {
     let sent_log_config = log.lines().any(|line| {
         let entry: serde_json::Value = serde_json::from_str(line).unwrap();
         entry["action"] == "CreateFunction"
-            && entry["body"]["logConfig"]["project"] == "fcctl-test-logs"
+            && entry["body"]["logConfig"]["project"] == "fcctl-cat-dog-1234567890123456"
+            && entry["body"]["vpcConfig"]["vSwitchIds"][0]
+                .as_str()
+                .is_some_and(|s| s.starts_with("vsw-"))
     });
-    assert!(sent_log_config, "deploy sends the configured logConfig");
+    assert!(
+        sent_log_config,
+        "deploy sends the resolved logConfig and vpcConfig"
+    );
     eprintln!("wire check: {summary}");
 }
