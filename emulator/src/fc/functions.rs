@@ -299,10 +299,10 @@ fn check_network_and_logs(ctx: &Ctx, cfg: &Map<String, Value>) -> Result<(), Api
                 }
             }
             let sg = vpc["securityGroupId"].as_str().unwrap_or("");
-            if !infra
+            if infra
                 .security_groups
                 .get(sg)
-                .is_some_and(|g| g.vpc_id == vpc_id)
+                .is_none_or(|g| g.vpc_id != vpc_id)
             {
                 return Err(ApiError::invalid_argument(format!(
                     "vpcConfig.securityGroupId: security group {sg} does not exist in VPC {vpc_id}"
