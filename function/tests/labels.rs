@@ -142,3 +142,42 @@ async fn groups_of_a_colour_model_answer_as_top_level_fields_with_their_mass() {
     assert!(page.contains("<title>Warm or cool?</title>"), "{page}");
     assert!(page.contains(r#""cool":"Brr.""#), "{page}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn labels_or_groups_that_do_not_fit_the_output_make_the_model_unavailable() {
+    let dir = tempfile::tempdir().unwrap();
+    common::make_colour(dir.path());
+    std::fs::write(dir.path().join("labels.txt"), "red\ngreen\n").unwrap();
+    let req = || {
+        Request::post("/classify")
+            .body(Body::from(png([1, 2, 3])))
+            .unwrap()
+    };
+    let (st, body) = send(&state(dir.path()), req()).await;
+    assert_eq!(st, StatusCode::SERVICE_UNAVAILABLE);
+    let j: Value = serde_json::from_slice(&body).unwrap();
+    assert!(
+        j["message"]
+            .as_str()
+            .unwrap()
+            .contains("2 class names are listed but the model has 3 outputs"),
+        "{j}"
+    );
+
+    let yaml = std::fs::read_to_string(dir.path().join("model.yaml")).unwrap();
+    let yaml = yaml.replace("  labels_file: labels.txt\n", "").replace(
+        "  other_threshold: 0.5\n",
+        "  groups:\n    a: {classes: [[0, 3]]}\n",
+    );
+    std::fs::write(dir.path().join("model.yaml"), yaml).unwrap();
+    let (st, body) = send(&state(dir.path()), req()).await;
+    assert_eq!(st, StatusCode::SERVICE_UNAVAILABLE);
+    let j: Value = serde_json::from_slice(&body).unwrap();
+    assert!(
+        j["message"]
+            .as_str()
+            .unwrap()
+            .contains("a group reaches class index 3 but the model has 3 outputs"),
+        "{j}"
+    );
+}
