@@ -207,13 +207,6 @@ impl crate::exit::Hint for InfraError {
     }
 }
 
-impl InfraError {
-    /// The service answered with an error (exit 3) rather than the config being wrong.
-    pub fn is_service_error(&self) -> bool {
-        matches!(self, InfraError::Api { source, .. } if source.api().is_some())
-    }
-}
-
 type Result<T> = std::result::Result<T, InfraError>;
 
 fn api(

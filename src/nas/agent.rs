@@ -38,7 +38,7 @@ fn env(cfg: &Config) -> BTreeMap<String, String> {
     BTreeMap::from([(fcctl_protocol::env::NAS_ROOT.to_string(), cfg.nas_app_dir())])
 }
 
-/// What the agent function must look like; `vpc` from the main function when `auto`.
+/// What the agent function must look like; `vpc` is the main function's (resolved ids).
 fn unchanged(f: &Function, cfg: &Config, crc: &str, vpc: &Option<VpcConfig>) -> bool {
     let nas = nas_config(cfg);
     let same_nas = f.nas_config.as_ref().is_some_and(|n| {
@@ -74,15 +74,8 @@ fn unchanged(f: &Function, cfg: &Config, crc: &str, vpc: &Option<VpcConfig>) -> 
 pub async fn ensure(cloud: &Cloud, zip: &Path, crc: &str) -> anyhow::Result<bool> {
     let cfg = &cloud.cfg;
     let name = name(cfg);
-    // Same VPC as the main function: explicit in fcctl.yaml, or whatever deploy gave it.
-    let mut vpc = vpc_config(cfg);
-    if vpc.is_none()
-        && let Ok(main) = cloud.fc.get_function(cfg.function_name(), None).await
-    {
-        vpc = main
-            .vpc_config
-            .filter(|v| v.vpc_id.as_deref().is_some_and(|s| !s.is_empty()));
-    }
+    // The main function's VPC: `auto` was resolved to ids (pipeline::infra) before this runs.
+    let vpc = vpc_config(cfg);
     let existing = match cloud.fc.get_function(&name, None).await {
         Ok(f) => Some(f),
         Err(e) if e.is_not_found() => None,
