@@ -76,12 +76,12 @@ fn main() {
         let answer = match c.classify(&bytes) {
             Ok(p) => {
                 ms.push(p.ms);
-                if truth != "other" && p.label != truth.as_str() && !note.contains("ambiguous") {
+                if truth != "other" && p.label != *truth && !note.contains("ambiguous") {
                     errors.push(format!(
                         "  {file} ({truth}) -> {} dog {:.3} cat {:.3} [{}]",
                         p.label,
-                        p.dog,
-                        p.cat,
+                        p.score("dog"),
+                        p.score("cat"),
                         p.top5.first().map(|t| t.class.as_str()).unwrap_or("")
                     ));
                 }

@@ -10,6 +10,7 @@ use ort::value::TensorRef;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use crate::labels::{Labeller, Scores};
 use crate::manifest::{Activation, Manifest, ManifestError};
 use crate::preprocess::{self, DecodeError, DecodeLimits, PrepTimings};
 use crate::{opt_cache, release};
@@ -121,25 +122,32 @@ pub struct TopClass {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Prediction {
-    /// `dog`, `cat` or `other`.
-    pub label: &'static str,
-    pub dog: f32,
-    pub cat: f32,
-    /// Probability mass outside the dog and cat groups (softmax models; 0 otherwise).
+    /// A group's name, a class's label, or `other_label` (`dog`, `cat` or `other`).
+    pub label: String,
+    /// Grouped models: each group's score as a top-level field too (`dog`, `cat`), as the
+    /// cat/dog answer always had them.
+    #[serde(flatten)]
+    pub groups: Scores,
+    /// Probability mass outside the groups (softmax models; 0 otherwise).
     pub other: f32,
     pub top5: Vec<TopClass>,
     pub model: String,
     /// Server-side time for this classification (decode + resize + inference), ms.
     pub ms: f64,
-    /// Raw dog/cat mass before renormalisation.
-    pub mass: Mass,
+    /// Label → probability: grouped models, each group's (renormalised) score; plain-label
+    /// models, every class's (the top 5 when there are more than 32 classes).
+    pub scores: Scores,
+    /// Grouped models: each group's mass before renormalisation.
+    #[serde(skip_serializing_if = "Scores::is_empty")]
+    pub mass: Scores,
     pub timings: Timings,
 }
 
-#[derive(Debug, Clone, Copy, Serialize)]
-pub struct Mass {
-    pub dog: f32,
-    pub cat: f32,
+impl Prediction {
+    /// The score of `label` (0 when the answer has none).
+    pub fn score(&self, label: &str) -> f32 {
+        self.scores.get(label).unwrap_or(0.0)
+    }
 }
 
 #[derive(Debug, Clone, Copy, Serialize)]
@@ -153,7 +161,7 @@ pub struct Classifier {
     pub manifest: Manifest,
     session: Mutex<Session>,
     input_name: String,
-    classes: Vec<String>,
+    pub labeller: Labeller,
     pub limits: DecodeLimits,
     pub load_ms: f64,
     /// Where the load's time went, ms: (phase, ms) in order (the lifecycle log line).
@@ -364,37 +372,42 @@ impl Classifier {
                 .map(|i| i.name().to_string())
                 .ok_or_else(|| LoadError::Mismatch("the ONNX model has no inputs".into()))?,
         };
-        let classes = match &manifest.output.classes_file {
-            Some(f) => {
-                let p = model_dir.join(f);
-                std::fs::read_to_string(&p)
-                    .map_err(|source| LoadError::Classes { path: p, source })?
-                    .lines()
-                    .map(|l| l.trim().to_string())
-                    .filter(|l| !l.is_empty())
-                    .collect()
-            }
-            None => manifest.output.classes.clone(),
-        };
-        let max_idx = manifest
-            .output
-            .dog
-            .iter()
-            .chain(&manifest.output.cat)
-            .map(|r| r[1])
-            .max()
-            .unwrap_or(0);
-        if !classes.is_empty() && max_idx >= classes.len() {
+        let classes = manifest
+            .read_classes(model_dir)
+            .map_err(|(path, source)| LoadError::Classes { path, source })?;
+        if let Some(max_idx) = manifest.max_class_index()
+            && !classes.is_empty()
+            && max_idx >= classes.len()
+        {
             return Err(LoadError::Mismatch(format!(
-                "label range reaches index {max_idx} but only {} class names are listed",
+                "a group reaches class index {max_idx} but only {} class names are listed",
                 classes.len()
             )));
         }
+        if let Some(n) = session
+            .outputs()
+            .first()
+            .and_then(|o| o.dtype().tensor_shape().map(|s| s.to_vec()))
+            .and_then(|dims| output_classes(&dims))
+        {
+            if !classes.is_empty() && classes.len() != n {
+                return Err(LoadError::Mismatch(format!(
+                    "{} class names are listed but the model has {n} outputs",
+                    classes.len()
+                )));
+            }
+            if let Some(max_idx) = manifest.max_class_index().filter(|m| *m >= n) {
+                return Err(LoadError::Mismatch(format!(
+                    "a group reaches class index {max_idx} but the model has {n} outputs"
+                )));
+            }
+        }
+        let labeller = Labeller::new(&manifest, classes);
         Ok(Self {
             manifest,
             session: Mutex::new(session),
             input_name,
-            classes,
+            labeller,
             limits,
             load_ms: ms(t0.elapsed()),
             phases: vec![
@@ -486,63 +499,27 @@ impl Classifier {
         let t1 = Instant::now();
         let p = self.probabilities(tensor)?;
         let infer_ms = t1.elapsed().as_secs_f64() * 1e3;
-        let o = &self.manifest.output;
-        let sum = |ranges: &[[usize; 2]]| -> f32 {
-            ranges
-                .iter()
-                .map(|[a, b]| p.get(*a..=*b).map(|s| s.iter().sum::<f32>()).unwrap_or(0.0))
-                .sum()
-        };
-        let (dog_m, cat_m) = (sum(&o.dog), sum(&o.cat));
-        let total = dog_m + cat_m;
-        let cat_w = cat_m * o.cat_weight;
-        let label = if total < o.other_threshold {
-            "other"
-        } else if dog_m >= cat_w {
-            "dog"
-        } else {
-            "cat"
-        };
-        let (dog, cat) = if o.renormalise && dog_m + cat_w > 0.0 {
-            (dog_m / (dog_m + cat_w), cat_w / (dog_m + cat_w))
-        } else {
-            (dog_m, cat_m)
-        };
-        let other = if self.manifest.output.activation == Activation::Softmax {
-            (1.0 - total).max(0.0)
-        } else {
-            0.0
-        };
-        let mut idx: Vec<usize> = (0..p.len()).collect();
-        let k = 5.min(idx.len());
-        if k > 0 {
-            idx.select_nth_unstable_by(k - 1, |a, b| p[*b].total_cmp(&p[*a]));
-        }
-        idx.truncate(k);
-        idx.sort_by(|a, b| p[*b].total_cmp(&p[*a]));
-        let top5 = idx
+        let d = self.labeller.decide(&p);
+        let top5 = crate::labels::top_k(&p, 5)
             .into_iter()
             .map(|i| TopClass {
-                class: self
-                    .classes
-                    .get(i)
-                    .cloned()
-                    .unwrap_or_else(|| format!("class {i}")),
+                class: self.labeller.class_name(i),
                 p: p[i],
             })
             .collect();
         Ok(Prediction {
-            label,
-            dog,
-            cat,
-            other,
+            label: d.label,
+            groups: if self.labeller.is_grouped() {
+                d.scores.clone()
+            } else {
+                Scores::default()
+            },
+            other: d.other,
             top5,
             model: self.manifest.name.clone(),
             ms: t0.elapsed().as_secs_f64() * 1e3,
-            mass: Mass {
-                dog: dog_m,
-                cat: cat_m,
-            },
+            scores: d.scores,
+            mass: d.mass,
             timings: Timings {
                 decode_ms: prep.decode_ms,
                 resize_ms: prep.resize_ms,
@@ -550,4 +527,16 @@ impl Classifier {
             },
         })
     }
+}
+
+/// The class count of an output shape `[N, C]` / `[C]` (a free batch counts as 1); `None` when
+/// a class dimension is not fixed.
+fn output_classes(dims: &[i64]) -> Option<usize> {
+    let fixed: Vec<i64> = match dims {
+        [_, rest @ ..] if !rest.is_empty() => rest.to_vec(),
+        d => d.to_vec(),
+    };
+    fixed.iter().try_fold(1usize, |acc, d| {
+        usize::try_from(*d).ok().filter(|d| *d > 0).map(|d| acc * d)
+    })
 }

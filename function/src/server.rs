@@ -14,8 +14,10 @@ use axum::routing::{get, post};
 use serde_json::json;
 use tokio::sync::{OnceCell, Semaphore};
 
+use crate::labels::Labeller;
+use crate::manifest::Manifest;
 use crate::model::{Classifier, ClassifyError, LoadError, Prediction, locate_runtime};
-use crate::page;
+use crate::page::{self, PageText};
 use crate::preprocess::{DecodeError, DecodeLimits};
 
 /// FC's synchronous invocation payload limit.
@@ -74,6 +76,8 @@ impl Config {
 pub struct AppState {
     pub config: Config,
     model: OnceCell<Arc<Classifier>>,
+    /// The page's words, read from model.yaml by the first page view (without the model).
+    page: std::sync::OnceLock<PageText>,
     loaded: AtomicBool,
     jobs: Semaphore,
     pub started: Instant,
@@ -87,10 +91,29 @@ impl AppState {
         Arc::new(Self {
             config,
             model: OnceCell::new(),
+            page: std::sync::OnceLock::new(),
             loaded: AtomicBool::new(false),
             jobs,
             started: Instant::now(),
         })
+    }
+
+    /// The page's words from model.yaml; when it cannot be read, neutral words (a
+    /// classification then says what is wrong) and a retry on the next view.
+    fn page_text(&self) -> PageText {
+        if let Some(t) = self.page.get() {
+            return t.clone();
+        }
+        let dir = &self.config.model_dir;
+        let read = Manifest::load(dir).ok().and_then(|m| {
+            let classes = m.read_classes(dir).ok()?;
+            let labels = Labeller::new(&m, classes).label_names();
+            Some(PageText::new(&m, &labels))
+        });
+        match read {
+            Some(t) => self.page.get_or_init(|| t).clone(),
+            None => PageText::fallback(),
+        }
     }
 
     /// The model, loading it once (concurrent callers wait on the same load). Returns
@@ -197,7 +220,7 @@ impl IntoResponse for ApiError {
 /// What a handler tells the access line about its request (a response extension).
 #[derive(Debug, Clone, Default)]
 pub struct Outcome {
-    pub label: Option<&'static str>,
+    pub label: Option<String>,
     pub timings: Option<crate::model::Timings>,
     pub error: Option<(&'static str, String)>,
 }
@@ -205,7 +228,7 @@ pub struct Outcome {
 impl Outcome {
     fn of(p: &Prediction) -> Outcome {
         Outcome {
-            label: Some(p.label),
+            label: Some(p.label.clone()),
             timings: Some(p.timings),
             error: None,
         }
@@ -576,7 +599,8 @@ async fn invoke(State(state): State<Shared>, req: Request) -> Response {
 }
 
 async fn index(State(state): State<Shared>) -> Response {
-    (base_headers(&state), Html(page::render(None))).into_response()
+    let text = state.page_text();
+    (base_headers(&state), Html(page::render(&text, None))).into_response()
 }
 
 fn wants_json(headers: &HeaderMap) -> bool {
@@ -590,6 +614,7 @@ fn wants_json(headers: &HeaderMap) -> bool {
 /// client asks for it with `Accept: application/json`, as the page's script does).
 async fn index_post(State(state): State<Shared>, req: Request) -> Response {
     let json_wanted = wants_json(req.headers());
+    let text = state.page_text();
     let res = read_and_classify(&state, req).await;
     if json_wanted {
         return json_response(&state, res);
@@ -598,7 +623,7 @@ async fn index_post(State(state): State<Shared>, req: Request) -> Response {
     match res {
         Ok((p, paid, load_ms)) => {
             load_headers(&mut h, paid, load_ms);
-            let mut r = (h, Html(page::render(Some(Ok(&p))))).into_response();
+            let mut r = (h, Html(page::render(&text, Some(Ok(&p))))).into_response();
             r.extensions_mut().insert(Outcome::of(&p));
             r
         }
@@ -607,7 +632,12 @@ async fn index_post(State(state): State<Shared>, req: Request) -> Response {
                 error: Some((e.code, e.message.clone())),
                 ..Outcome::default()
             };
-            let mut r = (e.status, h, Html(page::render(Some(Err(&e.message))))).into_response();
+            let mut r = (
+                e.status,
+                h,
+                Html(page::render(&text, Some(Err(&e.message)))),
+            )
+                .into_response();
             r.extensions_mut().insert(outcome);
             r
         }

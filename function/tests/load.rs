@@ -52,7 +52,12 @@ fn optimised_graph_is_stored_then_reused_with_identical_answers() {
     assert_eq!(a.label, "dog");
     for p in [&b, &c] {
         assert_eq!(p.label, a.label);
-        assert!((p.dog - a.dog).abs() < 1e-5, "{} vs {}", p.dog, a.dog);
+        assert!(
+            (p.score("dog") - a.score("dog")).abs() < 1e-5,
+            "{} vs {}",
+            p.score("dog"),
+            a.score("dog")
+        );
         assert_eq!(p.top5[0].class, a.top5[0].class);
     }
 }

@@ -21,14 +21,14 @@ fn seed_keras_cnn_reproduces_published_scores() {
     let p = c.classify(&bytes).expect("classify test_dog.jpg");
     // Published (seed README): Dog 0.9634414, Cat 0.01574309.
     assert!(
-        (p.dog - 0.963_441_4).abs() < 1e-4,
+        (p.score("dog") - 0.963_441_4).abs() < 1e-4,
         "dog {} vs 0.9634414",
-        p.dog
+        p.score("dog")
     );
     assert!(
-        (p.cat - 0.015_743_09).abs() < 1e-4,
+        (p.score("cat") - 0.015_743_09).abs() < 1e-4,
         "cat {} vs 0.01574309",
-        p.cat
+        p.score("cat")
     );
     assert_eq!(p.label, "dog");
     assert_eq!(p.model, "seed-keras-cnn");
@@ -37,14 +37,14 @@ fn seed_keras_cnn_reproduces_published_scores() {
     let bytes = std::fs::read(common::shared().join("seed").join("test_cat.jpg")).unwrap();
     let p = c.classify(&bytes).expect("classify test_cat.jpg");
     assert!(
-        (p.cat - 0.959_905_8).abs() < 2e-3,
+        (p.score("cat") - 0.959_905_8).abs() < 2e-3,
         "cat {} vs 0.9599058",
-        p.cat
+        p.score("cat")
     );
     assert!(
-        (p.dog - 0.035_783_1).abs() < 2e-3,
+        (p.score("dog") - 0.035_783_1).abs() < 2e-3,
         "dog {} vs 0.0357831",
-        p.dog
+        p.score("dog")
     );
     assert_eq!(p.label, "cat");
 }

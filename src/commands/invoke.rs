@@ -100,16 +100,36 @@ pub async fn run(ctx: &Ctx, a: InvokeArgs) -> anyhow::Result<()> {
             .map(|n| format!(" (version {n})"))
             .unwrap_or_default();
         format!(
-            "{}: {label} (dog {:.2} · cat {:.2}) via {}:{qualifier}{version}, {} ms\n  top: {}\n  request id: {rid}",
+            "{}: {label} ({}) via {}:{qualifier}{version}, {} ms\n  top: {}\n  request id: {rid}",
             a.image.display(),
-            v["dog"].as_f64().unwrap_or(0.0),
-            v["cat"].as_f64().unwrap_or(0.0),
+            scores_text(&v),
             cloud.cfg.function_name(),
             ms_text(&v["ms"]),
             top.join(", ")
         )
     });
     Ok(())
+}
+
+/// The answer's three best `scores` (`dog 0.96 · cat 0.02`); before `scores` existed, its
+/// `dog` and `cat`.
+fn scores_text(v: &serde_json::Value) -> String {
+    let mut s: Vec<(&str, f64)> = match v["scores"].as_object() {
+        Some(m) => m
+            .iter()
+            .filter_map(|(k, p)| Some((k.as_str(), p.as_f64()?)))
+            .collect(),
+        None => ["dog", "cat"]
+            .into_iter()
+            .filter_map(|k| Some((k, v[k].as_f64()?)))
+            .collect(),
+    };
+    s.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(b.0)));
+    s.iter()
+        .take(3)
+        .map(|(k, p)| format!("{k} {p:.2}"))
+        .collect::<Vec<_>>()
+        .join(" · ")
 }
 
 /// The function's `ms` to two decimals (`3.1367550000000004` → `3.14`); `?` when absent.
@@ -122,6 +142,18 @@ fn ms_text(ms: &serde_json::Value) -> String {
 mod tests {
     use super::ms_text;
     use serde_json::json;
+
+    #[test]
+    fn scores_are_shown_best_first_from_scores_or_the_old_fields() {
+        let v = json!({"dog": 0.1, "cat": 0.9, "scores": {"dog": 0.1, "cat": 0.9}});
+        assert_eq!(super::scores_text(&v), "cat 0.90 · dog 0.10");
+        let v = json!({"scores": {"red": 0.85, "green": 0.05, "blue": 0.1, "grey": 0.0}});
+        assert_eq!(super::scores_text(&v), "red 0.85 · blue 0.10 · green 0.05");
+        assert_eq!(
+            super::scores_text(&json!({"dog": 0.96, "cat": 0.02})),
+            "dog 0.96 · cat 0.02"
+        );
+    }
 
     #[test]
     fn ms_is_rounded_to_two_decimals() {

@@ -120,7 +120,7 @@ pub fn load(project: &Path, cfg: &Config, path: &Path) -> Result<Loaded, ConfigE
     let manifest: Manifest = parse_yaml(&text, &origin).map_err(|e| missing_at_parent(&text, e))?;
     manifest
         .check()
-        .map_err(|(key, message)| error_at(&text, &origin, key, message, None))?;
+        .map_err(|(key, message)| error_at(&text, &origin, &key, message, None))?;
     let rel = lexical(&Path::new(MODEL_TREE_DIR).join(&manifest.onnx));
     let onnx = rel
         .as_deref()
@@ -248,6 +248,7 @@ pub fn check(project: &Path, cfg: &Config) -> Result<Option<ModelReport>, Config
         None => "computed",
     };
     let input = check_input(&loaded, &bytes)?;
+    check_output(project, cfg, &loaded, &bytes)?;
     Ok(Some(ModelReport {
         manifest: loaded.path,
         onnx: loaded.onnx,
@@ -380,6 +381,113 @@ fn check_input(loaded: &Loaded, bytes: &[u8]) -> Result<onnx::Input, ConfigError
         }
     }
     Ok(input.clone())
+}
+
+/// The labels and groups fit the model's first output: one label per class, every group's
+/// classes inside it.
+#[allow(clippy::result_large_err)] // a cold path, once per run; the fields are all shown
+fn check_output(
+    project: &Path,
+    cfg: &Config,
+    loaded: &Loaded,
+    bytes: &[u8],
+) -> Result<(), ConfigError> {
+    let m = &loaded.manifest;
+    let at = |key: &str, message: String, hint: Option<String>| {
+        error_at(&loaded.text, &loaded.origin, key, message, hint)
+    };
+    // The key as the file spells it (`labels_file` and `classes_file` are one key).
+    let spelled = |new: &str, old: &str| {
+        let new_used = loaded
+            .text
+            .lines()
+            .any(|l| l.trim_start().starts_with(&format!("{new}:")));
+        format!("output.{}", if new_used { new } else { old })
+    };
+    let onnx_name = origin_of(&loaded.onnx);
+    let outputs = onnx::outputs(bytes)
+        .map_err(|e| plain(&onnx_name, format!("not an ONNX model: {e}"), None))?;
+    let n = outputs.first().and_then(onnx::Input::class_count);
+    let (labels, labels_key, labels_from) = match &m.output.classes_file {
+        Some(f) => {
+            let key = spelled("labels_file", "classes_file");
+            let file = lexical(&Path::new(MODEL_TREE_DIR).join(f))
+                .and_then(|rel| tree_source(project, cfg, &rel))
+                .filter(|p| p.is_file())
+                .ok_or_else(|| {
+                    at(
+                        &key,
+                        format!("`{f}` is not in the package: no file {f} next to model.yaml"),
+                        Some("name the labels file beside model.yaml, one label a line".into()),
+                    )
+                })?;
+            let bytes = crate::fsutil::read_capped(&file, MAX_MANIFEST_BYTES * 16, "labels file")
+                .map_err(|e| at(&key, e.to_string(), None))?;
+            let labels = String::from_utf8_lossy(&bytes)
+                .lines()
+                .filter(|l| !l.trim().is_empty())
+                .count();
+            (
+                Some(labels),
+                key,
+                format!("{} has {labels} labels", origin_of(&file)),
+            )
+        }
+        None if !m.output.classes.is_empty() => {
+            let c = m.output.classes.len();
+            (
+                Some(c),
+                spelled("labels", "classes"),
+                format!("{c} labels are listed"),
+            )
+        }
+        None => (None, String::new(), String::new()),
+    };
+    if let (Some(labels), Some(n)) = (labels, n)
+        && labels as u64 != n
+    {
+        return Err(at(
+            &labels_key,
+            format!(
+                "{labels_from} (one a line), but output `{}` of {onnx_name} has {n} classes",
+                outputs[0].name
+            ),
+            Some(format!(
+                "list exactly {n} labels, one per class, in output order"
+            )),
+        ));
+    }
+    let limit = match (n, labels) {
+        (Some(n), _) => Some((
+            n,
+            format!(
+                "output `{}` of {onnx_name} has {n} classes",
+                outputs[0].name
+            ),
+        )),
+        (None, Some(l)) => Some((l as u64, labels_from)),
+        (None, None) => None,
+    };
+    if let (Some((limit, why)), Some(groups)) = (limit, m.groups()) {
+        for (name, g) in &groups {
+            if let Some(i) = g
+                .classes
+                .iter()
+                .map(|c| c.bounds().1)
+                .find(|i| *i as u64 >= limit)
+            {
+                return Err(at(
+                    &m.group_key(name, "classes"),
+                    format!(
+                        "group `{name}` names class {i}, but {why} (indices 0 to {})",
+                        limit.saturating_sub(1)
+                    ),
+                    None,
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// model.yaml's text with its top-level `sha256:` value set to `sha` (added after `onnx:` when

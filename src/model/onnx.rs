@@ -16,6 +16,8 @@ struct GraphProto {
     initializer: Vec<TensorName>,
     #[prost(message, repeated, tag = "11")]
     input: Vec<ValueInfoProto>,
+    #[prost(message, repeated, tag = "12")]
+    output: Vec<ValueInfoProto>,
 }
 
 /// `TensorProto`, only its name: before IR version 4 weights were also listed as graph inputs.
@@ -137,23 +139,47 @@ pub fn inputs(bytes: &[u8]) -> Result<Vec<Input>, prost::DecodeError> {
         .input
         .iter()
         .filter(|i| !weights.contains(i.name.as_str()))
-        .map(|i| {
-            let tensor = i.r#type.as_ref().and_then(|t| t.tensor_type.as_ref());
-            Input {
-                name: i.name.clone(),
-                elem_type: tensor.map(|t| t.elem_type),
-                shape: tensor.and_then(|t| t.shape.as_ref()).map(|s| {
-                    s.dim
-                        .iter()
-                        .map(|d| match d.dim_value {
-                            Some(n) => Dim::Fixed(n),
-                            None => Dim::Free(d.dim_param.clone()),
-                        })
-                        .collect()
-                }),
-            }
-        })
+        .map(value)
         .collect())
+}
+
+/// The outputs of the serialized model `bytes`, in graph order (the function reads the first).
+pub fn outputs(bytes: &[u8]) -> Result<Vec<Input>, prost::DecodeError> {
+    let graph = ModelProto::decode(bytes)?.graph.unwrap_or_default();
+    Ok(graph.output.iter().map(value).collect())
+}
+
+fn value(i: &ValueInfoProto) -> Input {
+    let tensor = i.r#type.as_ref().and_then(|t| t.tensor_type.as_ref());
+    Input {
+        name: i.name.clone(),
+        elem_type: tensor.map(|t| t.elem_type),
+        shape: tensor.and_then(|t| t.shape.as_ref()).map(|s| {
+            s.dim
+                .iter()
+                .map(|d| match d.dim_value {
+                    Some(n) => Dim::Fixed(n),
+                    None => Dim::Free(d.dim_param.clone()),
+                })
+                .collect()
+        }),
+    }
+}
+
+impl Input {
+    /// As an output: the number of classes, the product of every dimension after the first
+    /// (the batch), or of the only one; `None` when one of them is not fixed.
+    pub fn class_count(&self) -> Option<u64> {
+        let dims = self.shape.as_deref()?;
+        let classes = match dims {
+            [_, rest @ ..] if !rest.is_empty() => rest,
+            d => d,
+        };
+        classes.iter().try_fold(1u64, |acc, d| match d {
+            Dim::Fixed(n) if *n > 0 => acc.checked_mul(*n as u64),
+            _ => None,
+        })
+    }
 }
 
 #[cfg(test)]
@@ -163,6 +189,14 @@ pub(crate) mod tests {
     /// A serialized model with one weight `w` (listed as an input, as IR < 4 did) and the
     /// inputs given as `(name, dims)`, `None` for a named dimension.
     pub(crate) fn model(inputs: &[(&str, &[Option<i64>])]) -> Vec<u8> {
+        model_with_output(inputs, &[])
+    }
+
+    /// [`model`] with one output of `out` dims.
+    pub(crate) fn model_with_output(
+        inputs: &[(&str, &[Option<i64>])],
+        out: &[Option<i64>],
+    ) -> Vec<u8> {
         let dims = |d: &[Option<i64>]| TensorShapeProto {
             dim: d
                 .iter()
@@ -187,6 +221,7 @@ pub(crate) mod tests {
             graph: Some(GraphProto {
                 initializer: vec![TensorName { name: "w".into() }],
                 input,
+                output: vec![vi("probs", out)],
             }),
         }
         .encode_to_vec()
@@ -198,6 +233,18 @@ pub(crate) mod tests {
         assert_eq!(got.len(), 1, "{got:?}");
         assert_eq!(got[0].name, "pixels");
         assert_eq!(got[0].describe(), "float [batch, 3, 64, 64]");
+    }
+
+    #[test]
+    fn outputs_count_classes_after_the_batch() {
+        let m = model_with_output(&[("x", &[Some(1)])], &[None, Some(3)]);
+        let out = outputs(&m).unwrap();
+        assert_eq!(out[0].name, "probs");
+        assert_eq!(out[0].class_count(), Some(3));
+        let m = model_with_output(&[("x", &[Some(1)])], &[Some(1), None]);
+        assert_eq!(outputs(&m).unwrap()[0].class_count(), None);
+        let m = model_with_output(&[("x", &[Some(1)])], &[Some(1000)]);
+        assert_eq!(outputs(&m).unwrap()[0].class_count(), Some(1000));
     }
 
     #[test]

@@ -101,3 +101,18 @@ pub fn convert_seed(dir: &Path) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Generate the tiny red/green/blue classifier into `dir` (colour.onnx, labels.txt and a
+/// plain-label model.yaml) with the venv's Python.
+pub fn make_colour(dir: &Path) {
+    let out = std::process::Command::new(python())
+        .arg(repo_root().join("model").join("make_colour_model.py"))
+        .arg(dir)
+        .output()
+        .expect("run make_colour_model.py");
+    assert!(
+        out.status.success(),
+        "make_colour_model.py failed (run scripts/setup?): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -219,3 +219,77 @@ fn a_missing_sha256_is_computed_and_said_and_doctor_checks_the_model() {
     );
     assert_eq!(model["fix"], "set `input.height: 224`", "{model}");
 }
+
+#[test]
+fn a_group_past_the_models_outputs_fails_build_at_its_line() {
+    let p = Proj::new(|t| with_line(t, "  cat:", Some("  cat: [[281, 1000]]")));
+    let err = refused(&p.build());
+    let line = line_of(&original(), "  cat:");
+    assert!(
+        err.contains(&format!("model/model.yaml:{line}:3: `output.cat`")),
+        "{err}"
+    );
+    assert!(
+        err.contains("group `cat` names class 1000, but output `logits` of")
+            && err.contains("has 1000 classes (indices 0 to 999)"),
+        "{err}"
+    );
+    assert!(!p.packaged());
+}
+
+#[test]
+fn a_labels_file_of_the_wrong_length_fails_build_at_its_line() {
+    let p = Proj::new(str::to_string);
+    let labels = p.dir().join("model/imagenet_classes.txt");
+    let text = std::fs::read_to_string(&labels).unwrap();
+    let short: String = text.lines().take(999).map(|l| format!("{l}\n")).collect();
+    std::fs::write(&labels, short).unwrap();
+    let err = refused(&p.build());
+    let line = line_of(&original(), "  classes_file:");
+    assert!(
+        err.contains(&format!("model/model.yaml:{line}:3: `output.classes_file`")),
+        "{err}"
+    );
+    assert!(
+        err.contains("imagenet_classes.txt has 999 labels (one a line), but output `logits`")
+            && err.contains("has 1000 classes"),
+        "{err}"
+    );
+    assert!(err.contains("hint: list exactly 1000 labels"), "{err}");
+    assert!(!p.packaged());
+}
+
+#[test]
+fn two_groups_claiming_one_class_fail_build_at_the_second() {
+    let groups = "  groups:\n    dog:\n      classes: [[151, 268]]\n    cat:\n      classes: \
+                  [[281, 285], 151]\n      weight: 10.0\n";
+    let p = Proj::new(|t| {
+        let t = with_line(t, "  dog:", Some(groups.trim_end()));
+        let t = with_line(&t, "  cat:", None);
+        with_line(&t, "  cat_weight:", None)
+    });
+    let text = std::fs::read_to_string(p.manifest()).unwrap();
+    let err = refused(&p.build());
+    let line = text
+        .lines()
+        .position(|l| l.starts_with("      classes: [[281"))
+        .unwrap()
+        + 1;
+    assert!(
+        err.contains(&format!(
+            "model/model.yaml:{line}:7: `output.groups.cat.classes`: class 151 is in group \
+             `dog` and in group `cat`"
+        )),
+        "{err}"
+    );
+    assert!(!p.packaged());
+
+    // Without the shared class, the groups form of the same model builds.
+    std::fs::write(
+        p.manifest(),
+        text.replace("[[281, 285], 151]", "[[281, 285]]"),
+    )
+    .unwrap();
+    let out = p.build();
+    assert!(out.status.success(), "{}", support::text(&out));
+}
