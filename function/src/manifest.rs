@@ -177,7 +177,7 @@ pub const RESERVED: &[&str] = &[
     "message",
 ];
 
-/// The upload page's words; every field has a default (see [`crate::page::PageText`]).
+/// The upload page's words; every field has a default (the page module fills them in).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PageSpec {

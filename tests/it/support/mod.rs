@@ -507,3 +507,45 @@ pub fn verify_releases_cached(
     ids.sort();
     ids
 }
+
+/// Makes `dir/model.yaml`'s ONNX file one ONNX Runtime cannot load while every check fcctl
+/// makes before the function runs still passes: each `Conv` node becomes an operator no
+/// runtime implements (same byte length, so the protobuf stays well formed and the graph's
+/// inputs and outputs are untouched) and `sha256:` is updated to the new bytes. Returns the
+/// operator name, which the runtime's error names.
+pub fn make_model_unloadable(dir: &Path) -> &'static str {
+    use sha2::Digest;
+    const UNKNOWN_OP: &str = "Cvnv";
+    let yaml_path = dir.join("model.yaml");
+    let yaml = std::fs::read_to_string(&yaml_path).unwrap();
+    let onnx_name = yaml
+        .lines()
+        .find_map(|l| l.strip_prefix("onnx:"))
+        .expect("model.yaml names its onnx file")
+        .trim()
+        .to_string();
+    let onnx_path = dir.join(&onnx_name);
+    let mut bytes = std::fs::read(&onnx_path).unwrap();
+    let mut replaced = 0;
+    for i in 0..bytes.len().saturating_sub(3) {
+        if &bytes[i..i + 4] == b"Conv" {
+            bytes[i..i + 4].copy_from_slice(UNKNOWN_OP.as_bytes());
+            replaced += 1;
+        }
+    }
+    assert!(replaced > 0, "{onnx_name} has Conv nodes to break");
+    std::fs::write(&onnx_path, &bytes).unwrap();
+    let sha = format!("{:x}", sha2::Sha256::digest(&bytes));
+    let yaml: String = yaml
+        .lines()
+        .map(|l| {
+            if l.starts_with("sha256:") {
+                format!("sha256: {sha}\n")
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect();
+    std::fs::write(&yaml_path, yaml).unwrap();
+    UNKNOWN_OP
+}
