@@ -225,6 +225,10 @@ pub struct FileMapping {
     pub src: PathBuf,
     /// Destination path inside the package tree: relative, no `..` (`validate::build_files`).
     pub dst: PathBuf,
+    /// Globs, relative to `src`, of files and directories left out of a directory mapping
+    /// (scripts and READMEs beside a model, the project's own `target/`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exclude: Vec<String>,
 }
 
 /// NAS mount and file split rules.
@@ -525,6 +529,7 @@ impl Default for BuildConfig {
             binary: "fcctl-function".into(),
             glibc: None,
             files: vec![FileMapping {
+                exclude: Vec::new(),
                 src: "model".into(),
                 dst: "model".into(),
             }],

@@ -267,6 +267,15 @@ fn build_files(c: &Config) -> Result<(), Invalid> {
                 Some("write it relative to the package root without `..`, e.g. `model`".into()),
             ));
         }
+        for (j, g) in m.exclude.iter().enumerate() {
+            if let Err(e) = globset::Glob::new(g) {
+                return Err(invalid(
+                    &format!("build.files[{i}].exclude[{j}]"),
+                    format!("`{g}` is not a glob: {e}"),
+                    Some("write a glob relative to src, e.g. `**/*.md` or `scripts/**`".into()),
+                ));
+            }
+        }
         if m.dst
             .components()
             .eq([Component::Normal("bootstrap".as_ref())])

@@ -146,6 +146,18 @@ impl Sources {
         dst: &Path,
         out: &mut Vec<TreeFile>,
     ) -> Result<Included, InputError> {
+        self.add_mapping_excluding(src, dst, &globset::GlobSet::empty(), out)
+    }
+
+    /// [`Sources::add_mapping`] leaving out what `exclude` matches (paths relative to `src`).
+    /// An excluded directory is not walked at all, so a project's own `target/` costs nothing.
+    pub fn add_mapping_excluding(
+        &self,
+        src: &Path,
+        dst: &Path,
+        exclude: &globset::GlobSet,
+        out: &mut Vec<TreeFile>,
+    ) -> Result<Included, InputError> {
         let dst = package_dst(dst)?;
         let joined = self.project.join(src);
         let mut included = Included::default();
@@ -176,10 +188,18 @@ impl Sources {
             out.push(tree_file(dst, &joined, &resolved)?);
             return Ok(included);
         }
+        let excluded = |e: &walkdir::DirEntry| {
+            let rel = e.path().strip_prefix(&joined).unwrap_or(e.path());
+            // `dir/**` names everything under a directory; a probe path below it tells
+            // whether the directory itself can be skipped.
+            exclude.is_match(rel) || (e.file_type().is_dir() && exclude.is_match(rel.join("-")))
+        };
         for e in walkdir::WalkDir::new(&joined)
             .follow_links(true)
             .sort_by_file_name()
             .min_depth(1)
+            .into_iter()
+            .filter_entry(|e| !excluded(e))
         {
             let e = e.map_err(walk_error)?;
             let path = e.path();
@@ -424,6 +444,38 @@ mod tests {
 
     fn rels(v: &[TreeFile]) -> Vec<&str> {
         v.iter().map(|f| f.rel.as_str()).collect()
+    }
+
+    #[test]
+    fn exclude_globs_leave_out_files_and_whole_directories_of_a_mapping() {
+        let p = project();
+        for (f, body) in [
+            ("README.md", "notes"),
+            ("scripts/export.py", "code"),
+            ("target/fcctl/nas/model/a.onnx", "old build"),
+            ("labels.txt", "red"),
+            ("sub/notes.md", "more"),
+        ] {
+            let path = p.root.join(f);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, body).unwrap();
+        }
+        let mut b = globset::GlobSetBuilder::new();
+        for g in ["**/*.md", "scripts/**", "target/**"] {
+            b.add(globset::Glob::new(g).unwrap());
+        }
+        let mut out = Vec::new();
+        Sources::new(&p.root, false)
+            .unwrap()
+            .add_mapping_excluding(
+                Path::new("."),
+                Path::new("model"),
+                &b.build().unwrap(),
+                &mut out,
+            )
+            .unwrap();
+        let rels: Vec<&str> = out.iter().map(|f| f.rel.as_str()).collect();
+        assert_eq!(rels, ["model/labels.txt", "model/model/a.onnx"]);
     }
 
     #[test]

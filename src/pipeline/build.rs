@@ -384,7 +384,7 @@ fn package_inputs(
     let mut files = Vec::new();
     for (i, m) in cfg.build.files.iter().enumerate() {
         let inc = sources
-            .add_mapping(&m.src, &m.dst, &mut files)
+            .add_mapping_excluding(&m.src, &m.dst, &exclude_set(&m.exclude)?, &mut files)
             .with_context(|| format!("build.files[{i}] (`{}`)", m.src.display()))?;
         if let Some(p) = inc.outside {
             printer.note(format!(
@@ -475,6 +475,15 @@ fn check_limits(code: &[TreeFile], zipped: u64, unzipped: u64) -> anyhow::Result
             hint.join(", ")
         }
     )
+}
+
+/// `build.files[].exclude` as one matcher.
+fn exclude_set(globs: &[String]) -> anyhow::Result<globset::GlobSet> {
+    let mut b = globset::GlobSetBuilder::new();
+    for g in globs {
+        b.add(globset::Glob::new(g).with_context(|| format!("build.files exclude `{g}`"))?);
+    }
+    Ok(b.build()?)
 }
 
 fn is_elf(p: &Path) -> bool {
