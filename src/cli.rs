@@ -104,12 +104,21 @@ pub enum Command {
 /// `fcctl init`.
 #[derive(Debug, Args)]
 pub struct InitArgs {
-    /// Overwrite an existing fcctl.yaml.
+    /// Overwrite an existing fcctl.yaml (and model.yaml with --model).
     #[arg(long)]
     pub force: bool,
-    /// App name to write.
-    #[arg(long, default_value = "cat-dog")]
-    pub app: String,
+    /// App name to write [default: the model's file name with --model, else cat-dog].
+    #[arg(long)]
+    pub app: Option<String>,
+    /// An ONNX image classifier to serve: writes model.yaml filled from the file (input name,
+    /// layout, size, sha256, class count) and an fcctl.yaml that ships this directory as the
+    /// model. A file outside the directory is copied in.
+    #[arg(long, value_name = "FILE")]
+    pub model: Option<PathBuf>,
+    /// Class names, one a line in output order (with --model) [default: labels.txt here, or
+    /// class_0… written to it].
+    #[arg(long, value_name = "FILE", requires = "model")]
+    pub labels: Option<PathBuf>,
 }
 
 /// `fcctl render`.

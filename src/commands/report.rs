@@ -65,6 +65,12 @@ fn hint_of<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<Cow<'a, str>>
     if let Some(x) = e.downcast_ref::<crate::nas::manifest::NonUtf8Name>() {
         return x.hint();
     }
+    if let Some(x) = e.downcast_ref::<crate::model::scaffold::ScaffoldError>() {
+        return x.hint();
+    }
+    if let Some(x) = e.downcast_ref::<crate::package::onnxruntime::FetchError>() {
+        return x.hint();
+    }
     if let Some(x) = e.downcast_ref::<crate::model::trial::TrialError>() {
         return x.hint();
     }

@@ -212,7 +212,8 @@ pub struct BuildConfig {
     pub glibc: Option<GlibcVersion>,
     /// Directories or files copied into the package tree, relative to the project root.
     pub files: Vec<FileMapping>,
-    /// Ship ONNX Runtime (`lib/libonnxruntime.so`) fetched by `scripts/fetch-onnxruntime.sh`.
+    /// Ship ONNX Runtime (`lib/libonnxruntime.so`) from the pinned PyPI wheel, fetched once
+    /// into the per-user cache (`package::onnxruntime`).
     pub onnxruntime: bool,
 }
 

@@ -4,6 +4,7 @@
 //! ([`trial`]) one load and inference by the built function itself.
 
 pub mod onnx;
+pub mod scaffold;
 pub mod trial;
 
 use std::path::{Component, Path, PathBuf};

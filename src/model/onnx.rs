@@ -12,12 +12,23 @@ struct ModelProto {
 
 #[derive(Clone, PartialEq, Message)]
 struct GraphProto {
+    #[prost(message, repeated, tag = "1")]
+    node: Vec<NodeProto>,
     #[prost(message, repeated, tag = "5")]
     initializer: Vec<TensorName>,
     #[prost(message, repeated, tag = "11")]
     input: Vec<ValueInfoProto>,
     #[prost(message, repeated, tag = "12")]
     output: Vec<ValueInfoProto>,
+}
+
+/// `NodeProto`, only what says which operator produces which tensor.
+#[derive(Clone, PartialEq, Message)]
+struct NodeProto {
+    #[prost(string, repeated, tag = "2")]
+    output: Vec<String>,
+    #[prost(string, tag = "4")]
+    op_type: String,
 }
 
 /// `TensorProto`, only its name: before IR version 4 weights were also listed as graph inputs.
@@ -149,6 +160,16 @@ pub fn outputs(bytes: &[u8]) -> Result<Vec<Input>, prost::DecodeError> {
     Ok(graph.output.iter().map(value).collect())
 }
 
+/// The operator (`Softmax`, `Gemm`, …) of the node producing the tensor `name`, if any.
+pub fn producer(bytes: &[u8], name: &str) -> Result<Option<String>, prost::DecodeError> {
+    let graph = ModelProto::decode(bytes)?.graph.unwrap_or_default();
+    Ok(graph
+        .node
+        .iter()
+        .find(|n| n.output.iter().any(|o| o == name))
+        .map(|n| n.op_type.clone()))
+}
+
 fn value(i: &ValueInfoProto) -> Input {
     let tensor = i.r#type.as_ref().and_then(|t| t.tensor_type.as_ref());
     Input {
@@ -219,6 +240,10 @@ pub(crate) mod tests {
         input.extend(inputs.iter().map(|(n, d)| vi(n, d)));
         ModelProto {
             graph: Some(GraphProto {
+                node: vec![NodeProto {
+                    output: vec!["probs".into()],
+                    op_type: "Softmax".into(),
+                }],
                 initializer: vec![TensorName { name: "w".into() }],
                 input,
                 output: vec![vi("probs", out)],

@@ -4,6 +4,7 @@
 pub mod cross;
 pub mod glibc;
 pub mod inputs;
+pub mod onnxruntime;
 pub mod sources;
 pub mod zip;
 

@@ -84,11 +84,16 @@ pub async fn execute_with(
     printer: &Printer,
     opts: &BuildOptions,
 ) -> anyhow::Result<BuildReport> {
+    let ort = if cfg.build.onnxruntime {
+        Some(onnxruntime(printer).await?)
+    } else {
+        None
+    };
     let project = project.clone();
     let printer = *printer;
     let cfg = cfg.clone();
     let opts = opts.clone();
-    tokio::task::spawn_blocking(move || build_blocking(&project, &cfg, &printer, &opts))
+    tokio::task::spawn_blocking(move || build_blocking(&project, &cfg, &printer, &opts, ort))
         .await
         .context("build task panicked")?
 }
@@ -124,11 +129,36 @@ pub fn check_binary(path: &Path, floor: GlibcVersion) -> anyhow::Result<Option<G
     Ok(r.glibc_max)
 }
 
+/// `libonnxruntime.so` from the per-user cache, fetched from the pinned wheel at first use.
+async fn onnxruntime(printer: &Printer) -> anyhow::Result<PathBuf> {
+    use package::onnxruntime::{PINNED, cache_dir, cached_path, ensure, index_url};
+    let cache = cache_dir();
+    if !cached_path(&PINNED, &cache).is_file() {
+        printer.note(format!(
+            "fetching ONNX Runtime {} ({}) from {} into {}",
+            PINNED.version,
+            PINNED.wheel,
+            index_url(),
+            cache.display()
+        ));
+    }
+    let (path, fetched) = ensure(&PINNED, &cache, &index_url()).await?;
+    if fetched {
+        printer.note(format!(
+            "ONNX Runtime {}: wheel sha256 verified, cached at {}",
+            PINNED.version,
+            path.display()
+        ));
+    }
+    Ok(path)
+}
+
 fn build_blocking(
     project: &Project,
     cfg: &Config,
     printer: &Printer,
     opts: &BuildOptions,
+    ort: Option<PathBuf>,
 ) -> anyhow::Result<BuildReport> {
     let work = project.work_dir();
     let project = project.dir();
@@ -137,7 +167,7 @@ fn build_blocking(
     let runtime = cfg.function.runtime.as_str().to_string();
 
     // 1. Inputs first, so a refused source or a bad model costs no compile.
-    let mut files = package_inputs(project, cfg, printer, opts)?;
+    let mut files = package_inputs(project, cfg, printer, opts, ort)?;
     let model = crate::model::check(project, cfg)?;
     if let Some(m) = &model {
         printer.note(model_note(m));
@@ -332,7 +362,8 @@ pub fn trial_note(r: &crate::model::trial::TrialReport) -> String {
     )
 }
 
-/// The function and agent binaries: the prebuilt ones given, the others cross-compiled.
+/// The function and agent binaries: the prebuilt ones given; the others cross-compiled from
+/// the project's workspace, or, outside a checkout, the ones installed with fcctl.
 fn binaries(
     project: &Path,
     cfg: &Config,
@@ -340,24 +371,40 @@ fn binaries(
     opts: &BuildOptions,
 ) -> anyhow::Result<(PathBuf, PathBuf)> {
     let floor = cfg.glibc_floor();
+    if let (Some(b), Some(a)) = (&opts.binary, &opts.agent_binary) {
+        return Ok((b.clone(), a.clone()));
+    }
+    let source = package::sources::binary_source(project, cfg).map_err(|m| Refusal {
+        status: ExitStatus::User,
+        message: m.problem,
+        hint: Some(m.fix),
+    })?;
+    if let Some((function, agent)) = source.installed(cfg) {
+        printer.note(format!(
+            "using the function and nas-agent installed with fcctl in {}",
+            function.parent().unwrap_or(&function).display()
+        ));
+        return Ok((
+            opts.binary.clone().unwrap_or(function),
+            opts.agent_binary.clone().unwrap_or(agent),
+        ));
+    }
     let mut want: Vec<(&str, &str)> = Vec::new();
     if opts.binary.is_none() {
         want.push((&cfg.build.package, &cfg.build.binary));
     }
     if opts.agent_binary.is_none() {
-        want.push(("nas-agent", "nas-agent"));
-    }
-    let mut built = if want.is_empty() {
-        Vec::new()
-    } else {
-        printer.note(format!(
-            "compiling {} for {} (glibc ≤ {floor}) with cargo-zigbuild",
-            want.iter().map(|w| w.1).collect::<Vec<_>>().join(" + "),
-            cfg.function.runtime.as_str()
+        want.push((
+            package::sources::AGENT_PACKAGE,
+            package::sources::AGENT_PACKAGE,
         ));
-        package::cross::build(project, &want, floor)?
     }
-    .into_iter();
+    printer.note(format!(
+        "compiling {} for {} (glibc ≤ {floor}) with cargo-zigbuild",
+        want.iter().map(|w| w.1).collect::<Vec<_>>().join(" + "),
+        cfg.function.runtime.as_str()
+    ));
+    let mut built = package::cross::build(project, &want, floor)?.into_iter();
     let binary = opts
         .binary
         .clone()
@@ -378,6 +425,7 @@ fn package_inputs(
     cfg: &Config,
     printer: &Printer,
     opts: &BuildOptions,
+    ort: Option<PathBuf>,
 ) -> anyhow::Result<Vec<TreeFile>> {
     let sources = package::Sources::new(project, opts.follow_external_links)
         .with_context(|| format!("resolving the project dir {}", project.display()))?;
@@ -400,8 +448,7 @@ fn package_inputs(
             ));
         }
     }
-    if cfg.build.onnxruntime {
-        let so = fetch_onnxruntime(project)?;
+    if let Some(so) = ort {
         let name = so
             .file_name()
             .and_then(|n| n.to_str())
@@ -493,31 +540,4 @@ fn is_elf(p: &Path) -> bool {
         .and_then(|mut f| f.read_exact(&mut magic))
         .is_ok()
         && magic == *b"\x7fELF"
-}
-
-fn fetch_onnxruntime(project: &Path) -> anyhow::Result<PathBuf> {
-    let script = project.join("scripts").join("fetch-onnxruntime.sh");
-    if !script.is_file() {
-        anyhow::bail!(
-            "build.onnxruntime is true but {} is missing; set `build.onnxruntime: false` or restore the script",
-            script.display()
-        );
-    }
-    let out = std::process::Command::new("bash")
-        .arg(&script)
-        .env("PATH", package::cross::path_env(project))
-        .stderr(std::process::Stdio::inherit())
-        .output()
-        .context("running scripts/fetch-onnxruntime.sh")?;
-    if !out.status.success() {
-        anyhow::bail!("scripts/fetch-onnxruntime.sh failed ({})", out.status);
-    }
-    let p = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
-    if !p.is_file() {
-        anyhow::bail!(
-            "scripts/fetch-onnxruntime.sh printed `{}`, which is not a file",
-            p.display()
-        );
-    }
-    Ok(p)
 }
