@@ -331,7 +331,7 @@ impl Estimate {
         format!("{} {:.2} a month", self.currency, self.total)
     }
 
-    /// One line for plans: what the provisioned instances cost, and how that is made up.
+    /// One line for plans: the total and what it is made of.
     pub fn summary(&self) -> String {
         let p = &self.provisioned;
         let held = if p.held.peak as f64 == p.held.average {
@@ -343,16 +343,23 @@ impl Estimate {
                 p.held.peak
             )
         };
+        let load = self
+            .load
+            .map(|l| format!(", {} requests/s × {} ms", number(l.rps), number(l.avg_ms)))
+            .unwrap_or_default();
         format!(
-            "{} ({held} × {} vCPU / {} MB, idle mode {}, {} h; prices {} of {})",
+            "{} ({held} × {} vCPU / {} MB, idle mode {}{load}, {} h)",
             self.headline(),
             number(self.sizing.cpu),
             self.sizing.memory_mb,
             if p.idle_mode { "on" } else { "off" },
             self.hours_per_month,
-            self.prices.date,
-            self.prices.source
         )
+    }
+
+    /// Where the prices come from: `prices of 2024-08-27: <source>`.
+    pub fn provenance(&self) -> String {
+        format!("prices of {}: {}", self.prices.date, self.prices.source)
     }
 
     /// The full bill, as `fcctl cost` prints it.
@@ -415,12 +422,12 @@ impl Estimate {
             self.total
         ));
         s.push_str(&format!(
-            "\n{} for {} h; prices of {} ({}): {}\n",
+            "\n{} ({} h)\nprices     of {}: {}\nscope      {}\n",
             self.headline(),
             self.hours_per_month,
             self.prices.date,
+            self.prices.source,
             self.prices.scope,
-            self.prices.source
         ));
         for n in &self.notes {
             s.push_str(&format!("note: {n}\n"));
