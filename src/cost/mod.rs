@@ -374,7 +374,7 @@ impl Estimate {
         ));
         let p = &self.provisioned;
         s.push_str(&format!(
-            "provisioned {} on average (peak {}), idle mode {}\n",
+            "provision  {} instances on average (peak {}), idle mode {}\n",
             number(p.held.average),
             p.held.peak,
             if p.idle_mode {
