@@ -270,7 +270,9 @@ fn live_cost(
     let instances: i64 = holding.iter().map(|p| p.target.unwrap_or(0)).sum();
     let sizing = Sizing {
         cpu: f.cpu.unwrap_or(cloud.cfg.function.cpu),
-        memory_mb: f.memory_size.map_or(cloud.cfg.function.memory_mb, |m| m as u32),
+        memory_mb: f
+            .memory_size
+            .map_or(cloud.cfg.function.memory_mb, |m| m as u32),
         disk_mb: f.disk_size.map_or(cloud.cfg.function.disk_mb, |d| d as u32),
         instance_concurrency: f
             .instance_concurrency
@@ -406,11 +408,7 @@ pub fn describe(r: &StatusReport) -> String {
         s.push_str(&format!("infra      {}\n", infra.join("  ")));
     }
     if let Some(c) = &r.cost {
-        s.push_str(&format!(
-            "cost       {}; {}\n",
-            c.summary(),
-            c.provenance()
-        ));
+        s.push_str(&format!("cost       {}; {}\n", c.summary(), c.provenance()));
     }
     if r.warnings.is_empty() && r.exists {
         s.push_str(

@@ -394,12 +394,7 @@ impl Estimate {
         }
         s.push_str(&format!(
             "\n{:<26} {:>15} {:<8} {:>8} {:>13} {:>12}\n",
-            "item",
-            "usage",
-            "unit",
-            "CU/unit",
-            "CU",
-            self.currency
+            "item", "usage", "unit", "CU/unit", "CU", self.currency
         ));
         for l in &self.lines {
             s.push_str(&format!(
@@ -499,7 +494,11 @@ mod tests {
         assert!((e.busy_instances - 1.0).abs() < 1e-12);
         assert!((cu(&e, "on-demand vCPU") - 1_314_000.0).abs() < 1e-6);
         assert!((cu(&e, "on-demand memory") - 197_100.0).abs() < 1e-6);
-        assert!(e.notes.iter().any(|n| n.contains("on demand")), "{:?}", e.notes);
+        assert!(
+            e.notes.iter().any(|n| n.contains("on demand")),
+            "{:?}",
+            e.notes
+        );
     }
 
     #[test]

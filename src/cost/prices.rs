@@ -135,7 +135,10 @@ pub fn resolve(cfg: &PricingConfig) -> Prices {
             None => format!("fcctl.yaml `pricing:`, other entries: {}", p.source),
         };
     } else if let Some(s) = &cfg.source {
-        p.source = format!("{s} (fcctl.yaml `pricing.source`; prices as built in: {})", p.source);
+        p.source = format!(
+            "{s} (fcctl.yaml `pricing.source`; prices as built in: {})",
+            p.source
+        );
     }
     p.overridden = overridden;
     p

@@ -156,7 +156,10 @@ mod tests {
         // 104 weekend days: 10 × 261 / 365.
         let h = held(
             0,
-            &[s("cron(0 0 0 * * Mon-Fri)", 10), s("cron(0 0 0 * * Sat)", 0)],
+            &[
+                s("cron(0 0 0 * * Mon-Fri)", 10),
+                s("cron(0 0 0 * * Sat)", 0),
+            ],
         )
         .unwrap();
         assert!((h.average - 10.0 * 261.0 / 365.0).abs() < 1e-9, "{h:?}");

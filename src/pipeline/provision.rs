@@ -212,7 +212,12 @@ pub async fn execute(
         cost: None,
     };
     if dry_run {
-        report.cost = Some(provision_cost(cloud, existing.as_ref(), instances, schedules)?);
+        report.cost = Some(provision_cost(
+            cloud,
+            existing.as_ref(),
+            instances,
+            schedules,
+        )?);
     }
     if let (Some(limit), false) = (wait, dry_run) {
         wait_for_instances(cloud, printer, alias, instances, limit, &mut report).await?;

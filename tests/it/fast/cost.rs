@@ -64,7 +64,11 @@ fn cost_json_prices_provisioned_instances_load_and_overrides() {
     // A load that does not make sense is refused, naming the flag and the fix.
     let out = p.fcctl(&["cost", "--rps=-1", "--avg-ms", "20"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    assert!(text(&out).contains("--rps -1 is not a request rate"), "{}", text(&out));
+    assert!(
+        text(&out).contains("--rps -1 is not a request rate"),
+        "{}",
+        text(&out)
+    );
     assert!(text(&out).contains("hint: give --rps"), "{}", text(&out));
     // So is a pricing key with a bad value, at its line.
     std::fs::write(
@@ -98,7 +102,10 @@ fn provision_and_deploy_dry_runs_and_status_show_the_monthly_cost() {
     let dry = p.fcctl(&["deploy", "--dry-run", "--json"]);
     let plan: serde_json::Value = serde_json::from_slice(&dry.stdout).unwrap();
     // The project's 2 provisioned instances of the default 1 vCPU / 1024 MB.
-    assert!(close(&plan["cost"]["total"], 2.0 * ONE_INSTANCE_USD), "{plan}");
+    assert!(
+        close(&plan["cost"]["total"], 2.0 * ONE_INSTANCE_USD),
+        "{plan}"
+    );
 
     p.json(&["deploy", "--json"]);
     p.json(&["publish", "--json"]);
@@ -107,20 +114,30 @@ fn provision_and_deploy_dry_runs_and_status_show_the_monthly_cost() {
 
     let r = p.json(&["provision", "--instances", "5", "--dry-run", "--json"]);
     assert_eq!(r["changed"], true);
-    assert!(close(&r["cost"]["current"]["total"], 2.0 * ONE_INSTANCE_USD), "{r}");
-    assert!(close(&r["cost"]["target"]["total"], 5.0 * ONE_INSTANCE_USD), "{r}");
+    assert!(
+        close(&r["cost"]["current"]["total"], 2.0 * ONE_INSTANCE_USD),
+        "{r}"
+    );
+    assert!(
+        close(&r["cost"]["target"]["total"], 5.0 * ONE_INSTANCE_USD),
+        "{r}"
+    );
     assert!(close(&r["cost"]["change"], 3.0 * ONE_INSTANCE_USD), "{r}");
     let human = p.fcctl(&["provision", "--instances", "5", "--dry-run"]);
     let h = text(&human);
-    assert!(h.contains("cost now:    USD 120.89 a month (2 provisioned"), "{h}");
-    assert!(h.contains("cost target: USD 302.22 a month (5 provisioned"), "{h}");
+    assert!(
+        h.contains("cost now:    USD 120.89 a month (2 provisioned"),
+        "{h}"
+    );
+    assert!(
+        h.contains("cost target: USD 302.22 a month (5 provisioned"),
+        "{h}"
+    );
     assert!(h.contains("change:      +181.33 USD a month"), "{h}");
     // A real run reports no estimate.
     assert!(p.json(&["provision", "--instances", "2", "--json"])["cost"].is_null());
 
     let st = p.json(&["status", "--json"]);
     assert!(close(&st["cost"]["total"], 2.0 * ONE_INSTANCE_USD), "{st}");
-    assert!(
-        text(&p.fcctl(&["status"])).contains("cost       USD 120.89 a month (2 provisioned"),
-    );
+    assert!(text(&p.fcctl(&["status"])).contains("cost       USD 120.89 a month (2 provisioned"),);
 }
