@@ -79,6 +79,8 @@ pub enum Command {
     Provision(ProvisionArgs),
     /// Show function, versions, aliases, provision, trigger and domain in one screen.
     Status,
+    /// Monthly cost of what fcctl.yaml configures, with an on-demand estimate for a load.
+    Cost(CostArgs),
     /// Move the release alias back to the previous (or a given) version.
     Rollback(RollbackArgs),
     /// List function versions, or delete old ones nothing uses.
@@ -280,6 +282,17 @@ pub struct AliasArgs {
     /// Show the change without applying it.
     #[arg(long)]
     pub dry_run: bool,
+}
+
+/// `fcctl cost`.
+#[derive(Debug, Args)]
+pub struct CostArgs {
+    /// Requests a second to price (on-demand instances beyond the provisioned, invocations).
+    #[arg(long, requires = "avg_ms")]
+    pub rps: Option<f64>,
+    /// The function's average duration per request, in milliseconds.
+    #[arg(long, requires = "rps")]
+    pub avg_ms: Option<f64>,
 }
 
 /// `fcctl provision`.

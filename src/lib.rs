@@ -6,6 +6,7 @@ pub mod cli;
 pub mod cloud;
 pub mod commands;
 pub mod config;
+pub mod cost;
 pub mod credentials;
 pub mod deploy;
 pub mod exit;

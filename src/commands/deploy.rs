@@ -13,6 +13,9 @@ pub async fn run(ctx: &Ctx, a: DeployArgs) -> anyhow::Result<()> {
     let mut r = execute(&ctx.project, &cloud, a.dry_run).await?;
     r.changed |= !infra.would_create.is_empty();
     r.infra = Some(infra);
+    if a.dry_run {
+        r.cost = Some(crate::cost::of_config(&cloud.cfg, None)?);
+    }
     ctx.out.result(&r, || describe(&r));
     if a.dry_run && r.changed {
         return Err(Refusal::silent(ExitStatus::ChangesPending).into());
@@ -37,11 +40,17 @@ pub fn describe(r: &DeployReport) -> String {
         .map(|l| format!("{l}\n"))
         .collect();
     let basis = format!("{basis}{infra}");
+    let cost = r
+        .cost
+        .as_ref()
+        .map(|c| format!("\ncost: {}; {}", c.summary(), c.provenance()))
+        .unwrap_or_default();
     let advice = r
         .domain_advice
         .as_ref()
         .map(|a| format!("\n{a}"))
-        .unwrap_or_default();
+        .unwrap_or_default()
+        + &cost;
     if !r.changed {
         return format!(
             "{basis}{}: nothing to change (function, trigger and custom domain match; 0 write calls){advice}",

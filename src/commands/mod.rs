@@ -4,6 +4,7 @@ pub mod alias;
 mod bench;
 pub mod build;
 mod completions;
+mod cost;
 pub mod deploy;
 mod destroy;
 mod doctor;
@@ -148,6 +149,7 @@ async fn dispatch(ctx: &Ctx, command: Command) -> anyhow::Result<()> {
         Command::Alias(a) => alias::run(ctx, a).await,
         Command::Provision(a) => provision::run(ctx, a).await,
         Command::Status => status::run(ctx).await,
+        Command::Cost(a) => cost::run(ctx, a),
         Command::Rollback(a) => rollback::run(ctx, a).await,
         Command::Versions(c) => versions::run(ctx, c).await,
         Command::Invoke(a) => invoke::run(ctx, a).await,

@@ -50,5 +50,16 @@ pub fn describe(r: &ProvisionReport) -> String {
     if let Some(e) = &r.current_error {
         s.push_str(&format!("\n  FC reports: {e}"));
     }
+    if let Some(c) = &r.cost {
+        s.push_str(&format!(
+            "\n  cost now:    {}\n  cost target: {}\n  change:      {}{:.2} {} a month ({})",
+            c.current.summary(),
+            c.target.summary(),
+            if c.change >= 0.0 { "+" } else { "-" },
+            c.change.abs(),
+            c.target.currency,
+            c.target.provenance()
+        ));
+    }
     s
 }

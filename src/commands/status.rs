@@ -38,6 +38,9 @@ pub struct StatusReport {
     /// The newest failed `/initialize` of the release alias's version in the last day, from
     /// the function's logs (`null` when none, or when the function has no logs).
     pub last_initialize_failure: Option<crate::pipeline::logs::InitializeFailure>,
+    /// What the provisioned instances FC holds now cost a month at that rate (the function's
+    /// live size; `null` when it does not exist).
+    pub cost: Option<crate::cost::Estimate>,
 }
 
 /// LATEST settings.
@@ -135,6 +138,7 @@ pub async fn execute(cloud: &Cloud) -> anyhow::Result<StatusReport> {
                     "the function does not exist yet: run `fcctl deploy` or `fcctl up`".into(),
                 ],
                 last_initialize_failure: None,
+                cost: None,
             });
         }
         Err(e) => return Err(e.into()),
@@ -174,10 +178,9 @@ pub async fn execute(cloud: &Cloud) -> anyhow::Result<StatusReport> {
             weights: a.additional_version_weight.unwrap_or_default(),
         })
         .collect();
-    let provision: Vec<ProvisionInfo> = cloud
-        .fc
-        .list_all_provision_configs(&name)
-        .await?
+    let configs = cloud.fc.list_all_provision_configs(&name).await?;
+    let cost = live_cost(cloud, &f, &configs);
+    let provision: Vec<ProvisionInfo> = configs
         .into_iter()
         .map(|p| ProvisionInfo {
             qualifier: p
@@ -248,7 +251,43 @@ pub async fn execute(cloud: &Cloud) -> anyhow::Result<StatusReport> {
         infra: Default::default(),
         warnings,
         last_initialize_failure: None,
+        cost: Some(cost),
     })
+}
+
+/// The instances FC aims at now, held all month. Idle mode counts only when every config
+/// holding instances has it: one that allocates CPU always is billed so.
+fn live_cost(
+    cloud: &Cloud,
+    f: &crate::aliyun::fc_models::Function,
+    configs: &[crate::aliyun::fc_models::ProvisionConfig],
+) -> crate::cost::Estimate {
+    use crate::cost::{Held, Provisioned, Sizing, estimate, prices};
+    let holding: Vec<_> = configs
+        .iter()
+        .filter(|p| p.target.unwrap_or(0) > 0)
+        .collect();
+    let instances: i64 = holding.iter().map(|p| p.target.unwrap_or(0)).sum();
+    let sizing = Sizing {
+        cpu: f.cpu.unwrap_or(cloud.cfg.function.cpu),
+        memory_mb: f
+            .memory_size
+            .map_or(cloud.cfg.function.memory_mb, |m| m as u32),
+        disk_mb: f.disk_size.map_or(cloud.cfg.function.disk_mb, |d| d as u32),
+        instance_concurrency: f
+            .instance_concurrency
+            .map_or(cloud.cfg.function.instance_concurrency, |c| c.max(1) as u32),
+    };
+    estimate(
+        sizing,
+        Provisioned {
+            held: Held::flat(instances.max(0) as u32),
+            idle_mode: !holding.is_empty()
+                && holding.iter().all(|p| p.always_allocate_cpu == Some(false)),
+        },
+        None,
+        &prices::resolve(&cloud.cfg.pricing),
+    )
 }
 
 /// Warns when traffic and provisioned capacity point at different qualifiers.
@@ -367,6 +406,9 @@ pub fn describe(r: &StatusReport) -> String {
     }
     if !infra.is_empty() {
         s.push_str(&format!("infra      {}\n", infra.join("  ")));
+    }
+    if let Some(c) = &r.cost {
+        s.push_str(&format!("cost       {}; {}\n", c.summary(), c.provenance()));
     }
     if r.warnings.is_empty() && r.exists {
         s.push_str(

@@ -62,6 +62,9 @@ pub struct Config {
     /// Defaults for `fcctl bench`.
     #[serde(default)]
     pub bench: BenchConfig,
+    /// Overrides of the built-in FC price table `fcctl cost` uses (`cost/prices.rs`).
+    #[serde(default)]
+    pub pricing: PricingConfig,
 }
 
 /// `endpoints:` in fcctl.yaml; unset = the product's public endpoint for the region.
@@ -496,6 +499,41 @@ pub struct BenchConfig {
     pub max_requests: u64,
     /// Images sent round-robin, relative to the project root.
     pub images: Vec<PathBuf>,
+}
+
+/// `pricing:` in fcctl.yaml: each key set replaces that entry of the built-in table
+/// (`cost::prices::BUILTIN`); unset keys keep it. For a contract price, another site's
+/// currency, or a table newer than fcctl's.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PricingConfig {
+    /// Currency the tier prices are in (a label; needs `tiers` in that currency).
+    pub currency: Option<String>,
+    /// Monthly CU usage tiers, cheapest last; the last has no `up_to_cu`.
+    pub tiers: Option<Vec<PriceTier>>,
+    /// CU per vCPU-second while an instance processes requests.
+    pub cu_per_active_vcpu_second: Option<f64>,
+    /// CU per vCPU-second of a provisioned instance idle with idle mode on.
+    pub cu_per_idle_vcpu_second: Option<f64>,
+    /// CU per GB-second of memory.
+    pub cu_per_gb_second: Option<f64>,
+    /// CU per GB-second of disk (10 GB disks; see `cost/prices.rs` on 512 MB).
+    pub cu_per_disk_gb_second: Option<f64>,
+    /// CU per 10 000 invocations.
+    pub cu_per_10k_invocations: Option<f64>,
+    /// Where these prices come from, shown with every estimate.
+    pub source: Option<String>,
+}
+
+/// One tier of the monthly CU price.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PriceTier {
+    /// This price applies to the month's CU usage up to here; absent on the last tier.
+    #[serde(default)]
+    pub up_to_cu: Option<f64>,
+    /// Price of one CU in `currency`.
+    pub price_per_cu: f64,
 }
 
 mod d {

@@ -17,6 +17,94 @@ pub fn validate(c: &Config) -> Result<(), Invalid> {
     storage(c)?;
     routing_and_release(c)?;
     role(c)?;
+    pricing(c)?;
+    Ok(())
+}
+
+/// `pricing:` overrides: numbers an estimate can use, tiers in rising order, and a currency
+/// only together with prices in it.
+fn pricing(c: &Config) -> Result<(), Invalid> {
+    let p = &c.pricing;
+    for (key, value) in [
+        ("cu_per_active_vcpu_second", p.cu_per_active_vcpu_second),
+        ("cu_per_idle_vcpu_second", p.cu_per_idle_vcpu_second),
+        ("cu_per_gb_second", p.cu_per_gb_second),
+        ("cu_per_disk_gb_second", p.cu_per_disk_gb_second),
+        ("cu_per_10k_invocations", p.cu_per_10k_invocations),
+    ] {
+        if let Some(v) = value
+            && !(v.is_finite() && v >= 0.0)
+        {
+            return Err(invalid(
+                &format!("pricing.{key}"),
+                format!("{v} is not a conversion factor"),
+                Some("a CU conversion factor is a number ≥ 0 (Alibaba's billing overview lists them)".into()),
+            ));
+        }
+    }
+    if let Some(cur) = &p.currency {
+        if cur.len() != 3 || !cur.chars().all(|ch| ch.is_ascii_uppercase()) {
+            return Err(invalid(
+                "pricing.currency",
+                format!("`{cur}` is not a currency code"),
+                Some("write a three-letter code such as USD or CNY".into()),
+            ));
+        }
+        if p.tiers.is_none() {
+            return Err(invalid(
+                "pricing.currency",
+                format!("`{cur}` without `tiers` would label the built-in USD prices {cur}"),
+                Some("add `pricing.tiers` with the prices in that currency".into()),
+            ));
+        }
+    }
+    if let Some(tiers) = &p.tiers {
+        if tiers.is_empty() {
+            return Err(invalid(
+                "pricing.tiers",
+                "no tiers",
+                Some("give at least one tier: `- price_per_cu: 0.00002`".into()),
+            ));
+        }
+        let mut floor = 0.0;
+        for (i, t) in tiers.iter().enumerate() {
+            if !(t.price_per_cu.is_finite() && t.price_per_cu >= 0.0) {
+                return Err(invalid(
+                    &format!("pricing.tiers[{i}].price_per_cu"),
+                    format!("{} is not a price", t.price_per_cu),
+                    Some("a price per CU is a number ≥ 0".into()),
+                ));
+            }
+            let last = i + 1 == tiers.len();
+            match (t.up_to_cu, last) {
+                (None, true) => {}
+                (None, false) => {
+                    return Err(invalid(
+                        &format!("pricing.tiers[{i}].up_to_cu"),
+                        "only the last tier may be open-ended",
+                        Some("give every tier but the last an `up_to_cu`".into()),
+                    ));
+                }
+                (Some(_), true) => {
+                    return Err(invalid(
+                        &format!("pricing.tiers[{i}].up_to_cu"),
+                        "the last tier must be open-ended",
+                        Some("remove `up_to_cu` from the last tier: it prices all usage above the one before".into()),
+                    ));
+                }
+                (Some(up), false) => {
+                    if !(up.is_finite() && up > floor) {
+                        return Err(invalid(
+                            &format!("pricing.tiers[{i}].up_to_cu"),
+                            format!("{up} does not rise above the tier before ({floor})"),
+                            Some("list tiers from the first CU up, each `up_to_cu` larger".into()),
+                        ));
+                    }
+                    floor = up;
+                }
+            }
+        }
+    }
     Ok(())
 }
 
@@ -536,6 +624,43 @@ mod tests {
         );
         assert_eq!(e.key_path.as_deref(), Some("provision.schedules[0].cron"));
         assert_eq!(e.position.map(|p| p.0), Some(5), "{e}");
+    }
+
+    #[test]
+    fn pricing_overrides_are_checked_with_their_key_path() {
+        let e = err("app: cat-dog\npricing:\n  cu_per_gb_second: -1\n");
+        assert_eq!(
+            e.key_path.as_deref(),
+            Some("pricing.cu_per_gb_second"),
+            "{e}"
+        );
+        assert_eq!(e.position.map(|p| p.0), Some(3), "{e}");
+        let e = err("app: cat-dog\npricing:\n  currency: CNY\n");
+        assert_eq!(e.key_path.as_deref(), Some("pricing.currency"), "{e}");
+        assert!(e.hint.unwrap().contains("pricing.tiers"));
+        let e = err(
+            "app: cat-dog\npricing:\n  tiers:\n    - up_to_cu: 100\n      price_per_cu: 1\n    - up_to_cu: 50\n      price_per_cu: 0.5\n    - price_per_cu: 0.1\n",
+        );
+        assert_eq!(
+            e.key_path.as_deref(),
+            Some("pricing.tiers[1].up_to_cu"),
+            "{e}"
+        );
+        // (The line is the first tier's: `outline::locate` ignores list indices.)
+        let e =
+            err("app: cat-dog\npricing:\n  tiers:\n    - up_to_cu: 100\n      price_per_cu: 1\n");
+        assert_eq!(
+            e.key_path.as_deref(),
+            Some("pricing.tiers[0].up_to_cu"),
+            "{e}"
+        );
+        let e = err("app: cat-dog\npricing:\n  tiers: []\n");
+        assert_eq!(e.key_path.as_deref(), Some("pricing.tiers"), "{e}");
+        let e = err("app: cat-dog\npricing:\n  cu_per_gb_secnd: 1\n");
+        assert!(e.to_string().contains("cu_per_gb_second"), "{e}");
+        crate::config::testing::ok(
+            "app: cat-dog\npricing:\n  currency: CNY\n  tiers:\n    - up_to_cu: 100000000\n      price_per_cu: 0.00013\n    - price_per_cu: 0.0001\n  source: contract 2026\n",
+        );
     }
 
     #[test]

@@ -35,6 +35,10 @@ pub struct DeployReport {
     /// How to add a domain of one's own (`custom_domain.name: auto` on the cloud).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub domain_advice: Option<String>,
+    /// With --dry-run: the monthly cost of the provisioned instances fcctl.yaml configures
+    /// (set by the caller).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cost: Option<crate::cost::Estimate>,
 }
 
 /// Plans and (unless `dry_run`) applies.
@@ -83,6 +87,7 @@ pub async fn execute(
         write_calls: cloud.fc.write_count() - writes_before,
         infra: None,
         domain_advice: plan::domain_advice(&cloud.cfg, cloud.local.is_some(), &cloud.account_id),
+        cost: None,
     })
 }
 

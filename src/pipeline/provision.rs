@@ -29,6 +29,58 @@ pub struct ProvisionReport {
     /// FC's explanation when instances fail to start.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub current_error: Option<String>,
+    /// With --dry-run: what the ready instances cost a month, and what the target will.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cost: Option<ProvisionCost>,
+}
+
+/// Monthly cost of the provisioned instances now and after the change (no load: see
+/// `fcctl cost --rps`).
+#[derive(Debug, Serialize)]
+pub struct ProvisionCost {
+    /// The `current` ready instances held all month, in the idle mode FC reports.
+    pub current: crate::cost::Estimate,
+    /// The instances and schedules asked for, in `provision.always_allocate_cpu`'s mode.
+    pub target: crate::cost::Estimate,
+    /// `target.total - current.total`.
+    pub change: f64,
+}
+
+/// Prices the change; both sides are sized as fcctl.yaml's function.
+fn provision_cost(
+    cloud: &Cloud,
+    existing: Option<&crate::aliyun::fc_models::ProvisionConfig>,
+    instances: u32,
+    schedules: &[Schedule],
+) -> anyhow::Result<ProvisionCost> {
+    use crate::cost::{Held, Provisioned, Sizing, estimate, prices, schedule};
+    let cfg = &cloud.cfg;
+    let prices = prices::resolve(&cfg.pricing);
+    let sizing = Sizing::of(cfg);
+    let now = existing.and_then(|p| p.current).unwrap_or(0).max(0) as u32;
+    let current = estimate(
+        sizing,
+        Provisioned {
+            held: Held::flat(now),
+            idle_mode: !existing.and_then(|p| p.always_allocate_cpu).unwrap_or(true),
+        },
+        None,
+        &prices,
+    );
+    let target = estimate(
+        sizing,
+        Provisioned {
+            held: schedule::held(instances, schedules)?,
+            idle_mode: !cfg.provision.always_allocate_cpu,
+        },
+        None,
+        &prices,
+    );
+    Ok(ProvisionCost {
+        change: target.total - current.total,
+        current,
+        target,
+    })
 }
 
 /// Parses `cron=cron(0 0 8 * * *),target=20[,name=x][,tz=Asia/Shanghai]`.
@@ -157,7 +209,16 @@ pub async fn execute(
         changed: !same,
         dry_run,
         current_error: None,
+        cost: None,
     };
+    if dry_run {
+        report.cost = Some(provision_cost(
+            cloud,
+            existing.as_ref(),
+            instances,
+            schedules,
+        )?);
+    }
     if let (Some(limit), false) = (wait, dry_run) {
         wait_for_instances(cloud, printer, alias, instances, limit, &mut report).await?;
     }

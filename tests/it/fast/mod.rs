@@ -5,6 +5,7 @@ mod architecture;
 mod build_inputs;
 mod cli;
 mod control_plane;
+mod cost;
 mod destroy;
 mod emulator_isolation;
 mod infra;
