@@ -454,7 +454,10 @@ async fn ensure_log(
             return Ok(false);
         }
         Err(e) if e.is_not_found() => {
-            match sls.create_project(project, &description(&tag.value)).await {
+            match sls
+                .create_project(project, &sls_description(&tag.value))
+                .await
+            {
                 Ok(()) => {}
                 // A run killed after the create: ours (the name carries the account id).
                 Err(e) if e.is_already_exists() => {}
@@ -693,6 +696,18 @@ async fn ensure_vpc(
 
 fn description(app: &str) -> String {
     format!("created by fcctl for app {app}; removed by `fcctl destroy`")
+}
+
+/// An SLS project's description holds at most 64 characters (the emulator refuses more, as
+/// SLS does); app names run to 64, so a long one gets the short form, cut.
+fn sls_description(app: &str) -> String {
+    let long = format!("fcctl app {app}; removed by `fcctl destroy`");
+    if long.len() <= 64 {
+        return long;
+    }
+    let mut short = format!("fcctl app {app}");
+    short.truncate(64);
+    short
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -1055,6 +1070,19 @@ impl Zones {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn sls_descriptions_fit_slss_64_characters_for_any_app_name() {
+        assert_eq!(
+            sls_description("cat-dog"),
+            "fcctl app cat-dog; removed by `fcctl destroy`"
+        );
+        for n in [18, 40, 64] {
+            let app = "a".repeat(n);
+            let d = sls_description(&app);
+            assert!(d.len() <= 64 && d.starts_with("fcctl app a"), "{n}: {d}");
+        }
+    }
+
     use super::*;
 
     #[test]

@@ -104,15 +104,21 @@ pub async fn check_version(
             // The function's own error status comes back as an HTTP error (after the client's
             // retries): that is this check's answer, not a failure to ask.
             Err(e) if e.status().is_some() => {
+                let status = e.status().unwrap_or_default();
+                // The function refusing the empty probe itself (its body names no FC error
+                // code, so the client calls it `HTTP4xx`) proves it initialised and answers.
+                let own_refusal = empty
+                    && (400..500).contains(&status)
+                    && e.code() == Some(format!("HTTP{status}").as_str());
                 out.push(VersionCheck {
                     request,
-                    status: e.status().unwrap_or_default(),
+                    status,
                     error_type: None,
                     label: None,
                     expected,
                     request_id: e.request_id().map(str::to_string),
-                    detail: Some(e.to_string().chars().take(2000).collect()),
-                    ok: false,
+                    detail: (!own_refusal).then(|| e.to_string().chars().take(2000).collect()),
+                    ok: own_refusal,
                 });
                 continue;
             }
