@@ -171,38 +171,42 @@ fn model_project(
             dir.join(&manifest).display()
         );
     }
-    let mut copied = Vec::new();
-    let onnx = bring_in(dir, file, &mut copied).context("the model (--model)")?;
-    let bytes = std::fs::read(dir.join(&onnx))
-        .with_context(|| format!("reading {}", dir.join(&onnx).display()))?;
-    let (labels_name, list) = match labels {
+    // Everything is read and checked where it is; only a model that fits is copied in.
+    let onnx = file_name(file).context("the model (--model)")?;
+    let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+    let here_labels = dir.join("labels.txt");
+    let (labels_src, labels_name) = match labels {
+        Some(l) => (
+            Some(l.to_path_buf()),
+            file_name(l).context("the labels (--labels)")?,
+        ),
+        None if here_labels.is_file() => (Some(here_labels), "labels.txt".to_string()),
+        None => (None, "labels.txt".to_string()),
+    };
+    let list = match &labels_src {
         Some(l) => {
-            let name = bring_in(dir, l, &mut copied).context("the labels (--labels)")?;
-            let text = std::fs::read_to_string(dir.join(&name))
-                .with_context(|| format!("reading {} as text", dir.join(&name).display()))?;
-            (name, Some(scaffold::parse_labels(&text)))
+            let text = std::fs::read_to_string(l)
+                .with_context(|| format!("reading {} as text", l.display()))?;
+            Some(scaffold::parse_labels(&text))
         }
-        None if dir.join("labels.txt").is_file() => {
-            let text = std::fs::read_to_string(dir.join("labels.txt"))
-                .context("reading labels.txt as text")?;
-            (
-                "labels.txt".to_string(),
-                Some(scaffold::parse_labels(&text)),
-            )
-        }
-        None => ("labels.txt".to_string(), None),
+        None => None,
     };
     let described = scaffold::describe(
         &onnx,
         &bytes,
         list.as_ref().map(|l| (labels_name.as_str(), l.as_slice())),
     )?;
-    if list.is_none() {
-        // Numbered names keep the model servable; the user replaces them with real ones.
-        let names: String = (0..described.classes)
-            .map(|i| format!("class_{i}\n"))
-            .collect();
-        write_atomic(&dir.join(&labels_name), names.as_bytes())?;
+    let mut copied = Vec::new();
+    bring_in(dir, file, &mut copied).context("the model (--model)")?;
+    match &labels_src {
+        Some(l) => bring_in(dir, l, &mut copied).context("the labels (--labels)")?,
+        None => {
+            // Numbered names keep the model servable; the user replaces them with real ones.
+            let names: String = (0..described.classes)
+                .map(|i| format!("class_{i}\n"))
+                .collect();
+            write_atomic(&dir.join(&labels_name), names.as_bytes())?;
+        }
     }
     let text = scaffold::manifest(&described, &onnx, &labels_name);
     Ok(ModelProject {
@@ -214,17 +218,22 @@ fn model_project(
     })
 }
 
-/// `file`'s name in `dir`, copying it there when it lives elsewhere: the project directory is
-/// what ships, so the model must be in it.
-fn bring_in(dir: &Path, file: &Path, copied: &mut Vec<String>) -> anyhow::Result<String> {
+/// `file`'s name, after checking it is a readable file.
+fn file_name(file: &Path) -> anyhow::Result<String> {
     let meta =
         std::fs::metadata(file).with_context(|| format!("{} is not readable", file.display()))?;
     anyhow::ensure!(meta.is_file(), "{} is not a file", file.display());
-    let name = file
+    Ok(file
         .file_name()
         .and_then(|n| n.to_str())
         .with_context(|| format!("{} has no UTF-8 file name", file.display()))?
-        .to_string();
+        .to_string())
+}
+
+/// Copies `file` into `dir` when it lives elsewhere (the project directory is what ships, so
+/// the model must be in it).
+fn bring_in(dir: &Path, file: &Path, copied: &mut Vec<String>) -> anyhow::Result<()> {
+    let name = file_name(file)?;
     let inside = file
         .canonicalize()
         .ok()
@@ -241,9 +250,9 @@ fn bring_in(dir: &Path, file: &Path, copied: &mut Vec<String>) -> anyhow::Result
         );
         std::fs::copy(file, &dest)
             .with_context(|| format!("copying {} to {}", file.display(), dest.display()))?;
-        copied.push(name.clone());
+        copied.push(name);
     }
-    Ok(name)
+    Ok(())
 }
 
 /// An app name from a model name: lower case, runs of anything but letters and digits as one

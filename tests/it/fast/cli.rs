@@ -349,3 +349,51 @@ fn an_unreachable_endpoint_exits_4_with_a_network_hint_after_the_retries() {
     );
     insta::assert_snapshot!(lines.join("\n"));
 }
+
+/// `init --model` on the generated colour model: model.yaml read off the file passes fcctl's
+/// own checks; a labels file that does not fit the model is refused before anything is written.
+#[test]
+fn init_model_writes_a_manifest_the_model_check_accepts_and_refuses_wrong_labels() {
+    let src = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(support::repo().join(".venv/bin/python"))
+        .arg(support::repo().join("model/make_colour_model.py"))
+        .arg(src.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", support::text(&out));
+    std::fs::write(src.path().join("two.txt"), "red\ngreen\n").unwrap();
+
+    let d = tempfile::tempdir().unwrap();
+    let model = src.path().join("colour.onnx").display().to_string();
+    let two = src.path().join("two.txt").display().to_string();
+    let out = fcctl(d.path(), &["init", "--model", &model, "--labels", &two]);
+    assert_eq!(out.status.code(), Some(1), "{}", support::text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("two.txt has 2 labels, but colour.onnx outputs 3 classes"),
+        "{err}"
+    );
+    assert!(err.contains("hint: give one label per line"), "{err}");
+    assert!(!d.path().join("fcctl.yaml").exists() && !d.path().join("model.yaml").exists());
+
+    let labels = src.path().join("labels.txt").display().to_string();
+    let out = fcctl(
+        d.path(),
+        &["init", "--model", &model, "--labels", &labels, "--json"],
+    );
+    let v = support::json_of(&["init"], &out);
+    assert_eq!(v["app"], "colour");
+    assert_eq!(v["model"]["classes"], 3);
+    assert_eq!(v["model"]["layout"], "NCHW");
+    assert_eq!(
+        v["model"]["copied"],
+        serde_json::json!(["colour.onnx", "labels.txt"]),
+        "the refused run copied nothing"
+    );
+    let out = fcctl(d.path(), &["model", "check", "--no-trial", "--json"]);
+    let v = support::json_of(&["model", "check"], &out);
+    assert_eq!(v["sha256_status"], "matches", "{v}");
+    // A second init would overwrite what the user may have edited.
+    let again = fcctl(d.path(), &["init", "--model", "colour.onnx"]);
+    assert_eq!(again.status.code(), Some(1));
+}

@@ -20,6 +20,10 @@ pub fn fcctl_command<S: AsRef<std::ffi::OsStr>>(dir: &Path, args: &[S]) -> Comma
     cmd.current_dir(dir)
         .args(args)
         .env("HOME", dir)
+        // One ONNX Runtime download for all tests, not one per temp HOME.
+        .env("FCCTL_CACHE_DIR", repo().join("target/test-cache/fcctl"))
+        .env_remove("FCCTL_SHARE_DIR")
+        .env_remove("XDG_DATA_HOME")
         .env_remove("ALIBABA_CLOUD_ACCESS_KEY_ID")
         .env_remove("ALIBABA_CLOUD_ACCESS_KEY_SECRET")
         .env_remove("ALIBABA_CLOUD_SECURITY_TOKEN")
