@@ -59,6 +59,7 @@ pub use config::{
     DEFAULT_REGION, Info, InstanceIsolation, Isolation,
 };
 pub use error::Error;
+pub use runtime::limits::{InstanceLimits, LimitsChoice};
 pub use faults::Faults;
 pub use util::crc64;
 
@@ -173,6 +174,7 @@ impl Emulator {
             data_dir: data_dir.clone(),
             pid: std::process::id(),
             isolation: runtime.isolation(),
+            limits: runtime.limits(),
         };
         let ctx = Arc::new(Ctx {
             cfg: cfg2,

@@ -38,6 +38,9 @@ pub struct StatusReport {
     /// The newest failed `/initialize` of the release alias's version in the last day, from
     /// the function's logs (`null` when none, or when the function has no logs).
     pub last_initialize_failure: Option<crate::pipeline::logs::InitializeFailure>,
+    /// The newest instance of the release alias's version killed for exceeding its memory
+    /// (OOM) in the last day, from the function's logs (`null` when none or no logs).
+    pub last_out_of_memory: Option<crate::pipeline::logs::OutOfMemory>,
 }
 
 /// LATEST settings.
@@ -135,6 +138,7 @@ pub async fn execute(cloud: &Cloud) -> anyhow::Result<StatusReport> {
                     "the function does not exist yet: run `fcctl deploy` or `fcctl up`".into(),
                 ],
                 last_initialize_failure: None,
+                last_out_of_memory: None,
             });
         }
         Err(e) => return Err(e.into()),
@@ -248,6 +252,7 @@ pub async fn execute(cloud: &Cloud) -> anyhow::Result<StatusReport> {
         infra: Default::default(),
         warnings,
         last_initialize_failure: None,
+        last_out_of_memory: None,
     })
 }
 
@@ -385,6 +390,14 @@ pub fn describe(r: &StatusReport) -> String {
             f.cause
         ));
     }
+    if let Some(o) = &r.last_out_of_memory {
+        s.push_str(&format!(
+            "⚠ OOM: an instance of version {} was killed at {} for exceeding its memory (raise function.memory_mb): {}\n",
+            o.version.as_deref().unwrap_or("?"),
+            o.time,
+            o.cause
+        ));
+    }
     s
 }
 
@@ -413,6 +426,10 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<()> {
         // Best effort: a function without logs still has a status.
         match crate::pipeline::logs::last_initialize_failure(&cloud, &v, day_ago).await {
             Ok(f) => r.last_initialize_failure = f,
+            Err(e) => tracing::debug!("status: reading the logs: {e}"),
+        }
+        match crate::pipeline::logs::last_out_of_memory(&cloud, &v, day_ago).await {
+            Ok(o) => r.last_out_of_memory = o,
             Err(e) => tracing::debug!("status: reading the logs: {e}"),
         }
     }

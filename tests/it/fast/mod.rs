@@ -8,6 +8,7 @@ mod control_plane;
 mod destroy;
 mod emulator_isolation;
 mod infra;
+mod limits;
 mod logs;
 mod model_check;
 mod output_nits;
