@@ -68,6 +68,9 @@ fn hint_of<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<Cow<'a, str>>
     if let Some(x) = e.downcast_ref::<crate::model::trial::TrialError>() {
         return x.hint();
     }
+    if let Some(x) = e.downcast_ref::<crate::bench::sweep::SweepError>() {
+        return x.hint();
+    }
     None
 }
 
