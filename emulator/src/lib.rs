@@ -59,8 +59,8 @@ pub use config::{
     DEFAULT_REGION, Info, InstanceIsolation, Isolation,
 };
 pub use error::Error;
-pub use runtime::limits::{InstanceLimits, LimitsChoice};
 pub use faults::Faults;
+pub use runtime::limits::{InstanceLimits, LimitsChoice};
 pub use util::crc64;
 
 use context::Ctx;

@@ -147,11 +147,7 @@ impl SweepReport {
         let smallest_holding = rows
             .iter()
             .filter(|r| r.holds(p99_bound_ms))
-            .min_by(|a, b| {
-                a.cpu
-                    .total_cmp(&b.cpu)
-                    .then(a.memory_mb.cmp(&b.memory_mb))
-            })
+            .min_by(|a, b| a.cpu.total_cmp(&b.cpu).then(a.memory_mb.cmp(&b.memory_mb)))
             .cloned();
         SweepReport {
             url,
@@ -247,10 +243,7 @@ mod tests {
         assert!(rule("512:0.33").contains("multiple of 0.05"));
         assert!(rule("256:1").contains("between 1 and 4"));
         assert!(rule("4096:0.5").contains("between 1 and 4"));
-        assert_eq!(
-            parse_settings("512"),
-            Err(SweepError::Syntax("512".into()))
-        );
+        assert_eq!(parse_settings("512"), Err(SweepError::Syntax("512".into())));
     }
 
     fn row(memory_mb: u32, cpu: f64, p99_ms: f64, errors: u64) -> SweepRow {

@@ -331,15 +331,15 @@ async fn sweep_one(
     };
     bench::run(warm, None).await?;
     let (_, cpu_before) = instance_usage(cloud, name, since_ms).await;
-    ctx.out
-        .note(format!("sweep {s}: {}", opts.mode.describe()));
+    ctx.out.note(format!("sweep {s}: {}", opts.mode.describe()));
     let mut report = bench::run(opts.clone(), progress(ctx)).await?;
     let (peak, cpu_after) = instance_usage(cloud, name, since_ms).await;
-    let dir = ctx
-        .project
-        .work_dir()
-        .join("bench")
-        .join(format!("{}-{}mb-{}cpu", bench::report_dir_name(&report), s.memory_mb, s.cpu));
+    let dir = ctx.project.work_dir().join("bench").join(format!(
+        "{}-{}mb-{}cpu",
+        bench::report_dir_name(&report),
+        s.memory_mb,
+        s.cpu
+    ));
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     bench::save_report(&mut report, &dir)
         .with_context(|| format!("writing the report in {}", dir.display()))?;
@@ -364,10 +364,7 @@ async fn instance_usage(cloud: &Cloud, name: &str, since_ms: i64) -> (Option<u64
         .filter(|i| i.created_time_ms.unwrap_or(0) >= since_ms)
         .collect();
     let peak = fresh.iter().filter_map(|i| i.fcctl_memory_peak_bytes).max();
-    let cpu = fresh
-        .iter()
-        .map(|i| i.fcctl_cpu_ms)
-        .sum::<Option<u64>>();
+    let cpu = fresh.iter().map(|i| i.fcctl_cpu_ms).sum::<Option<u64>>();
     (peak, cpu)
 }
 

@@ -38,9 +38,14 @@ pub enum LimitsChoice {
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Mechanism {
     /// The emulator's own cgroup under it, with `memory` and `cpu` delegated.
-    V2 { parent: PathBuf },
+    V2 {
+        parent: PathBuf,
+    },
     /// The emulator's directories in the `memory` and `cpu` hierarchies.
-    V1 { memory: PathBuf, cpu: PathBuf },
+    V1 {
+        memory: PathBuf,
+        cpu: PathBuf,
+    },
     Watchdog,
 }
 
@@ -458,7 +463,11 @@ pub fn cpu_ms(pid: u32) -> Option<u64> {
     let rest = &stat[stat.rfind(')')? + 1..];
     let f: Vec<&str> = rest.split_whitespace().collect();
     // After the comm: state is field 0, utime field 11 … cstime field 14.
-    let ticks: u64 = f.get(11..15)?.iter().filter_map(|x| x.parse::<u64>().ok()).sum();
+    let ticks: u64 = f
+        .get(11..15)?
+        .iter()
+        .filter_map(|x| x.parse::<u64>().ok())
+        .sum();
     Some(ticks * 10)
 }
 
@@ -470,7 +479,10 @@ mod tests {
     fn stat_values_are_read_by_key() {
         let oom_control = "oom_kill_disable 0\nunder_oom 0\noom_kill 2\n";
         assert_eq!(stat_value(oom_control, "oom_kill"), Some(2));
-        assert_eq!(stat_value("low 0\noom 1\noom_kill 0\n", "oom_kill"), Some(0));
+        assert_eq!(
+            stat_value("low 0\noom 1\noom_kill 0\n", "oom_kill"),
+            Some(0)
+        );
         assert_eq!(stat_value("oom 1\n", "oom_kill"), None);
     }
 

@@ -21,8 +21,7 @@ use std::time::{Duration, Instant};
 
 /// `sh -c` script: `$1` = how many `cgroup.procs` files follow; writes its pid into each, then
 /// execs the remaining arguments.
-const JOIN_SCRIPT: &str =
-    r#"n=$1; shift; while [ "$n" -gt 0 ]; do echo $$ > "$1" || exit 126; shift; n=$((n-1)); done; exec "$@""#;
+const JOIN_SCRIPT: &str = r#"n=$1; shift; while [ "$n" -gt 0 ]; do echo $$ > "$1" || exit 126; shift; n=$((n-1)); done; exec "$@""#;
 
 pub type HttpClient = Client<HttpConnector, Body>;
 
@@ -123,7 +122,12 @@ impl Spawner {
         let mut argv: Vec<std::ffi::OsString> = Vec::new();
         let joins = limits.procs_files();
         if !joins.is_empty() {
-            argv.extend(["sh".into(), "-c".into(), JOIN_SCRIPT.into(), "fc-limits".into()]);
+            argv.extend([
+                "sh".into(),
+                "-c".into(),
+                JOIN_SCRIPT.into(),
+                "fc-limits".into(),
+            ]);
             argv.push(joins.len().to_string().into());
             argv.extend(joins.into_iter().map(Into::into));
         }
@@ -131,7 +135,12 @@ impl Spawner {
             // The instance dies with the emulator, even on SIGKILL. The signal follows the
             // forking thread, a runtime worker that lives as long as the emulator; the
             // instance registry reaps whatever escapes (an instance's own children).
-            argv.extend(["setpriv".into(), "--pdeathsig".into(), "KILL".into(), "--".into()]);
+            argv.extend([
+                "setpriv".into(),
+                "--pdeathsig".into(),
+                "KILL".into(),
+                "--".into(),
+            ]);
         }
         argv.push(spec.program.clone().into());
         let mut cmd = tokio::process::Command::new(&argv[0]);

@@ -137,7 +137,10 @@ fn half_a_vcpu_is_about_half_as_fast_as_one() {
     drop(probe);
     let one = best_wall_s("1");
     let half = best_wall_s("0.5");
-    eprintln!("CPU quota: 1 vCPU {one:.3} s, 0.5 vCPU {half:.3} s, ratio {:.2}", half / one);
+    eprintln!(
+        "CPU quota: 1 vCPU {one:.3} s, 0.5 vCPU {half:.3} s, ratio {:.2}",
+        half / one
+    );
     assert!(
         half / one > 1.4,
         "0.5 vCPU took {half:.3} s, 1 vCPU {one:.3} s: ratio {:.2}, expected about 2",
