@@ -1,6 +1,8 @@
 //! `fcctl bench --sweep`: the same load against several `memory_mb`/`cpu` settings, one row
 //! per setting, and the smallest setting that holds a p99 bound.
 
+use std::fmt::Write as _;
+
 use serde::Serialize;
 
 use crate::bench::BenchReport;
@@ -37,6 +39,9 @@ impl crate::exit::Hint for SweepError {
 }
 
 /// Parses `512:0.5,1024:1` and checks each setting against FC3's rules.
+///
+/// # Errors
+/// A setting that is not `MEMORY_MB:CPU`, or one FC3 would refuse.
 pub fn parse_settings(s: &str) -> Result<Vec<Setting>, SweepError> {
     let syntax = || SweepError::Syntax(s.to_string());
     let settings = s
@@ -59,9 +64,12 @@ pub fn parse_settings(s: &str) -> Result<Vec<Setting>, SweepError> {
     Ok(settings)
 }
 
-/// FC3's rules for a memory/cpu pair; the broken rule when it is not valid.
+/// FC3's rules for a memory/cpu pair.
+///
+/// # Errors
+/// The broken rule when the pair is not valid.
 pub fn check(s: Setting) -> Result<(), &'static str> {
-    if !(128..=32768).contains(&s.memory_mb) || s.memory_mb % 64 != 0 {
+    if !(128..=32768).contains(&s.memory_mb) || !s.memory_mb.is_multiple_of(64) {
         return Err("memory must be a multiple of 64 between 128 and 32768 MB");
     }
     let twentieths = s.cpu * 20.0;
@@ -178,8 +186,9 @@ impl SweepReport {
         );
         let opt = |v: Option<f64>| v.map_or_else(|| "-".to_string(), |v| format!("{v:.1}"));
         for r in &self.rows {
-            s.push_str(&format!(
-                "{:>9} {:>5} {:>8} {:>7.1} {:>9.1} {:>8.1} {:>8.1} {:>9} {:>9} {:>6}{}\n",
+            let _ = writeln!(
+                s,
+                "{:>9} {:>5} {:>8} {:>7.1} {:>9.1} {:>8.1} {:>8.1} {:>9} {:>9} {:>6}{}",
                 r.memory_mb,
                 r.cpu,
                 r.requests,
@@ -195,22 +204,25 @@ impl SweepReport {
                 } else {
                     "  ✗"
                 }
-            ));
+            );
         }
         match &self.smallest_holding {
-            Some(r) => s.push_str(&format!(
-                "smallest setting holding p99 ≤ {} ms: {} MB / {} vCPU (p99 {:.1} ms, peak memory {} MB)\n",
+            Some(r) => writeln!(
+                s,
+                "smallest setting holding p99 ≤ {} ms: {} MB / {} vCPU (p99 {:.1} ms, peak memory {} MB)",
                 self.p99_bound_ms,
                 r.memory_mb,
                 r.cpu,
                 r.p99_ms,
                 opt(r.peak_memory_mb)
-            )),
-            None => s.push_str(&format!(
-                "no setting held p99 ≤ {} ms without errors\n",
+            ),
+            None => writeln!(
+                s,
+                "no setting held p99 ≤ {} ms without errors",
                 self.p99_bound_ms
-            )),
+            ),
         }
+        .ok();
         s
     }
 }
