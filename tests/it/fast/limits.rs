@@ -81,7 +81,8 @@ fn an_instance_over_its_memory_is_killed_and_reported_as_oom() {
     assert_eq!(again["label"], "dog", "{again}");
 }
 
-/// Burns a fixed amount of CPU per request and answers the wall time it took.
+/// Burns a fixed amount of CPU per request (many 100 ms CFS periods, so where the work starts
+/// within a period does not matter) and answers the wall time it took.
 const CPU_SERVER: &str = r#"#!/usr/bin/env python3
 import http.server, os, json, time
 class H(http.server.BaseHTTPRequestHandler):
@@ -89,7 +90,7 @@ class H(http.server.BaseHTTPRequestHandler):
         self.rfile.read(int(self.headers.get("content-length") or 0))
         t0 = time.perf_counter(); c0 = time.process_time()
         x = 0
-        for i in range(2_000_000):
+        for i in range(8_000_000):
             x += i * i
         b = json.dumps({"wall_s": time.perf_counter() - t0, "cpu_s": time.process_time() - c0}).encode()
         self.send_response(200); self.send_header("content-type", "application/json")
