@@ -417,6 +417,13 @@ pub struct BenchArgs {
     /// succeed, e.g. 99 or 99.5%. Default: at least one must succeed.
     #[arg(long, value_name = "PERCENT", value_parser = parse_percent)]
     pub min_success: Option<f64>,
+    /// Run the same load once per MEMORY_MB:CPU setting (e.g. 512:0.5,1024:1) on the local
+    /// emulator's LATEST, and report throughput per vCPU, p50/p99 and peak memory for each.
+    #[arg(long, value_name = "SETTINGS", conflicts_with_all = ["cold", "url", "host"])]
+    pub sweep: Option<String>,
+    /// The p99 bound (ms) `--sweep` picks the smallest setting by (default: the seed's p99).
+    #[arg(long, default_value_t = 119.0, requires = "sweep")]
+    pub p99_ms: f64,
 }
 
 /// `99`, `99.5` or `99.5%`, within 0..=100.

@@ -55,6 +55,8 @@ pub struct Config {
     /// Max time from spawn to the instance port accepting connections.
     pub instance_start_timeout: Duration,
     pub isolation: Isolation,
+    /// How instances are held to `memorySize` and `cpu` (default: the best mechanism here).
+    pub limits: crate::runtime::limits::LimitsChoice,
     /// Accept OSS V1 signatures, like an account and bucket from before the V1 shutdown
     /// (2025-03-01 for new accounts, 2025-09-01 for new buckets). Off by default: a new
     /// account's buckets answer V1 with 403 `0002-00000080`.
@@ -89,6 +91,7 @@ impl Default for Config {
             idle_timeout: Duration::from_secs(300),
             instance_start_timeout: Duration::from_secs(120),
             isolation: Isolation::Auto,
+            limits: Default::default(),
             allow_oss_v1: false,
             request_log: None,
             attach_delay: Duration::from_secs(2),
@@ -126,6 +129,9 @@ pub struct Info {
     /// How instances are kept apart from the host, as found at start.
     #[serde(default)]
     pub isolation: InstanceIsolation,
+    /// How instances are held to their function's `memorySize` and `cpu`, as found at start.
+    #[serde(default)]
+    pub limits: crate::runtime::limits::InstanceLimits,
 }
 
 /// What keeps instances apart from the host and from the emulator, found by probing at start.

@@ -60,6 +60,7 @@ pub use config::{
 };
 pub use error::Error;
 pub use faults::Faults;
+pub use runtime::limits::{InstanceLimits, LimitsChoice};
 pub use util::crc64;
 
 use context::Ctx;
@@ -173,6 +174,7 @@ impl Emulator {
             data_dir: data_dir.clone(),
             pid: std::process::id(),
             isolation: runtime.isolation(),
+            limits: runtime.limits(),
         };
         let ctx = Arc::new(Ctx {
             cfg: cfg2,

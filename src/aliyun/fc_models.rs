@@ -524,6 +524,10 @@ model!(
         status: String,
         created_time_ms: i64,
         destroyed_time_ms: i64,
+        /// The local emulator only: the instance's peak memory (bytes).
+        fcctl_memory_peak_bytes: u64,
+        /// The local emulator only: CPU time the instance used so far (ms).
+        fcctl_cpu_ms: u64,
     }
 );
 

@@ -47,6 +47,7 @@ mod report;
 #[cfg(test)]
 mod snapshot_tests;
 mod stats;
+pub mod sweep;
 mod target;
 mod terminal;
 mod verdict;

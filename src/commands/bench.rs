@@ -237,6 +237,137 @@ async fn run_cold(ctx: &Ctx, cloud: &Cloud, a: &BenchArgs, n: u32) -> anyhow::Re
 
 const COLD_TRIGGER: &str = "fcctl-bench-cold";
 
+/// Runs the load once per setting on LATEST (through the temporary trigger), each after an
+/// UpdateFunction that retires the previous setting's instances and a short warm-up, then
+/// puts the function's memory and cpu back.
+async fn run_sweep(ctx: &Ctx, cloud: &Cloud, a: &BenchArgs, spec: &str) -> anyhow::Result<()> {
+    let settings = bench::sweep::parse_settings(spec)?;
+    if cloud.local.is_none() {
+        return Err(Refusal {
+            status: ExitStatus::User,
+            message: "--sweep runs on the local emulator only (it redeploys the function once per setting and reads each instance's peak memory)".into(),
+            hint: Some("add --local (start it with `fcctl up --local --detach`)".into()),
+        }
+        .into());
+    }
+    let name = cloud.cfg.function_name().to_string();
+    let url = cold_trigger_url(cloud, &name).await?;
+    let mut opts = options(ctx, &cloud.cfg, Some(cloud), a).await?;
+    opts.url.clone_from(&url);
+    opts.host_header = None;
+    let original = cloud.fc.get_function(&name, None).await?;
+    let mut rows = Vec::new();
+    let mut result = Ok(());
+    for s in &settings {
+        match sweep_one(ctx, cloud, &name, &opts, *s).await {
+            Ok(row) => rows.push(row),
+            Err(e) => {
+                result = Err(e);
+                break;
+            }
+        }
+    }
+    // Put the function back as it was, whatever happened, so deploy sees no drift.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    cloud
+        .fc
+        .update_function(
+            &name,
+            &UpdateFunctionInput {
+                memory_size: original.memory_size,
+                cpu: original.cpu,
+                ..Default::default()
+            },
+        )
+        .await?;
+    cloud.fc.delete_trigger(&name, COLD_TRIGGER).await.ok();
+    result?;
+    let load = format!(
+        "{} for {:.0} s",
+        opts.mode.describe(),
+        opts.duration.as_secs_f64()
+    );
+    let report = bench::sweep::SweepReport::new(url, load, a.p99_ms, rows);
+    let dir = ctx.project.work_dir().join("bench");
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let path = dir.join("sweep.json");
+    crate::fsutil::write_atomic(&path, serde_json::to_string_pretty(&report)?.as_bytes())
+        .with_context(|| format!("writing {}", path.display()))?;
+    ctx.out.result(&report, || {
+        format!("{}sweep: {}", report.render(), path.display())
+    });
+    Ok(())
+}
+
+/// One setting of a sweep: update, warm up, run, read the instances' memory and CPU.
+async fn sweep_one(
+    ctx: &Ctx,
+    cloud: &Cloud,
+    name: &str,
+    opts: &BenchOptions,
+    s: bench::sweep::Setting,
+) -> anyhow::Result<bench::sweep::SweepRow> {
+    // FC (and the emulator) date updates to the second: a new second is a new configuration.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let since_ms = crate::pipeline::logs::now_unix() * 1000 - 1000;
+    cloud
+        .fc
+        .update_function(
+            name,
+            &UpdateFunctionInput {
+                memory_size: Some(i64::from(s.memory_mb)),
+                cpu: Some(s.cpu),
+                ..Default::default()
+            },
+        )
+        .await
+        .with_context(|| format!("setting {s}"))?;
+    crate::deploy::plan::wait_active(&cloud.fc, name).await?;
+    ctx.out.note(format!("sweep {s}: warming up"));
+    let warm = BenchOptions {
+        max_requests: 10,
+        duration: Duration::from_secs(60),
+        ..opts.clone()
+    };
+    bench::run(warm, None).await?;
+    let (_, cpu_before) = instance_usage(cloud, name, since_ms).await;
+    ctx.out.note(format!("sweep {s}: {}", opts.mode.describe()));
+    let mut report = bench::run(opts.clone(), progress(ctx)).await?;
+    let (peak, cpu_after) = instance_usage(cloud, name, since_ms).await;
+    let dir = ctx.project.work_dir().join("bench").join(format!(
+        "{}-{}mb-{}cpu",
+        bench::report_dir_name(&report),
+        s.memory_mb,
+        s.cpu
+    ));
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    bench::save_report(&mut report, &dir)
+        .with_context(|| format!("writing the report in {}", dir.display()))?;
+    let cpu = cpu_after.zip(cpu_before).map(|(a, b)| a.saturating_sub(b));
+    Ok(bench::sweep::SweepRow::new(s, &report, peak, cpu))
+}
+
+/// The highest peak memory and the total CPU time of LATEST's instances started since
+/// `since_ms` (the emulator's `fcctl*` ListInstances fields; `None` without them).
+async fn instance_usage(cloud: &Cloud, name: &str, since_ms: i64) -> (Option<u64>, Option<u64>) {
+    let req = crate::aliyun::fc_models::ListInstancesRequest {
+        qualifier: Some("LATEST".into()),
+        ..Default::default()
+    };
+    let Ok(out) = cloud.fc.list_instances(name, &req).await else {
+        return (None, None);
+    };
+    let fresh: Vec<_> = out
+        .instances
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|i| i.created_time_ms.unwrap_or(0) >= since_ms)
+        .collect();
+    let peak = fresh.iter().filter_map(|i| i.fcctl_memory_peak_bytes).max();
+    let cpu = fresh.iter().map(|i| i.fcctl_cpu_ms).sum::<Option<u64>>();
+    (peak, cpu)
+}
+
 /// The URL of the temporary anonymous HTTP trigger on LATEST (created, or reused when a
 /// previous run left it behind).
 async fn cold_trigger_url(cloud: &Cloud, name: &str) -> anyhow::Result<String> {
@@ -318,6 +449,10 @@ pub async fn run(ctx: &Ctx, a: BenchArgs) -> anyhow::Result<()> {
     if let Some(n) = a.cold {
         let cloud = ctx.cloud().await?;
         return run_cold(ctx, &cloud, &a, n).await;
+    }
+    if let Some(spec) = &a.sweep {
+        let cloud = ctx.cloud().await?;
+        return run_sweep(ctx, &cloud, &a, spec).await;
     }
     // An explicit --url is all the load needs: no credentials, no emulator lookup.
     let (opts, tested) = if a.url.is_some() {

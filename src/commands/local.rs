@@ -89,7 +89,7 @@ fn data_dir_or_default(ctx: &Ctx, data_dir: Option<std::path::PathBuf>) -> std::
 
 /// Every protection the emulator could not give its instances, loud on stderr.
 fn warn_isolation(ctx: &Ctx, info: &local::Info) {
-    for w in &info.isolation.warnings {
+    for w in info.isolation.warnings.iter().chain(&info.limits.warnings) {
         ctx.out.note(format!("warning: {w}"));
     }
 }
@@ -112,6 +112,7 @@ fn describe(info: &local::Info) -> String {
   access secret:   {secret}
   NAS dir:         {nas_dir} (shared NAS for explicit server addresses; file systems made through the NAS API live in the data dir)
   data dir:        {data}
+  instance limits: memory by {mem_by}, CPU quota by {cpu_by}
 
 Use it from another shell with --local, or export (the cloud code path):
   FCCTL_FC_ENDPOINT={fc} FCCTL_OSS_ENDPOINT={oss}
@@ -133,6 +134,8 @@ Use it from another shell with --local, or export (the cloud code path):
         secret = i.access_key_secret,
         nas_dir = i.nas_dir.display(),
         data = i.data_dir.display(),
+        mem_by = i.limits.memory,
+        cpu_by = i.limits.cpu,
     )
 }
 

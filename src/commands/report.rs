@@ -77,6 +77,9 @@ fn hint_of<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<Cow<'a, str>>
     if let Some(x) = e.downcast_ref::<crate::cost::CostError>() {
         return x.hint();
     }
+    if let Some(x) = e.downcast_ref::<crate::bench::sweep::SweepError>() {
+        return x.hint();
+    }
     None
 }
 

@@ -41,6 +41,9 @@ pub struct StatusReport {
     /// What the provisioned instances FC holds now cost a month at that rate (the function's
     /// live size; `null` when it does not exist).
     pub cost: Option<crate::cost::Estimate>,
+    /// The newest instance of the release alias's version killed for exceeding its memory
+    /// (OOM) in the last day, from the function's logs (`null` when none or no logs).
+    pub last_out_of_memory: Option<crate::pipeline::logs::OutOfMemory>,
 }
 
 /// LATEST settings.
@@ -139,6 +142,7 @@ pub async fn execute(cloud: &Cloud) -> anyhow::Result<StatusReport> {
                 ],
                 last_initialize_failure: None,
                 cost: None,
+                last_out_of_memory: None,
             });
         }
         Err(e) => return Err(e.into()),
@@ -252,6 +256,7 @@ pub async fn execute(cloud: &Cloud) -> anyhow::Result<StatusReport> {
         warnings,
         last_initialize_failure: None,
         cost: Some(cost),
+        last_out_of_memory: None,
     })
 }
 
@@ -427,6 +432,14 @@ pub fn describe(r: &StatusReport) -> String {
             f.cause
         ));
     }
+    if let Some(o) = &r.last_out_of_memory {
+        s.push_str(&format!(
+            "⚠ OOM: an instance of version {} was killed at {} for exceeding its memory (raise function.memory_mb): {}\n",
+            o.version.as_deref().unwrap_or("?"),
+            o.time,
+            o.cause
+        ));
+    }
     s
 }
 
@@ -455,6 +468,10 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<()> {
         // Best effort: a function without logs still has a status.
         match crate::pipeline::logs::last_initialize_failure(&cloud, &v, day_ago).await {
             Ok(f) => r.last_initialize_failure = f,
+            Err(e) => tracing::debug!("status: reading the logs: {e}"),
+        }
+        match crate::pipeline::logs::last_out_of_memory(&cloud, &v, day_ago).await {
+            Ok(o) => r.last_out_of_memory = o,
             Err(e) => tracing::debug!("status: reading the logs: {e}"),
         }
     }

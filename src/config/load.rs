@@ -493,7 +493,7 @@ mod tests {
 
     #[test]
     fn layering_defaults_file_env_flags() {
-        let text = "app: cat-dog\nregion: cn-hangzhou\nfunction:\n  memory_mb: 2048\nendpoints:\n  vpc: http://127.0.0.1:2\n";
+        let text = "app: cat-dog\nregion: cn-hangzhou\nfunction:\n  memory_mb: 2048\n  cpu: 1.0\nendpoints:\n  vpc: http://127.0.0.1:2\n";
         let env = vec![
             ("FCCTL_REGION".to_string(), "cn-beijing".to_string()),
             ("FCCTL_FUNCTION__TIMEOUT_S".to_string(), "60".to_string()),

@@ -547,8 +547,9 @@ impl Default for FunctionConfig {
         FunctionConfig {
             name: None,
             runtime: Runtime::Debian10,
-            memory_mb: 1024,
-            cpu: 1.0,
+            // Right-sized by `fcctl bench --sweep` (README "Right-sizing").
+            memory_mb: 384,
+            cpu: 0.35,
             disk_mb: 512,
             timeout_s: 120,
             instance_concurrency: 1,
@@ -709,7 +710,8 @@ mod tests {
     fn minimal_file_gets_seed_defaults() {
         let c = load("app: cat-dog\n").unwrap();
         assert_eq!(c.region, "cn-shenzhen");
-        assert_eq!(c.function.memory_mb, 1024);
+        assert_eq!(c.function.memory_mb, 384);
+        assert!((c.function.cpu - 0.35).abs() < 1e-9);
         assert_eq!(c.function.timeout_s, 120);
         assert_eq!(c.function.runtime, Runtime::Debian10);
         assert_eq!(c.trigger.auth_type, AuthType::Anonymous);

@@ -781,7 +781,11 @@ mod tests {
 
     #[test]
     fn noop_when_current_matches_and_extra_fields_are_ignored() {
-        let d = desired(&cfg(), Some("r-1"), "42", true).unwrap();
+        // A whole vCPU, so the cloud can answer it as the integer 1.
+        let mut whole = cfg();
+        whole.function.memory_mb = 1024;
+        whole.function.cpu = 1.0;
+        let d = desired(&whole, Some("r-1"), "42", true).unwrap();
         let mut v = serde_json::to_value(&d.function).unwrap();
         v["codeChecksum"] = "42".into();
         v["functionArn"] = "acs:fc:...".into();

@@ -515,6 +515,56 @@ pub async fn last_initialize_failure(
     Ok(hits.iter().rev().find_map(InitializeFailure::of))
 }
 
+/// An instance killed for exceeding its memory, as `status` shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OutOfMemory {
+    pub time: String,
+    pub version: Option<String>,
+    /// The request it was serving (`null` when it was idle).
+    pub request_id: Option<String>,
+    pub instance_id: Option<String>,
+    /// The platform line's `Error:` text.
+    pub cause: String,
+}
+
+impl OutOfMemory {
+    /// A platform line (`FC Invoke End …, Error: …` or `FC Instance Killed …, Error: …`) whose
+    /// error says OOM.
+    fn of(l: &LogLine) -> Option<OutOfMemory> {
+        if l.fields.is_some() {
+            return None;
+        }
+        let (_, rest) = l
+            .message
+            .split_once("FC Invoke End")
+            .or_else(|| l.message.split_once("FC Instance Killed"))?;
+        let (_, cause) = rest.split_once("Error:")?;
+        cause.contains("OOM").then(|| OutOfMemory {
+            time: l.time.clone(),
+            version: l.version.clone(),
+            request_id: l.request_id.clone(),
+            instance_id: l.instance_id.clone(),
+            cause: cause.trim().to_string(),
+        })
+    }
+}
+
+/// The newest out-of-memory kill of an instance of `version` (or a qualifier) since `since`.
+pub async fn last_out_of_memory(
+    cloud: &Cloud,
+    version: &str,
+    since: i64,
+) -> Result<Option<OutOfMemory>, LogsError> {
+    let (sls, at) = locate(cloud).await?;
+    let filter = Filter {
+        qualifier: Some(version.to_string()),
+        grep: Some("OOM".into()),
+        ..Filter::default()
+    };
+    let hits = recent(&sls, &at, &filter, since, now_unix() + 1, 100).await?;
+    Ok(hits.iter().rev().find_map(OutOfMemory::of))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

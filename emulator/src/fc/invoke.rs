@@ -99,6 +99,9 @@ pub fn list_instances(ctx: &Arc<Ctx>, f: &str, q: Option<&str>) -> Reply {
                 "instanceId": i.id, "versionId": i.version,
                 "qualifier": i.provisioned.clone().unwrap_or(i.qualifier.clone()),
                 "status": "Running", "createdTimeMs": i.created_ms, "fcctlListenPort": i.port,
+                "fcctlMemoryPeakBytes": i.limits.peak_bytes(),
+                "fcctlMemoryLimitBytes": i.limits.memory_bytes,
+                "fcctlCpuMs": i.pid.and_then(crate::runtime::limits::cpu_ms),
                 "resourceType": if i.provisioned.is_some() { "Provisioned" } else { "OnDemand" },
             })
         })

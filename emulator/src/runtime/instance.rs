@@ -1,5 +1,6 @@
 //! One running function instance (a process group listening on its port).
 
+use crate::runtime::limits::Cgroup;
 use crate::runtime::output::Capture;
 use crate::runtime::spec::InstanceSpec;
 use crate::runtime::target::{Target, pool_version};
@@ -38,6 +39,8 @@ pub struct Instance {
     registry: Option<PathBuf>,
     /// Its stdout and stderr, line by line into its log file and logstore.
     pub capture: Arc<Capture>,
+    /// Its memory and CPU limits, and the memory it used.
+    pub limits: Arc<Cgroup>,
 }
 
 impl Instance {
@@ -51,6 +54,7 @@ impl Instance {
         child: tokio::process::Child,
         registry: Option<PathBuf>,
         capture: Arc<Capture>,
+        limits: Arc<Cgroup>,
     ) -> Instance {
         Instance {
             id,
@@ -71,7 +75,13 @@ impl Instance {
             pre_stop: spec.pre_stop,
             registry,
             capture,
+            limits,
         }
+    }
+
+    /// Whether the instance was killed for exceeding its memory.
+    pub fn out_of_memory(&self) -> bool {
+        self.limits.out_of_memory()
     }
 
     pub fn has_exited(&self) -> bool {
@@ -117,5 +127,6 @@ impl Drop for Instance {
         if let Some(p) = &self.registry {
             let _ = std::fs::remove_file(p);
         }
+        self.limits.remove();
     }
 }

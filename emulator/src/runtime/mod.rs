@@ -6,6 +6,7 @@
 //! the housekeeping; this module wires them together.
 
 mod instance;
+pub mod limits;
 mod output;
 mod pool;
 mod proxy;
@@ -75,6 +76,18 @@ impl Runtime {
             }
         };
         let pdeathsig = works("setpriv", &["--pdeathsig", "KILL", "true"]).await;
+        let limiter = Arc::new(limits::Limiter::probe(cfg.limits));
+        let report = limiter.report();
+        tracing::info!(
+            memory = %report.memory,
+            cpu = %report.cpu,
+            "instance limits: memory by {}, CPU quota by {}",
+            report.memory,
+            report.cpu
+        );
+        for w in &report.warnings {
+            tracing::warn!("instance limits: {w}");
+        }
         tracing::info!(
             namespaces = use_ns,
             "instance isolation: {}",
@@ -104,6 +117,7 @@ impl Runtime {
             start_timeout: cfg.instance_start_timeout,
             client,
             sls,
+            limiter,
         });
         let errors = Arc::new(ProvisionErrors::default());
         let rt = Runtime {
@@ -144,6 +158,11 @@ impl Runtime {
             die_with_emulator: self.spawner.pdeathsig,
             warnings,
         }
+    }
+
+    /// How instances are held to `memorySize` and `cpu` here.
+    pub fn limits(&self) -> limits::InstanceLimits {
+        self.spawner.limiter.report()
     }
 
     /// Finds (or starts) an instance with a free slot for `t`.
@@ -261,6 +280,7 @@ impl Runtime {
         for i in self.pools.take_all() {
             self.spawner.stop(i).await;
         }
+        self.spawner.limiter.shutdown();
     }
 }
 

@@ -63,6 +63,7 @@ async fn exchange(
     account: &Account<'_>,
 ) -> Result<Response<Body>, ApiError> {
     let inst = lease.inst.clone();
+    let t0 = std::time::Instant::now();
     let pq = req
         .uri()
         .path_and_query()
@@ -89,6 +90,10 @@ async fn exchange(
                 format!("Function timed out after {} seconds", timeout.as_secs()),
             ));
         }
+        Ok(Err(_)) if inst.out_of_memory() => {
+            inst.kill_now();
+            return Err(out_of_memory(&inst, t0.elapsed()));
+        }
         Ok(Err(e)) if inst.has_exited() => {
             return Err(ApiError::new(
                 502,
@@ -114,6 +119,22 @@ async fn exchange(
     }
     set_invoke_headers(h, request_id, &inst.id, cold);
     Ok(resp)
+}
+
+/// FC's answer for an instance that died mid-request ("Process exited unexpectedly …", an
+/// unhandled error: docs/cloud-facts.md), with the cause FC's message leaves implicit.
+fn out_of_memory(inst: &crate::runtime::Instance, took: Duration) -> ApiError {
+    let mb = |b: u64| b / (1024 * 1024);
+    let limit = mb(inst.limits.memory_bytes);
+    ApiError::function_failure(
+        "OutOfMemory",
+        "UnhandledInvocationError",
+        format!(
+            "Process exited unexpectedly before completing request (duration: {}ms, maxMemoryUsage: {}MB): out of memory (OOM), the instance used more than its memorySize of {limit} MB and was killed",
+            took.as_millis(),
+            mb(inst.limits.peak_bytes()).min(limit),
+        ),
+    )
 }
 
 fn set_request_headers(h: &mut HeaderMap, t: &Target, request_id: &str, account: &Account) {

@@ -59,7 +59,7 @@ pub fn reap(data_dir: &Path) -> usize {
 }
 
 /// (pid, process group) of every process visible in `/proc`.
-fn processes() -> Vec<(i32, i32)> {
+pub(crate) fn processes() -> Vec<(i32, i32)> {
     let Ok(rd) = std::fs::read_dir("/proc") else {
         return Vec::new();
     };

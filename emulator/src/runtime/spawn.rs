@@ -3,6 +3,7 @@
 
 use crate::api_error::ApiError;
 use crate::runtime::instance::{ColdStart, Instance};
+use crate::runtime::limits::{Cgroup, Check, Limiter};
 use crate::runtime::output::{Capture, Origin};
 use crate::runtime::registry;
 use crate::runtime::spec::{InstanceSpec, Placement};
@@ -17,6 +18,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
+
+/// `sh -c` script: `$1` = how many `cgroup.procs` files follow; writes its pid into each, then
+/// execs the remaining arguments.
+const JOIN_SCRIPT: &str = r#"n=$1; shift; while [ "$n" -gt 0 ]; do echo $$ > "$1" || exit 126; shift; n=$((n-1)); done; exec "$@""#;
 
 pub type HttpClient = Client<HttpConnector, Body>;
 
@@ -34,6 +39,8 @@ pub struct Spawner {
     pub client: HttpClient,
     /// Where instance output goes when the function's `logConfig` names a logstore here.
     pub sls: Arc<crate::sls_store::Store>,
+    /// Holds instances to their function's `memorySize` and `cpu`.
+    pub limiter: Arc<Limiter>,
 }
 
 impl Spawner {
@@ -61,7 +68,13 @@ impl Spawner {
                 inherited: &self.inherited,
             },
         );
-        let (mut child, log_path) = self.spawn(&spec, &t.function, &id)?;
+        let memory_mb = t.config["memorySize"].as_u64().unwrap_or(512);
+        let cpu = t.config["cpu"].as_f64().unwrap_or(0.35);
+        let limits = self
+            .limiter
+            .prepare(&id, memory_mb, cpu)
+            .map_err(|e| ApiError::internal(format!("limiting the instance: {e}")))?;
+        let (mut child, log_path, limits) = self.spawn(&spec, &t.function, &id, limits)?;
         let capture = Capture::start(Origin::of(t, &id), self.sls.clone(), &mut child, &log_path)
             .map_err(|e| ApiError::internal(format!("capturing instance output: {e}")))?;
         let registry = child
@@ -76,7 +89,9 @@ impl Spawner {
             child,
             registry,
             capture,
+            limits,
         ));
+        watch_memory(&inst);
         self.wait_for_port(&inst, &log_path, t0).await?;
         let start_ms = t0.elapsed().as_millis() as u64;
         let init_ms = match spec.initializer {
@@ -94,23 +109,42 @@ impl Spawner {
         spec: &InstanceSpec,
         function: &str,
         id: &str,
-    ) -> Result<(tokio::process::Child, PathBuf), ApiError> {
+        limits: Cgroup,
+    ) -> Result<(tokio::process::Child, PathBuf, Arc<Cgroup>), ApiError> {
         for m in &spec.mounts {
             let _ = std::fs::create_dir_all(&m.source);
         }
         let log_dir = self.data_dir.join("logs").join(function);
         let _ = std::fs::create_dir_all(&log_dir);
         let log_path = log_dir.join(format!("{id}.log"));
-        let mut cmd = if self.pdeathsig {
+        // The instance joins its cgroups before it execs anything else (a shell writes its own
+        // pid, then execs the rest), so every process it starts is limited from the first.
+        let mut argv: Vec<std::ffi::OsString> = Vec::new();
+        let joins = limits.procs_files();
+        if !joins.is_empty() {
+            argv.extend([
+                "sh".into(),
+                "-c".into(),
+                JOIN_SCRIPT.into(),
+                "fc-limits".into(),
+            ]);
+            argv.push(joins.len().to_string().into());
+            argv.extend(joins.into_iter().map(Into::into));
+        }
+        if self.pdeathsig {
             // The instance dies with the emulator, even on SIGKILL. The signal follows the
             // forking thread, a runtime worker that lives as long as the emulator; the
             // instance registry reaps whatever escapes (an instance's own children).
-            let mut c = tokio::process::Command::new("setpriv");
-            c.args(["--pdeathsig", "KILL", "--"]).arg(&spec.program);
-            c
-        } else {
-            tokio::process::Command::new(&spec.program)
-        };
+            argv.extend([
+                "setpriv".into(),
+                "--pdeathsig".into(),
+                "KILL".into(),
+                "--".into(),
+            ]);
+        }
+        argv.push(spec.program.clone().into());
+        let mut cmd = tokio::process::Command::new(&argv[0]);
+        cmd.args(&argv[1..]);
         cmd.args(&spec.args);
         if let Some(dir) = &spec.cwd {
             cmd.current_dir(dir);
@@ -132,7 +166,7 @@ impl Spawner {
                 ),
             )
         })?;
-        Ok((child, log_path))
+        Ok((child, log_path, Arc::new(limits)))
     }
 
     /// Waits for the port to accept connections (L4 health check, as FC does).
@@ -273,6 +307,44 @@ impl Spawner {
             }
         }
     }
+}
+
+/// Polls the instance's memory until it ends: over its limit (watchdog) or OOM-killed by the
+/// kernel (cgroup), the whole instance is killed, as FC does; the request in flight reports it
+/// (`proxy`), and with none in flight a platform line says so in the function's logs.
+fn watch_memory(inst: &Arc<Instance>) {
+    let Some(pid) = inst.pid else { return };
+    let weak = Arc::downgrade(inst);
+    // The watchdog must catch a growing process early; a cgroup only needs noticing.
+    let every = if inst.limits.is_watchdog() {
+        Duration::from_millis(20)
+    } else {
+        Duration::from_millis(100)
+    };
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(every).await;
+            let Some(inst) = weak.upgrade() else { return };
+            if !inst.is_alive() {
+                return;
+            }
+            if inst.limits.check(pid as i32) == Check::OutOfMemory {
+                inst.kill_now();
+                tracing::info!(instance = %inst.id, function = %inst.function, "instance killed: out of memory (OOM)");
+                if inst.inflight() == 0 {
+                    inst.capture.platform_line(
+                        format!(
+                            "FC Instance Killed InstanceId: {}, Error: out of memory (OOM): the instance used more than its memorySize of {} MB",
+                            inst.id,
+                            inst.limits.memory_bytes / (1024 * 1024)
+                        ),
+                        None,
+                    );
+                }
+                return;
+            }
+        }
+    });
 }
 
 /// The last `chars` characters of an instance log, for start-up error messages.

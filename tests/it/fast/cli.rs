@@ -86,12 +86,12 @@ fn env_layer_and_flags_override_the_file() {
     std::fs::write(d.path().join("fcctl.yaml"), "app: a\nregion: cn-hangzhou\n").unwrap();
     let out = support::fcctl_command(d.path(), &["render", "-o", "-"])
         .env("FCCTL_REGION", "cn-beijing")
-        .env("FCCTL_FUNCTION__MEMORY_MB", "2048")
+        .env("FCCTL_FUNCTION__MEMORY_MB", "1024")
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("region: cn-beijing"), "{text}");
-    assert!(text.contains("memorySize: 2048"), "{text}");
+    assert!(text.contains("memorySize: 1024"), "{text}");
     let out = support::fcctl_command(d.path(), &["render", "-o", "-", "--region", "cn-shanghai"])
         .env("FCCTL_REGION", "cn-beijing")
         .output()

@@ -47,7 +47,7 @@ fn deploy_is_planned_idempotent_and_dry_run_exit_code_reports_changes() {
     // A config change is planned as exactly that field.
     std::fs::write(
         p.path().join("fcctl.yaml"),
-        "app: cat-dog\nfunction:\n  memory_mb: 2048\n",
+        "app: cat-dog\nfunction:\n  memory_mb: 1024\n",
     )
     .unwrap();
     let dry = p.fcctl(&["deploy", "--dry-run", "--json"]);
@@ -411,7 +411,7 @@ fn dry_runs_say_would_and_name_a_stale_build() {
     std::thread::sleep(std::time::Duration::from_millis(20));
     std::fs::write(
         p.path().join("fcctl.yaml"),
-        "app: cat-dog\nbench:\n  images: [fcctl.yaml]\nfunction:\n  memory_mb: 2048\n",
+        "app: cat-dog\nbench:\n  images: [fcctl.yaml]\nfunction:\n  memory_mb: 1024\n",
     )
     .unwrap();
     let dry = p.fcctl(&["deploy", "--dry-run"]);

@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 
 use crate::support::{FakeFault, TestProject, text};
 
-const PROJECT: &str = "fcctl-logs-it";
-const LOGSTORE: &str = "function-logs";
+pub(super) const PROJECT: &str = "fcctl-logs-it";
+pub(super) const LOGSTORE: &str = "function-logs";
 
 fn logged_project() -> TestProject {
     let p = TestProject::builder()
@@ -21,7 +21,7 @@ fn logged_project() -> TestProject {
 
 /// The project and logstore the function's `logConfig` names, with an index, created through
 /// fcctl's SLS client (`log: auto` would create them on deploy).
-fn make_logstore(info: &emulator::Info) {
+pub(super) fn make_logstore(info: &emulator::Info) {
     use fcctl::aliyun::sls::{IndexConfig, LogStore, SlsClient};
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()

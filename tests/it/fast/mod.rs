@@ -9,6 +9,7 @@ mod cost;
 mod destroy;
 mod emulator_isolation;
 mod infra;
+mod limits;
 mod logs;
 mod model_check;
 mod output_nits;
