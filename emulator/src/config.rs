@@ -56,7 +56,7 @@ pub struct Config {
     pub instance_start_timeout: Duration,
     pub isolation: Isolation,
     /// How instances are held to `memorySize` and `cpu` (default: the best mechanism here).
-    pub limits: crate::runtime::limits::LimitsChoice,
+    pub limits: LimitsChoice,
     /// Accept OSS V1 signatures, like an account and bucket from before the V1 shutdown
     /// (2025-03-01 for new accounts, 2025-09-01 for new buckets). Off by default: a new
     /// account's buckets answer V1 with 403 `0002-00000080`.
@@ -131,7 +131,7 @@ pub struct Info {
     pub isolation: InstanceIsolation,
     /// How instances are held to their function's `memorySize` and `cpu`, as found at start.
     #[serde(default)]
-    pub limits: crate::runtime::limits::InstanceLimits,
+    pub limits: InstanceLimits,
 }
 
 /// What keeps instances apart from the host and from the emulator, found by probing at start.
@@ -144,4 +144,25 @@ pub struct InstanceIsolation {
     pub die_with_emulator: bool,
     /// One line per missing protection: what an instance can do because of it.
     pub warnings: Vec<String>,
+}
+
+/// How instance limits are enforced, as `local start --json` shows it (`limits`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct InstanceLimits {
+    /// `cgroup-v2`, `cgroup-v1` or `rss-watchdog`.
+    pub memory: String,
+    /// `cgroup-v2`, `cgroup-v1` or `none`.
+    pub cpu: String,
+    /// What the mechanism in use cannot do, one line each.
+    pub warnings: Vec<String>,
+}
+
+/// What the emulator may use (`Config::limits`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum LimitsChoice {
+    /// The best mechanism that works here.
+    #[default]
+    Auto,
+    /// The portable fallback only (RSS watchdog, no CPU quota), e.g. to test it.
+    Watchdog,
 }

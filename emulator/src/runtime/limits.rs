@@ -7,33 +7,13 @@
 //! instance's processes and kills the instance over its memory, with no CPU quota. The choice
 //! is reported (`Info::limits`, a log line) with what it cannot do.
 
-use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 /// CFS period for CPU quotas (the kernel's default, 100 ms).
 const CPU_PERIOD_US: u64 = 100_000;
 
-/// How instance limits are enforced, as `local start --json` shows it (`limits`).
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
-pub struct InstanceLimits {
-    /// `cgroup-v2`, `cgroup-v1` or `rss-watchdog`.
-    pub memory: String,
-    /// `cgroup-v2`, `cgroup-v1` or `none`.
-    pub cpu: String,
-    /// What the mechanism in use cannot do, one line each.
-    pub warnings: Vec<String>,
-}
-
-/// What the emulator may use (`Config::limits`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub enum LimitsChoice {
-    /// The best mechanism that works here.
-    #[default]
-    Auto,
-    /// The portable fallback only (RSS watchdog, no CPU quota), e.g. to test it.
-    Watchdog,
-}
+pub use crate::config::{InstanceLimits, LimitsChoice};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Mechanism {

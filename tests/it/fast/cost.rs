@@ -14,7 +14,9 @@ fn close(v: &serde_json::Value, want: f64) -> bool {
 #[test]
 fn cost_json_prices_provisioned_instances_load_and_overrides() {
     let p = TestProject::builder()
-        .config("app: cat-dog\nprovision:\n  instances: 10\n")
+        .config(
+            "app: cat-dog\nfunction:\n  memory_mb: 1024\n  cpu: 1.0\nprovision:\n  instances: 10\n",
+        )
         .start();
     let e = p.json(&["cost", "--rps", "100", "--avg-ms", "20", "--json"]);
     // 10 instances: 604.44; 262 800 000 invocations × 0.0075 CU = 1 971 000 CU = 39.42.
@@ -88,7 +90,9 @@ fn cost_json_prices_provisioned_instances_load_and_overrides() {
 #[test]
 fn cost_human_output() {
     let p = TestProject::builder()
-        .config("app: cat-dog\nprovision:\n  instances: 10\n")
+        .config(
+            "app: cat-dog\nfunction:\n  memory_mb: 1024\n  cpu: 1.0\nprovision:\n  instances: 10\n",
+        )
         .start();
     let out = p.fcctl(&["cost", "--rps", "590", "--avg-ms", "41"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
@@ -97,11 +101,15 @@ fn cost_human_output() {
 
 #[test]
 fn provision_and_deploy_dry_runs_and_status_show_the_monthly_cost() {
-    let p = TestProject::builder().start();
+    let p = TestProject::builder()
+        .config(
+            "app: cat-dog\nfunction:\n  memory_mb: 1024\n  cpu: 1.0\nprovision:\n  instances: 2\n",
+        )
+        .start();
     p.fake_build("v1", "r-one");
     let dry = p.fcctl(&["deploy", "--dry-run", "--json"]);
     let plan: serde_json::Value = serde_json::from_slice(&dry.stdout).unwrap();
-    // The project's 2 provisioned instances of the default 1 vCPU / 1024 MB.
+    // The project's 2 provisioned instances of 1 vCPU / 1024 MB.
     assert!(
         close(&plan["cost"]["total"], 2.0 * ONE_INSTANCE_USD),
         "{plan}"
