@@ -162,6 +162,9 @@ pub enum ModelCommand {
         /// Only the checks that need no build: schema, sha256, input.
         #[arg(long)]
         no_trial: bool,
+        /// Classify this image in the trial run [default: the first `bench.images` photo].
+        #[arg(long, value_name = "FILE", conflicts_with = "no_trial")]
+        image: Option<PathBuf>,
     },
     /// Print the sha256 of model.yaml's ONNX file.
     Hash {

@@ -14,7 +14,7 @@ pub async fn run(ctx: &Ctx, c: ModelCommand) -> anyhow::Result<()> {
     let cfg = ctx.config()?;
     match c {
         ModelCommand::Hash { write } => hash(ctx, &cfg, write),
-        ModelCommand::Check { no_trial } => check(ctx, cfg, no_trial).await,
+        ModelCommand::Check { no_trial, image } => check(ctx, cfg, no_trial, image).await,
     }
 }
 
@@ -93,7 +93,15 @@ fn hash(ctx: &Ctx, cfg: &Config, write: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn check(ctx: &Ctx, cfg: Config, no_trial: bool) -> anyhow::Result<()> {
+async fn check(
+    ctx: &Ctx,
+    cfg: Config,
+    no_trial: bool,
+    image: Option<PathBuf>,
+) -> anyhow::Result<()> {
+    if let Some(i) = &image {
+        anyhow::ensure!(i.is_file(), "--image {}: no such file", i.display());
+    }
     let project = ctx.project.dir().to_path_buf();
     let work = ctx.project.work_dir();
     let report = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
@@ -101,7 +109,10 @@ async fn check(ctx: &Ctx, cfg: Config, no_trial: bool) -> anyhow::Result<()> {
             return Err(no_manifest());
         };
         if !no_trial {
-            let t = trial_from_last_build(&project, &cfg, &report.manifest, &work)?;
+            let mut t = trial_from_last_build(&project, &cfg, &report.manifest, &work)?;
+            if image.is_some() {
+                t.image = image;
+            }
             report.trial = Some(crate::model::trial::run(&t)?);
         }
         Ok(report)

@@ -66,7 +66,13 @@ pub fn tree_source(project: &Path, cfg: &Config, rel: &Path) -> Option<PathBuf> 
             .filter(|c| *c != Component::CurDir)
             .collect();
         let rest = rel.strip_prefix(&dst).ok()?;
-        let src = project.join(&m.src);
+        // `src: .` (a model project's own directory) names the project itself.
+        let src: PathBuf = m
+            .src
+            .components()
+            .filter(|c| *c != Component::CurDir)
+            .collect();
+        let src = project.join(src);
         let src = if rest.as_os_str().is_empty() {
             src
         } else {

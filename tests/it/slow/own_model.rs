@@ -197,6 +197,10 @@ fn a_colour_model_goes_from_init_to_a_served_page_in_an_empty_directory_outside_
     assert_eq!(red["model"], "colour");
     let blue = post(&url, &png(p.path(), "blue.png", [20, 40, 210]));
     assert_eq!(blue["label"], "blue", "{blue}");
+    // The built function, run locally on an image of the user's choice.
+    let args = ["model", "check", "--image", "red.png", "--json"];
+    let check = support::json_of(&args, &p.run(&args));
+    assert_eq!(check["trial"]["label"], "red", "{check}");
     let page = get(&url);
     assert!(page.contains("<title>colour</title>"), "{page}");
     for label in ["red", "green", "blue"] {
