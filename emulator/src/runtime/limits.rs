@@ -480,6 +480,11 @@ mod tests {
             .spawn()
             .unwrap();
         let pgid = child.id() as i32;
+        // The child joins its group and execs on its own time: poll as the watchdog does.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while cg.check(pgid) != Check::OutOfMemory && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
         assert_eq!(cg.check(pgid), Check::OutOfMemory);
         assert!(cg.out_of_memory());
         assert!(cg.peak_bytes() > 1024 * 1024, "{}", cg.peak_bytes());
