@@ -74,11 +74,6 @@ impl Labeller {
             .unwrap_or_else(|| format!("class {i}"))
     }
 
-    /// How many class names are listed (0 when none are).
-    pub fn class_count(&self) -> usize {
-        self.classes.len()
-    }
-
     /// The labels an answer can carry besides `other_label`: the groups, else the classes.
     pub fn label_names(&self) -> Vec<String> {
         match &self.groups {

@@ -10,6 +10,5 @@ pub mod model;
 pub mod opt_cache;
 pub mod page;
 pub mod preprocess;
-pub mod quick;
 pub mod release;
 pub mod server;

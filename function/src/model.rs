@@ -47,8 +47,6 @@ pub enum LoadError {
     },
     #[error("model.yaml inconsistent with the model: {0}")]
     Mismatch(String),
-    #[error("{0}")]
-    Quick(String),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -159,19 +157,10 @@ pub struct Timings {
     pub infer_ms: f64,
 }
 
-/// What runs the graph: ONNX Runtime (steady state) or the quick engine (the first answers of a
-/// cold start, while ONNX Runtime loads; [`crate::quick`]).
-enum Engine {
-    Ort {
-        session: Mutex<Session>,
-        input_name: String,
-    },
-    Quick(crate::quick::Net),
-}
-
 pub struct Classifier {
     pub manifest: Manifest,
-    engine: Engine,
+    session: Mutex<Session>,
+    input_name: String,
     pub labeller: Labeller,
     pub limits: DecodeLimits,
     pub load_ms: f64,
@@ -416,10 +405,8 @@ impl Classifier {
         let labeller = Labeller::new(&manifest, classes);
         Ok(Self {
             manifest,
-            engine: Engine::Ort {
-                session: Mutex::new(session),
-                input_name,
-            },
+            session: Mutex::new(session),
+            input_name,
             labeller,
             limits,
             load_ms: ms(t0.elapsed()),
@@ -430,65 +417,6 @@ impl Classifier {
             ],
             optimized_cache: cache,
         })
-    }
-
-    /// The quick engine on the same model ([`crate::quick`]): no ONNX Runtime, so none of its
-    /// start-up cost. Refuses (`LoadError::Quick`) a model outside the engine's operators.
-    pub fn load_quick(model_dir: &Path, limits: DecodeLimits) -> Result<Self, LoadError> {
-        let t0 = Instant::now();
-        let manifest = Manifest::load(model_dir)?;
-        let onnx_path = model_dir.join(&manifest.onnx);
-        let bytes = std::fs::read(&onnx_path).map_err(|source| LoadError::ReadModel {
-            path: onnx_path.clone(),
-            source,
-        })?;
-        let bytes = std::sync::Arc::new(bytes);
-        // Hash on another core while the graph is prepared (skipped when the release vouches).
-        let hasher = manifest
-            .sha256
-            .clone()
-            .filter(|sha| !release::vouches_for(model_dir, &manifest.onnx, sha))
-            .map(|sha| {
-                let b = bytes.clone();
-                std::thread::spawn(move || (sha, hex::encode(Sha256::digest(&b[..]))))
-            });
-        let net =
-            crate::quick::Net::from_bytes(&bytes).map_err(|e| LoadError::Quick(e.to_string()))?;
-        if let Some(h) = hasher {
-            let (expected, actual) = h.join().map_err(|_| LoadError::ReadModel {
-                path: onnx_path.clone(),
-                source: std::io::Error::other("hashing thread panicked"),
-            })?;
-            if !expected.eq_ignore_ascii_case(&actual) {
-                return Err(LoadError::Checksum {
-                    path: onnx_path,
-                    expected,
-                    actual,
-                });
-            }
-        }
-        let classes = manifest
-            .read_classes(model_dir)
-            .map_err(|(path, source)| LoadError::Classes { path, source })?;
-        let labeller = Labeller::new(&manifest, classes);
-        let load_ms = t0.elapsed().as_secs_f64() * 1e3;
-        Ok(Self {
-            manifest,
-            engine: Engine::Quick(net),
-            labeller,
-            limits,
-            load_ms,
-            phases: vec![("quick_ms", load_ms)],
-            optimized_cache: OptimizedCache::Off,
-        })
-    }
-
-    /// `onnxruntime` or `quick` (which engine answered; logs and the `engine` answer field).
-    pub fn engine(&self) -> &'static str {
-        match self.engine {
-            Engine::Ort { .. } => "onnxruntime",
-            Engine::Quick(_) => "quick",
-        }
     }
 
     /// Decode + preprocess + infer one image.
@@ -524,40 +452,16 @@ impl Classifier {
             crate::manifest::Layout::Nhwc => [1, i.height as usize, i.width as usize, 3],
         };
         let inf = |e: &dyn std::fmt::Display| ClassifyError::Inference(e.to_string());
-        let mut out: Vec<f32> = match &self.engine {
-            Engine::Ort {
-                session,
-                input_name,
-            } => {
-                let value = TensorRef::from_array_view((shape, tensor)).map_err(|e| inf(&e))?;
-                let mut session = session.lock().unwrap_or_else(|p| p.into_inner());
-                let outputs = session
-                    .run(ort::inputs![input_name.as_str() => value])
-                    .map_err(|e| inf(&e))?;
-                let (_, data) = outputs[0]
-                    .try_extract_tensor::<f32>()
-                    .map_err(|e| inf(&e))?;
-                data.to_vec()
-            }
-            Engine::Quick(net) => {
-                if i.layout != crate::manifest::Layout::Nchw {
-                    return Err(ClassifyError::Inference(
-                        "the quick engine takes NCHW input".into(),
-                    ));
-                }
-                let out = net
-                    .run(tensor, [3, i.height as usize, i.width as usize])
-                    .map_err(|e| inf(&e))?;
-                let classes = self.labeller.class_count();
-                if classes != 0 && out.len() != classes {
-                    return Err(ClassifyError::Inference(format!(
-                        "{} class names are listed but the model has {} outputs",
-                        classes,
-                        out.len()
-                    )));
-                }
-                out
-            }
+        let value = TensorRef::from_array_view((shape, tensor)).map_err(|e| inf(&e))?;
+        let mut out: Vec<f32> = {
+            let mut session = self.session.lock().unwrap_or_else(|p| p.into_inner());
+            let outputs = session
+                .run(ort::inputs![self.input_name.as_str() => value])
+                .map_err(|e| inf(&e))?;
+            let (_, data) = outputs[0]
+                .try_extract_tensor::<f32>()
+                .map_err(|e| inf(&e))?;
+            data.to_vec()
         };
         match self.manifest.output.activation {
             Activation::Softmax => {
