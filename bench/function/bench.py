@@ -15,7 +15,9 @@ machine noise hits all of them alike. Variants:
   rust-before   `--baseline PATH`: another build of the function (e.g. the previous commit's),
                 cache warm like `rust`, so before and after are measured in the same run
 All run with ORT_DISABLE_TELEMETRY=1, as fcctl deploys the function. `--cpus 1` pins every
-process to one core (`taskset -c 0`), like a function with cpu ≤ 1."""
+process to one core (`taskset -c 0`), like a function with cpu ≤ 1. `--cpu-quota 0.35` runs every
+process (Rust and Python alike) in a cgroup v1 `cpu` group with that CFS quota per 100 ms period,
+as the emulator holds an instance to its function's `cpu` (needs a writable /sys/fs/cgroup/cpu)."""
 import argparse
 import http.client
 import os
@@ -35,6 +37,7 @@ PEER = [os.path.join(ROOT, ".venv", "bin", "python"), os.path.join(ROOT, "bench"
 CACHE = tempfile.mkdtemp(prefix="fcctl-bench-cache-")
 PIN = []
 BASELINE = []
+CGROUP = []
 
 
 def ort_lib():
@@ -76,6 +79,9 @@ def start(kind, port):
     elif kind == "py-flask":
         env["PEER_FRAMEWORK"] = "flask"
     cmd = BASELINE if kind == "rust-before" else [RUST] if kind.startswith("rust") else PEER
+    if CGROUP:
+        # Join the group before exec, so no start-up work escapes the quota.
+        cmd = ["sh", "-c", f'echo $$ > {CGROUP[0]}/cgroup.procs && exec "$@"', "sh"] + cmd
     return subprocess.Popen(PIN + cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
@@ -155,6 +161,7 @@ def main():
     ap.add_argument("--cold", type=int, default=10)
     ap.add_argument("--requests", type=int, default=300)
     ap.add_argument("--cpus", type=int, choices=[1], help="pin every process to one core")
+    ap.add_argument("--cpu-quota", type=float, help="vCPU quota for every process (cgroup v1 cpu)")
     ap.add_argument("--baseline", help="another fcctl-function binary, run as variant rust-before")
     ap.add_argument("--image", default=os.path.join(ROOT, "..", "shared", "seed", "test_dog.jpg"))
     a = ap.parse_args()
@@ -162,9 +169,19 @@ def main():
         sys.exit(f"{RUST} missing: CARGO_TARGET_DIR=target/fn cargo build --release -p fcctl-function")
     if a.cpus == 1:
         PIN.extend(["taskset", "-c", "0"])
+    if a.cpu_quota:
+        group = f"/sys/fs/cgroup/cpu/fcctl-bench-{os.getpid()}"
+        try:
+            os.mkdir(group)
+            for f, v in (("cpu.cfs_period_us", 100000), ("cpu.cfs_quota_us", int(a.cpu_quota * 100000))):
+                with open(os.path.join(group, f), "w") as fh:
+                    fh.write(str(v))
+        except OSError as e:
+            sys.exit(f"--cpu-quota needs a writable cgroup v1 cpu hierarchy: {e}")
+        CGROUP.append(group)
     body = open(a.image, "rb").read()
     print(f"load average before: {os.getloadavg()[0]:.2f}, cpus {os.cpu_count()}"
-          + (", pinned to 1 core" if PIN else ""))
+          + (", pinned to 1 core" if PIN else "") + (f", cpu quota {a.cpu_quota}" if CGROUP else ""))
     kinds = ["rust", "rust-store", "rust-nocache", "py-http", "py-flask"]
     if a.baseline:
         BASELINE.append(os.path.abspath(a.baseline))
@@ -191,6 +208,8 @@ def main():
                 print(f"{kind:12} c={conc}: p50 {p50:.1f} ms, p99 {p99:.1f} ms, {rps:.0f} req/s, peak RSS {rss:.0f} MB")
     finally:
         shutil.rmtree(CACHE, ignore_errors=True)
+        for g in CGROUP:
+            os.rmdir(g)  # every process in it was killed and waited for
     print(f"load average after: {os.getloadavg()[0]:.2f}")
 
 
