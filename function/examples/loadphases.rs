@@ -1,6 +1,8 @@
 //! Times the phases of an ONNX Runtime model load in a fresh process, one variant per run:
-//! `loadphases <lib> <model> <opt: disable|basic|extended|all> <from: file|memory> [threads] [norun]`.
-//! Prints one JSON line; `bench/function/loadphases.py` runs the variants interleaved.
+//! `loadphases <lib> <model> <opt: disable|basic|extended|all> <from: file|memory|ort> [threads] [norun|x] [key=value…]`.
+//! `from: ort` reads an ORT-format file (`session.load_model_format=ORT`); further `key=value`
+//! arguments are session config entries (e.g. `session.intra_op.allow_spinning=0`, as the
+//! server sets). Prints one JSON line.
 
 use std::time::Instant;
 
@@ -34,6 +36,14 @@ fn main() -> anyhow::Result<()> {
         .map_err(|e| err(&e))?
         .with_inter_threads(1)
         .map_err(|e| err(&e))?;
+    if from == "ort" {
+        b = b
+            .with_config_entry("session.load_model_format", "ORT")
+            .map_err(|e| err(&e))?;
+    }
+    for (k, v) in a.iter().skip(6).filter_map(|s| s.split_once('=')) {
+        b = b.with_config_entry(k, v).map_err(|e| err(&e))?;
+    }
     let builder_ms = ms(t);
     let t = Instant::now();
     let bytes;
