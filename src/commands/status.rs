@@ -37,13 +37,13 @@ pub struct StatusReport {
     pub warnings: Vec<String>,
     /// The newest failed `/initialize` of the release alias's version in the last day, from
     /// the function's logs (`null` when none, or when the function has no logs).
-    pub last_initialize_failure: Option<crate::pipeline::logs::InitializeFailure>,
+    pub last_initialize_failure: Option<crate::pipeline::logs::LoggedFailure>,
     /// What the provisioned instances FC holds now cost a month at that rate (the function's
     /// live size; `null` when it does not exist).
     pub cost: Option<crate::cost::Estimate>,
     /// The newest instance of the release alias's version killed for exceeding its memory
     /// (OOM) in the last day, from the function's logs (`null` when none or no logs).
-    pub last_out_of_memory: Option<crate::pipeline::logs::OutOfMemory>,
+    pub last_out_of_memory: Option<crate::pipeline::logs::LoggedFailure>,
 }
 
 /// LATEST settings.
@@ -466,12 +466,11 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<()> {
     if let Some(v) = live {
         let day_ago = crate::pipeline::logs::now_unix() - 86_400;
         // Best effort: a function without logs still has a status.
-        match crate::pipeline::logs::last_initialize_failure(&cloud, &v, day_ago).await {
-            Ok(f) => r.last_initialize_failure = f,
-            Err(e) => tracing::debug!("status: reading the logs: {e}"),
-        }
-        match crate::pipeline::logs::last_out_of_memory(&cloud, &v, day_ago).await {
-            Ok(o) => r.last_out_of_memory = o,
+        match crate::pipeline::logs::recent_failures(&cloud, &v, day_ago).await {
+            Ok(f) => {
+                r.last_initialize_failure = f.initialize;
+                r.last_out_of_memory = f.out_of_memory;
+            }
             Err(e) => tracing::debug!("status: reading the logs: {e}"),
         }
     }

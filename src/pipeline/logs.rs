@@ -456,81 +456,56 @@ pub async fn request_lines(
     recent(&sls, &at, &filter, since, now_unix() + 1, 50).await
 }
 
-/// A failed `/initialize`, as `status` shows it.
+/// A failure the logs recorded, as `status` shows it: a failed `/initialize`, or an instance
+/// killed for exceeding its memory.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct InitializeFailure {
+pub struct LoggedFailure {
     pub time: String,
     pub version: Option<String>,
+    /// The request it concerned (`null` for an instance killed while idle).
     pub request_id: Option<String>,
     pub instance_id: Option<String>,
     /// The cause as logged (FC's `Error:` text, or the function's own message).
     pub cause: String,
 }
 
-impl InitializeFailure {
+impl LoggedFailure {
+    fn at(l: &LogLine, cause: &str) -> LoggedFailure {
+        LoggedFailure {
+            time: l.time.clone(),
+            version: l.version.clone(),
+            request_id: l.request_id.clone(),
+            instance_id: l.instance_id.clone(),
+            cause: cause.to_string(),
+        }
+    }
+
     /// FC's platform line (`FC Initialize End RequestId: …, Error: …`) or the function's own
     /// `initialize` line at level error.
-    fn of(l: &LogLine) -> Option<InitializeFailure> {
-        let cause = if let Some(f) = &l.fields {
+    fn initialize(l: &LogLine) -> Option<LoggedFailure> {
+        if let Some(f) = &l.fields {
             let own = f.get("event").and_then(Value::as_str) == Some("initialize")
                 && f.get("level").and_then(Value::as_str) == Some("error");
             if !own {
                 return None;
             }
-            f.get("message")
+            let cause = f
+                .get("message")
                 .or_else(|| f.get("error"))
                 .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string()
-        } else {
-            let (_, cause) = l
-                .message
-                .split_once("FC Initialize End")
-                .and_then(|(_, rest)| rest.split_once("Error:"))?;
-            cause.trim().to_string()
-        };
-        Some(InitializeFailure {
-            time: l.time.clone(),
-            version: l.version.clone(),
-            request_id: l.request_id.clone(),
-            instance_id: l.instance_id.clone(),
-            cause,
-        })
+                .unwrap_or("");
+            return Some(LoggedFailure::at(l, cause));
+        }
+        let (_, cause) = l
+            .message
+            .split_once("FC Initialize End")
+            .and_then(|(_, rest)| rest.split_once("Error:"))?;
+        Some(LoggedFailure::at(l, cause.trim()))
     }
-}
 
-/// The newest failed `/initialize` of `version` (or a qualifier) since `since`.
-pub async fn last_initialize_failure(
-    cloud: &Cloud,
-    version: &str,
-    since: i64,
-) -> Result<Option<InitializeFailure>, LogsError> {
-    let (sls, at) = locate(cloud).await?;
-    let filter = Filter {
-        qualifier: Some(version.to_string()),
-        grep: Some("initialize".into()),
-        ..Filter::default()
-    };
-    let hits = recent(&sls, &at, &filter, since, now_unix() + 1, 100).await?;
-    Ok(hits.iter().rev().find_map(InitializeFailure::of))
-}
-
-/// An instance killed for exceeding its memory, as `status` shows it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct OutOfMemory {
-    pub time: String,
-    pub version: Option<String>,
-    /// The request it was serving (`null` when it was idle).
-    pub request_id: Option<String>,
-    pub instance_id: Option<String>,
-    /// The platform line's `Error:` text.
-    pub cause: String,
-}
-
-impl OutOfMemory {
     /// A platform line (`FC Invoke End …, Error: …` or `FC Instance Killed …, Error: …`) whose
     /// error says OOM.
-    fn of(l: &LogLine) -> Option<OutOfMemory> {
+    fn out_of_memory(l: &LogLine) -> Option<LoggedFailure> {
         if l.fields.is_some() {
             return None;
         }
@@ -539,30 +514,39 @@ impl OutOfMemory {
             .split_once("FC Invoke End")
             .or_else(|| l.message.split_once("FC Instance Killed"))?;
         let (_, cause) = rest.split_once("Error:")?;
-        cause.contains("OOM").then(|| OutOfMemory {
-            time: l.time.clone(),
-            version: l.version.clone(),
-            request_id: l.request_id.clone(),
-            instance_id: l.instance_id.clone(),
-            cause: cause.trim().to_string(),
-        })
+        cause
+            .contains("OOM")
+            .then(|| LoggedFailure::at(l, cause.trim()))
     }
 }
 
-/// The newest out-of-memory kill of an instance of `version` (or a qualifier) since `since`.
-pub async fn last_out_of_memory(
+/// The newest failures of `version` (or a qualifier) since `since` that `status` reports.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RecentFailures {
+    pub initialize: Option<LoggedFailure>,
+    pub out_of_memory: Option<LoggedFailure>,
+}
+
+/// Reads [`RecentFailures`], finding the function's logstore once for both searches.
+pub async fn recent_failures(
     cloud: &Cloud,
     version: &str,
     since: i64,
-) -> Result<Option<OutOfMemory>, LogsError> {
+) -> Result<RecentFailures, LogsError> {
     let (sls, at) = locate(cloud).await?;
-    let filter = Filter {
-        qualifier: Some(version.to_string()),
-        grep: Some("OOM".into()),
-        ..Filter::default()
+    let newest = async |grep: &str, of: fn(&LogLine) -> Option<LoggedFailure>| {
+        let filter = Filter {
+            qualifier: Some(version.to_string()),
+            grep: Some(grep.into()),
+            ..Filter::default()
+        };
+        let hits = recent(&sls, &at, &filter, since, now_unix() + 1, 100).await?;
+        Ok::<_, LogsError>(hits.iter().rev().find_map(of))
     };
-    let hits = recent(&sls, &at, &filter, since, now_unix() + 1, 100).await?;
-    Ok(hits.iter().rev().find_map(OutOfMemory::of))
+    Ok(RecentFailures {
+        initialize: newest("initialize", LoggedFailure::initialize).await?,
+        out_of_memory: newest("OOM", LoggedFailure::out_of_memory).await?,
+    })
 }
 
 #[cfg(test)]
@@ -659,7 +643,7 @@ mod tests {
                 &[("requestId", "1-i"), ("versionId", "2"), ("message", m)],
             ))
         };
-        let fc = InitializeFailure::of(&l(
+        let fc = LoggedFailure::initialize(&l(
             "FC Initialize End RequestId: 1-i, Error: initializer returned 500: model load failed",
         ))
         .unwrap();
@@ -668,13 +652,15 @@ mod tests {
             (fc.request_id.as_deref(), fc.version.as_deref()),
             (Some("1-i"), Some("2"))
         );
-        let own = InitializeFailure::of(&l(
+        let own = LoggedFailure::initialize(&l(
             r#"{"event":"initialize","level":"error","status":503,"message":"sha256 mismatch"}"#,
         ))
         .unwrap();
         assert_eq!(own.cause, "sha256 mismatch");
-        assert!(InitializeFailure::of(&l("FC Initialize End RequestId: 1-i")).is_none());
-        assert!(InitializeFailure::of(&l(r#"{"event":"initialize","level":"info"}"#)).is_none());
+        assert!(LoggedFailure::initialize(&l("FC Initialize End RequestId: 1-i")).is_none());
+        assert!(
+            LoggedFailure::initialize(&l(r#"{"event":"initialize","level":"info"}"#)).is_none()
+        );
     }
 
     #[test]
