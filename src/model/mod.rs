@@ -59,20 +59,12 @@ pub struct ModelReport {
 
 /// Where the package tree's `rel` comes from in the project, following `build.files`.
 pub fn tree_source(project: &Path, cfg: &Config, rel: &Path) -> Option<PathBuf> {
+    // Without `.` parts, so `src: .` (a model project's own directory) names the project.
+    let plain =
+        |p: &Path| -> PathBuf { p.components().filter(|c| *c != Component::CurDir).collect() };
     cfg.build.files.iter().find_map(|m| {
-        let dst: PathBuf = m
-            .dst
-            .components()
-            .filter(|c| *c != Component::CurDir)
-            .collect();
-        let rest = rel.strip_prefix(&dst).ok()?;
-        // `src: .` (a model project's own directory) names the project itself.
-        let src: PathBuf = m
-            .src
-            .components()
-            .filter(|c| *c != Component::CurDir)
-            .collect();
-        let src = project.join(src);
+        let rest = rel.strip_prefix(plain(&m.dst)).ok()?;
+        let src = project.join(plain(&m.src));
         let src = if rest.as_os_str().is_empty() {
             src
         } else {
